@@ -1,0 +1,82 @@
+//! `stampede bench URL`: turn the flags into a one-request plan and run it.
+
+use crate::cli::{BenchArgs, Outcome, runner};
+use crate::error::PlanError;
+use crate::http::request::{RequestSpec, build_request, parse_header, validate_method};
+use crate::plan::{Load, Plan, Shard, Step, Target};
+
+/// Validate the flags and build the plan. Nothing is sent.
+pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
+    let bad = |m: String| PlanError::Invalid(m);
+    let target = Target::parse(&args.url)?;
+    if target.tls {
+        return Err(bad(format!("`{}`: https is not supported by this build yet; use http://", args.url)));
+    }
+    if args.connections == 0 {
+        return Err(bad("--connections must be at least 1".into()));
+    }
+    if args.duration.is_zero() {
+        return Err(bad("--duration must be longer than 0s".into()));
+    }
+    if args.timeout.is_zero() || args.connect_timeout.is_zero() {
+        return Err(bad("--timeout and --connect-timeout must be longer than 0s".into()));
+    }
+    if let Some(r) = args.rate {
+        if !r.is_finite() || r <= 0.0 {
+            return Err(bad(format!("--rate must be a positive number of requests per second, not {r}")));
+        }
+    }
+    if args.max_header_bytes < 256 {
+        return Err(bad("--max-header-bytes must be at least 256".into()));
+    }
+    let method = args.method.to_ascii_uppercase();
+    validate_method(&method).map_err(bad)?;
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| parse_header(h).map_err(|e| bad(format!("-H: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = match &args.body {
+        None => Vec::new(),
+        Some(b) => match b.strip_prefix('@') {
+            Some(path) => std::fs::read(path).map_err(|source| PlanError::File { path: path.to_string(), source })?,
+            None => b.clone().into_bytes(),
+        },
+    };
+    let shard = match &args.shard {
+        Some(s) => Shard::parse(s).map_err(|e| bad(format!("--shard {e}")))?,
+        None => Shard::default(),
+    };
+    if shard.share(args.connections) == 0 {
+        return Err(bad(format!(
+            "--shard {}: {} connections leave none for this shard",
+            args.shard.as_deref().unwrap_or(""),
+            args.connections
+        )));
+    }
+    let spec = RequestSpec {
+        method: method.clone(),
+        target: target.path.clone(),
+        host: target.authority.clone(),
+        headers,
+        body,
+    };
+    let step = Step { name: format!("{method} {}", target.path), bytes: build_request(&spec), head: spec.is_head() };
+    let load = match args.rate {
+        Some(rate) => Load::Open { rate, users: args.connections },
+        None => Load::Closed { users: args.connections },
+    };
+    let mut plan = Plan::new("bench", target, vec![step], load);
+    plan.duration = args.duration;
+    plan.timeout = args.timeout;
+    plan.connect_timeout = args.connect_timeout;
+    plan.max_head = args.max_header_bytes;
+    plan.shard = shard;
+    runner::place_workers(&mut plan, args.workers)?;
+    Ok(plan)
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
+    let plan = plan(&args)?;
+    runner::run_plan(plan, &runner::Output { json: args.json, quiet: args.quiet })
+}

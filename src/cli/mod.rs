@@ -1,0 +1,139 @@
+//! The command line: clap definitions, validation of raw arguments into a plan, and dispatch to
+//! the subcommands. Exit codes: 0 ok, 1 thresholds failed, 2 bad usage or input, 3 target
+//! unreachable (or the run could not happen).
+
+mod bench;
+mod demo;
+pub mod progress;
+pub mod runner;
+pub mod signals;
+mod target;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::PlanError;
+
+/// How a command ended, mapped to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok = 0,
+    ThresholdsFailed = 1,
+    BadInput = 2,
+    Unreachable = 3,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        ExitCode::from(o as u8)
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stampede",
+    version,
+    about = "Load generator: thread-per-core io_uring HTTP/1.1 client",
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Benchmark one URL, wrk-style: maximum throughput, or a fixed --rate
+    Bench(BenchArgs),
+    /// Run the built-in HTTP test server
+    Target(TargetArgs),
+    /// Start the built-in target on loopback, load it, and print the report
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// URL to load, e.g. http://127.0.0.1:8080/path
+    pub url: String,
+    /// Connections to keep open (each carries one request at a time)
+    #[arg(short = 'c', long = "connections", default_value_t = 50)]
+    pub connections: usize,
+    /// How long to run (10s, 1m30s, 500ms)
+    #[arg(short = 'd', long, default_value = "10s", value_parser = duration_arg)]
+    pub duration: Duration,
+    /// Worker threads, one per core [default: every core the process may use]
+    #[arg(short = 't', long = "threads")]
+    pub workers: Option<usize>,
+    /// Open model: start this many requests per second on a fixed schedule; latency is measured
+    /// from each request's intended start
+    #[arg(short = 'R', long)]
+    pub rate: Option<f64>,
+    /// HTTP method
+    #[arg(short = 'm', long, default_value = "GET")]
+    pub method: String,
+    /// Extra header, 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Request body: a string, or @FILE to read it from a file
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Per-request timeout, from sending to the complete response
+    #[arg(long, default_value = "10s", value_parser = duration_arg)]
+    pub timeout: Duration,
+    /// Time allowed to establish a connection
+    #[arg(long, default_value = "5s", value_parser = duration_arg)]
+    pub connect_timeout: Duration,
+    /// Write the result document (JSON) to FILE, atomically
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Run shard i of N (1-based): this instance takes its share of connections and rate
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
+    /// Largest response head (status line and headers) accepted, in bytes
+    #[arg(long, default_value_t = crate::http::response::DEFAULT_MAX_HEAD)]
+    pub max_header_bytes: usize,
+    /// No live progress line
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Address to listen on
+    #[arg(short = 'l', long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Server threads
+    #[arg(short = 't', long = "threads", default_value_t = 1)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How long to load the built-in target
+    #[arg(short = 'd', long, default_value = "5s", value_parser = duration_arg)]
+    pub duration: Duration,
+    /// Write the result document (JSON) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    crate::units::parse_duration(s)
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Bench(args) => bench::run(args),
+        Command::Target(args) => target::run(args),
+        Command::Demo(args) => demo::run(args),
+    }
+}
+
+/// The exit code for an error that escaped a command: bad input is 2, anything else 3.
+pub fn error_outcome(e: &anyhow::Error) -> Outcome {
+    if e.downcast_ref::<PlanError>().is_some() { Outcome::BadInput } else { Outcome::Unreachable }
+}

@@ -1,0 +1,78 @@
+//! Running a plan from the command line: worker placement and limits, Ctrl-C, the live progress
+//! line, the text summary, the JSON file, and the exit code.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::{Outcome, progress::Progress, signals};
+use crate::error::PlanError;
+use crate::plan::Plan;
+use crate::report::{self, RunResult};
+
+/// Where a run's results go.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub json: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// Decide the worker count and cores, and make sure the process may open every connection.
+pub fn place_workers(plan: &mut Plan, workers: Option<usize>) -> Result<(), PlanError> {
+    let cores = crate::sys::usable_cores();
+    let workers = workers.unwrap_or(cores.len());
+    if workers == 0 || workers > 1024 {
+        return Err(PlanError::Invalid(format!("--threads must be between 1 and 1024, not {workers}")));
+    }
+    plan.workers = workers.min(plan.local_users()).max(1);
+    plan.cores = (0..plan.workers).map(|w| cores[w % cores.len()]).collect();
+    let limit = crate::sys::raise_nofile_limit();
+    let need = plan.local_users() as u64 + 64;
+    if need > limit {
+        return Err(PlanError::Invalid(format!(
+            "{} connections need about {need} file descriptors but this process may open {limit}; raise the limit (ulimit -n, or LimitNOFILE=) — see tuning/",
+            plan.local_users()
+        )));
+    }
+    Ok(())
+}
+
+/// Run the plan, show progress, print the summary, write the JSON; map the result to an outcome.
+pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
+    let plan: &'static Plan = Box::leak(Box::new(plan));
+    if let Some((lo, hi)) = crate::sys::local_port_range() {
+        let ports = (hi.saturating_sub(lo) + 1) as usize;
+        if plan.local_users() > ports {
+            eprintln!(
+                "warning: {} connections but only {ports} local ports ({lo}-{hi}); see tuning/",
+                plan.local_users()
+            );
+        }
+    }
+    let stop = signals::stop_flag();
+    let mut progress = Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration);
+    let output = crate::engine::run(plan, stop, &mut progress).context("the run failed")?;
+    progress.finish();
+    let result = RunResult::build(plan, &output);
+    print!("{}", report::text::summary(&result));
+    if let Some(path) = &out.json {
+        report::write_atomic(path, result.to_json().as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(outcome(&result))
+}
+
+/// 3 when nothing reached the target, 1 when a threshold failed, else 0.
+pub fn outcome(r: &RunResult) -> Outcome {
+    let t = &r.totals.summary;
+    let answered: u64 = t.status.values().sum();
+    if answered == 0 && t.requests > 0 {
+        let reason = t.error_reasons.keys().next().cloned().unwrap_or_else(|| "no response".into());
+        eprintln!("error: could not reach {} at all ({reason})", r.target);
+        return Outcome::Unreachable;
+    }
+    if r.thresholds.iter().any(|th| !th.ok) {
+        return Outcome::ThresholdsFailed;
+    }
+    Outcome::Ok
+}

@@ -1,0 +1,31 @@
+//! `stampede target`: run the built-in test server until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::{Outcome, TargetArgs, signals};
+use crate::error::PlanError;
+use crate::target::Target;
+
+pub fn run(args: TargetArgs) -> anyhow::Result<Outcome> {
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        PlanError::Invalid(format!("--listen `{}` is not an address such as 127.0.0.1:8080 or [::1]:8080", args.listen))
+    })?;
+    if args.workers == 0 {
+        return Err(PlanError::Invalid("--threads must be at least 1".into()).into());
+    }
+    let stop = signals::stop_flag();
+    let target = Target::start(listen, args.workers).with_context(|| format!("cannot listen on {listen}"))?;
+    println!("stampede target listening on {} ({} threads); Ctrl-C to stop", target.url(), args.workers);
+    println!("  /  /status/CODE  /delay/MS  /bytes/N  /chunked/N  /echo  /close  /stats");
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let served = target.counters.requests.load(Ordering::Relaxed);
+    target.stop();
+    println!("stopped after {served} requests");
+    Ok(Outcome::Ok)
+}

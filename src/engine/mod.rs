@@ -1,0 +1,249 @@
+//! The engine: one pinned worker thread per core, each with its own io_uring runtime, users and
+//! stats; this module starts them, collects their one-second snapshots into the timeline and
+//! the merged totals, and stops them at the end of the run or on request.
+
+mod conn;
+mod limit;
+pub mod pacer;
+pub mod timeouts;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use crate::error::EngineError;
+use crate::plan::Plan;
+use crate::stats::{Stats, TimelineRow};
+
+/// Time between spawning the workers and the common start, so each has built its ring.
+const START_DELAY: Duration = Duration::from_millis(30);
+
+/// State every worker can see: the common start instant and the stop request.
+pub(crate) struct Shared {
+    pub start: Instant,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Messages from workers to the collector.
+pub(crate) enum Msg {
+    /// What a worker measured in interval `seq` (second `seq` of the run; `last`: its final,
+    /// possibly partial, interval). `elapsed`: the end of the interval since the start.
+    Interval {
+        worker: usize,
+        seq: u64,
+        elapsed: Duration,
+        stats: Stats,
+        last: bool,
+    },
+    /// The worker has stopped; `cpu` is its thread's CPU time.
+    Done {
+        worker: usize,
+        cpu: Duration,
+    },
+    Failed {
+        worker: usize,
+        error: String,
+    },
+}
+
+/// Receives each second of the run as it completes (progress display, live reports).
+pub trait Observer {
+    fn second(&mut self, row: &TimelineRow, total: &Stats);
+}
+
+impl Observer for () {
+    fn second(&mut self, _: &TimelineRow, _: &Stats) {}
+}
+
+/// How the generator itself fared.
+#[derive(Debug, Clone, Default)]
+pub struct GeneratorUsage {
+    pub workers: usize,
+    /// Process CPU time over wall time, in percent of one core.
+    pub cpu_percent: f64,
+    /// CPU time of each worker thread, in seconds.
+    pub worker_cpu_s: Vec<f64>,
+    pub rss_bytes: u64,
+    pub peak_rss_bytes: u64,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    /// Merged over all workers and the whole run.
+    pub stats: Stats,
+    pub timeline: Vec<TimelineRow>,
+    /// From the common start to the end of the last interval.
+    pub elapsed: Duration,
+    /// Requests sent and still unanswered when the run stopped (not counted as requests).
+    pub unfinished: u64,
+    /// The run was stopped before its planned end.
+    pub interrupted: bool,
+    pub generator: GeneratorUsage,
+    /// Wall-clock start, for reports and for aligning shards.
+    pub started_at: std::time::SystemTime,
+}
+
+/// Run `plan` to its end (or until `stop` is set), reporting each second to `observer`.
+pub fn run(plan: &'static Plan, stop: Arc<AtomicBool>, observer: &mut dyn Observer) -> Result<RunOutput, EngineError> {
+    let cpu0 = crate::sys::process_cpu();
+    let started_at = std::time::SystemTime::now() + START_DELAY;
+    let shared = Arc::new(Shared { start: Instant::now() + START_DELAY, stop: stop.clone() });
+    let (tx, rx) = mpsc::channel();
+    let mut threads = Vec::with_capacity(plan.workers);
+    for w in 0..plan.workers {
+        let (shared, tx) = (shared.clone(), tx.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("stampede-w{w}"))
+            .spawn(move || worker::run(plan, w, shared, tx))
+            .map_err(EngineError::Spawn)?;
+        threads.push(handle);
+    }
+    drop(tx);
+
+    let mut collector = Collector::new(plan.workers, plan.steps.len());
+    let mut cpu = vec![Duration::ZERO; plan.workers];
+    let mut failure = None;
+    let mut done = 0;
+    while done < plan.workers {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Msg::Interval { worker, seq, elapsed, stats, last }) => {
+                for row in collector.add(worker, seq, elapsed, stats, last) {
+                    observer.second(&row, &collector.total);
+                }
+            }
+            Ok(Msg::Done { worker, cpu: c }) => {
+                cpu[worker] = c;
+                done += 1;
+            }
+            Ok(Msg::Failed { worker, error }) => {
+                failure.get_or_insert(EngineError::WorkerDied { worker, reason: error });
+                stop.store(true, Ordering::Relaxed);
+                collector.finish_worker(worker);
+                done += 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    for (w, t) in threads.into_iter().enumerate() {
+        if t.join().is_err() && failure.is_none() {
+            failure = Some(EngineError::WorkerDied { worker: w, reason: "panicked".into() });
+        }
+    }
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    for row in collector.flush() {
+        observer.second(&row, &collector.total);
+    }
+    let wall = shared.start.elapsed();
+    let (rss, peak) = crate::sys::rss_bytes();
+    let elapsed = collector.elapsed;
+    let process_cpu = crate::sys::process_cpu().saturating_sub(cpu0);
+    Ok(RunOutput {
+        unfinished: collector.last_in_flight(),
+        interrupted: elapsed + Duration::from_millis(5) < plan.duration,
+        stats: collector.total,
+        timeline: collector.timeline,
+        elapsed,
+        generator: GeneratorUsage {
+            workers: plan.workers,
+            cpu_percent: 100.0 * process_cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+            worker_cpu_s: cpu.iter().map(Duration::as_secs_f64).collect(),
+            rss_bytes: rss,
+            peak_rss_bytes: peak,
+        },
+        started_at,
+    })
+}
+
+/// Merges worker snapshots: the running total, and a timeline row per second once every worker
+/// has reported that second.
+struct Collector {
+    workers: usize,
+    steps: usize,
+    pending: BTreeMap<u64, Pending>,
+    /// Last interval index of each worker that has finished.
+    last_seq: Vec<Option<u64>>,
+    total: Stats,
+    timeline: Vec<TimelineRow>,
+    elapsed: Duration,
+    /// In-flight gauge of each worker's final snapshot.
+    final_in_flight: Vec<u64>,
+}
+
+struct Pending {
+    stats: Stats,
+    reported: usize,
+    elapsed: Duration,
+}
+
+impl Collector {
+    fn new(workers: usize, steps: usize) -> Collector {
+        Collector {
+            workers,
+            steps,
+            pending: BTreeMap::new(),
+            last_seq: vec![None; workers],
+            total: Stats::new(steps),
+            timeline: Vec::new(),
+            elapsed: Duration::ZERO,
+            final_in_flight: vec![0; workers],
+        }
+    }
+
+    fn add(&mut self, worker: usize, seq: u64, elapsed: Duration, stats: Stats, last: bool) -> Vec<TimelineRow> {
+        self.total.merge(&stats);
+        self.elapsed = self.elapsed.max(elapsed);
+        if last {
+            self.last_seq[worker] = Some(seq);
+            self.final_in_flight[worker] = stats.gauges.in_flight;
+        }
+        let p = self.pending.entry(seq).or_insert_with(|| Pending {
+            stats: Stats::new(self.steps),
+            reported: 0,
+            elapsed: Duration::ZERO,
+        });
+        p.stats.merge(&stats);
+        p.reported += 1;
+        p.elapsed = p.elapsed.max(elapsed);
+        self.ready()
+    }
+
+    fn finish_worker(&mut self, worker: usize) {
+        self.last_seq[worker].get_or_insert(0);
+    }
+
+    /// Rows for the leading seconds every live worker has reported.
+    fn ready(&mut self) -> Vec<TimelineRow> {
+        let mut rows = Vec::new();
+        while let Some((&seq, p)) = self.pending.first_key_value() {
+            let expected = (0..self.workers).filter(|&w| self.last_seq[w].is_none_or(|l| l >= seq)).count();
+            if p.reported < expected {
+                break;
+            }
+            let p = self.pending.remove(&seq).expect("present");
+            rows.push(self.row(seq, p));
+        }
+        rows
+    }
+
+    fn flush(&mut self) -> Vec<TimelineRow> {
+        let pending = std::mem::take(&mut self.pending);
+        pending.into_iter().map(|(seq, p)| self.row(seq, p)).collect::<Vec<_>>()
+    }
+
+    fn row(&mut self, seq: u64, p: Pending) -> TimelineRow {
+        let row = TimelineRow::from_interval(seq, p.elapsed, &p.stats);
+        self.timeline.push(row.clone());
+        row
+    }
+
+    fn last_in_flight(&self) -> u64 {
+        self.final_in_flight.iter().sum()
+    }
+}

@@ -1,0 +1,9 @@
+//! HTTP/1.1 on the wire: request bytes built once ([`request`]) and a streaming response parser
+//! that handles every framing a server may use ([`response`], [`chunked`]).
+
+pub mod chunked;
+pub mod request;
+pub mod response;
+
+pub use request::{RequestSpec, build_request};
+pub use response::{ParseError, Progress, ResponseParser};

@@ -1,0 +1,15 @@
+//! stampede: a thread-per-core io_uring HTTP/1.1 load generator — library root wiring the modules.
+//!
+//! Data flows one way: CLI or scenario → [`plan::Plan`] → [`engine`] (one pinned worker per core)
+//! → per-core [`stats`] → merge → [`report`].
+
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod plan;
+pub mod report;
+pub mod stats;
+pub mod sys;
+pub mod target;
+pub mod units;

@@ -1,0 +1,285 @@
+//! The result document (`--json FILE`): the contract other tools read. Built from a run's
+//! merged stats; carries the full HdrHistograms (base64, V2) so results merge exactly.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::RunOutput;
+use crate::error::ErrorKind;
+use crate::plan::{Load, Plan};
+use crate::stats::{StepStats, TimelineRow};
+
+/// Identifies the document's shape; bumped when a field changes meaning.
+pub const SCHEMA: &str = "stampede.result/v1";
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub min: u64,
+    pub mean: f64,
+    pub stdev: f64,
+    pub p50: u64,
+    pub p75: u64,
+    pub p90: u64,
+    pub p95: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Latency {
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        let q = |p| h.value_at_quantile(p);
+        Latency {
+            min: h.min(),
+            mean: round2(h.mean()),
+            stdev: round2(h.stdev()),
+            p50: q(0.50),
+            p75: q(0.75),
+            p90: q(0.90),
+            p95: q(0.95),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// Counters and latency of the whole run or of one step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Completed requests: successes and errors together.
+    pub requests: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// From the intended start in the open model (coordinated-omission correct), from sending
+    /// in the closed model.
+    pub latency_us: Latency,
+    /// Open model only: from sending to the complete response, without queueing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_us: Option<Latency>,
+    pub status: BTreeMap<String, u64>,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// A few distinct failure reasons with counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_reasons: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    pub fn of(s: &StepStats, duration_s: f64, open: bool) -> Summary {
+        Summary {
+            requests: s.requests,
+            errors: s.errors,
+            rps: round2(s.requests as f64 / duration_s.max(1e-9)),
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            latency_us: Latency::of(&s.latency),
+            service_us: open.then(|| Latency::of(&s.service)),
+            status: s.status_sorted().into_iter().map(|(c, n)| (c.to_string(), n)).collect(),
+            errors_by_kind: ErrorKind::ALL
+                .iter()
+                .filter(|k| s.errors_by_kind[**k as usize] > 0)
+                .map(|k| (k.name().to_string(), s.errors_by_kind[*k as usize]))
+                .collect(),
+            error_reasons: s.reasons.clone(),
+        }
+    }
+}
+
+/// Whole-run totals: a summary plus what only the run as a whole has.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Requests in flight when the run stopped: sent, never answered, not counted in `requests`.
+    pub unfinished: u64,
+    /// Open model: scheduled starts that found no free user and were not sent.
+    pub dropped_iterations: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub name: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// This step's latency histogram, base64 HdrHistogram V2.
+    pub histogram: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub ok: bool,
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadInfo {
+    /// `closed` or `open`.
+    pub model: String,
+    /// Users (connections, in bench) of this instance.
+    pub users: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    pub workers: u64,
+    pub timeout_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorInfo {
+    /// Process CPU over wall time, percent of one core (200 = two cores busy).
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+    pub peak_rss_bytes: u64,
+    pub workers: u64,
+    pub worker_cpu_s: Vec<f64>,
+}
+
+/// The whole result document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub schema: String,
+    pub tool: String,
+    pub command: String,
+    pub name: String,
+    pub target: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub started_at_unix_ms: u64,
+    pub duration_s: f64,
+    pub interrupted: bool,
+    pub load: LoadInfo,
+    pub totals: Totals,
+    pub steps: Vec<StepResult>,
+    pub timeline: Vec<TimelineRow>,
+    pub thresholds: Vec<ThresholdResult>,
+    pub generator: GeneratorInfo,
+    /// Latency histogram of the whole run, base64 HdrHistogram V2.
+    pub histogram: String,
+}
+
+impl RunResult {
+    pub fn build(plan: &Plan, out: &RunOutput) -> RunResult {
+        let duration_s = out.elapsed.as_secs_f64();
+        let open = matches!(plan.load, Load::Open { .. });
+        let total = out.stats.total();
+        let steps = plan
+            .steps
+            .iter()
+            .zip(&out.stats.steps)
+            .map(|(step, s)| StepResult {
+                name: step.name.clone(),
+                summary: Summary::of(s, duration_s, open),
+                histogram: encode_histogram(&s.latency),
+            })
+            .collect();
+        let unix_ms = out.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        RunResult {
+            schema: SCHEMA.to_string(),
+            tool: concat!("stampede ", env!("CARGO_PKG_VERSION")).to_string(),
+            command: plan.command.clone(),
+            name: plan.name.clone(),
+            target: plan.target.url.clone(),
+            started_at: humantime::format_rfc3339_millis(out.started_at).to_string(),
+            started_at_unix_ms: unix_ms,
+            duration_s: round3(duration_s),
+            interrupted: out.interrupted,
+            load: LoadInfo {
+                model: if open { "open" } else { "closed" }.to_string(),
+                users: plan.local_users() as u64,
+                rate: plan.load.rate().map(|r| r / plan.shard.count as f64),
+                workers: plan.workers as u64,
+                timeout_s: plan.timeout.as_secs_f64(),
+                shard: (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index + 1, plan.shard.count)),
+            },
+            totals: Totals {
+                summary: Summary::of(&total, duration_s, open),
+                unfinished: out.unfinished,
+                dropped_iterations: out.stats.dropped,
+            },
+            steps,
+            timeline: out.timeline.clone(),
+            thresholds: Vec::new(),
+            generator: GeneratorInfo {
+                cpu_percent: round2(out.generator.cpu_percent),
+                rss_bytes: out.generator.rss_bytes,
+                peak_rss_bytes: out.generator.peak_rss_bytes,
+                workers: out.generator.workers as u64,
+                worker_cpu_s: out.generator.worker_cpu_s.iter().map(|s| round3(*s)).collect(),
+            },
+            histogram: encode_histogram(&total.latency),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("result serializes")
+    }
+
+    /// The total latency histogram carried by the document.
+    pub fn latency_histogram(&self) -> Result<Histogram<u64>, String> {
+        decode_histogram(&self.histogram)
+    }
+}
+
+/// Base64 of the histogram in HdrHistogram's V2 encoding.
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    V2Serializer::new().serialize(h, &mut buf).expect("serializing into a Vec cannot fail");
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+/// Decode a histogram written by [`encode_histogram`] (or any V2 / V2-deflate encoder).
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| format!("histogram does not decode: {e:?}"))
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{histogram, record};
+
+    #[test]
+    fn histogram_round_trips_exactly() {
+        let mut h = histogram();
+        for v in [1u64, 10, 100, 1000, 12345, 999_999, 3_000_000] {
+            for _ in 0..v % 7 + 1 {
+                record(&mut h, v);
+            }
+        }
+        let back = decode_histogram(&encode_histogram(&h)).unwrap();
+        assert_eq!(back.len(), h.len());
+        for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
+            assert_eq!(back.value_at_quantile(q), h.value_at_quantile(q));
+        }
+    }
+
+    #[test]
+    fn bad_histograms_are_refused() {
+        assert!(decode_histogram("!!!").unwrap_err().contains("base64"));
+        assert!(decode_histogram("AAAA").unwrap_err().contains("decode"));
+    }
+}

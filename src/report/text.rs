@@ -1,0 +1,146 @@
+//! The text summary printed at the end of a run (and by `stampede report`), from the result
+//! document alone.
+
+use std::fmt::Write;
+
+use super::result::{Latency, RunResult, Summary};
+use crate::units::{bytes, group, micros};
+
+/// The full summary: heading, totals, latency, status codes, errors, steps, thresholds, generator.
+pub fn summary(r: &RunResult) -> String {
+    let mut o = String::new();
+    let model = if r.load.model == "open" {
+        format!("open model at {} req/s over {} connections", fmt_rate(r.load.rate.unwrap_or(0.0)), r.load.users)
+    } else {
+        format!("closed model, {} {}", r.load.users, if r.command == "bench" { "connections" } else { "users" })
+    };
+    let shard = r.load.shard.as_ref().map(|s| format!(", shard {s}")).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "stampede {} · {} · {model} · {} workers{shard} · {:.1}s{}",
+        r.command,
+        r.target,
+        r.load.workers,
+        r.duration_s,
+        if r.interrupted { " (interrupted)" } else { "" }
+    );
+    if r.name != r.target {
+        let _ = writeln!(o, "  scenario    {}", r.name);
+    }
+    o.push('\n');
+    let t = &r.totals.summary;
+    totals(&mut o, t, r.duration_s, r.load.model == "open");
+    if r.totals.unfinished > 0 {
+        let _ = writeln!(
+            o,
+            "  unfinished  {} requests still in flight at the end (not counted)",
+            group(r.totals.unfinished)
+        );
+    }
+    if r.totals.dropped_iterations > 0 {
+        let _ = writeln!(o, "  dropped     {} scheduled starts found no free user", group(r.totals.dropped_iterations));
+    }
+    if r.steps.len() > 1 {
+        o.push_str("\n  step                              requests      req/s   errors      p50      p95      p99\n");
+        for s in &r.steps {
+            let m = &s.summary;
+            let _ = writeln!(
+                o,
+                "  {:<30} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8}",
+                clip(&s.name, 30),
+                group(m.requests),
+                format!("{:.1}", m.rps),
+                group(m.errors),
+                micros(m.latency_us.p50 as f64),
+                micros(m.latency_us.p95 as f64),
+                micros(m.latency_us.p99 as f64)
+            );
+        }
+    }
+    if !r.thresholds.is_empty() {
+        o.push_str("\n  thresholds\n");
+        for th in &r.thresholds {
+            let step = th.step.as_ref().map(|s| format!(" [{s}]")).unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "    {} {}{step}  (measured {})",
+                if th.ok { "ok  " } else { "FAIL" },
+                th.expr,
+                fmt_value(th.value)
+            );
+        }
+    }
+    let g = &r.generator;
+    let _ = writeln!(
+        o,
+        "\n  generator   {:.0}% CPU over {} workers, RSS {} (peak {})",
+        g.cpu_percent,
+        g.workers,
+        bytes(g.rss_bytes as f64),
+        bytes(g.peak_rss_bytes as f64)
+    );
+    o
+}
+
+fn totals(o: &mut String, t: &Summary, secs: f64, open: bool) {
+    let _ = writeln!(o, "  requests    {} in {:.1}s, {} req/s", group(t.requests), secs, fmt_rate(t.rps));
+    let _ = writeln!(
+        o,
+        "  transfer    in {} ({}/s), out {}",
+        bytes(t.bytes_in as f64),
+        bytes(t.bytes_in as f64 / secs.max(1e-9)),
+        bytes(t.bytes_out as f64)
+    );
+    latency(o, "latency", &t.latency_us, if open { "from intended start" } else { "from sending" });
+    if let Some(s) = &t.service_us {
+        latency(o, "service", s, "from sending, without queueing");
+    }
+    if !t.status.is_empty() {
+        let codes: Vec<String> = t.status.iter().map(|(c, n)| format!("{c} × {}", group(*n))).collect();
+        let _ = writeln!(o, "  status      {}", codes.join("   "));
+    }
+    if t.errors == 0 {
+        o.push_str("  errors      none\n");
+    } else {
+        let pct = 100.0 * t.errors as f64 / t.requests.max(1) as f64;
+        let kinds: Vec<String> = t.errors_by_kind.iter().map(|(k, n)| format!("{k} {}", group(*n))).collect();
+        let _ = writeln!(o, "  errors      {} ({pct:.2}%): {}", group(t.errors), kinds.join(", "));
+        let mut reasons: Vec<(&String, &u64)> = t.error_reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1));
+        for (reason, n) in reasons.into_iter().take(5) {
+            let _ = writeln!(o, "              {} × {reason}", group(*n));
+        }
+    }
+}
+
+fn latency(o: &mut String, label: &str, l: &Latency, basis: &str) {
+    let _ = writeln!(
+        o,
+        "  {label:<11} min {}  mean {}  max {}  ({basis})",
+        micros(l.min as f64),
+        micros(l.mean),
+        micros(l.max as f64)
+    );
+    let _ = writeln!(
+        o,
+        "              p50 {}  p75 {}  p90 {}  p95 {}  p99 {}  p99.9 {}",
+        micros(l.p50 as f64),
+        micros(l.p75 as f64),
+        micros(l.p90 as f64),
+        micros(l.p95 as f64),
+        micros(l.p99 as f64),
+        micros(l.p999 as f64)
+    );
+}
+
+fn fmt_rate(r: f64) -> String {
+    if r >= 100.0 { group(r.round() as u64) } else { format!("{r:.2}") }
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.3}") }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+}
