@@ -79,3 +79,11 @@ pub fn local_port_range() -> Option<(u32, u32)> {
     let mut it = s.split_whitespace().map(|v| v.parse::<u32>().ok());
     Some((it.next()??, it.next()??))
 }
+
+/// Turn transparent huge pages off for this process. mimalloc asks for them on its arenas, and
+/// then each touched 2 MiB of heap becomes resident at once, so memory no longer follows what
+/// the connections use (10k connections cost ~10 KiB each instead of ~5 KiB).
+pub fn disable_huge_pages() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+}

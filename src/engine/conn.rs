@@ -134,6 +134,18 @@ impl Conn {
                 Ok(Ok(stream)) => {
                     // Best effort: requests are written whole, so Nagle only adds delay.
                     let _ = stream.set_nodelay(true);
+                    if let Ok(cc) = std::env::var("STAMPEDE_CC") {
+                        let fd = stream.as_raw_fd();
+                        unsafe {
+                            libc::setsockopt(
+                                fd,
+                                libc::IPPROTO_TCP,
+                                libc::TCP_CONGESTION,
+                                cc.as_ptr() as *const _,
+                                cc.len() as u32,
+                            )
+                        };
+                    }
                     net.preferred.set(idx);
                     self.slot.set_fd(stream.as_raw_fd());
                     self.stream = Some(stream);
@@ -182,7 +194,7 @@ impl Conn {
                 Ok(None) => {
                     return (at_eof(&mut self.parser, reused, |status| done(status, bytes_in)), req);
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => {
                     // The provided-buffer pool is momentarily empty: read into our own buffer.
                     let BufResult(res, spare) = r.read(Vec::with_capacity(SPARE_READ)).await;
                     match res {

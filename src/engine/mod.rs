@@ -2,6 +2,7 @@
 //! stats; this module starts them, collects their one-second snapshots into the timeline and
 //! the merged totals, and stops them at the end of the run or on request.
 
+mod arrivals;
 mod conn;
 mod limit;
 pub mod pacer;

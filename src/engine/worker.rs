@@ -13,21 +13,20 @@ use std::time::{Duration, Instant};
 use compio::driver::ProactorBuilder;
 use compio::runtime::{Runtime, RuntimeBuilder};
 
+use super::arrivals::Arrivals;
 use super::conn::{Conn, Net, Reply};
 use super::limit::Limiter;
 use super::pacer::Pacer;
 use super::timeouts::{Timeouts, sweep_interval};
 use super::{Msg, Shared};
 use crate::error::{ErrorKind, Failure};
-use crate::plan::{Load, Plan};
+use crate::plan::Plan;
 use crate::stats::{Gauges, Stats};
 
 /// Connects one worker may have in flight at once.
 const CONNECTS_IN_FLIGHT: usize = 256;
 /// Size of each provided receive buffer.
 const RECV_BUFFER: usize = 16 * 1024;
-/// Requests whose start is at most this far ahead are sent at once instead of sleeping.
-const EARLY_SLACK: Duration = Duration::from_micros(20);
 
 /// State shared by the tasks of one worker (single-threaded: Cells, no locks).
 pub(crate) struct Ctx {
@@ -37,7 +36,8 @@ pub(crate) struct Ctx {
     /// Measurements of the current one-second interval.
     pub stats: RefCell<Stats>,
     pub start: Instant,
-    pub pacer: RefCell<Option<Pacer>>,
+    /// Open model: the worker's schedule of starts.
+    pub arrivals: Option<Arrivals>,
     pub active: Cell<u64>,
     pub in_flight: Cell<u64>,
 }
@@ -81,8 +81,16 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
         if let Some(wait) = start.checked_duration_since(Instant::now()) {
             compio::time::sleep(wait).await;
         }
-        let pacer = plan.load.rate().map(|rate| {
-            Pacer::new(rate, worker, plan.workers, plan.shard.index, plan.shard.count, plan.duration.as_nanos() as u64)
+        let arrivals = plan.load.rate().map(|rate| {
+            let pacer = Pacer::new(
+                rate,
+                worker,
+                plan.workers,
+                plan.shard.index,
+                plan.shard.count,
+                plan.duration.as_nanos() as u64,
+            );
+            Arrivals::new(start, pacer, rate / (plan.workers * plan.shard.count) as f64)
         });
         let ctx = Rc::new(Ctx {
             plan,
@@ -95,13 +103,21 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
             timeouts: Timeouts::default(),
             stats: RefCell::new(Stats::new(plan.steps.len())),
             start,
-            pacer: RefCell::new(pacer),
+            arrivals,
             active: Cell::new(0),
             in_flight: Cell::new(0),
         });
+        if std::env::var("STAMPEDE_SIZES").is_ok() {
+            eprintln!("user future: {} bytes", std::mem::size_of_val(&user(ctx.clone())));
+        }
         let users: Vec<_> = (0..users).map(|_| compio::runtime::spawn(user(ctx.clone()))).collect();
+        let timer = ctx.arrivals.is_some().then(|| {
+            let ctx = ctx.clone();
+            compio::runtime::spawn(async move { ctx.arrivals.as_ref().expect("open model").run().await })
+        });
         housekeeping(&ctx, worker, end, &shared, &tx).await;
         drop(users);
+        drop(timer);
     });
     drop(rt);
     let _ = tx.send(Msg::Done { worker, cpu: crate::sys::thread_cpu() });
@@ -161,18 +177,14 @@ async fn user(ctx: Rc<Ctx>) {
     let req: &'static [u8] = &step.bytes;
     let mut conn = Conn::new(ctx.timeouts.slot(), plan.max_head);
     let mut backoff = Backoff(Backoff::MIN);
-    let open = matches!(plan.load, Load::Open { .. });
     ctx.active.set(ctx.active.get() + 1);
     loop {
-        let intended = if open {
-            let Some(offset) = ctx.pacer.borrow_mut().as_mut().and_then(Pacer::next) else { break };
-            let at = ctx.start + Duration::from_nanos(offset);
-            if at > Instant::now() + EARLY_SLACK {
-                compio::time::sleep_until(at).await;
-            }
-            Some(at)
-        } else {
-            None
+        let intended = match &ctx.arrivals {
+            Some(arrivals) => match arrivals.take().await {
+                Some(at) => Some(at),
+                None => break,
+            },
+            None => None,
         };
         ctx.in_flight.set(ctx.in_flight.get() + 1);
         let (result, _) = conn.request(&ctx.net, req, step.head, plan.timeout).await;

@@ -1,0 +1,203 @@
+//! Open-model arrivals within one worker: one timer walks the worker's schedule and wakes a parked
+//! user for each due start; a user that finishes while starts are overdue takes the next one at
+//! once (its wait counts in its latency). One timer per worker instead of one per request.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::pacer::Pacer;
+
+/// Above this many starts per second in one worker, starts are released on a grid of `TICK`
+/// (never early, at most `TICK` late) so the timer does not wake for every single request.
+pub const PRECISE_UP_TO: f64 = 20_000.0;
+pub const TICK: Duration = Duration::from_micros(50);
+
+pub struct Arrivals {
+    start: Instant,
+    pacer: RefCell<Pacer>,
+    /// The next start (ns after `start`) not yet taken; `None` once the schedule has ended.
+    next: Cell<Option<u64>>,
+    /// Users waiting for a start, first come first served.
+    parked: RefCell<VecDeque<Waker>>,
+    /// The timer, when it waits for a user to become free.
+    timer: RefCell<Option<Waker>>,
+    tick: Duration,
+}
+
+impl Arrivals {
+    /// `worker_rate`: starts per second this worker runs (sets the release grid).
+    pub fn new(start: Instant, mut pacer: Pacer, worker_rate: f64) -> Arrivals {
+        let next = pacer.next();
+        Arrivals {
+            start,
+            pacer: RefCell::new(pacer),
+            next: Cell::new(next),
+            parked: RefCell::new(VecDeque::new()),
+            timer: RefCell::new(None),
+            tick: if worker_rate > PRECISE_UP_TO { TICK } else { Duration::ZERO },
+        }
+    }
+
+    fn at(&self, t: u64) -> Instant {
+        self.start + Duration::from_nanos(t)
+    }
+
+    /// The next start if it is due, else wait for the timer to release one. `None` once the
+    /// schedule has ended.
+    pub async fn take(&self) -> Option<Instant> {
+        poll_fn(|cx| {
+            let Some(t) = self.next.get() else { return Poll::Ready(None) };
+            let at = self.at(t);
+            if at <= Instant::now() {
+                self.next.set(self.pacer.borrow_mut().next());
+                return Poll::Ready(Some(at));
+            }
+            self.parked.borrow_mut().push_back(cx.waker().clone());
+            if let Some(timer) = self.timer.borrow_mut().take() {
+                timer.wake();
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The timer task: until the schedule ends, sleep to the next start (rounded up to the
+    /// grid), then wake one parked user per start that is due.
+    pub async fn run(&self) {
+        while let Some(t) = self.next.get() {
+            let wake_at = self.grid(t);
+            if wake_at > Instant::now() {
+                compio::time::sleep_until(wake_at).await;
+            }
+            let woken = self.release(Instant::now());
+            if woken == 0 && self.next.get().is_some_and(|t| self.at(t) <= Instant::now()) {
+                // Starts are due but every user is busy: the next one to finish takes one.
+                // Wait until some user parks instead of spinning.
+                poll_fn(|cx| {
+                    if self.parked.borrow().is_empty() {
+                        *self.timer.borrow_mut() = Some(cx.waker().clone());
+                        Poll::Pending
+                    } else {
+                        Poll::Ready(())
+                    }
+                })
+                .await;
+            } else if woken > 0 {
+                // Let the woken users take their starts before counting again.
+                yield_once().await;
+            }
+        }
+        self.parked.borrow_mut().drain(..).for_each(Waker::wake);
+    }
+
+    /// Wake as many parked users as there are starts due at `now`; returns how many.
+    fn release(&self, now: Instant) -> usize {
+        let mut parked = self.parked.borrow_mut();
+        if parked.is_empty() {
+            return 0;
+        }
+        let due = self.due(now, parked.len());
+        for w in parked.drain(..due) {
+            w.wake();
+        }
+        due
+    }
+
+    /// Starts due at `now` not yet taken, counting at most `limit`.
+    fn due(&self, now: Instant, limit: usize) -> usize {
+        let Some(first) = self.next.get() else { return 0 };
+        if self.at(first) > now {
+            return 0;
+        }
+        let mut p = self.pacer.borrow().clone();
+        let mut n = 1;
+        while n < limit {
+            match p.next() {
+                Some(t) if self.at(t) <= now => n += 1,
+                _ => break,
+            }
+        }
+        n
+    }
+
+    /// When the timer should wake for a start at `t`: exactly then, or at the next grid point.
+    fn grid(&self, t: u64) -> Instant {
+        if self.tick.is_zero() {
+            return self.at(t);
+        }
+        let tick = self.tick.as_nanos() as u64;
+        self.at(t.div_ceil(tick) * tick)
+    }
+}
+
+/// Yield to the executor once, so tasks woken just now run before this one continues.
+async fn yield_once() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+
+    #[test]
+    fn every_start_is_taken_once_and_never_early() {
+        compio::runtime::Runtime::new().unwrap().block_on(async {
+            let start = Instant::now();
+            let rate = 2000.0;
+            let end = Duration::from_millis(200).as_nanos() as u64;
+            let arrivals = Rc::new(Arrivals::new(start, Pacer::new(rate, 0, 1, 0, 1, end), rate));
+            let taken = Rc::new(RefCell::new(Vec::new()));
+            let timer = compio::runtime::spawn({
+                let a = arrivals.clone();
+                async move { a.run().await }
+            });
+            let users: Vec<_> = (0..3)
+                .map(|_| {
+                    let (a, taken) = (arrivals.clone(), taken.clone());
+                    compio::runtime::spawn(async move {
+                        while let Some(at) = a.take().await {
+                            assert!(Instant::now() >= at, "released early");
+                            taken.borrow_mut().push(at);
+                            compio::time::sleep(Duration::from_micros(300)).await;
+                        }
+                    })
+                })
+                .collect();
+            for u in users {
+                u.await.unwrap();
+            }
+            timer.await.unwrap();
+            let taken = taken.borrow();
+            assert_eq!(taken.len(), 400, "200 ms at 2000/s");
+            let mut sorted = taken.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 400, "no start taken twice");
+        });
+    }
+
+    #[test]
+    fn grid_rounds_up() {
+        let start = Instant::now();
+        let a = Arrivals::new(start, Pacer::new(100_000.0, 0, 1, 0, 1, 1_000_000), 100_000.0);
+        assert_eq!(a.grid(1), start + TICK);
+        assert_eq!(a.grid(50_000), start + TICK);
+        assert_eq!(a.grid(50_001), start + TICK * 2);
+        let precise = Arrivals::new(start, Pacer::new(100.0, 0, 1, 0, 1, 1_000_000), 100.0);
+        assert_eq!(precise.grid(12_345), start + Duration::from_nanos(12_345));
+    }
+}
