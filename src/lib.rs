@@ -3,8 +3,10 @@
 //! Data flows one way: CLI or scenario → [`plan::Plan`] → [`engine`] (one pinned worker per core)
 //! → per-core [`stats`] → merge → [`report`].
 
+pub mod check;
 pub mod cli;
 pub mod engine;
+pub mod extract;
 pub mod error;
 pub mod http;
 pub mod plan;
@@ -12,4 +14,6 @@ pub mod report;
 pub mod stats;
 pub mod sys;
 pub mod target;
+pub mod template;
+pub mod threshold;
 pub mod units;

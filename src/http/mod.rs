@@ -6,4 +6,4 @@ pub mod request;
 pub mod response;
 
 pub use request::{RequestSpec, build_request};
-pub use response::{ParseError, Progress, ResponseParser};
+pub use response::{ParseError, Progress, Response, ResponseParser};

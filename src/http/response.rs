@@ -25,6 +25,37 @@ pub enum ParseError {
     Upgrade(u16),
 }
 
+/// A complete response, as `expect` checks and `extract` rules see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Response<'a> {
+    pub status: u16,
+    /// Status line and headers, as received.
+    pub head: &'a [u8],
+    /// The body (de-chunked), up to the capture limit.
+    pub body: &'a [u8],
+    /// The body was longer than the capture limit.
+    pub body_truncated: bool,
+}
+
+impl<'a> Response<'a> {
+    /// Value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// All headers in order, as (name, value).
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        let n = match lenient().parse_response(&mut resp, self.head) {
+            Ok(httparse::Status::Complete(_)) => resp.headers.len(),
+            _ => 0,
+        };
+        let pairs: Vec<(&'a str, &'a [u8])> = headers[..n].iter().map(|h| (h.name, h.value)).collect();
+        pairs.into_iter()
+    }
+}
+
 /// What `feed` concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -158,10 +189,12 @@ impl ResponseParser {
 
     /// Value of the first header called `name` (case-insensitive), when capturing.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut headers);
-        lenient().parse_response(&mut resp, &self.head).ok()?;
-        resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+        self.view().header(name)
+    }
+
+    /// The complete response as checks and extraction see it (capture mode).
+    pub fn view(&self) -> Response<'_> {
+        Response { status: self.status, head: &self.head, body: &self.body, body_truncated: self.body_truncated }
     }
 
     /// Feed the next bytes read from the connection. All of `data` is consumed: bytes past the
