@@ -66,7 +66,7 @@ pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
 pub fn outcome(r: &RunResult) -> Outcome {
     let t = &r.totals.summary;
     let answered: u64 = t.status.values().sum();
-    if answered == 0 && t.requests > 0 {
+    if answered == 0 && (t.requests > 0 || r.totals.unfinished > 0) {
         let reason = t.error_reasons.keys().next().cloned().unwrap_or_else(|| "no response".into());
         eprintln!("error: could not reach {} at all ({reason})", r.target);
         return Outcome::Unreachable;

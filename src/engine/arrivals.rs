@@ -28,8 +28,8 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
-    /// `worker_rate`: starts per second this worker runs (sets the release grid).
-    pub fn new(start: Instant, mut pacer: Pacer, worker_rate: f64) -> Arrivals {
+    pub fn new(start: Instant, mut pacer: Pacer) -> Arrivals {
+        let worker_rate = pacer.peak_rate();
         let next = pacer.next();
         Arrivals {
             start,
@@ -93,6 +93,14 @@ impl Arrivals {
         self.parked.borrow_mut().drain(..).for_each(Waker::wake);
     }
 
+    /// Starts due before `now` that no user has taken: at the end of a run, the ones the
+    /// schedule asked for and the generator never sent (counted, never silently skipped).
+    pub fn unstarted(&self, now: Instant) -> u64 {
+        let pacer = self.pacer.borrow();
+        let taken = pacer.taken() - u64::from(self.next.get().is_some());
+        pacer.due_before(now.saturating_duration_since(self.start).as_nanos() as u64).saturating_sub(taken)
+    }
+
     /// Wake as many parked users as there are starts due at `now`; returns how many.
     fn release(&self, now: Instant) -> usize {
         let mut parked = self.parked.borrow_mut();
@@ -151,7 +159,9 @@ async fn yield_once() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::pacer::Curve;
     use std::rc::Rc;
+    use std::sync::Arc;
 
     #[test]
     fn every_start_is_taken_once_and_never_early() {
@@ -159,7 +169,8 @@ mod tests {
             let start = Instant::now();
             let rate = 2000.0;
             let end = Duration::from_millis(200).as_nanos() as u64;
-            let arrivals = Rc::new(Arrivals::new(start, Pacer::new(rate, 0, 1, 0, 1, end), rate));
+            let curve = Arc::new(Curve::constant(rate, Duration::from_nanos(end)));
+            let arrivals = Rc::new(Arrivals::new(start, Pacer::new(curve, 0, 1, 0, 1)));
             let taken = Rc::new(RefCell::new(Vec::new()));
             let timer = compio::runtime::spawn({
                 let a = arrivals.clone();
@@ -193,11 +204,13 @@ mod tests {
     #[test]
     fn grid_rounds_up() {
         let start = Instant::now();
-        let a = Arrivals::new(start, Pacer::new(100_000.0, 0, 1, 0, 1, 1_000_000), 100_000.0);
+        let fast = Arc::new(Curve::constant(100_000.0, Duration::from_millis(1)));
+        let a = Arrivals::new(start, Pacer::new(fast, 0, 1, 0, 1));
         assert_eq!(a.grid(1), start + TICK);
         assert_eq!(a.grid(50_000), start + TICK);
         assert_eq!(a.grid(50_001), start + TICK * 2);
-        let precise = Arrivals::new(start, Pacer::new(100.0, 0, 1, 0, 1, 1_000_000), 100.0);
+        let slow = Arc::new(Curve::constant(100.0, Duration::from_millis(1)));
+        let precise = Arrivals::new(start, Pacer::new(slow, 0, 1, 0, 1));
         assert_eq!(precise.grid(12_345), start + Duration::from_nanos(12_345));
     }
 }

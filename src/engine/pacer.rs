@@ -1,47 +1,145 @@
-//! The open-model schedule as pure functions of time: when the n-th request of the run should
-//! start, and which requests belong to which worker and shard.
+//! Load shapes as pure functions of elapsed time: a piecewise-linear curve of users or of
+//! requests per second, when the n-th start of an open-model run is due, and which starts belong
+//! to which worker and shard.
 
-/// Intended start of request `n` (0-based, counted over the whole run) at `rate` per second,
-/// in nanoseconds after the start of the run.
-#[inline]
-pub fn nth_start_ns(n: u64, rate: f64) -> u64 {
-    (n as f64 * 1e9 / rate) as u64
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One stage: move linearly to `target` over `duration`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: f64,
 }
 
-/// How many requests are due strictly before `t_ns` at `rate` per second.
-pub fn due_before(t_ns: u64, rate: f64) -> u64 {
-    let exact = t_ns as f64 * rate / 1e9;
-    let n = exact.ceil() as u64;
-    // Guard the float edge: request n is due before t iff its start is < t.
-    if n > 0 && nth_start_ns(n - 1, rate) >= t_ns { n - 1 } else { n }
+/// A piecewise-linear curve starting at `start` and passing through each stage's target at the
+/// end of the stage. Used for users over time (closed model) and starts per second (open model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    start: f64,
+    stages: Vec<Stage>,
+    /// Start of each stage, in seconds.
+    t0: Vec<f64>,
+    /// Integral of the curve from 0 to the start of each stage (starts due, for a rate).
+    n0: Vec<f64>,
 }
 
-/// The requests of one worker: every `stride`-th request of the run starting at `offset`.
-/// With `shards` instances of `workers` workers each, worker `w` of shard `s` takes
-/// `offset = w * shards + s` and `stride = workers * shards`, so all of them together start
-/// exactly the run's schedule, interleaved.
+impl Curve {
+    /// The same value for `duration`.
+    pub fn constant(value: f64, duration: Duration) -> Curve {
+        Curve::new(value, vec![Stage { duration, target: value }])
+    }
+
+    pub fn new(start: f64, stages: Vec<Stage>) -> Curve {
+        let (mut t0, mut n0) = (Vec::with_capacity(stages.len()), Vec::with_capacity(stages.len()));
+        let (mut t, mut n, mut v) = (0.0, 0.0, start);
+        for s in &stages {
+            t0.push(t);
+            n0.push(n);
+            let d = s.duration.as_secs_f64();
+            n += (v + s.target) / 2.0 * d;
+            t += d;
+            v = s.target;
+        }
+        Curve { start, stages, t0, n0 }
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.stages.iter().map(|s| s.duration).sum()
+    }
+
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
+    pub fn start_value(&self) -> f64 {
+        self.start
+    }
+
+    /// Largest value the curve reaches.
+    pub fn max(&self) -> f64 {
+        self.stages.iter().map(|s| s.target).fold(self.start, f64::max)
+    }
+
+    /// The stage containing time `t` (seconds): index and the value at its start.
+    fn stage_at(&self, t: f64) -> Option<(usize, f64)> {
+        let i = self.t0.partition_point(|&s| s <= t).checked_sub(1)?;
+        let v0 = if i == 0 { self.start } else { self.stages[i - 1].target };
+        Some((i, v0))
+    }
+
+    /// Value at `t` seconds; the last target after the end.
+    pub fn at(&self, t: f64) -> f64 {
+        let Some((i, v0)) = self.stage_at(t.max(0.0)) else { return self.start };
+        let s = &self.stages[i];
+        let d = s.duration.as_secs_f64();
+        let tau = (t - self.t0[i]).min(d);
+        if d == 0.0 { s.target } else { v0 + (s.target - v0) * tau / d }
+    }
+
+    /// Integral from 0 to `t` seconds (for a rate: how many starts are due by then).
+    pub fn integral(&self, t: f64) -> f64 {
+        let t = t.clamp(0.0, self.duration().as_secs_f64());
+        let Some((i, v0)) = self.stage_at(t) else { return 0.0 };
+        let s = &self.stages[i];
+        let d = s.duration.as_secs_f64();
+        let tau = t - self.t0[i];
+        let a = if d == 0.0 { 0.0 } else { (s.target - v0) / d };
+        self.n0[i] + v0 * tau + 0.5 * a * tau * tau
+    }
+
+    /// When the `n`-th start (0-based) is due, in ns from the start: the first time the integral
+    /// reaches `n`. `None` if the curve ends first.
+    pub fn nth_start_ns(&self, n: u64) -> Option<u64> {
+        let n = n as f64;
+        let i = self.n0.partition_point(|&x| x <= n).checked_sub(1)?;
+        let s = &self.stages[i];
+        let d = s.duration.as_secs_f64();
+        let v0 = if i == 0 { self.start } else { self.stages[i - 1].target };
+        let a = if d == 0.0 { 0.0 } else { (s.target - v0) / d };
+        let need = n - self.n0[i];
+        // Solve v0·τ + a·τ²/2 = need in the stable form 2·need / (v0 + √(v0² + 2·a·need)).
+        let disc = v0 * v0 + 2.0 * a * need;
+        if disc < 0.0 {
+            return None;
+        }
+        let denom = v0 + disc.sqrt();
+        let tau = if need == 0.0 {
+            0.0
+        } else if denom <= 0.0 {
+            return None;
+        } else {
+            2.0 * need / denom
+        };
+        if tau > d + 1e-9 {
+            return None;
+        }
+        Some(((self.t0[i] + tau) * 1e9) as u64)
+    }
+}
+
+/// The starts of one worker: every `stride`-th start of the run beginning at `offset`. With
+/// `shards` instances of `workers` workers, worker `w` of shard `s` takes `offset = w·shards + s`
+/// and `stride = workers·shards`, so together they start exactly the run's schedule.
 #[derive(Debug, Clone)]
 pub struct Pacer {
-    rate: f64,
+    curve: Arc<Curve>,
     offset: u64,
     stride: u64,
-    /// Index of this worker's next request among its own.
     k: u64,
-    /// No request starts at or after this many ns.
     end_ns: u64,
 }
 
 impl Pacer {
-    pub fn new(rate: f64, worker: usize, workers: usize, shard: usize, shards: usize, end_ns: u64) -> Pacer {
-        Pacer { rate, offset: (worker * shards + shard) as u64, stride: (workers * shards) as u64, k: 0, end_ns }
+    pub fn new(curve: Arc<Curve>, worker: usize, workers: usize, shard: usize, shards: usize) -> Pacer {
+        let end_ns = curve.duration().as_nanos() as u64;
+        Pacer { curve, offset: (worker * shards + shard) as u64, stride: (workers * shards) as u64, k: 0, end_ns }
     }
 
-    /// Intended start (ns after the run's start) of this worker's next request, or `None` once
-    /// the schedule has reached the end of the run.
+    /// When this worker's next start is due (ns from the start of the run); `None` at the end.
     #[inline]
     pub fn next(&mut self) -> Option<u64> {
-        let n = self.k * self.stride + self.offset;
-        let t = nth_start_ns(n, self.rate);
+        let t = self.curve.nth_start_ns(self.k * self.stride + self.offset)?;
         if t >= self.end_ns {
             return None;
         }
@@ -49,9 +147,22 @@ impl Pacer {
         Some(t)
     }
 
-    /// Requests taken from the schedule so far.
+    /// This worker's starts due strictly before `t_ns` (taken or not).
+    pub fn due_before(&self, t_ns: u64) -> u64 {
+        let t = t_ns.min(self.end_ns) as f64 / 1e9;
+        // Start n is due before t iff n < integral(t).
+        let all = self.curve.integral(t).ceil() as u64;
+        all.saturating_sub(self.offset).div_ceil(self.stride)
+    }
+
+    /// Starts taken from the schedule so far.
     pub fn taken(&self) -> u64 {
         self.k
+    }
+
+    /// Starts per second this worker runs at its busiest.
+    pub fn peak_rate(&self) -> f64 {
+        self.curve.max() / self.stride as f64
     }
 }
 
@@ -59,34 +170,78 @@ impl Pacer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn constant_rate_spacing() {
-        assert_eq!(nth_start_ns(0, 1000.0), 0);
-        assert_eq!(nth_start_ns(1, 1000.0), 1_000_000);
-        assert_eq!(nth_start_ns(30000, 30000.0), 1_000_000_000);
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
     }
 
     #[test]
-    fn due_before_matches_the_schedule() {
-        for rate in [1.0, 3.0, 7.5, 1000.0, 33333.0] {
-            for t in [0u64, 1, 999_999, 1_000_000, 123_456_789, 1_000_000_000, 5_000_000_001] {
-                let n = due_before(t, rate);
-                if n > 0 {
-                    assert!(nth_start_ns(n - 1, rate) < t, "rate {rate} t {t}");
-                }
-                assert!(nth_start_ns(n, rate) >= t, "rate {rate} t {t}");
-            }
+    fn constant_rate_spacing() {
+        let c = Curve::constant(1000.0, secs(10.0));
+        assert_eq!(c.nth_start_ns(0), Some(0));
+        assert_eq!(c.nth_start_ns(1), Some(1_000_000));
+        assert_eq!(c.nth_start_ns(9_999), Some(9_999_000_000));
+        assert_eq!(c.nth_start_ns(10_001), None);
+        assert_eq!(c.integral(2.5), 2500.0);
+    }
+
+    #[test]
+    fn ramp_follows_the_integral() {
+        // 0 → 100/s over 10 s: 500 starts, the n-th at t = sqrt(2n/10).
+        let c = Curve::new(0.0, vec![Stage { duration: secs(10.0), target: 100.0 }]);
+        assert_eq!(c.integral(10.0), 500.0);
+        for n in [1u64, 10, 100, 499] {
+            let t = c.nth_start_ns(n).unwrap() as f64 / 1e9;
+            assert!((t - (2.0 * n as f64 / 10.0).sqrt()).abs() < 1e-6, "n {n} t {t}");
+            assert!((c.integral(t) - n as f64).abs() < 1e-6);
         }
+        assert!(c.nth_start_ns(501).is_none());
+    }
+
+    #[test]
+    fn starts_are_increasing_over_ramps_up_and_down() {
+        let c = Curve::new(
+            50.0,
+            vec![
+                Stage { duration: secs(2.0), target: 200.0 },
+                Stage { duration: secs(1.0), target: 200.0 },
+                Stage { duration: secs(2.0), target: 10.0 },
+                Stage { duration: secs(1.0), target: 0.0 },
+            ],
+        );
+        let total = c.integral(6.0);
+        let mut last = 0;
+        let mut n = 0;
+        while let Some(t) = c.nth_start_ns(n) {
+            assert!(n == 0 || t >= last, "monotonic at {n}");
+            last = t;
+            n += 1;
+        }
+        assert_eq!(n as f64, total.floor() + 1.0);
+        assert_eq!(c.max(), 200.0);
+    }
+
+    #[test]
+    fn values_interpolate() {
+        let c = Curve::new(
+            0.0,
+            vec![Stage { duration: secs(10.0), target: 100.0 }, Stage { duration: secs(10.0), target: 0.0 }],
+        );
+        assert_eq!(c.at(0.0), 0.0);
+        assert_eq!(c.at(5.0), 50.0);
+        assert_eq!(c.at(10.0), 100.0);
+        assert_eq!(c.at(15.0), 50.0);
+        assert_eq!(c.at(99.0), 0.0);
+        assert_eq!(c.duration(), secs(20.0));
     }
 
     #[test]
     fn workers_and_shards_partition_the_schedule() {
-        let (rate, end) = (1000.0, 1_000_000_000);
+        let curve = Arc::new(Curve::new(100.0, vec![Stage { duration: secs(1.0), target: 1900.0 }]));
         let (workers, shards) = (3, 2);
         let mut all = Vec::new();
         for s in 0..shards {
             for w in 0..workers {
-                let mut p = Pacer::new(rate, w, workers, s, shards, end);
+                let mut p = Pacer::new(curve.clone(), w, workers, s, shards);
                 let mut last = None;
                 while let Some(t) = p.next() {
                     assert!(last.is_none_or(|l| t > l), "each worker's starts increase");
@@ -96,17 +251,23 @@ mod tests {
             }
         }
         all.sort_unstable();
-        let expected: Vec<u64> = (0..due_before(end, rate)).map(|n| nth_start_ns(n, rate)).collect();
+        let expected: Vec<u64> = (0..).map_while(|n| curve.nth_start_ns(n).filter(|&t| t < 1_000_000_000)).collect();
         assert_eq!(all, expected, "together the workers start exactly the run's schedule");
         assert_eq!(all.len(), 1000);
     }
 
     #[test]
-    fn schedule_ends_at_the_end() {
-        let mut p = Pacer::new(10.0, 0, 1, 0, 1, 1_000_000_000);
-        let n = std::iter::from_fn(|| p.next()).count();
-        assert_eq!(n, 10);
-        assert_eq!(p.taken(), 10);
-        assert_eq!(p.next(), None);
+    fn due_before_counts_each_workers_starts() {
+        let curve = Arc::new(Curve::new(100.0, vec![Stage { duration: secs(1.0), target: 1900.0 }]));
+        for t in [0u64, 1, 123_456_789, 600_000_000, 999_999_999, 1_000_000_000, 2_000_000_000] {
+            let horizon = t.min(1_000_000_000);
+            let expected = (0..).take_while(|&n| curve.nth_start_ns(n).is_some_and(|s| s < horizon)).count() as u64;
+            let sum: u64 = (0..6).map(|i| Pacer::new(curve.clone(), i / 2, 3, i % 2, 2).due_before(t)).sum();
+            assert_eq!(sum, expected, "all workers at t {t}");
+            let mut p = Pacer::new(curve.clone(), 1, 3, 0, 2);
+            let due = p.due_before(t);
+            let yielded = std::iter::from_fn(|| p.next()).take_while(|&s| s < horizon).count() as u64;
+            assert_eq!(due, yielded, "one worker at t {t}");
+        }
     }
 }

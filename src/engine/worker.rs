@@ -82,15 +82,8 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
             compio::time::sleep(wait).await;
         }
         let arrivals = plan.load.rate().map(|rate| {
-            let pacer = Pacer::new(
-                rate,
-                worker,
-                plan.workers,
-                plan.shard.index,
-                plan.shard.count,
-                plan.duration.as_nanos() as u64,
-            );
-            Arrivals::new(start, pacer, rate / (plan.workers * plan.shard.count) as f64)
+            let curve = std::sync::Arc::new(super::pacer::Curve::constant(rate, plan.duration));
+            Arrivals::new(start, Pacer::new(curve, worker, plan.workers, plan.shard.index, plan.shard.count))
         });
         let ctx = Rc::new(Ctx {
             plan,
@@ -142,7 +135,11 @@ async fn housekeeping(ctx: &Ctx, worker: usize, end: Instant, shared: &Shared, t
         ctx.timeouts.sweep(now);
         compio::time::sleep_until(next_tick.min(end).min(now + every)).await;
     }
-    send_snapshot(ctx, worker, seq, Instant::now().min(end), true, tx);
+    let stop_at = Instant::now().min(end);
+    if let Some(arrivals) = &ctx.arrivals {
+        ctx.stats.borrow_mut().dropped += arrivals.unstarted(stop_at);
+    }
+    send_snapshot(ctx, worker, seq, stop_at, true, tx);
 }
 
 fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx: &Sender<Msg>) {
