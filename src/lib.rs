@@ -6,8 +6,8 @@
 pub mod check;
 pub mod cli;
 pub mod engine;
-pub mod extract;
 pub mod error;
+pub mod extract;
 pub mod http;
 pub mod plan;
 pub mod report;

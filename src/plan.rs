@@ -4,8 +4,13 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use crate::check::Expect;
+use crate::engine::pacer::Curve;
 use crate::error::PlanError;
+use crate::extract::Extractor;
 use crate::http::response::DEFAULT_MAX_HEAD;
+use crate::template::Template;
+use crate::threshold::Threshold;
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -70,36 +75,153 @@ impl Target {
     }
 }
 
-/// One request of the plan, as bytes ready for the wire.
+/// A request as the engine sends it.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Bytes fixed before the run.
+    Static(Vec<u8>),
+    /// Request line and headers (without the final CRLF) and body with holes, filled per request;
+    /// Content-Length is written from the rendered body.
+    Template { head: Template, body: Option<Template> },
+}
+
+/// Pause after a step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Think {
+    None,
+    Fixed(Duration),
+    /// Uniform between the two.
+    Range(Duration, Duration),
+}
+
+/// One step of a journey (one request), with what to check and keep from its response.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub name: String,
-    pub bytes: Vec<u8>,
+    /// Index into `Plan::targets`.
+    pub target: usize,
+    pub request: Request,
     /// HEAD request: the response has no body.
     pub head: bool,
+    pub expect: Option<Expect>,
+    /// Variable slot and rule, for each `extract`.
+    pub extract: Vec<(usize, Extractor)>,
+    /// Overrides the user type's think time after this step.
+    pub think: Option<Think>,
+    /// Share of iterations with `pick = "weighted"`.
+    pub weight: u32,
+    /// Chance the step runs in an iteration.
+    pub probability: f64,
+    pub timeout: Duration,
+    /// Keep the response head and body (for checks and extraction).
+    pub capture: bool,
+}
+
+impl Step {
+    /// A step with nothing but a fixed request (what `bench` runs).
+    pub fn fixed(name: String, bytes: Vec<u8>, head: bool, timeout: Duration) -> Step {
+        Step {
+            name,
+            target: 0,
+            request: Request::Static(bytes),
+            head,
+            expect: None,
+            extract: Vec::new(),
+            think: None,
+            weight: 1,
+            probability: 1.0,
+            timeout,
+            capture: false,
+        }
+    }
+}
+
+/// How a user type chooses steps in an iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// Every step, in order.
+    Sequence,
+    /// One step, chosen by step weight.
+    Weighted,
+}
+
+/// Rows of a CSV file: row `u mod rows` seeds user `u`'s variables.
+#[derive(Debug, Clone)]
+pub struct DataSet {
+    pub path: String,
+    /// Variable slot of each column.
+    pub vars: Vec<usize>,
+    pub rows: Vec<Vec<Vec<u8>>>,
+}
+
+/// A kind of user: its share of all users, its journey and its pauses.
+#[derive(Debug, Clone)]
+pub struct UserType {
+    pub name: String,
+    pub weight: u32,
+    pub think: Think,
+    pub pick: Pick,
+    /// Indices into `Plan::steps`.
+    pub steps: Vec<usize>,
+    pub data: Option<DataSet>,
+}
+
+/// A threshold of the plan, on the whole run or on one step.
+#[derive(Debug, Clone)]
+pub struct ThresholdRule {
+    pub threshold: Threshold,
+    pub step: Option<usize>,
+    /// With `abort_on_fail`: not checked before this much of the run.
+    pub delay: Duration,
 }
 
 /// How load is offered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Load {
-    /// `users` users (connections) each send the next request as soon as the previous answer
-    /// arrives. Latency is service time.
-    Closed { users: usize },
-    /// Requests start at `rate` per second on a fixed schedule, served by up to `users`
-    /// connections; latency is measured from the intended start (coordinated-omission correct).
-    Open { rate: f64, users: usize },
+    /// Users loop over their journey, as many at each moment as the curve says. Latency is
+    /// service time.
+    Closed { users: Curve },
+    /// Iterations start on the curve's schedule (per second); latency of an iteration's first
+    /// request is measured from its intended start (coordinated-omission correct). Users start on
+    /// demand, from `pre_allocated` up to `max_users`.
+    Open { rate: Curve, pre_allocated: usize, max_users: usize, overflow: Overflow },
+}
+
+/// What an open-model start does when every user is busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Wait for a user; the wait is part of its latency (`bench --rate`).
+    Queue,
+    /// Wait while fewer than `max_users` starts are waiting; beyond that the start is dropped
+    /// and counted in `dropped_iterations` (arrival-rate executors).
+    Drop,
 }
 
 impl Load {
+    /// Most users the run holds at once (before sharding).
     pub fn users(&self) -> usize {
         match self {
-            Load::Closed { users } | Load::Open { users, .. } => *users,
+            Load::Closed { users } => users.max().ceil() as usize,
+            Load::Open { max_users, .. } => *max_users,
         }
     }
+
+    /// Starts per second of an open model (its peak on a ramp).
     pub fn rate(&self) -> Option<f64> {
         match self {
             Load::Closed { .. } => None,
-            Load::Open { rate, .. } => Some(*rate),
+            Load::Open { rate, .. } => Some(rate.max()),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        matches!(self, Load::Open { .. })
+    }
+
+    pub fn duration(&self) -> Duration {
+        match self {
+            Load::Closed { users } => users.duration(),
+            Load::Open { rate, .. } => rate.duration(),
         }
     }
 }
@@ -146,49 +268,97 @@ pub struct Plan {
     /// `bench`, `run`, ...: what produced this plan, for the report.
     pub command: String,
     pub name: String,
+    /// The main target (reports name it); `targets[0]`.
     pub target: Target,
+    /// Every host the steps talk to.
+    pub targets: Vec<Target>,
     pub steps: Vec<Step>,
+    pub users: Vec<UserType>,
+    /// Names of the variable slots (CSV columns, extracted values), by index.
+    pub vars: Vec<String>,
     pub load: Load,
+    pub thresholds: Vec<ThresholdRule>,
     pub workers: usize,
+    /// Length of the load schedule.
     pub duration: Duration,
-    /// Per-request timeout: from sending to a complete response.
-    pub timeout: Duration,
+    /// After the end, how long requests in flight may still complete.
+    pub graceful_stop: Duration,
     pub connect_timeout: Duration,
     pub max_head: usize,
+    /// Most body bytes kept per response for checks and extraction.
+    pub max_body: usize,
     pub shard: Shard,
     /// CPU ids the workers are pinned to, in worker order (empty: do not pin).
     pub cores: Vec<usize>,
 }
 
 impl Plan {
-    /// A plan with defaults for everything but target, steps and load.
-    pub fn new(command: &str, target: Target, steps: Vec<Step>, load: Load) -> Plan {
+    /// A plan where every user sends the same request (what `bench` builds).
+    pub fn single(command: &str, target: Target, step: Step, load: Load) -> Plan {
         Plan {
             command: command.to_string(),
             name: target.url.clone(),
+            targets: vec![target.clone()],
             target,
-            steps,
+            users: vec![UserType {
+                name: "default".into(),
+                weight: 1,
+                think: Think::None,
+                pick: Pick::Sequence,
+                steps: vec![0],
+                data: None,
+            }],
+            steps: vec![step],
+            vars: Vec::new(),
+            duration: load.duration(),
             load,
+            thresholds: Vec::new(),
             workers: 1,
-            duration: Duration::from_secs(10),
-            timeout: Duration::from_secs(10),
+            graceful_stop: Duration::ZERO,
             connect_timeout: Duration::from_secs(5),
             max_head: DEFAULT_MAX_HEAD,
+            max_body: DEFAULT_MAX_BODY,
             shard: Shard::default(),
             cores: Vec::new(),
         }
     }
 
-    /// Users (connections) this instance runs in total, after sharding.
+    /// Users (connections) this instance runs at most, after sharding.
     pub fn local_users(&self) -> usize {
         self.shard.share(self.load.users())
     }
 
-    /// Users run by one worker.
+    /// Users run by one worker at most.
     pub fn worker_users(&self, worker: usize) -> usize {
         split_even(self.local_users(), self.workers, worker)
     }
+
+    /// The longest per-request timeout of any step.
+    pub fn max_timeout(&self) -> Duration {
+        self.steps.iter().map(|s| s.timeout).max().unwrap_or(Duration::from_secs(10))
+    }
+
+    /// Which user type user number `u` (0-based, over the whole run) is. Any first `n` users
+    /// follow the weights closely (a golden-ratio sequence), so a ramp is mixed from the start.
+    pub fn user_type(&self, u: u64) -> usize {
+        if self.users.len() <= 1 {
+            return 0;
+        }
+        let total: u64 = self.users.iter().map(|t| t.weight as u64).sum();
+        let x = ((u as f64 + 0.5) * 0.618_033_988_749_894_9).fract() * total as f64;
+        let mut acc = 0.0;
+        for (i, t) in self.users.iter().enumerate() {
+            acc += t.weight as f64;
+            if x < acc {
+                return i;
+            }
+        }
+        self.users.len() - 1
+    }
 }
+
+/// Default for `Plan::max_body`.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -216,6 +386,31 @@ mod tests {
         assert!(Target::parse("ftp://x/").unwrap_err().to_string().contains("scheme `ftp`"));
         assert!(Target::parse("http://").unwrap_err().to_string().contains("is not a URL"));
         assert!(matches!(Target::parse("http://nonexistent.invalid/"), Err(PlanError::Resolve { .. })));
+    }
+
+    #[test]
+    fn user_types_follow_weights_from_the_first_users() {
+        let t = Target::parse("http://127.0.0.1:1/").unwrap();
+        let mut plan = Plan::single(
+            "test",
+            t,
+            Step::fixed("s".into(), Vec::new(), false, Duration::from_secs(1)),
+            Load::Closed { users: Curve::constant(1.0, Duration::from_secs(1)) },
+        );
+        let ut = plan.users[0].clone();
+        plan.users = vec![
+            UserType { weight: 70, ..ut.clone() },
+            UserType { weight: 20, ..ut.clone() },
+            UserType { weight: 10, ..ut },
+        ];
+        for n in [10u64, 100, 1000] {
+            let mut counts = [0u64; 3];
+            (0..n).for_each(|u| counts[plan.user_type(u)] += 1);
+            for (i, w) in [70.0, 20.0, 10.0].iter().enumerate() {
+                let share = counts[i] as f64 / n as f64 * 100.0;
+                assert!((share - w).abs() <= 100.0 / n as f64 + 1.0, "n {n}: type {i} has {share}%");
+            }
+        }
     }
 
     #[test]

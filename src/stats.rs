@@ -39,6 +39,9 @@ pub struct StepStats {
     pub status: Vec<(u16, u64)>,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// `expect` conditions evaluated, and how many of them failed.
+    pub checks: u64,
+    pub checks_failed: u64,
     /// Latency in µs: from the intended start (open model) or from sending (closed model).
     pub latency: Histogram<u64>,
     /// Service time in µs, from sending to the complete response (recorded in the open model,
@@ -57,6 +60,8 @@ impl Default for StepStats {
             status: Vec::new(),
             bytes_in: 0,
             bytes_out: 0,
+            checks: 0,
+            checks_failed: 0,
             latency: histogram(),
             service: histogram(),
             reasons: BTreeMap::new(),
@@ -124,6 +129,8 @@ impl StepStats {
         }
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
+        self.checks += other.checks;
+        self.checks_failed += other.checks_failed;
         // Cannot fail: auto-resizing histograms accept any value of another one.
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);

@@ -1,9 +1,10 @@
 //! `stampede bench URL`: turn the flags into a one-request plan and run it.
 
 use crate::cli::{BenchArgs, Outcome, runner};
+use crate::engine::pacer::Curve;
 use crate::error::PlanError;
 use crate::http::request::{RequestSpec, build_request, parse_header, validate_method};
-use crate::plan::{Load, Plan, Shard, Step, Target};
+use crate::plan::{Load, Overflow, Plan, Shard, Step, Target};
 
 /// Validate the flags and build the plan. Nothing is sent.
 pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
@@ -61,14 +62,17 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
         headers,
         body,
     };
-    let step = Step { name: format!("{method} {}", target.path), bytes: build_request(&spec), head: spec.is_head() };
+    let step = Step::fixed(format!("{method} {}", target.path), build_request(&spec), spec.is_head(), args.timeout);
     let load = match args.rate {
-        Some(rate) => Load::Open { rate, users: args.connections },
-        None => Load::Closed { users: args.connections },
+        Some(rate) => Load::Open {
+            rate: Curve::constant(rate, args.duration),
+            pre_allocated: args.connections,
+            max_users: args.connections,
+            overflow: Overflow::Queue,
+        },
+        None => Load::Closed { users: Curve::constant(args.connections as f64, args.duration) },
     };
-    let mut plan = Plan::new("bench", target, vec![step], load);
-    plan.duration = args.duration;
-    plan.timeout = args.timeout;
+    let mut plan = Plan::single("bench", target, step, load);
     plan.connect_timeout = args.connect_timeout;
     plan.max_head = args.max_header_bytes;
     plan.shard = shard;

@@ -25,10 +25,14 @@ pub struct Arrivals {
     /// The timer, when it waits for a user to become free.
     timer: RefCell<Option<Waker>>,
     tick: Duration,
+    /// Most starts that may wait for a free user; beyond, starts are dropped (`None`: no limit).
+    backlog: Option<u64>,
+    /// Starts dropped since last asked.
+    dropped: Cell<u64>,
 }
 
 impl Arrivals {
-    pub fn new(start: Instant, mut pacer: Pacer) -> Arrivals {
+    pub fn new(start: Instant, mut pacer: Pacer, backlog: Option<u64>) -> Arrivals {
         let worker_rate = pacer.peak_rate();
         let next = pacer.next();
         Arrivals {
@@ -38,6 +42,8 @@ impl Arrivals {
             parked: RefCell::new(VecDeque::new()),
             timer: RefCell::new(None),
             tick: if worker_rate > PRECISE_UP_TO { TICK } else { Duration::ZERO },
+            backlog,
+            dropped: Cell::new(0),
         }
     }
 
@@ -65,32 +71,68 @@ impl Arrivals {
     }
 
     /// The timer task: until the schedule ends, sleep to the next start (rounded up to the
-    /// grid), then wake one parked user per start that is due.
-    pub async fn run(&self) {
+    /// grid), then wake one parked user per due start. When starts are due and no user is
+    /// free, `grow` may start another user (false: at the limit); then the starts wait, or
+    /// beyond the backlog limit are dropped.
+    pub async fn run(&self, grow: &dyn Fn() -> bool) {
         while let Some(t) = self.next.get() {
             let wake_at = self.grid(t);
             if wake_at > Instant::now() {
                 compio::time::sleep_until(wake_at).await;
             }
-            let woken = self.release(Instant::now());
-            if woken == 0 && self.next.get().is_some_and(|t| self.at(t) <= Instant::now()) {
-                // Starts are due but every user is busy: the next one to finish takes one.
-                // Wait until some user parks instead of spinning.
-                poll_fn(|cx| {
-                    if self.parked.borrow().is_empty() {
-                        *self.timer.borrow_mut() = Some(cx.waker().clone());
-                        Poll::Pending
-                    } else {
-                        Poll::Ready(())
-                    }
-                })
-                .await;
-            } else if woken > 0 {
+            let now = Instant::now();
+            let woken = self.release(now);
+            if woken > 0 {
                 // Let the woken users take their starts before counting again.
                 yield_once().await;
+                continue;
             }
+            if !self.next.get().is_some_and(|t| self.at(t) <= now) {
+                continue;
+            }
+            // Starts are due and every user is busy.
+            if grow() {
+                yield_once().await;
+                continue;
+            }
+            if let Some(limit) = self.backlog {
+                let waiting = self.unstarted(now);
+                if waiting > limit {
+                    self.skip(waiting - limit);
+                }
+            }
+            // Wait until some user is free (it takes a start itself), looking again within
+            // 10 ms to keep the backlog count current.
+            let parked = poll_fn(|cx| {
+                if self.parked.borrow().is_empty() {
+                    *self.timer.borrow_mut() = Some(cx.waker().clone());
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                }
+            });
+            let _ = compio::time::timeout(Duration::from_millis(10), parked).await;
         }
         self.parked.borrow_mut().drain(..).for_each(Waker::wake);
+    }
+
+    /// Drop the `n` oldest waiting starts.
+    fn skip(&self, n: u64) {
+        let mut pacer = self.pacer.borrow_mut();
+        let mut next = self.next.get();
+        for _ in 0..n {
+            if next.is_none() {
+                break;
+            }
+            next = pacer.next();
+            self.dropped.set(self.dropped.get() + 1);
+        }
+        self.next.set(next);
+    }
+
+    /// Starts dropped since the last call.
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.replace(0)
     }
 
     /// Starts due before `now` that no user has taken: at the end of a run, the ones the
@@ -170,11 +212,11 @@ mod tests {
             let rate = 2000.0;
             let end = Duration::from_millis(200).as_nanos() as u64;
             let curve = Arc::new(Curve::constant(rate, Duration::from_nanos(end)));
-            let arrivals = Rc::new(Arrivals::new(start, Pacer::new(curve, 0, 1, 0, 1)));
+            let arrivals = Rc::new(Arrivals::new(start, Pacer::new(curve, 0, 1, 0, 1), None));
             let taken = Rc::new(RefCell::new(Vec::new()));
             let timer = compio::runtime::spawn({
                 let a = arrivals.clone();
-                async move { a.run().await }
+                async move { a.run(&|| false).await }
             });
             let users: Vec<_> = (0..3)
                 .map(|_| {
@@ -205,12 +247,12 @@ mod tests {
     fn grid_rounds_up() {
         let start = Instant::now();
         let fast = Arc::new(Curve::constant(100_000.0, Duration::from_millis(1)));
-        let a = Arrivals::new(start, Pacer::new(fast, 0, 1, 0, 1));
+        let a = Arrivals::new(start, Pacer::new(fast, 0, 1, 0, 1), None);
         assert_eq!(a.grid(1), start + TICK);
         assert_eq!(a.grid(50_000), start + TICK);
         assert_eq!(a.grid(50_001), start + TICK * 2);
         let slow = Arc::new(Curve::constant(100.0, Duration::from_millis(1)));
-        let precise = Arrivals::new(start, Pacer::new(slow, 0, 1, 0, 1));
+        let precise = Arrivals::new(start, Pacer::new(slow, 0, 1, 0, 1), None);
         assert_eq!(precise.grid(12_345), start + Duration::from_nanos(12_345));
     }
 }

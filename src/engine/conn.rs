@@ -66,6 +66,16 @@ impl Conn {
         Conn { stream: None, parser: ResponseParser::new(max_head), slot, served: 0, connects: 0 }
     }
 
+    /// The parser, holding the last response's status and (when capturing) head and body.
+    pub fn parser(&self) -> &ResponseParser {
+        &self.parser
+    }
+
+    /// Keep head and body of the next responses (for checks and extraction), up to `max_body`.
+    pub fn set_capture(&mut self, max_body: Option<usize>) {
+        self.parser.set_capture(max_body);
+    }
+
     /// Send `req` and read the response, connecting first if needed. `timeout` bounds the
     /// exchange (not the connect, which has its own). Returns the buffer for reuse.
     pub async fn request<B: IoBuf>(

@@ -7,6 +7,7 @@ mod conn;
 mod limit;
 pub mod pacer;
 pub mod timeouts;
+mod user;
 mod worker;
 
 use std::collections::BTreeMap;

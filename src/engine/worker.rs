@@ -1,6 +1,6 @@
-//! One worker: a pinned thread running its own compio io_uring runtime, its share of the users
-//! (connections) and of the arrival rate, and a housekeeping loop that sweeps timeouts and sends
-//! a stats snapshot every second.
+//! One worker: a pinned thread running its own compio io_uring runtime, its share of the users and
+//! of the arrival rate, and a housekeeping loop that sweeps timeouts, follows the users curve, and
+//! sends a stats snapshot every second.
 
 use std::cell::{Cell, RefCell};
 use std::num::NonZero;
@@ -11,35 +11,130 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use compio::driver::ProactorBuilder;
-use compio::runtime::{Runtime, RuntimeBuilder};
+use compio::runtime::{JoinHandle, Runtime, RuntimeBuilder};
 
 use super::arrivals::Arrivals;
-use super::conn::{Conn, Net, Reply};
+use super::conn::Net;
 use super::limit::Limiter;
 use super::pacer::Pacer;
 use super::timeouts::{Timeouts, sweep_interval};
+use super::user::{UserFlags, user};
 use super::{Msg, Shared};
-use crate::error::{ErrorKind, Failure};
-use crate::plan::Plan;
+use crate::plan::{Load, Overflow, Plan};
 use crate::stats::{Gauges, Stats};
 
 /// Connects one worker may have in flight at once.
 const CONNECTS_IN_FLIGHT: usize = 256;
 /// Size of each provided receive buffer.
 const RECV_BUFFER: usize = 16 * 1024;
+/// How often the users curve is followed (closed model).
+const RAMP_EVERY: Duration = Duration::from_millis(100);
+
+/// A running user and how to stop it.
+pub(crate) struct UserHandle {
+    task: JoinHandle<()>,
+    flags: Rc<UserFlags>,
+}
 
 /// State shared by the tasks of one worker (single-threaded: Cells, no locks).
 pub(crate) struct Ctx {
     pub plan: &'static Plan,
-    pub net: Net,
+    /// One per target of the plan.
+    pub nets: Vec<Net>,
     pub timeouts: Timeouts,
     /// Measurements of the current one-second interval.
     pub stats: RefCell<Stats>,
     pub start: Instant,
     /// Open model: the worker's schedule of starts.
     pub arrivals: Option<Arrivals>,
-    pub active: Cell<u64>,
     pub in_flight: Cell<u64>,
+    /// The run is over: no new requests.
+    pub stopping: Cell<bool>,
+    /// Users of this worker by local index.
+    users: RefCell<Vec<Option<UserHandle>>>,
+    /// This worker's place among all workers of all shards: user `l` of this worker is user
+    /// `l * stride + offset` of the run.
+    offset: u64,
+    stride: u64,
+    /// Most users this worker may run.
+    max_users: usize,
+}
+
+impl Ctx {
+    /// The run-wide number of this worker's `local`-th user.
+    pub fn global_id(&self, local: usize) -> u64 {
+        local as u64 * self.stride + self.offset
+    }
+
+    /// How many of the run's first `total` users belong to this worker.
+    fn local_share(&self, total: u64) -> usize {
+        total.saturating_sub(self.offset).div_ceil(self.stride) as usize
+    }
+
+    /// Start user `local`, or let it go on if it was asked to stop and has not yet.
+    fn start_user(self: &Rc<Self>, local: usize) {
+        let mut users = self.users.borrow_mut();
+        if users.len() <= local {
+            users.resize_with(local + 1, || None);
+        }
+        if let Some(h) = &users[local] {
+            if !h.task.is_finished() {
+                h.flags.stop.set(false);
+                return;
+            }
+        }
+        let flags = Rc::new(UserFlags::default());
+        let task = compio::runtime::spawn(user(self.clone(), local, flags.clone()));
+        users[local] = Some(UserHandle { task, flags });
+    }
+
+    /// Ask user `local` to stop: at once if it is thinking, else after its current request.
+    fn stop_user(&self, local: usize) {
+        let mut users = self.users.borrow_mut();
+        let Some(slot) = users.get_mut(local) else { return };
+        if let Some(h) = slot {
+            if h.flags.thinking.get() || h.task.is_finished() {
+                *slot = None; // dropping the handle cancels the task between requests
+            } else {
+                h.flags.stop.set(true);
+            }
+        }
+    }
+
+    fn running_users(&self) -> usize {
+        self.users.borrow().iter().filter(|h| h.as_ref().is_some_and(|h| !h.task.is_finished())).count()
+    }
+
+    /// Open model: start one more user if the worker may; false at its limit.
+    fn grow(self: &Rc<Self>) -> bool {
+        let n = self.users.borrow().len();
+        if n >= self.max_users {
+            return false;
+        }
+        self.start_user(n);
+        true
+    }
+
+    /// Closed model: run as many users as the curve asks for now.
+    fn follow_curve(self: &Rc<Self>, now: Instant) {
+        let Load::Closed { users } = &self.plan.load else { return };
+        let t = now.saturating_duration_since(self.start).as_secs_f64();
+        let want = self.local_share((users.at(t) + 1e-9).floor() as u64).min(self.max_users);
+        let have = self.users.borrow().len();
+        for l in 0..want {
+            let running = self
+                .users
+                .borrow()
+                .get(l)
+                .is_some_and(|h| h.as_ref().is_some_and(|h| !h.flags.stop.get() && !h.task.is_finished()));
+            if !running {
+                self.start_user(l);
+            }
+        }
+        for l in (want..have).rev() {
+            self.stop_user(l);
+        }
+    }
 }
 
 /// Build the runtime: io_uring with SINGLE_ISSUER, DEFER_TASKRUN and COOP_TASKRUN, a ring big
@@ -64,8 +159,8 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
     if let Some(&core) = plan.cores.get(worker) {
         crate::sys::pin_to(core);
     }
-    let users = plan.worker_users(worker);
-    let rt = match build_runtime(users) {
+    let max_users = plan.worker_users(worker);
+    let rt = match build_runtime(max_users) {
         Ok(rt) => rt,
         Err(e) => {
             let _ = tx.send(Msg::Failed {
@@ -76,146 +171,127 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
         }
     };
     let start = shared.start;
-    let end = start + plan.duration;
     rt.block_on(async {
         if let Some(wait) = start.checked_duration_since(Instant::now()) {
             compio::time::sleep(wait).await;
         }
-        let arrivals = plan.load.rate().map(|rate| {
-            let curve = std::sync::Arc::new(super::pacer::Curve::constant(rate, plan.duration));
-            Arrivals::new(start, Pacer::new(curve, worker, plan.workers, plan.shard.index, plan.shard.count))
-        });
+        let (shards, shard) = (plan.shard.count, plan.shard.index);
+        let arrivals = match &plan.load {
+            Load::Open { rate, max_users, overflow, .. } => {
+                let pacer = Pacer::new(Arc::new(rate.clone()), worker, plan.workers, shard, shards);
+                let backlog = match overflow {
+                    Overflow::Queue => None,
+                    Overflow::Drop => {
+                        Some(crate::plan::split_even(plan.shard.share(*max_users), plan.workers, worker) as u64)
+                    }
+                };
+                Some(Arrivals::new(start, pacer, backlog))
+            }
+            Load::Closed { .. } => None,
+        };
         let ctx = Rc::new(Ctx {
             plan,
-            net: Net {
-                addrs: plan.target.addrs.clone(),
-                preferred: Cell::new(0),
-                connect_timeout: plan.connect_timeout,
-                limiter: Limiter::new(CONNECTS_IN_FLIGHT),
-            },
+            nets: plan
+                .targets
+                .iter()
+                .map(|t| Net {
+                    addrs: t.addrs.clone(),
+                    preferred: Cell::new(0),
+                    connect_timeout: plan.connect_timeout,
+                    limiter: Limiter::new(CONNECTS_IN_FLIGHT),
+                })
+                .collect(),
             timeouts: Timeouts::default(),
             stats: RefCell::new(Stats::new(plan.steps.len())),
             start,
             arrivals,
-            active: Cell::new(0),
             in_flight: Cell::new(0),
+            stopping: Cell::new(false),
+            users: RefCell::new(Vec::new()),
+            offset: (worker * shards + shard) as u64,
+            stride: (plan.workers * shards) as u64,
+            max_users,
         });
-        if std::env::var("STAMPEDE_SIZES").is_ok() {
-            eprintln!("user future: {} bytes", std::mem::size_of_val(&user(ctx.clone())));
-        }
-        let users: Vec<_> = (0..users).map(|_| compio::runtime::spawn(user(ctx.clone()))).collect();
-        let timer = ctx.arrivals.is_some().then(|| {
-            let ctx = ctx.clone();
-            compio::runtime::spawn(async move { ctx.arrivals.as_ref().expect("open model").run().await })
-        });
-        housekeeping(&ctx, worker, end, &shared, &tx).await;
-        drop(users);
+        let timer = match &plan.load {
+            Load::Open { pre_allocated, .. } => {
+                let pre =
+                    crate::plan::split_even(plan.shard.share(*pre_allocated), plan.workers, worker).min(max_users);
+                (0..pre).for_each(|l| ctx.start_user(l));
+                let c = ctx.clone();
+                Some(compio::runtime::spawn(async move {
+                    let grow = || c.grow();
+                    c.arrivals.as_ref().expect("open model").run(&grow).await
+                }))
+            }
+            Load::Closed { .. } => {
+                ctx.follow_curve(Instant::now());
+                None
+            }
+        };
+        housekeeping(&ctx, worker, &shared, &tx).await;
         drop(timer);
+        ctx.users.borrow_mut().clear();
     });
     drop(rt);
     let _ = tx.send(Msg::Done { worker, cpu: crate::sys::thread_cpu() });
 }
 
-/// Sweep timeouts, send a snapshot each second, stop at the end or when asked.
-async fn housekeeping(ctx: &Ctx, worker: usize, end: Instant, shared: &Shared, tx: &Sender<Msg>) {
-    let every = sweep_interval(ctx.plan.timeout);
+/// Sweep timeouts, follow the users curve, send a snapshot each second; at the end (or when
+/// asked) stop new requests and give those in flight the grace period.
+async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender<Msg>) {
+    let plan = ctx.plan;
+    let end = ctx.start + plan.duration;
+    let every = sweep_interval(plan.max_timeout()).min(RAMP_EVERY);
     let mut seq = 0u64;
     let mut next_tick = ctx.start + Duration::from_secs(1);
+    let tick = |seq: &mut u64, next_tick: &mut Instant| {
+        send_snapshot(ctx, worker, *seq, *next_tick, false, tx);
+        *seq += 1;
+        *next_tick += Duration::from_secs(1);
+    };
     loop {
         let now = Instant::now();
         if now >= end || shared.stop.load(Ordering::Relaxed) {
             break;
         }
         if now >= next_tick {
-            send_snapshot(ctx, worker, seq, next_tick.min(now), false, tx);
-            seq += 1;
-            next_tick += Duration::from_secs(1);
+            tick(&mut seq, &mut next_tick);
             continue;
         }
         ctx.timeouts.sweep(now);
+        ctx.follow_curve(now);
         compio::time::sleep_until(next_tick.min(end).min(now + every)).await;
     }
-    let stop_at = Instant::now().min(end);
+    let stop_at = Instant::now();
+    ctx.stopping.set(true);
     if let Some(arrivals) = &ctx.arrivals {
-        ctx.stats.borrow_mut().dropped += arrivals.unstarted(stop_at);
+        ctx.stats.borrow_mut().dropped += arrivals.unstarted(stop_at.min(end));
     }
-    send_snapshot(ctx, worker, seq, stop_at, true, tx);
+    let interrupted = shared.stop.load(Ordering::Relaxed);
+    let grace = if interrupted { plan.graceful_stop.min(Duration::from_secs(1)) } else { plan.graceful_stop };
+    let grace_end = stop_at + grace;
+    loop {
+        let now = Instant::now();
+        if ctx.in_flight.get() == 0 || now >= grace_end {
+            break;
+        }
+        if now >= next_tick {
+            tick(&mut seq, &mut next_tick);
+            continue;
+        }
+        ctx.timeouts.sweep(now);
+        compio::time::sleep_until(next_tick.min(grace_end).min(now + Duration::from_millis(10))).await;
+    }
+    let at = if grace.is_zero() { stop_at.min(end) } else { Instant::now() };
+    send_snapshot(ctx, worker, seq, at, true, tx);
 }
 
 fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx: &Sender<Msg>) {
     let mut stats = ctx.stats.replace(Stats::new(ctx.plan.steps.len()));
-    stats.gauges = Gauges { active_users: ctx.active.get(), in_flight: ctx.in_flight.get() };
+    if let Some(a) = &ctx.arrivals {
+        stats.dropped += a.take_dropped();
+    }
+    stats.gauges = Gauges { active_users: ctx.running_users() as u64, in_flight: ctx.in_flight.get() };
     let elapsed = at.saturating_duration_since(ctx.start);
     let _ = tx.send(Msg::Interval { worker, seq, elapsed, stats, last });
-}
-
-/// Pause after a failed connect, doubling from 10 ms to 1 s, so a down target is probed, not
-/// hammered, and load resumes within a second of it coming back.
-struct Backoff(Duration);
-
-impl Backoff {
-    const MIN: Duration = Duration::from_millis(10);
-    const MAX: Duration = Duration::from_secs(1);
-    fn next(&mut self) -> Duration {
-        let d = self.0;
-        self.0 = (self.0 * 2).min(Self::MAX);
-        d
-    }
-    fn reset(&mut self) {
-        self.0 = Self::MIN;
-    }
-}
-
-/// One user: a connection sending the plan's request, back to back (closed model) or on the
-/// worker's schedule (open model), until the worker stops.
-async fn user(ctx: Rc<Ctx>) {
-    let plan = ctx.plan;
-    let step = &plan.steps[0];
-    let req: &'static [u8] = &step.bytes;
-    let mut conn = Conn::new(ctx.timeouts.slot(), plan.max_head);
-    let mut backoff = Backoff(Backoff::MIN);
-    ctx.active.set(ctx.active.get() + 1);
-    loop {
-        let intended = match &ctx.arrivals {
-            Some(arrivals) => match arrivals.take().await {
-                Some(at) => Some(at),
-                None => break,
-            },
-            None => None,
-        };
-        ctx.in_flight.set(ctx.in_flight.get() + 1);
-        let (result, _) = conn.request(&ctx.net, req, step.head, plan.timeout).await;
-        ctx.in_flight.set(ctx.in_flight.get() - 1);
-        let connect_failed = matches!(&result, Err(f) if f.kind == ErrorKind::Connect);
-        record(&ctx, 0, intended, &result, req.len() as u64);
-        if connect_failed {
-            compio::time::sleep(backoff.next()).await;
-        } else {
-            backoff.reset();
-        }
-    }
-    ctx.active.set(ctx.active.get() - 1);
-}
-
-/// Count one request's outcome in the current interval.
-fn record(ctx: &Ctx, step: usize, intended: Option<Instant>, result: &Result<Reply, Failure>, bytes_out: u64) {
-    let mut stats = ctx.stats.borrow_mut();
-    let s = &mut stats.steps[step];
-    match result {
-        Ok(r) => {
-            let service = r.done_at.saturating_duration_since(r.sent_at).as_micros() as u64;
-            let (latency, service) = match intended {
-                Some(t) => (r.done_at.saturating_duration_since(t).as_micros() as u64, Some(service)),
-                None => (service, None),
-            };
-            s.response(r.status, latency, service, r.bytes_in, r.bytes_out);
-            if r.status >= 400 {
-                s.status_error();
-            }
-        }
-        Err(f) => {
-            let sent = if f.kind == ErrorKind::Connect { 0 } else { bytes_out };
-            s.failure(f, sent);
-        }
-    }
 }

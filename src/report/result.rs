@@ -202,7 +202,7 @@ impl RunResult {
                 users: plan.local_users() as u64,
                 rate: plan.load.rate().map(|r| r / plan.shard.count as f64),
                 workers: plan.workers as u64,
-                timeout_s: plan.timeout.as_secs_f64(),
+                timeout_s: plan.max_timeout().as_secs_f64(),
                 shard: (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index + 1, plan.shard.count)),
             },
             totals: Totals {
