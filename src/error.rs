@@ -114,6 +114,9 @@ pub enum EngineError {
 pub enum PlanError {
     #[error("{0}")]
     Invalid(String),
+    /// A problem at a place in a file.
+    #[error("{path}:{line}:{col}: {message}")]
+    At { path: String, line: usize, col: usize, message: String },
     #[error("{path}: {source}")]
     File { path: String, source: std::io::Error },
     #[error("cannot resolve {host}: {reason}")]

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod http;
 pub mod plan;
 pub mod report;
+pub mod scenario;
 pub mod stats;
 pub mod sys;
 pub mod target;

@@ -5,6 +5,7 @@
 mod bench;
 mod demo;
 pub mod progress;
+mod run;
 pub mod runner;
 pub mod signals;
 mod target;
@@ -48,6 +49,8 @@ pub struct Cli {
 pub enum Command {
     /// Benchmark one URL, wrk-style: maximum throughput, or a fixed --rate
     Bench(BenchArgs),
+    /// Run a scenario file: user journeys, load stages, thresholds
+    Run(RunArgs),
     /// Run the built-in HTTP test server
     Target(TargetArgs),
     /// Start the built-in target on loopback, load it, and print the report
@@ -101,6 +104,27 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML); see scenarios/ for ready-made ones
+    pub file: PathBuf,
+    /// Base URL for the scenario's relative requests, replacing its `target`
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Worker threads, one per core [default: every core the process may use]
+    #[arg(short = 't', long = "threads")]
+    pub workers: Option<usize>,
+    /// Write the result document (JSON) to FILE, atomically
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Run shard i of N (1-based): this instance takes its share of users and rate
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
+    /// No live progress line
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct TargetArgs {
     /// Address to listen on
     #[arg(short = 'l', long, default_value = "127.0.0.1:8080")]
@@ -128,6 +152,7 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Bench(args) => bench::run(args),
+        Command::Run(args) => run::run(args),
         Command::Target(args) => target::run(args),
         Command::Demo(args) => demo::run(args),
     }

@@ -2,13 +2,18 @@
 //! line, the text summary, the JSON file, and the exit code.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 
 use crate::cli::{Outcome, progress::Progress, signals};
+use crate::engine::Observer;
 use crate::error::PlanError;
 use crate::plan::Plan;
+use crate::report::result::observed;
 use crate::report::{self, RunResult};
+use crate::stats::{Stats, TimelineRow};
 
 /// Where a run's results go.
 #[derive(Debug, Default)]
@@ -37,6 +42,37 @@ pub fn place_workers(plan: &mut Plan, workers: Option<usize>) -> Result<(), Plan
     Ok(())
 }
 
+/// Watches the run each second: shows progress, and stops the run when a threshold with
+/// `abort_on_fail` fails (after its delay).
+struct Watch<'a> {
+    plan: &'a Plan,
+    progress: Progress,
+    stop: Arc<AtomicBool>,
+    aborted_by: Option<String>,
+}
+
+impl Observer for Watch<'_> {
+    fn second(&mut self, row: &TimelineRow, total: &Stats) {
+        self.progress.second(row, total);
+        if self.aborted_by.is_some() {
+            return;
+        }
+        let all = total.total();
+        for rule in self.plan.thresholds.iter().filter(|r| r.threshold.abort_on_fail) {
+            if row.t < rule.delay.as_secs_f64() {
+                continue;
+            }
+            let s = rule.step.and_then(|i| total.steps.get(i)).unwrap_or(&all);
+            let (_, ok) = rule.threshold.evaluate(&observed(s, row.t));
+            if !ok {
+                self.aborted_by = Some(rule.threshold.expr.clone());
+                self.stop.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+}
+
 /// Run the plan, show progress, print the summary, write the JSON; map the result to an outcome.
 pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
     let plan: &'static Plan = Box::leak(Box::new(plan));
@@ -50,10 +86,16 @@ pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
         }
     }
     let stop = signals::stop_flag();
-    let mut progress = Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration);
-    let output = crate::engine::run(plan, stop, &mut progress).context("the run failed")?;
-    progress.finish();
-    let result = RunResult::build(plan, &output);
+    let mut watch = Watch {
+        plan,
+        progress: Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration),
+        stop: stop.clone(),
+        aborted_by: None,
+    };
+    let output = crate::engine::run(plan, stop, &mut watch).context("the run failed")?;
+    watch.progress.finish();
+    let mut result = RunResult::build(plan, &output);
+    result.aborted_by = watch.aborted_by;
     print!("{}", report::text::summary(&result));
     if let Some(path) = &out.json {
         report::write_atomic(path, result.to_json().as_bytes())
@@ -71,7 +113,7 @@ pub fn outcome(r: &RunResult) -> Outcome {
         eprintln!("error: could not reach {} at all ({reason})", r.target);
         return Outcome::Unreachable;
     }
-    if r.thresholds.iter().any(|th| !th.ok) {
+    if r.aborted_by.is_some() || r.thresholds.iter().any(|th| !th.ok) {
         return Outcome::ThresholdsFailed;
     }
     Outcome::Ok

@@ -69,6 +69,11 @@ pub struct Summary {
     pub service_us: Option<Latency>,
     pub status: BTreeMap<String, u64>,
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// `expect` conditions evaluated and how many failed.
+    #[serde(default)]
+    pub checks: u64,
+    #[serde(default)]
+    pub checks_failed: u64,
     /// A few distinct failure reasons with counts.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_reasons: BTreeMap<String, u64>,
@@ -90,6 +95,8 @@ impl Summary {
                 .filter(|k| s.errors_by_kind[**k as usize] > 0)
                 .map(|k| (k.name().to_string(), s.errors_by_kind[*k as usize]))
                 .collect(),
+            checks: s.checks,
+            checks_failed: s.checks_failed,
             error_reasons: s.reasons.clone(),
         }
     }
@@ -119,7 +126,11 @@ pub struct StepResult {
 pub struct ThresholdResult {
     pub expr: String,
     pub ok: bool,
+    /// The measured value, in `unit`.
     pub value: f64,
+    /// `ms` (latency), `%` (errors, checks), `req/s` (rps) or empty (counts).
+    #[serde(default)]
+    pub unit: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
 }
@@ -161,6 +172,9 @@ pub struct RunResult {
     pub started_at_unix_ms: u64,
     pub duration_s: f64,
     pub interrupted: bool,
+    /// The threshold with `abort_on_fail` that stopped the run early, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<String>,
     pub load: LoadInfo,
     pub totals: Totals,
     pub steps: Vec<StepResult>,
@@ -197,6 +211,7 @@ impl RunResult {
             started_at_unix_ms: unix_ms,
             duration_s: round3(duration_s),
             interrupted: out.interrupted,
+            aborted_by: None,
             load: LoadInfo {
                 model: if open { "open" } else { "closed" }.to_string(),
                 users: plan.local_users() as u64,
@@ -212,7 +227,7 @@ impl RunResult {
             },
             steps,
             timeline: out.timeline.clone(),
-            thresholds: Vec::new(),
+            thresholds: evaluate_thresholds(plan, &out.stats, duration_s),
             generator: GeneratorInfo {
                 cpu_percent: round2(out.generator.cpu_percent),
                 rss_bytes: out.generator.rss_bytes,
@@ -231,6 +246,37 @@ impl RunResult {
     /// The total latency histogram carried by the document.
     pub fn latency_histogram(&self) -> Result<Histogram<u64>, String> {
         decode_histogram(&self.histogram)
+    }
+}
+
+/// Measure every threshold of the plan on `stats` (the whole run, or its step).
+pub fn evaluate_thresholds(plan: &Plan, stats: &crate::stats::Stats, duration_s: f64) -> Vec<ThresholdResult> {
+    let total = stats.total();
+    plan.thresholds
+        .iter()
+        .map(|rule| {
+            let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
+            let (value, ok) = rule.threshold.evaluate(&observed(s, duration_s));
+            ThresholdResult {
+                expr: rule.threshold.expr.clone(),
+                ok,
+                value: round3(value),
+                unit: rule.threshold.unit().to_string(),
+                step: rule.step.map(|i| plan.steps[i].name.clone()),
+            }
+        })
+        .collect()
+}
+
+/// What thresholds are measured against, from one step's (or the total's) stats.
+pub fn observed(s: &StepStats, duration_s: f64) -> crate::threshold::Observed<'_> {
+    crate::threshold::Observed {
+        latency: &s.latency,
+        requests: s.requests,
+        errors: s.errors,
+        checks: s.checks,
+        checks_failed: s.checks_failed,
+        duration_s,
     }
 }
 

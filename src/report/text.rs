@@ -57,16 +57,20 @@ pub fn summary(r: &RunResult) -> String {
             );
         }
     }
+    if let Some(expr) = &r.aborted_by {
+        let _ = writeln!(o, "\n  ABORTED     threshold `{expr}` failed during the run (abort_on_fail)");
+    }
     if !r.thresholds.is_empty() {
         o.push_str("\n  thresholds\n");
         for th in &r.thresholds {
             let step = th.step.as_ref().map(|s| format!(" [{s}]")).unwrap_or_default();
             let _ = writeln!(
                 o,
-                "    {} {}{step}  (measured {})",
+                "    {} {}{step}  (measured {}{})",
                 if th.ok { "ok  " } else { "FAIL" },
                 th.expr,
-                fmt_value(th.value)
+                fmt_value(th.value),
+                th.unit
             );
         }
     }
@@ -98,6 +102,15 @@ fn totals(o: &mut String, t: &Summary, secs: f64, open: bool) {
     if !t.status.is_empty() {
         let codes: Vec<String> = t.status.iter().map(|(c, n)| format!("{c} × {}", group(*n))).collect();
         let _ = writeln!(o, "  status      {}", codes.join("   "));
+    }
+    if t.checks > 0 {
+        let pct = 100.0 * (t.checks - t.checks_failed) as f64 / t.checks as f64;
+        let _ = writeln!(
+            o,
+            "  checks      {} of {} passed ({pct:.2}%)",
+            group(t.checks - t.checks_failed),
+            group(t.checks)
+        );
     }
     if t.errors == 0 {
         o.push_str("  errors      none\n");
@@ -138,7 +151,13 @@ fn fmt_rate(r: f64) -> String {
 }
 
 fn fmt_value(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.3}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 fn clip(s: &str, n: usize) -> String {

@@ -1,0 +1,112 @@
+//! The scenario file as written: serde types for the TOML, with spans kept on every value that
+//! later validation may need to point at.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::check::ExpectSpec;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub name: Option<String>,
+    /// Base URL for relative requests; `--target` overrides it.
+    pub target: Option<Spanned<String>>,
+    #[serde(default)]
+    pub thresholds: Vec<Spanned<ThresholdSpec>>,
+    /// Per-request timeout for every step that does not set its own.
+    pub timeout: Option<Spanned<String>>,
+    pub load: Spanned<LoadSpec>,
+    #[serde(default)]
+    pub users: Vec<Spanned<UserSpec>>,
+}
+
+/// `"p(95) < 200ms"` or `{ expr = "errors < 1%", abort_on_fail = true, delay = "10s" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ThresholdSpec {
+    Expr(String),
+    Table(ThresholdTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdTable {
+    pub expr: String,
+    #[serde(default)]
+    pub abort_on_fail: bool,
+    /// Do not abort before this much of the run has passed.
+    pub delay: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    pub executor: Spanned<String>,
+    /// constant-vus: how many users.
+    pub vus: Option<Spanned<u64>>,
+    /// constant-vus, constant-arrival-rate: how long.
+    pub duration: Option<Spanned<String>>,
+    /// ramping-vus: users at the start (default 0).
+    pub start_vus: Option<Spanned<u64>>,
+    /// constant-arrival-rate: iterations per second.
+    pub rate: Option<Spanned<f64>>,
+    /// ramping-arrival-rate: iterations per second at the start (default 0).
+    pub start_rate: Option<Spanned<f64>>,
+    /// ramping-*: the curve.
+    pub stages: Option<Spanned<Vec<StageSpec>>>,
+    /// Arrival-rate executors: users started before the run (default: enough for one second).
+    pub pre_allocated_vus: Option<Spanned<u64>>,
+    /// Arrival-rate executors: most users the run may use.
+    pub max_vus: Option<Spanned<u64>>,
+    /// After the end, how long requests in flight may take to finish (default 10s).
+    pub graceful_stop: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    pub duration: Spanned<String>,
+    pub target: Spanned<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub name: Spanned<String>,
+    /// Share of users of this type (relative to the other types).
+    pub weight: Option<Spanned<u32>>,
+    /// Pause after each step: `"2s"` or `"3s..8s"`.
+    pub think: Option<Spanned<String>>,
+    /// CSV file, one row per user (round-robin); columns become variables.
+    pub data: Option<Spanned<String>>,
+    /// `"sequence"` (default: every step in order) or `"weighted"` (one step per iteration).
+    pub pick: Option<Spanned<String>>,
+    #[serde(default)]
+    pub steps: Vec<Spanned<StepSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    pub name: Option<Spanned<String>>,
+    /// `"METHOD /path"` or `"METHOD https://host/path"`.
+    pub request: Spanned<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub body: Option<Spanned<String>>,
+    pub expect: Option<Spanned<ExpectSpec>>,
+    #[serde(default)]
+    pub extract: BTreeMap<String, Spanned<String>>,
+    /// Overrides the user type's think time after this step (`"0s"`: none).
+    pub think: Option<Spanned<String>>,
+    /// With `pick = "weighted"`: this step's share.
+    pub weight: Option<Spanned<u32>>,
+    /// Chance (0..1) that the step runs in an iteration.
+    pub probability: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub thresholds: Vec<Spanned<ThresholdSpec>>,
+    pub timeout: Option<Spanned<String>>,
+}

@@ -1,0 +1,282 @@
+//! Scenario compiler tests: good files become the expected plan; every kind of bad file is
+//! refused naming file, line and column.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Overrides, compile};
+use crate::error::PlanError;
+use crate::plan::{Load, Pick, Request, Think};
+
+/// A directory with the given files; returns the path of `scenario.toml` in it.
+fn files(name: &str, scenario: &str, extra: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stampede-scn-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (f, text) in extra {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    let p = dir.join("scenario.toml");
+    std::fs::write(&p, scenario).unwrap();
+    p
+}
+
+fn refused(name: &str, scenario: &str, extra: &[(&str, &str)]) -> (usize, usize, String) {
+    let p = files(name, scenario, extra);
+    match compile(scenario, &p, &Overrides::default()) {
+        Err(PlanError::At { path, line, col, message }) => {
+            assert_eq!(path, p.display().to_string());
+            (line, col, message)
+        }
+        Err(other) => panic!("{name}: expected a located error, got {other}"),
+        Ok(_) => panic!("{name}: accepted a bad file"),
+    }
+}
+
+const JOURNEY: &str = r#"name = "agent workflow"
+target = "http://127.0.0.1:9"
+thresholds = ["p(95) < 200ms", { expr = "errors < 1%", abort_on_fail = true, delay = "5s" }]
+
+[load]
+executor = "ramping-vus"
+stages = [{ duration = "2s", target = 10 }, { duration = "1s", target = 0 }]
+
+[[users]]
+name = "agent"
+weight = 70
+think = "1s..2s"
+data = "agents.csv"
+
+  [[users.steps]]
+  name = "login"
+  request = "POST /auth/login"
+  headers = { "Content-Type" = "application/json" }
+  body = '{"email":"{{email}}","password":"{{password}}"}'
+  expect = { status = 200 }
+  extract = { token = "json $.token" }
+
+  [[users.steps]]
+  name = "create"
+  request = "POST /escrows"
+  headers = { Authorization = "Bearer {{token}}" }
+  body = '{"price":{{rand 300000 1300000}},"ref":"{{vu}}-{{iter}}"}'
+  expect = { status = 201 }
+  extract = { id = "json $.id" }
+
+  [[users.steps]]
+  name = "detail"
+  request = "GET /escrows/{{id}}"
+  headers = { Authorization = "Bearer {{token}}" }
+  think = "0s"
+  thresholds = ["p(95) < 100ms"]
+
+[[users]]
+name = "browser"
+weight = 30
+pick = "weighted"
+
+  [[users.steps]]
+  request = "GET /api/pricing"
+  weight = 3
+
+  [[users.steps]]
+  request = "GET /api/reports"
+  weight = 1
+  probability = 0.5
+"#;
+
+#[test]
+fn a_full_journey_compiles_into_the_plan() {
+    let p = files("journey", JOURNEY, &[("agents.csv", "email,password\na@x.io,pw1\nb@x.io,pw2\n")]);
+    let plan = compile(JOURNEY, &p, &Overrides::default()).unwrap();
+    assert_eq!(plan.name, "agent workflow");
+    assert_eq!(plan.steps.len(), 5);
+    assert_eq!(plan.users.len(), 2);
+    assert_eq!((plan.users[0].weight, plan.users[1].weight), (70, 30));
+    assert_eq!(plan.users[0].think, Think::Range(Duration::from_secs(1), Duration::from_secs(2)));
+    assert_eq!(plan.users[1].pick, Pick::Weighted);
+    assert_eq!(plan.vars, ["email", "password", "token", "id"]);
+    let data = plan.users[0].data.as_ref().unwrap();
+    assert_eq!(data.rows.len(), 2);
+    assert_eq!(data.rows[1][0], b"b@x.io");
+    assert!(plan.steps[0].capture && plan.steps[1].capture, "steps with checks or extraction keep the response");
+    assert!(!plan.steps[3].capture);
+    assert!(matches!(plan.steps[0].request, Request::Template { .. }));
+    assert!(matches!(plan.steps[3].request, Request::Static(_)), "a request without holes is prebuilt");
+    assert_eq!(plan.steps[2].think, Some(Think::None));
+    assert_eq!(plan.steps[4].probability, 0.5);
+    assert_eq!(plan.thresholds.len(), 3);
+    assert!(plan.thresholds[1].threshold.abort_on_fail);
+    assert_eq!(plan.thresholds[1].delay, Duration::from_secs(5));
+    assert_eq!(plan.thresholds[2].step, Some(2));
+    match &plan.load {
+        Load::Closed { users } => {
+            assert_eq!(users.max(), 10.0);
+            assert_eq!(users.duration(), Duration::from_secs(3));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(plan.duration, Duration::from_secs(3));
+}
+
+#[test]
+fn prebuilt_request_bytes_are_exact() {
+    let text = r#"target = "http://127.0.0.1:8080"
+[load]
+executor = "constant-vus"
+vus = 1
+duration = "1s"
+[[users]]
+name = "u"
+  [[users.steps]]
+  request = "PUT /a?b=1"
+  headers = { "X-Test" = "yes" }
+  body = "hello"
+"#;
+    let p = files("bytes", text, &[]);
+    let plan = compile(text, &p, &Overrides::default()).unwrap();
+    let Request::Static(bytes) = &plan.steps[0].request else { panic!("static") };
+    let expected = format!(
+        "PUT /a?b=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: {}\r\nX-Test: yes\r\nContent-Length: 5\r\n\r\nhello",
+        crate::http::request::USER_AGENT
+    );
+    assert_eq!(String::from_utf8_lossy(bytes), expected);
+}
+
+#[test]
+fn arrival_rate_executors_get_user_pools() {
+    let text = r#"target = "http://127.0.0.1:8080"
+[load]
+executor = "ramping-arrival-rate"
+start_rate = 10
+stages = [{ duration = "10s", target = 200 }]
+max_vus = 50
+[[users]]
+name = "u"
+  [[users.steps]]
+  request = "GET /"
+"#;
+    let p = files("arrival", text, &[]);
+    let plan = compile(text, &p, &Overrides::default()).unwrap();
+    match &plan.load {
+        Load::Open { rate, pre_allocated, max_users, .. } => {
+            assert_eq!((rate.start_value(), rate.max()), (10.0, 200.0));
+            assert_eq!((*pre_allocated, *max_users), (50, 50));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn target_override_wins() {
+    let p = files("override", JOURNEY, &[("agents.csv", "email,password\na,b\n")]);
+    let plan = compile(JOURNEY, &p, &Overrides { target: Some("http://127.0.0.1:7777".into()) }).unwrap();
+    assert_eq!(plan.target.port, 7777);
+}
+
+const MINIMAL_HEAD: &str =
+    "target = \"http://127.0.0.1:9\"\n[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n";
+
+fn with_step(step: &str) -> String {
+    format!("{MINIMAL_HEAD}[[users]]\nname = \"u\"\n  [[users.steps]]\n{step}\n")
+}
+
+#[test]
+fn unknown_keys_are_refused_where_they_are() {
+    let (line, col, msg) = refused("unknown-key", &with_step("  request = \"GET /\"\n  reqest = \"x\""), &[]);
+    assert_eq!((line, col), (10, 3), "{msg}");
+    assert!(msg.contains("unknown field `reqest`"), "{msg}");
+}
+
+#[test]
+fn bad_durations_name_the_unit() {
+    let text = "target = \"http://127.0.0.1:9\"\n[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"10x\"\n[[users]]\nname = \"u\"\n  [[users.steps]]\n  request = \"GET /\"\n";
+    let (line, col, msg) = refused("duration", text, &[]);
+    assert_eq!((line, col), (5, 12));
+    assert!(msg.contains("unknown unit `x`"), "{msg}");
+}
+
+#[test]
+fn unknown_executor_lists_the_known_ones() {
+    let text = MINIMAL_HEAD.replace("constant-vus", "constant-users");
+    let (line, col, msg) =
+        refused("executor", &format!("{text}[[users]]\nname = \"u\"\n  [[users.steps]]\n  request = \"GET /\"\n"), &[]);
+    assert_eq!((line, col), (3, 12));
+    assert!(msg.contains("unknown executor `constant-users`") && msg.contains("ramping-arrival-rate"), "{msg}");
+}
+
+#[test]
+fn settings_an_executor_does_not_use_are_refused() {
+    let text = MINIMAL_HEAD.replace("vus = 1\n", "vus = 1\nrate = 5\n");
+    let (line, _, msg) =
+        refused("unused", &format!("{text}[[users]]\nname = \"u\"\n  [[users.steps]]\n  request = \"GET /\"\n"), &[]);
+    assert_eq!(line, 5);
+    assert!(msg.contains("`rate` is not used by the constant-vus executor"), "{msg}");
+}
+
+#[test]
+fn unknown_variables_point_into_the_string() {
+    let (line, col, msg) = refused("var", &with_step("  request = \"GET /items/{{itme}}\""), &[]);
+    assert_eq!((line, col), (9, 25), "{msg}");
+    assert!(msg.contains("itme"), "{msg}");
+}
+
+#[test]
+fn values_extracted_later_cannot_be_used_earlier() {
+    let steps = "  request = \"GET /a/{{token}}\"\n  [[users.steps]]\n  request = \"GET /b\"\n  extract = { token = \"header X-Token\" }";
+    let (line, _, msg) = refused("order", &with_step(steps), &[]);
+    assert_eq!(line, 9);
+    assert!(msg.contains("token") && msg.contains("before it"), "{msg}");
+}
+
+#[test]
+fn missing_csv_files_and_columns_are_refused() {
+    let base = format!(
+        "{MINIMAL_HEAD}[[users]]\nname = \"u\"\ndata = \"people.csv\"\n  [[users.steps]]\n  request = \"GET /{{{{email}}}}\"\n"
+    );
+    let (line, col, msg) = refused("nocsv", &base, &[]);
+    assert_eq!((line, col), (8, 8));
+    assert!(msg.contains("people.csv"), "{msg}");
+    let (line, _, msg) = refused("nocolumn", &base, &[("people.csv", "name,password\nx,y\n")]);
+    assert_eq!(line, 10);
+    assert!(msg.contains("unknown variable `email`"), "{msg}");
+    let (_, _, msg) = refused("ragged", &base, &[("people.csv", "email,password\nx\n")]);
+    assert!(msg.contains("has 1 fields where the header has 2"), "{msg}");
+}
+
+#[test]
+fn bad_thresholds_extractions_and_checks_are_located() {
+    let (line, col, msg) =
+        refused("threshold", &with_step("  request = \"GET /\"\n  thresholds = [\"p95 < 1s\"]"), &[]);
+    assert_eq!((line, col), (10, 18), "{msg}");
+    assert!(msg.contains("p(95)"), "{msg}");
+    let (line, _, msg) = refused("extract", &with_step("  request = \"GET /\"\n  extract = { x = \"xml /a\" }"), &[]);
+    assert_eq!(line, 10);
+    assert!(msg.contains("use json, header or regex"), "{msg}");
+    let (line, _, msg) = refused("expect", &with_step("  request = \"GET /\"\n  expect = { status = \"abc\" }"), &[]);
+    assert_eq!(line, 10);
+    assert!(msg.starts_with("expect:"), "{msg}");
+}
+
+#[test]
+fn toml_syntax_errors_are_located() {
+    let (line, _, msg) = refused("syntax", "target = \"http://x\"\n[load\n", &[]);
+    assert_eq!(line, 2, "{msg}");
+}
+
+#[test]
+fn missing_pieces_are_named() {
+    let (_, _, msg) = refused("nousers", MINIMAL_HEAD, &[]);
+    assert!(msg.contains("no users"), "{msg}");
+    let (_, _, msg) =
+        refused("notarget", &with_step("  request = \"GET /\"").replace("target = \"http://127.0.0.1:9\"\n", ""), &[]);
+    assert!(msg.contains("no target"), "{msg}");
+    let (_, _, msg) = refused(
+        "norate",
+        &with_step("  request = \"GET /\"")
+            .replace("executor = \"constant-vus\"\nvus = 1\n", "executor = \"constant-arrival-rate\"\n"),
+        &[],
+    );
+    assert!(msg.contains("needs `rate`"), "{msg}");
+    let (_, _, msg) = refused("badrequest", &with_step("  request = \"/nomethod\""), &[]);
+    assert!(msg.contains("METHOD /path"), "{msg}");
+}
