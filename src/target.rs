@@ -1,93 +1,113 @@
 //! The built-in test target (`stampede target`): a small HTTP/1.1 server on the same compio
-//! runtime, with endpoints for fixed latency, a status code, a body size, chunked bodies, and a
-//! `/stats` page of its own request counts, so demos and tests have something real to hit.
+//! runtime, so demos and tests have something real and stateful to hit, and can compare the
+//! client's counts with the server's own.
+//!
+//! Routes (request counts by method and route pattern are on `GET /stats`):
+//! - `/` → `hello world`; `/status/{code}`, `/delay/{ms}`, `/bytes/{n}`, `/chunked/{n}`,
+//!   `/echo` (body back), `/close` (answers, then closes).
+//! - `POST /auth/login` `{"email","password"}` → 200 `{"token","user"}`, 401 (empty fields or
+//!   password `wrong`), 400 (bad JSON).
+//! - `POST /escrows` (bearer token, JSON object) → 201 the object with a new `id`;
+//!   `GET /escrows/{id}` → 200 own record, 403 another user's, 404 none; 401 without a valid
+//!   token. Every 401/403/404 of these three routes counts as misuse.
+//! - `GET /api/{name}[?delay=MS]` → `{"name","ok":true}` with `X-Cache: HIT` 4 times in 5.
+//! - `GET /stall/{every_ms}/{for_ms}` → held until the end of the stall window when it arrives
+//!   while `ms_since_start % every_ms < for_ms`, answered at once otherwise.
 
-use std::collections::BTreeMap;
+mod api;
+mod counters;
+mod route;
+#[cfg(test)]
+mod tests;
+
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use compio::buf::BufResult;
+use compio::driver::ProactorBuilder;
 use compio::io::{AsyncReadExt, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
+use compio::runtime::{Runtime, RuntimeBuilder};
+
+pub use counters::Counters;
 
 /// Largest request head the target accepts.
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest request body the target accepts.
 const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Listen backlog: enough for thousands of users connecting at once.
+const BACKLOG: i32 = 4096;
 
-/// Request counts the server keeps, by route, so tests can compare with what the client saw.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub requests: AtomicU64,
-    by_route: Mutex<BTreeMap<String, u64>>,
-}
-
-impl Counters {
-    fn count(&self, route: &str) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        *self.by_route.lock().unwrap_or_else(|e| e.into_inner()).entry(route.to_string()).or_insert(0) += 1;
-    }
-
-    /// Requests per route (`GET /bytes`, `POST /echo`, ...).
-    pub fn by_route(&self) -> BTreeMap<String, u64> {
-        self.by_route.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn to_json(&self) -> String {
-        let routes = self.by_route();
-        serde_json::json!({ "requests": self.requests.load(Ordering::Relaxed), "routes": routes }).to_string()
-    }
+/// State shared by the server threads.
+struct Shared {
+    counters: Arc<Counters>,
+    api: api::Api,
+    /// Start of the `/stall` clock.
+    started: Instant,
+    /// Rotation of `X-Cache` on `/api/{name}`.
+    cache_seq: AtomicU64,
 }
 
 /// A running target: its address, its counters, and a way to stop it.
 pub struct Target {
     pub addr: SocketAddr,
     pub counters: Arc<Counters>,
+    /// The server threads' state (the tests read its `/stall` clock).
+    #[cfg_attr(not(test), allow(dead_code))]
+    shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// A runtime with the ring flags the engine uses; the default ring if the kernel refuses them.
+fn runtime() -> io::Result<Runtime> {
+    let mut proactor = ProactorBuilder::new();
+    proactor.single_issuer(true).defer_taskrun(true).coop_taskrun(true).capacity(4096).cqsize(8192);
+    RuntimeBuilder::new().with_proactor(proactor).build().or_else(|_| Runtime::new())
 }
 
 impl Target {
     /// Start serving on `listen` with `workers` threads (each its own io_uring runtime).
     pub fn start(listen: SocketAddr, workers: usize) -> io::Result<Target> {
+        let workers = workers.max(1);
         let std_listener = StdListener::bind(listen)?;
+        // std listens with a backlog of 128; raise it (Linux updates it on a second listen).
+        // SAFETY: a plain syscall on a socket this function owns.
+        unsafe { libc::listen(std_listener.as_raw_fd(), BACKLOG) };
         let addr = std_listener.local_addr()?;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::with_shards(workers));
+        let shared = Arc::new(Shared {
+            counters: counters.clone(),
+            api: api::Api::new(),
+            started: Instant::now(),
+            cache_seq: AtomicU64::new(0),
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
-        for w in 0..workers.max(1) {
+        for w in 0..workers {
             let listener = std_listener.try_clone()?;
-            let (counters, stop) = (counters.clone(), stop.clone());
-            threads.push(std::thread::Builder::new().name(format!("target-{w}")).spawn(move || {
-                let rt = match compio::runtime::Runtime::new() {
+            let (thread_shared, thread_stop) = (shared.clone(), stop.clone());
+            let spawned = std::thread::Builder::new().name(format!("target-{w}")).spawn(move || {
+                let rt = match runtime() {
                     Ok(rt) => rt,
                     Err(e) => return eprintln!("target: cannot start runtime: {e}"),
                 };
-                rt.block_on(async move {
-                    let listener = match TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => return eprintln!("target: {e}"),
-                    };
-                    while !stop.load(Ordering::Relaxed) {
-                        match listener.accept().await {
-                            Ok((stream, _)) => {
-                                if stop.load(Ordering::Relaxed) {
-                                    break;
-                                }
-                                let _ = stream.set_nodelay(true);
-                                compio::runtime::spawn(serve(stream, counters.clone())).detach();
-                            }
-                            Err(_) => compio::time::sleep(Duration::from_millis(10)).await,
-                        }
-                    }
-                });
-            })?);
+                rt.block_on(accept_loop(listener, thread_shared, thread_stop, w));
+            });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    Target { addr, counters, shared, stop, threads }.stop();
+                    return Err(e);
+                }
+            }
         }
-        Ok(Target { addr, counters, stop, threads })
+        Ok(Target { addr, counters, shared, stop, threads })
     }
 
     pub fn url(&self) -> String {
@@ -107,95 +127,146 @@ impl Target {
     }
 }
 
-/// A parsed request, enough to route it.
-struct Req<'a> {
-    method: &'a str,
-    path: &'a str,
-    body: &'a [u8],
-    close: bool,
+async fn accept_loop(listener: StdListener, shared: Arc<Shared>, stop: Arc<AtomicBool>, worker: usize) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => return eprintln!("target: {e}"),
+    };
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let _ = stream.set_nodelay(true);
+                compio::runtime::spawn(serve(stream, shared.clone(), worker)).detach();
+            }
+            Err(_) => compio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Does a comma-separated header value hold `token` (case-insensitive)?
+fn has_token(value: &[u8], token: &str) -> bool {
+    value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// Send `buf` whole; `Err` when the peer is gone. Gives the buffer back, emptied.
+async fn send(s: &mut &TcpStream, buf: Vec<u8>) -> Result<Vec<u8>, ()> {
+    let BufResult(res, mut back) = s.write_all(buf).await;
+    back.clear();
+    res.map(|_| back).map_err(|_| ())
 }
 
 /// Serve one connection: requests back to back (pipelining allowed) until it closes.
-async fn serve(stream: TcpStream, counters: Arc<Counters>) {
+/// Bad input gets an answer (400, 411, 413), never a panic.
+async fn serve(stream: TcpStream, sh: Arc<Shared>, shard: usize) {
     let mut input: Vec<u8> = Vec::with_capacity(4096);
     let mut out: Vec<u8> = Vec::with_capacity(4096);
     let mut s = &stream;
     loop {
         // Answer every complete request already buffered.
+        let mut pos = 0;
         let mut close = false;
-        loop {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut req = httparse::Request::new(&mut headers);
-            let head_len = match req.parse(&input) {
+        let mut want = 0;
+        while !close {
+            let buf = &input[pos..];
+            // Headers left uninitialized: zeroing 64 of them per request costs more than parsing.
+            let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 64];
+            let mut req = httparse::Request::new(&mut []);
+            let head_len = match req.parse_with_uninit_headers(buf, &mut headers) {
                 Ok(httparse::Status::Complete(n)) => n,
-                Ok(httparse::Status::Partial) if input.len() <= MAX_HEAD => break,
-                _ => {
-                    out.extend_from_slice(
-                        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
+                Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => break,
+                Ok(httparse::Status::Partial) => {
+                    write_response(&mut out, 431, "text/plain", b"request head too large\n", true);
+                    close = true;
+                    break;
+                }
+                Err(_) => {
+                    write_response(&mut out, 400, "text/plain", b"malformed request head\n", true);
                     close = true;
                     break;
                 }
             };
-            let mut body_len = 0usize;
+            let mut body_len = Some(0usize);
+            let mut chunked = false;
+            let mut authorization = None;
             let mut conn_close = req.version == Some(0);
             for h in req.headers.iter() {
                 if h.name.eq_ignore_ascii_case("content-length") {
-                    body_len =
-                        std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(usize::MAX);
+                    body_len = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok());
+                } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                    chunked = !h.value.trim_ascii().eq_ignore_ascii_case(b"identity");
+                } else if h.name.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(h.value);
                 } else if h.name.eq_ignore_ascii_case("connection") {
-                    let v = String::from_utf8_lossy(h.value).to_ascii_lowercase();
-                    conn_close = v.contains("close") || (req.version == Some(0) && !v.contains("keep-alive"));
+                    conn_close =
+                        has_token(h.value, "close") || (req.version == Some(0) && !has_token(h.value, "keep-alive"));
                 }
             }
-            if body_len > MAX_BODY {
-                out.extend_from_slice(
-                    b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
-                close = true;
+            let body_len = match body_len {
+                _ if chunked => {
+                    let msg = b"chunked request bodies are not supported; send Content-Length\n";
+                    write_response(&mut out, 411, "text/plain", msg, true);
+                    close = true;
+                    break;
+                }
+                None => {
+                    write_response(&mut out, 400, "text/plain", b"bad Content-Length\n", true);
+                    close = true;
+                    break;
+                }
+                Some(n) if n > MAX_BODY => {
+                    write_response(&mut out, 413, "text/plain", b"body larger than 16 MiB\n", true);
+                    close = true;
+                    break;
+                }
+                Some(n) => n,
+            };
+            if buf.len() < head_len + body_len {
+                want = head_len + body_len - buf.len();
                 break;
             }
-            if input.len() < head_len + body_len {
-                break;
-            }
-            let r = Req {
-                method: req.method.unwrap_or("GET"),
+            let method = req.method.unwrap_or("GET");
+            let r = route::Req {
+                method,
                 path: req.path.unwrap_or("/"),
-                body: &input[head_len..head_len + body_len],
+                body: &buf[head_len..head_len + body_len],
+                authorization,
                 close: conn_close,
             };
-            let delay = respond(&r, &counters, &mut out);
-            close = r.close;
-            input.drain(..head_len + body_len);
-            if let Some(d) = delay {
-                // Send what is ready, then wait before this response.
-                let pending = std::mem::take(&mut out);
-                let head = pending;
-                compio::time::sleep(d).await;
-                let BufResult(res, back) = s.write_all(head).await;
-                out = back;
-                out.clear();
-                if res.is_err() {
-                    return;
-                }
+            let start = out.len();
+            let after = route::respond(&r, &sh, shard, &mut out);
+            if method == "HEAD" {
+                strip_body(&mut out, start);
             }
-            if close {
-                break;
+            close = after.close;
+            pos += head_len + body_len;
+            if let Some(d) = after.delay {
+                // Send the answers before this one, then hold this one.
+                if start > 0 {
+                    let held = out.split_off(start);
+                    match send(&mut s, out).await {
+                        Ok(back) => out = back,
+                        Err(()) => return,
+                    }
+                    out.extend_from_slice(&held);
+                }
+                compio::time::sleep(d).await;
             }
         }
+        input.drain(..pos);
         if !out.is_empty() {
-            let BufResult(res, back) = s.write_all(std::mem::take(&mut out)).await;
-            out = back;
-            out.clear();
-            if res.is_err() {
-                return;
+            match send(&mut s, std::mem::take(&mut out)).await {
+                Ok(back) => out = back,
+                Err(()) => return,
             }
         }
         if close {
             let _ = compio::io::AsyncWrite::shutdown(&mut s).await;
             return;
         }
-        input.reserve(4096);
+        input.reserve(want.clamp(4096, 1 << 20));
         let BufResult(res, back) = s.append(std::mem::take(&mut input)).await;
         input = back;
         match res {
@@ -205,47 +276,11 @@ async fn serve(stream: TcpStream, counters: Arc<Counters>) {
     }
 }
 
-/// Append the response to `r` to `out`; returns a delay to wait before sending it.
-fn respond(r: &Req<'_>, counters: &Counters, out: &mut Vec<u8>) -> Option<Duration> {
-    let path = r.path.split('?').next().unwrap_or("/");
-    let mut parts = path.trim_start_matches('/').splitn(2, '/');
-    let first = parts.next().unwrap_or("");
-    let arg = parts.next().unwrap_or("");
-    let route = if first.is_empty() { "/".to_string() } else { format!("/{first}") };
-    if first != "stats" {
-        counters.count(&format!("{} {route}", r.method));
+/// Drop the body of the response that starts at `start` (a HEAD answer keeps only the head).
+fn strip_body(out: &mut Vec<u8>, start: usize) {
+    if let Some(end) = out[start..].windows(4).position(|w| w == b"\r\n\r\n") {
+        out.truncate(start + end + 4);
     }
-    let close = r.close;
-    match first {
-        "" => write_response(out, 200, "text/plain", b"hello world\n", close),
-        "status" => match arg.parse::<u16>() {
-            Ok(code) if (200..=599).contains(&code) => write_response(out, code, "text/plain", b"", close),
-            _ => write_response(out, 400, "text/plain", b"status must be 200..599\n", close),
-        },
-        "delay" => match arg.parse::<u64>() {
-            Ok(ms) if ms <= 600_000 => {
-                write_response(out, 200, "text/plain", b"ok\n", close);
-                return Some(Duration::from_millis(ms));
-            }
-            _ => write_response(out, 400, "text/plain", b"delay is in ms, at most 600000\n", close),
-        },
-        "bytes" => match arg.parse::<usize>() {
-            Ok(n) if n <= MAX_BODY => {
-                let body = vec![b'x'; n];
-                write_response(out, 200, "application/octet-stream", &body, close)
-            }
-            _ => write_response(out, 400, "text/plain", b"size must be at most 16777216\n", close),
-        },
-        "chunked" => match arg.parse::<usize>() {
-            Ok(n) if n <= MAX_BODY => write_chunked(out, n, close),
-            _ => write_response(out, 400, "text/plain", b"size must be at most 16777216\n", close),
-        },
-        "echo" => write_response(out, 200, "application/octet-stream", r.body, close),
-        "close" => write_response(out, 200, "text/plain", b"bye\n", true),
-        "stats" => write_response(out, 200, "application/json", counters.to_json().as_bytes(), close),
-        _ => write_response(out, 404, "text/plain", b"not found\n", close),
-    }
-    None
 }
 
 fn reason(code: u16) -> &'static str {
@@ -260,28 +295,38 @@ fn reason(code: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         409 => "Conflict",
+        411 => "Length Required",
+        413 => "Content Too Large",
         429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Status",
     }
 }
 
-/// Append a complete response with a Content-Length body.
-pub fn write_response(out: &mut Vec<u8>, code: u16, content_type: &str, body: &[u8], close: bool) {
+/// Append a response head announcing a `len`-byte body, with `extra` headers.
+fn write_head(out: &mut Vec<u8>, code: u16, content_type: &str, extra: &[(&str, &str)], len: usize, close: bool) {
     use std::io::Write;
-    let _ = write!(
-        out,
-        "HTTP/1.1 {code} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
-        reason(code),
-        body.len()
-    );
+    let _ =
+        write!(out, "HTTP/1.1 {code} {}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n", reason(code));
+    for (name, value) in extra {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
     if close {
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Append a complete response with a Content-Length body.
+pub fn write_response(out: &mut Vec<u8>, code: u16, content_type: &str, body: &[u8], close: bool) {
+    write_head(out, code, content_type, &[], body.len(), close);
     if code != 204 && code != 304 {
         out.extend_from_slice(body);
     }
