@@ -1,34 +1,32 @@
-//! `stampede demo`: start the built-in target on a loopback port, benchmark it, print the report.
+//! `stampede demo`: start the built-in target on a loopback port, run the demo scenario against
+//! it (a ramp, a journey with extraction, a task mix, thresholds) and print the report.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
-use crate::cli::{BenchArgs, DemoArgs, Outcome, bench, runner};
+use crate::cli::{DemoArgs, Outcome, runner};
+use crate::scenario::{self, Overrides};
 use crate::target::Target;
 
+/// The demo scenario, built into the binary (also at scenarios/demo.toml).
+pub const SCENARIO: &str = include_str!("../../scenarios/demo.toml");
+
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
-    let target = Target::start("127.0.0.1:0".parse().expect("literal address"), 1)
-        .context("cannot start the built-in target")?;
-    println!("built-in target on {}\n", target.url());
-    let bench_args = BenchArgs {
-        url: format!("{}/", target.url()),
-        connections: 50,
-        duration: args.duration,
-        workers: Some(1),
-        rate: None,
-        method: "GET".into(),
-        headers: Vec::new(),
-        body: None,
-        timeout: std::time::Duration::from_secs(10),
-        connect_timeout: std::time::Duration::from_secs(5),
-        json: None,
-        shard: None,
-        max_header_bytes: crate::http::response::DEFAULT_MAX_HEAD,
-        quiet: false,
-    };
-    let plan = bench::plan(&bench_args)?;
-    let outcome = runner::run_plan(plan, &runner::Output { json: args.json, quiet: false });
-    let served = target.counters.requests.load(std::sync::atomic::Ordering::Relaxed);
+    let target = Target::start("127.0.0.1:0".parse().expect("literal address"), 1).context("cannot start the built-in target")?;
+    println!("built-in target on {}; running scenarios/demo.toml against it\n", target.url());
+    let mut plan = scenario::compile(SCENARIO, Path::new("scenarios/demo.toml"), &Overrides { target: Some(target.url()) })?;
+    runner::place_workers(&mut plan, Some(args.workers))?;
+    let outcome = runner::run_plan(plan, &runner::Output { json: args.json, quiet: args.quiet });
+    let c = &target.counters;
+    println!(
+        "  target      served {} requests: {} logins, {} records created, {} misuse (wrong token, id or owner)",
+        crate::units::group(c.requests.load(Ordering::Relaxed)),
+        crate::units::group(c.logins()),
+        crate::units::group(c.records()),
+        c.misuse()
+    );
     target.stop();
-    println!("  target      served {served} requests");
     outcome
 }

@@ -122,6 +122,9 @@ pub struct RunArgs {
     /// No live progress line
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Check the file and print what would run, without sending anything
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -136,12 +139,15 @@ pub struct TargetArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How long to load the built-in target
-    #[arg(short = 'd', long, default_value = "5s", value_parser = duration_arg)]
-    pub duration: Duration,
+    /// Worker threads for the load (the built-in target takes one more) [default: 1]
+    #[arg(short = 't', long = "threads", default_value_t = 1)]
+    pub workers: usize,
     /// Write the result document (JSON) to FILE
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// No live progress line
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
