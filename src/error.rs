@@ -117,7 +117,7 @@ pub enum PlanError {
     /// A problem at a place in a file.
     #[error("{path}:{line}:{col}: {message}")]
     At { path: String, line: usize, col: usize, message: String },
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     File { path: String, source: std::io::Error },
     #[error("cannot resolve {host}: {reason}")]
     Resolve { host: String, reason: String },

@@ -14,9 +14,11 @@ use crate::target::Target;
 pub const SCENARIO: &str = include_str!("../../scenarios/demo.toml");
 
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
-    let target = Target::start("127.0.0.1:0".parse().expect("literal address"), 1).context("cannot start the built-in target")?;
+    let target = Target::start("127.0.0.1:0".parse().expect("literal address"), 1)
+        .context("cannot start the built-in target")?;
     println!("built-in target on {}; running scenarios/demo.toml against it\n", target.url());
-    let mut plan = scenario::compile(SCENARIO, Path::new("scenarios/demo.toml"), &Overrides { target: Some(target.url()) })?;
+    let mut plan =
+        scenario::compile(SCENARIO, Path::new("scenarios/demo.toml"), &Overrides { target: Some(target.url()) })?;
     runner::place_workers(&mut plan, Some(args.workers))?;
     let outcome = runner::run_plan(plan, &runner::Output { json: args.json, quiet: args.quiet });
     let c = &target.counters;

@@ -36,7 +36,12 @@ pub fn describe(plan: &Plan) -> String {
     };
     match &plan.load {
         Load::Closed { users } => {
-            let _ = writeln!(o, "  load        closed model, {} users at the start: {}", users.start_value(), stages(users));
+            let _ = writeln!(
+                o,
+                "  load        closed model, {} users at the start: {}",
+                users.start_value(),
+                stages(users)
+            );
         }
         Load::Open { rate, pre_allocated, max_users, .. } => {
             let _ = writeln!(
@@ -47,7 +52,12 @@ pub fn describe(plan: &Plan) -> String {
             );
         }
     }
-    let _ = writeln!(o, "  duration    {} (+ up to {} for requests in flight at the end)", duration(plan.duration), duration(plan.graceful_stop));
+    let _ = writeln!(
+        o,
+        "  duration    {} (+ up to {} for requests in flight at the end)",
+        duration(plan.duration),
+        duration(plan.graceful_stop)
+    );
     for u in &plan.users {
         let think = match u.think {
             Think::None => "no think time".to_string(),
@@ -63,9 +73,17 @@ pub fn describe(plan: &Plan) -> String {
             let extract = if st.extract.is_empty() {
                 String::new()
             } else {
-                format!(", extracts {}", st.extract.iter().map(|(v, _)| plan.vars[*v].as_str()).collect::<Vec<_>>().join(", "))
+                format!(
+                    ", extracts {}",
+                    st.extract.iter().map(|(v, _)| plan.vars[*v].as_str()).collect::<Vec<_>>().join(", ")
+                )
             };
-            let _ = writeln!(o, "    step      {} ({kind}{}{extract})", st.name, if st.expect.is_some() { ", checked" } else { "" });
+            let _ = writeln!(
+                o,
+                "    step      {} ({kind}{}{extract})",
+                st.name,
+                if st.expect.is_some() { ", checked" } else { "" }
+            );
         }
     }
     for t in &plan.thresholds {

@@ -8,8 +8,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use compio::buf::{BufResult, IoBuf};
-use compio::io::{AsyncRead, AsyncReadManaged, AsyncWriteExt};
+use compio::driver::op::{RecvFlags, RecvMulti};
+use compio::driver::{SharedFd, ToSharedFd};
+use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::TcpStream;
+use compio::runtime::{Runtime, SubmitMultiManaged};
+use futures_util::StreamExt;
+use futures_util::stream::FusedStream;
 
 use super::limit::Limiter;
 use super::timeouts::Slot;
@@ -17,7 +22,7 @@ use crate::error::{ErrorKind, Failure};
 use crate::http::{ParseError, Progress, ResponseParser};
 
 /// Size of a fallback read buffer, used only when the provided-buffer pool is empty.
-const SPARE_READ: usize = 16 * 1024;
+const SPARE_READ: usize = 2 * 1024;
 
 /// What connections of one worker share: where to connect and how long to wait.
 #[derive(Debug)]
@@ -50,9 +55,22 @@ enum Attempt {
     Failed(Failure),
 }
 
+/// A multishot receive armed on a connection: one submission, one completion per arrival of
+/// data, each in a buffer from the ring's pool.
+type Receiver = SubmitMultiManaged<RecvMulti<SharedFd<socket2::Socket>>>;
+
+/// Arm a multishot receive on `stream`.
+fn arm(stream: &TcpStream) -> std::io::Result<Receiver> {
+    let pool = Runtime::with_current(|rt| rt.buffer_pool())?;
+    let op = RecvMulti::new(stream.to_shared_fd(), &pool, 0, RecvFlags::empty())?;
+    Ok(compio::runtime::submit_multi(op).into_managed(pool))
+}
+
 /// A connection slot of one user: holds at most one open connection at a time.
 pub struct Conn {
     stream: Option<TcpStream>,
+    /// The armed receive of `stream`; re-armed when the kernel ends it (buffer pool empty).
+    rx: Option<Receiver>,
     parser: ResponseParser,
     slot: Rc<Slot>,
     /// Responses completed on the current connection.
@@ -63,7 +81,7 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(slot: Rc<Slot>, max_head: usize) -> Conn {
-        Conn { stream: None, parser: ResponseParser::new(max_head), slot, served: 0, connects: 0 }
+        Conn { stream: None, rx: None, parser: ResponseParser::new(max_head), slot, served: 0, connects: 0 }
     }
 
     /// The parser, holding the last response's status and (when capturing) head and body.
@@ -87,7 +105,9 @@ impl Conn {
     ) -> (Result<Reply, Failure>, B) {
         for _ in 0..2 {
             if self.stream.is_none() {
-                if let Err(f) = self.connect(net).await {
+                // Boxed: connecting is rare and its future is large; keeping it out of line keeps
+                // every idle user's task small (memory per connection).
+                if let Err(f) = Box::pin(self.connect(net)).await {
                     return (Err(f), req);
                 }
             }
@@ -125,6 +145,7 @@ impl Conn {
 
     /// Drop the connection (the next request opens a new one).
     pub fn close(&mut self) {
+        self.rx = None;
         if self.stream.take().is_some() {
             self.slot.set_fd(-1);
             self.parser.reset_connection();
@@ -144,18 +165,6 @@ impl Conn {
                 Ok(Ok(stream)) => {
                     // Best effort: requests are written whole, so Nagle only adds delay.
                     let _ = stream.set_nodelay(true);
-                    if let Ok(cc) = std::env::var("STAMPEDE_CC") {
-                        let fd = stream.as_raw_fd();
-                        unsafe {
-                            libc::setsockopt(
-                                fd,
-                                libc::IPPROTO_TCP,
-                                libc::TCP_CONGESTION,
-                                cc.as_ptr() as *const _,
-                                cc.len() as u32,
-                            )
-                        };
-                    }
                     net.preferred.set(idx);
                     self.slot.set_fd(stream.as_raw_fd());
                     self.stream = Some(stream);
@@ -194,19 +203,33 @@ impl Conn {
             }
         }
         loop {
-            let mut r = stream;
-            let progress = match r.read_managed(0).await {
-                Ok(Some(buf)) => {
+            if self.rx.is_none() {
+                match arm(stream) {
+                    Ok(rx) => self.rx = Some(rx),
+                    Err(e) => return (Attempt::Failed(Failure::io(&e)), req),
+                }
+            }
+            let rx = self.rx.as_mut().expect("armed above");
+            let item = rx.next().await;
+            if rx.is_terminated() {
+                // The kernel ended the multishot (end of stream, error, empty pool): re-arm
+                // next time round.
+                self.rx = None;
+            }
+            let progress = match item {
+                Some(Ok(Some(buf))) if !buf.is_empty() => {
                     let data = buf.as_init();
                     bytes_in += data.len() as u64;
                     self.parser.feed(data)
                 }
-                Ok(None) => {
+                Some(Ok(_)) => {
                     return (at_eof(&mut self.parser, reused, |status| done(status, bytes_in)), req);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => {
+                None => continue,
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::ResourceBusy => {
                     // The provided-buffer pool is momentarily empty: read into our own buffer.
-                    let BufResult(res, spare) = r.read(Vec::with_capacity(SPARE_READ)).await;
+                    let mut r = stream;
+                    let BufResult(res, spare) = Box::pin(r.read(Vec::with_capacity(SPARE_READ))).await;
                     match res {
                         Ok(0) => return (at_eof(&mut self.parser, reused, |status| done(status, bytes_in)), req),
                         Ok(n) => {
@@ -216,7 +239,7 @@ impl Conn {
                         Err(e) => return (read_error(&self.parser, &e, reused), req),
                     }
                 }
-                Err(e) => return (read_error(&self.parser, &e, reused), req),
+                Some(Err(e)) => return (read_error(&self.parser, &e, reused), req),
             };
             match progress {
                 Ok(Progress::Done) => return (done(self.parser.status(), bytes_in), req),

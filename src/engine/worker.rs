@@ -25,8 +25,13 @@ use crate::stats::{Gauges, Stats};
 
 /// Connects one worker may have in flight at once.
 const CONNECTS_IN_FLIGHT: usize = 256;
-/// Size of each provided receive buffer.
-const RECV_BUFFER: usize = 16 * 1024;
+/// Size of each provided receive buffer: one page, so the pool's resident memory is at most
+/// `MAX_RECV_BUFFERS` pages whatever the response sizes.
+const RECV_BUFFER: usize = 4 * 1024;
+/// Most receive buffers per worker. Buffers are taken only while a response is being read, so
+/// this bounds memory independently of the number of connections; when the pool runs dry a
+/// connection reads into a small buffer of its own and re-arms.
+const MAX_RECV_BUFFERS: usize = 2048;
 /// How often the users curve is followed (closed model).
 const RAMP_EVERY: Duration = Duration::from_millis(100);
 
@@ -141,7 +146,7 @@ impl Ctx {
 /// enough for every connection's receive and send, and a provided-buffer pool for receives.
 fn build_runtime(users: usize) -> std::io::Result<Runtime> {
     let entries = (users * 2).next_power_of_two().clamp(256, 16384) as u32;
-    let bufs = users.next_power_of_two().clamp(64, 4096) as u16;
+    let bufs = users.next_power_of_two().clamp(64, MAX_RECV_BUFFERS) as u16;
     let mut proactor = ProactorBuilder::new();
     proactor
         .single_issuer(true)
