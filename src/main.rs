@@ -10,6 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     stampede::sys::disable_huge_pages();
+    stampede::sys::raise_nofile_limit();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
