@@ -17,4 +17,5 @@ pub mod sys;
 pub mod target;
 pub mod template;
 pub mod threshold;
+pub mod tls;
 pub mod units;

@@ -290,6 +290,10 @@ pub struct Plan {
     pub shard: Shard,
     /// CPU ids the workers are pinned to, in worker order (empty: do not pin).
     pub cores: Vec<usize>,
+    /// TLS client settings, for https targets.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// A new connection for every request (`--no-keepalive`).
+    pub no_keepalive: bool,
 }
 
 impl Plan {
@@ -320,6 +324,8 @@ impl Plan {
             max_body: DEFAULT_MAX_BODY,
             shard: Shard::default(),
             cores: Vec::new(),
+            tls: None,
+            no_keepalive: false,
         }
     }
 

@@ -10,9 +10,6 @@ use crate::plan::{Load, Overflow, Plan, Shard, Step, Target};
 pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
     let bad = |m: String| PlanError::Invalid(m);
     let target = Target::parse(&args.url)?;
-    if target.tls {
-        return Err(bad(format!("`{}`: https is not supported by this build yet; use http://", args.url)));
-    }
     if args.connections == 0 {
         return Err(bad("--connections must be at least 1".into()));
     }
@@ -32,11 +29,14 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
     }
     let method = args.method.to_ascii_uppercase();
     validate_method(&method).map_err(bad)?;
-    let headers = args
+    let mut headers = args
         .headers
         .iter()
         .map(|h| parse_header(h).map_err(|e| bad(format!("-H: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
+    if args.no_keepalive && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("connection")) {
+        headers.push(("Connection".into(), "close".into()));
+    }
     let body = match &args.body {
         None => Vec::new(),
         Some(b) => match b.strip_prefix('@') {
@@ -76,6 +76,8 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
     plan.connect_timeout = args.connect_timeout;
     plan.max_head = args.max_header_bytes;
     plan.shard = shard;
+    plan.no_keepalive = args.no_keepalive;
+    runner::set_tls(&mut plan, &args.tls)?;
     runner::place_workers(&mut plan, args.workers)?;
     Ok(plan)
 }

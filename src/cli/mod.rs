@@ -98,9 +98,51 @@ pub struct BenchArgs {
     /// Largest response head (status line and headers) accepted, in bytes
     #[arg(long, default_value_t = crate::http::response::DEFAULT_MAX_HEAD)]
     pub max_header_bytes: usize,
+    /// A new connection for every request (measures connection and TLS handshake capacity)
+    #[arg(long)]
+    pub no_keepalive: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// No live progress line
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// TLS settings for https:// targets.
+#[derive(Debug, Args, Default, Clone)]
+pub struct TlsArgs {
+    /// Trust only the CA certificates in this PEM file (default: the system's roots)
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate chain (PEM), for servers that require one
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) for --cert
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Do not verify the server certificate (traffic is still encrypted)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Key-exchange groups: browser (post-quantum hybrid first, as browsers send), x25519, or a
+    /// list of x25519mlkem768, x25519, p256, p384
+    #[arg(long, value_name = "GROUPS")]
+    pub tls_groups: Option<String>,
+    /// Allow only this TLS version: 1.2 or 1.3 [default: both]
+    #[arg(long, value_name = "VERSION")]
+    pub tls_version: Option<String>,
+}
+
+impl TlsArgs {
+    pub fn options(&self) -> crate::tls::TlsOptions {
+        crate::tls::TlsOptions {
+            cacert: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            insecure: self.insecure,
+            groups: self.tls_groups.clone(),
+            version: self.tls_version.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +167,8 @@ pub struct RunArgs {
     /// Check the file and print what would run, without sending anything
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub fn plan(args: &RunArgs) -> Result<Plan, PlanError> {
     if let Some(s) = &args.shard {
         plan.shard = Shard::parse(s).map_err(|e| PlanError::Invalid(format!("--shard {e}")))?;
     }
+    runner::set_tls(&mut plan, &args.tls)?;
     runner::place_workers(&mut plan, args.workers)?;
     Ok(plan)
 }

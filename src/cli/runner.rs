@@ -22,6 +22,18 @@ pub struct Output {
     pub quiet: bool,
 }
 
+/// Build the TLS client settings when any target is https (certificates are read now).
+pub fn set_tls(plan: &mut Plan, args: &crate::cli::TlsArgs) -> Result<(), PlanError> {
+    if !plan.targets.iter().any(|t| t.tls) {
+        return Ok(());
+    }
+    for t in plan.targets.iter().filter(|t| t.tls) {
+        crate::tls::server_name(&t.host)?;
+    }
+    plan.tls = Some(crate::tls::client_config(&args.options())?);
+    Ok(())
+}
+
 /// Decide the worker count and cores, and make sure the process may open every connection.
 pub fn place_workers(plan: &mut Plan, workers: Option<usize>) -> Result<(), PlanError> {
     let cores = crate::sys::usable_cores();

@@ -1,30 +1,36 @@
-//! One HTTP/1.1 connection: connect, send request bytes, receive into the ring's provided buffers
-//! and parse; keep-alive reuse, reconnects, and the classification of every failure live here.
+//! One HTTP/1.1 connection, plain or TLS: connect (and handshake), send request bytes, receive
+//! into the ring's provided buffers, decrypt and parse; keep-alive reuse, reconnects, and the
+//! classification of every failure live here.
 
 use std::cell::Cell;
+use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use compio::buf::{BufResult, IoBuf};
 use compio::driver::op::{RecvFlags, RecvMulti};
-use compio::driver::{SharedFd, ToSharedFd};
+use compio::driver::{BufferRef, SharedFd, ToSharedFd};
 use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::TcpStream;
 use compio::runtime::{Runtime, SubmitMultiManaged};
 use futures_util::StreamExt;
 use futures_util::stream::FusedStream;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 
 use super::limit::Limiter;
 use super::timeouts::Slot;
 use crate::error::{ErrorKind, Failure};
-use crate::http::{ParseError, Progress, ResponseParser};
+use crate::http::{Progress, ResponseParser};
 
 /// Size of a fallback read buffer, used only when the provided-buffer pool is empty.
 const SPARE_READ: usize = 2 * 1024;
 
-/// What connections of one worker share: where to connect and how long to wait.
+/// What connections of one worker share for one target: where to connect, how long to wait,
+/// and the TLS client settings (with this worker's own session cache) when it is https.
 #[derive(Debug)]
 pub struct Net {
     pub addrs: Vec<SocketAddr>,
@@ -32,6 +38,9 @@ pub struct Net {
     pub preferred: Cell<usize>,
     pub connect_timeout: Duration,
     pub limiter: Limiter,
+    pub tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    /// Close the connection after every response (`--no-keepalive`).
+    pub no_keepalive: bool,
 }
 
 /// A complete response.
@@ -66,11 +75,52 @@ fn arm(stream: &TcpStream) -> std::io::Result<Receiver> {
     Ok(compio::runtime::submit_multi(op).into_managed(pool))
 }
 
+/// Bytes received from the socket.
+enum Chunk {
+    Pool(BufferRef),
+    Own(Vec<u8>),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Pool(b) => b.as_init(),
+            Chunk::Own(v) => v,
+        }
+    }
+}
+
+/// What one receive gave.
+enum Recv {
+    Data(Chunk),
+    Eof,
+    Error(std::io::Error),
+}
+
+/// Why feeding received bytes failed.
+enum Absorb {
+    Parse(String),
+    Tls(String),
+}
+
+impl From<Absorb> for Failure {
+    fn from(a: Absorb) -> Failure {
+        match a {
+            Absorb::Parse(m) => Failure::new(ErrorKind::Parse, m),
+            Absorb::Tls(m) => Failure::new(ErrorKind::Tls, m),
+        }
+    }
+}
+
 /// A connection slot of one user: holds at most one open connection at a time.
 pub struct Conn {
     stream: Option<TcpStream>,
     /// The armed receive of `stream`; re-armed when the kernel ends it (buffer pool empty).
     rx: Option<Receiver>,
+    /// TLS session of `stream`, for https targets.
+    tls: Option<Box<ClientConnection>>,
+    /// Ciphertext waiting to be sent, reused.
+    tls_out: Vec<u8>,
     parser: ResponseParser,
     slot: Rc<Slot>,
     /// Responses completed on the current connection.
@@ -81,7 +131,16 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(slot: Rc<Slot>, max_head: usize) -> Conn {
-        Conn { stream: None, rx: None, parser: ResponseParser::new(max_head), slot, served: 0, connects: 0 }
+        Conn {
+            stream: None,
+            rx: None,
+            tls: None,
+            tls_out: Vec::new(),
+            parser: ResponseParser::new(max_head),
+            slot,
+            served: 0,
+            connects: 0,
+        }
     }
 
     /// The parser, holding the last response's status and (when capturing) head and body.
@@ -117,18 +176,13 @@ impl Conn {
             self.slot.disarm();
             if self.slot.fired() {
                 self.close();
-                return (
-                    Err(Failure::new(
-                        ErrorKind::Timeout,
-                        format!("no complete response within {}", crate::units::duration(timeout)),
-                    )),
-                    req,
-                );
+                let why = format!("no complete response within {}", crate::units::duration(timeout));
+                return (Err(Failure::new(ErrorKind::Timeout, why)), req);
             }
             match attempt {
                 Attempt::Done(reply) => {
                     self.served += 1;
-                    if !self.parser.keep_alive() {
+                    if !self.parser.keep_alive() || net.no_keepalive {
                         self.close();
                     }
                     return (Ok(reply), req);
@@ -146,6 +200,7 @@ impl Conn {
     /// Drop the connection (the next request opens a new one).
     pub fn close(&mut self) {
         self.rx = None;
+        self.tls = None;
         if self.stream.take().is_some() {
             self.slot.set_fd(-1);
             self.parser.reset_connection();
@@ -171,6 +226,17 @@ impl Conn {
                     self.served = 0;
                     self.connects += 1;
                     self.parser.reset_connection();
+                    if let Some((config, name)) = &net.tls {
+                        let shake = compio::time::timeout(net.connect_timeout, self.handshake(config, name)).await;
+                        let result = shake.unwrap_or_else(|_| {
+                            let limit = crate::units::duration(net.connect_timeout);
+                            Err(Failure::new(ErrorKind::Tls, format!("{addr}: TLS handshake not done within {limit}")))
+                        });
+                        if let Err(f) = result {
+                            self.close();
+                            return Err(f);
+                        }
+                    }
                     return Ok(());
                 }
                 Ok(Err(e)) => reason = format!("{addr}: {e}"),
@@ -180,33 +246,64 @@ impl Conn {
         Err(Failure::new(ErrorKind::Connect, reason))
     }
 
-    async fn exchange<B: IoBuf>(&mut self, req: B, head: bool) -> (Attempt, B) {
-        let stream = self.stream.as_ref().expect("connected before exchange");
-        let reused = self.served > 0;
-        let bytes_out = req.buf_len() as u64;
-        let sent_at = Instant::now();
-        let mut w = stream;
-        let BufResult(res, req) = w.write_all(req).await;
-        if let Err(e) = res {
-            let stale = reused && ErrorKind::from_io(&e) == ErrorKind::Reset;
-            return (if stale { Attempt::Stale } else { Attempt::Failed(Failure::io(&e)) }, req);
-        }
-        self.parser.start(head);
-        let mut bytes_in = 0u64;
-        let done =
-            |status, bytes_in| Attempt::Done(Reply { status, sent_at, done_at: Instant::now(), bytes_in, bytes_out });
-        if self.parser.has_buffered() {
-            match self.parser.feed(&[]) {
-                Ok(Progress::Done) => return (done(self.parser.status(), 0), req),
-                Ok(Progress::NeedMore) => {}
-                Err(e) => return (parse_failure(e), req),
+    /// Run the TLS handshake on the fresh connection.
+    async fn handshake(&mut self, config: &Arc<ClientConfig>, name: &ServerName<'static>) -> Result<(), Failure> {
+        let tls = ClientConnection::new(config.clone(), name.clone())
+            .map_err(|e| Failure::new(ErrorKind::Tls, e.to_string()))?;
+        self.tls = Some(Box::new(tls));
+        loop {
+            self.flush_tls().await?;
+            if !self.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
+                return Ok(());
+            }
+            match self.recv().await {
+                Recv::Data(chunk) => {
+                    let tls = self.tls.as_mut().expect("set above");
+                    if let Err(why) = read_ciphertext(tls, chunk.bytes()) {
+                        // Tell the server why (best effort), then report it.
+                        let _ = self.flush_tls().await;
+                        return Err(Failure::new(ErrorKind::Tls, why));
+                    }
+                }
+                Recv::Eof => {
+                    return Err(Failure::new(ErrorKind::Tls, "the server closed the connection during the handshake"));
+                }
+                Recv::Error(e) => return Err(Failure::io(&e)),
             }
         }
+    }
+
+    /// Send whatever ciphertext the TLS session has ready.
+    async fn flush_tls(&mut self) -> Result<(), Failure> {
+        let Some(tls) = self.tls.as_mut() else { return Ok(()) };
+        if !tls.wants_write() {
+            return Ok(());
+        }
+        let mut out = std::mem::take(&mut self.tls_out);
+        out.clear();
+        while tls.wants_write() {
+            // Writing into a Vec cannot fail.
+            let _ = tls.write_tls(&mut out);
+        }
+        let stream = self.stream.as_ref().expect("connected");
+        let mut w = stream;
+        let BufResult(res, mut back) = w.write_all(out).await;
+        back.clear();
+        if back.capacity() > 64 * 1024 {
+            back = Vec::new();
+        }
+        self.tls_out = back;
+        res.map_err(|e| Failure::io(&e))
+    }
+
+    /// Wait for the next bytes from the socket (multishot receive, re-armed as needed).
+    async fn recv(&mut self) -> Recv {
         loop {
+            let stream = self.stream.as_ref().expect("connected");
             if self.rx.is_none() {
                 match arm(stream) {
                     Ok(rx) => self.rx = Some(rx),
-                    Err(e) => return (Attempt::Failed(Failure::io(&e)), req),
+                    Err(e) => return Recv::Error(e),
                 }
             }
             let rx = self.rx.as_mut().expect("armed above");
@@ -216,38 +313,127 @@ impl Conn {
                 // next time round.
                 self.rx = None;
             }
-            let progress = match item {
-                Some(Ok(Some(buf))) if !buf.is_empty() => {
-                    let data = buf.as_init();
-                    bytes_in += data.len() as u64;
-                    self.parser.feed(data)
-                }
-                Some(Ok(_)) => {
-                    return (at_eof(&mut self.parser, reused, |status| done(status, bytes_in)), req);
-                }
+            return match item {
+                Some(Ok(Some(buf))) if !buf.is_empty() => Recv::Data(Chunk::Pool(buf)),
+                Some(Ok(_)) => Recv::Eof,
                 None => continue,
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::ResourceBusy => {
                     // The provided-buffer pool is momentarily empty: read into our own buffer.
                     let mut r = stream;
                     let BufResult(res, spare) = Box::pin(r.read(Vec::with_capacity(SPARE_READ))).await;
                     match res {
-                        Ok(0) => return (at_eof(&mut self.parser, reused, |status| done(status, bytes_in)), req),
-                        Ok(n) => {
-                            bytes_in += n as u64;
-                            self.parser.feed(&spare)
-                        }
-                        Err(e) => return (read_error(&self.parser, &e, reused), req),
+                        Ok(0) => Recv::Eof,
+                        Ok(_) => Recv::Data(Chunk::Own(spare)),
+                        Err(e) => Recv::Error(e),
                     }
                 }
-                Some(Err(e)) => return (read_error(&self.parser, &e, reused), req),
+                Some(Err(e)) => Recv::Error(e),
+            };
+        }
+    }
+
+    /// Feed received bytes to the parser, through TLS when the connection has it.
+    fn absorb(&mut self, data: &[u8]) -> Result<Progress, Absorb> {
+        let Some(tls) = self.tls.as_mut() else {
+            return self.parser.feed(data).map_err(|e| Absorb::Parse(e.to_string()));
+        };
+        let mut data = data;
+        let mut progress = Progress::NeedMore;
+        while !data.is_empty() {
+            // Take what the session accepts, decrypt it, and hand the plaintext on, so the
+            // session's plaintext buffer never fills up.
+            tls.read_tls(&mut data).map_err(|e| Absorb::Tls(e.to_string()))?;
+            tls.process_new_packets().map_err(|e| Absorb::Tls(crate::tls::describe(&e)))?;
+            loop {
+                let mut reader = tls.reader();
+                match reader.fill_buf() {
+                    Ok([]) => break,
+                    Ok(plain) => {
+                        let n = plain.len();
+                        if self.parser.feed(plain).map_err(|e| Absorb::Parse(e.to_string()))? == Progress::Done {
+                            progress = Progress::Done;
+                        }
+                        reader.consume(n);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(Absorb::Tls(e.to_string())),
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    async fn exchange<B: IoBuf>(&mut self, req: B, head: bool) -> (Attempt, B) {
+        let reused = self.served > 0;
+        let bytes_out = req.buf_len() as u64;
+        let sent_at = Instant::now();
+        let req = match self.tls.as_mut() {
+            None => {
+                let mut w = self.stream.as_ref().expect("connected before exchange");
+                let BufResult(res, req) = w.write_all(req).await;
+                if let Err(e) = res {
+                    let stale = reused && ErrorKind::from_io(&e) == ErrorKind::Reset;
+                    return (if stale { Attempt::Stale } else { Attempt::Failed(Failure::io(&e)) }, req);
+                }
+                req
+            }
+            Some(tls) => {
+                // Writing plaintext into the session cannot fail before it is closed.
+                let _ = tls.writer().write_all(req.as_init());
+                if let Err(f) = self.flush_tls().await {
+                    let stale = reused && f.kind == ErrorKind::Reset;
+                    return (if stale { Attempt::Stale } else { Attempt::Failed(f) }, req);
+                }
+                req
+            }
+        };
+        self.parser.start(head);
+        let mut bytes_in = 0u64;
+        let done =
+            |status, bytes_in| Attempt::Done(Reply { status, sent_at, done_at: Instant::now(), bytes_in, bytes_out });
+        if self.parser.has_buffered() {
+            match self.parser.feed(&[]) {
+                Ok(Progress::Done) => return (done(self.parser.status(), 0), req),
+                Ok(Progress::NeedMore) => {}
+                Err(e) => return (Attempt::Failed(Failure::new(ErrorKind::Parse, e.to_string())), req),
+            }
+        }
+        loop {
+            let progress = match self.recv().await {
+                Recv::Data(chunk) => {
+                    let data = chunk.bytes();
+                    bytes_in += data.len() as u64;
+                    self.absorb(data)
+                }
+                Recv::Eof => return (at_eof(&mut self.parser, reused, |status| done(status, bytes_in)), req),
+                Recv::Error(e) => return (read_error(&self.parser, &e, reused), req),
             };
             match progress {
-                Ok(Progress::Done) => return (done(self.parser.status(), bytes_in), req),
+                Ok(Progress::Done) => {
+                    // Anything the session wants to say back (key updates) goes out now.
+                    if let Err(f) = self.flush_tls().await {
+                        return (Attempt::Failed(f), req);
+                    }
+                    return (done(self.parser.status(), bytes_in), req);
+                }
                 Ok(Progress::NeedMore) => {}
-                Err(e) => return (parse_failure(e), req),
+                Err(a) => return (Attempt::Failed(a.into()), req),
             }
         }
     }
+}
+
+/// Hand ciphertext to the TLS session and process it; `Err` carries the TLS error.
+fn read_ciphertext(tls: &mut ClientConnection, mut data: &[u8]) -> Result<(), String> {
+    while !data.is_empty() {
+        if let Err(e) = tls.read_tls(&mut data) {
+            return Err(e.to_string());
+        }
+        if let Err(e) = tls.process_new_packets() {
+            return Err(crate::tls::describe(&e));
+        }
+    }
+    Ok(())
 }
 
 /// The server closed the connection while we waited for (the rest of) a response.
@@ -271,8 +457,4 @@ fn read_error(parser: &ResponseParser, e: &std::io::Error, reused: bool) -> Atte
         return Attempt::Stale;
     }
     Attempt::Failed(f)
-}
-
-fn parse_failure(e: ParseError) -> Attempt {
-    Attempt::Failed(Failure::new(ErrorKind::Parse, e.to_string()))
 }

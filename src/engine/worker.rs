@@ -204,6 +204,13 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
                     preferred: Cell::new(0),
                     connect_timeout: plan.connect_timeout,
                     limiter: Limiter::new(CONNECTS_IN_FLIGHT),
+                    tls: match (&plan.tls, t.tls) {
+                        (Some(config), true) => {
+                            crate::tls::server_name(&t.host).ok().map(|name| (crate::tls::for_worker(config), name))
+                        }
+                        _ => None,
+                    },
+                    no_keepalive: plan.no_keepalive,
                 })
                 .collect(),
             timeouts: Timeouts::default(),

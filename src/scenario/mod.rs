@@ -483,9 +483,6 @@ impl<'a> Compiler<'a> {
         } else if rest.contains("://") {
             let url_end = rest.find("{{").unwrap_or(rest.len());
             let t = Target::parse(&rest[..url_end]).or_else(|e| self.err(spec.request.span(), e.to_string()))?;
-            if t.tls {
-                return self.err(spec.request.span(), "https is not supported by this build yet; use http://");
-            }
             let idx = match targets.iter().position(|x| x.authority == t.authority && x.tls == t.tls) {
                 Some(i) => i,
                 None => {
