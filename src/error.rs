@@ -20,7 +20,8 @@ pub enum ErrorKind {
     Io,
     /// The response was not valid HTTP/1.x (bad status line, headers, framing, too large).
     Parse,
-    /// A complete response whose status is 4xx or 5xx (or fails an `expect` status).
+    /// A complete response whose status is 4xx or 5xx, where the step does not `expect` a
+    /// status (a status that fails an `expect` is a `check` error).
     Status,
     /// A scenario `expect` check failed.
     Check,

@@ -183,7 +183,7 @@ pub struct TargetArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Worker threads for the load (the built-in target takes one more) [default: 1]
+    /// Worker threads for the load (the built-in target takes one more)
     #[arg(short = 't', long = "threads", default_value_t = 1)]
     pub workers: usize,
     /// Write the result document (JSON) to FILE

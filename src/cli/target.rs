@@ -20,7 +20,10 @@ pub fn run(args: TargetArgs) -> anyhow::Result<Outcome> {
     let stop = signals::stop_flag();
     let target = Target::start(listen, args.workers).with_context(|| format!("cannot listen on {listen}"))?;
     println!("stampede target listening on {} ({} threads); Ctrl-C to stop", target.url(), args.workers);
-    println!("  /  /status/CODE  /delay/MS  /bytes/N  /chunked/N  /echo  /close  /stats");
+    println!("  GET  /  /status/CODE  /delay/MS  /bytes/N  /chunked/N  /close  /stall/EVERY_MS/FOR_MS");
+    println!("  GET  /api/NAME[?delay=MS]   (X-Cache: HIT 4 times in 5)");
+    println!("  POST /echo  /auth/login {{email,password}} → token;  POST /escrows, GET /escrows/ID with Bearer token");
+    println!("  GET  /stats   (the server's own counts per route, misuse, logins, records)");
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
     }

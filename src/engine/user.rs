@@ -238,22 +238,29 @@ fn record_reply(ctx: &Ctx, s: usize, r: &Reply, intended: Option<Instant>, u: &m
     let conn = u.conns[step.target].as_ref().expect("the request used it");
     let mut view = conn.parser().view();
     view.status = r.status;
+    // One error at most per request: a bad status first, then a failed check, then a failed
+    // extraction. Checks are all counted either way.
     let status_checked = step.expect.as_ref().is_some_and(|e| e.has_status());
-    if !status_checked && r.status >= 400 {
+    let mut failed = !status_checked && r.status >= 400;
+    if failed {
         st.status_error();
-    } else if let Some(expect) = &step.expect {
+    }
+    if let Some(expect) = &step.expect {
         let c = expect.check(&view);
         st.checks += (c.passed + c.failed) as u64;
         st.checks_failed += c.failed as u64;
-        if let Some(why) = c.first_failure {
+        if let Some(why) = c.first_failure.filter(|_| !failed) {
             st.error(&Failure::new(ErrorKind::Check, why));
+            failed = true;
         }
     }
     if step.extract.is_empty() {
         return true;
     }
     if let Err(why) = extract_all(&step.extract, &view, &mut u.vars) {
-        st.error(&Failure::new(ErrorKind::Extract, why));
+        if !failed {
+            st.error(&Failure::new(ErrorKind::Extract, why));
+        }
         return false;
     }
     true

@@ -66,10 +66,11 @@ pub fn summary(r: &RunResult) -> String {
             let step = th.step.as_ref().map(|s| format!(" [{s}]")).unwrap_or_default();
             let _ = writeln!(
                 o,
-                "    {} {}{step}  (measured {}{})",
+                "    {} {}{step}  (measured {}{}{})",
                 if th.ok { "ok  " } else { "FAIL" },
                 th.expr,
                 fmt_value(th.value),
+                if th.unit.len() > 2 { " " } else { "" },
                 th.unit
             );
         }

@@ -479,7 +479,8 @@ impl<'a> Compiler<'a> {
         let rest = rest.trim();
         let path_offset = req.find(rest).unwrap_or(0);
         let (target_idx, path) = if rest.starts_with('/') {
-            (0, rest.to_string())
+            // A target with a path (`http://host/api`) is the base of relative requests.
+            (0, format!("{}{rest}", targets[0].path.split('?').next().unwrap_or("").trim_end_matches('/')))
         } else if rest.contains("://") {
             let url_end = rest.find("{{").unwrap_or(rest.len());
             let t = Target::parse(&rest[..url_end]).or_else(|e| self.err(spec.request.span(), e.to_string()))?;
@@ -513,7 +514,9 @@ impl<'a> Compiler<'a> {
                 self.src.at(self.src.inside(&span, skip + e.offset), format!("{}{hint}", e.message))
             })
         };
-        let path_t = check(&path, spec.request.span(), if rest.starts_with('/') { path_offset } else { 0 })?;
+        // Check what the user wrote (for error positions), then the path as sent.
+        check(rest, spec.request.span(), path_offset)?;
+        let path_t = check(&path, spec.request.span(), path_offset)?;
         let authority = &targets[target_idx].authority;
         let mut head = format!("{method} {path} HTTP/1.1\r\n");
         let has = |n: &str| spec.headers.keys().any(|k| k.eq_ignore_ascii_case(n));

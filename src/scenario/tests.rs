@@ -280,3 +280,12 @@ fn missing_pieces_are_named() {
     let (_, _, msg) = refused("badrequest", &with_step("  request = \"/nomethod\""), &[]);
     assert!(msg.contains("METHOD /path"), "{msg}");
 }
+
+#[test]
+fn a_target_path_is_the_base_of_relative_requests() {
+    let text = with_step("  request = \"GET /items?x=1\"").replace("http://127.0.0.1:9", "http://127.0.0.1:9/api/v1/");
+    let p = files("base", &text, &[]);
+    let plan = compile(&text, &p, &Overrides::default()).unwrap();
+    let Request::Static(bytes) = &plan.steps[0].request else { panic!("static") };
+    assert!(bytes.starts_with(b"GET /api/v1/items?x=1 HTTP/1.1\r\n"), "{}", String::from_utf8_lossy(bytes));
+}
