@@ -55,6 +55,8 @@ pub enum Command {
     Target(TargetArgs),
     /// Start the built-in target on loopback, load it, and print the report
     Demo(DemoArgs),
+    /// Check this machine against what a load box needs, and say what to change
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +196,13 @@ pub struct DemoArgs {
     pub quiet: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Connections you intend to open (checked against file descriptors and local ports)
+    #[arg(short = 'c', long = "connections", default_value_t = 10_000)]
+    pub connections: usize,
+}
+
 fn duration_arg(s: &str) -> Result<Duration, String> {
     crate::units::parse_duration(s)
 }
@@ -205,6 +214,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run(args) => run::run(args),
         Command::Target(args) => target::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Doctor(args) => doctor::run(args),
     }
 }
 
