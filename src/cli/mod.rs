@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod doctor;
 pub mod progress;
 mod run;
 pub mod runner;
