@@ -164,18 +164,26 @@ pub struct Gauges {
 }
 
 /// Everything measured by one worker in one interval, or merged over workers and time.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Stats {
     /// One entry per step of the plan, in plan order.
     pub steps: Vec<StepStats>,
     /// Open model: requests whose start time came but found no free user and were not sent.
     pub dropped: u64,
     pub gauges: Gauges,
+    /// Open model: how late the generator itself sent each start (µs), beyond any wait for a
+    /// free user — the generator's own lag, not the server's queueing.
+    pub lag: Histogram<u64>,
 }
 
 impl Stats {
     pub fn new(steps: usize) -> Stats {
-        Stats { steps: (0..steps).map(|_| StepStats::default()).collect(), dropped: 0, gauges: Gauges::default() }
+        Stats {
+            steps: (0..steps).map(|_| StepStats::default()).collect(),
+            dropped: 0,
+            gauges: Gauges::default(),
+            lag: histogram(),
+        }
     }
 
     /// Add `other` (same plan) into `self`. Gauges are summed: merge snapshots of the same
@@ -188,6 +196,8 @@ impl Stats {
             a.merge(b);
         }
         self.dropped += other.dropped;
+        // Cannot fail: auto-resizing histograms accept any value of another one.
+        let _ = self.lag.add(&other.lag);
         self.gauges.active_users += other.gauges.active_users;
         self.gauges.in_flight += other.gauges.in_flight;
     }
@@ -276,11 +286,18 @@ pub struct TimelineRow {
     pub in_flight: u64,
     #[serde(default)]
     pub dropped: u64,
+    /// Open model: the generator's own send lag, p99 (µs).
+    #[serde(default)]
+    pub lag_p99_us: u64,
+    /// CPU use of the busiest worker thread in this second, percent of one core.
+    #[serde(default)]
+    pub worker_cpu_max: f64,
 }
 
 impl TimelineRow {
-    /// Summarize interval `seq` that ended `elapsed` after the start.
-    pub fn from_interval(seq: u64, elapsed: std::time::Duration, stats: &Stats) -> TimelineRow {
+    /// Summarize interval `seq` that ended `elapsed` after the start; `worker_cpu_max` is the
+    /// busiest worker's CPU use in it (percent).
+    pub fn from_interval(seq: u64, elapsed: std::time::Duration, stats: &Stats, worker_cpu_max: f64) -> TimelineRow {
         let t = elapsed.as_secs_f64();
         let interval_s = (t - seq as f64).clamp(1e-3, 1.0);
         let total = stats.total();
@@ -299,6 +316,8 @@ impl TimelineRow {
             active_users: stats.gauges.active_users,
             in_flight: stats.gauges.in_flight,
             dropped: stats.dropped,
+            lag_p99_us: if stats.lag.is_empty() { 0 } else { stats.lag.value_at_quantile(0.99) },
+            worker_cpu_max: (worker_cpu_max * 10.0).round() / 10.0,
         }
     }
 }

@@ -51,15 +51,18 @@ impl Arrivals {
         self.start + Duration::from_nanos(t)
     }
 
-    /// The next start if it is due, else wait for the timer to release one. `None` once the
-    /// schedule has ended.
-    pub async fn take(&self) -> Option<Instant> {
+    /// The next start if it is due, else wait for the timer to release one. Returns the start's
+    /// intended time and the generator's own lag in sending it: how long after both the start
+    /// was due and this user was free it got going. `None` once the schedule has ended.
+    pub async fn take(&self) -> Option<(Instant, Duration)> {
+        let free_at = Instant::now();
         poll_fn(|cx| {
             let Some(t) = self.next.get() else { return Poll::Ready(None) };
             let at = self.at(t);
-            if at <= Instant::now() {
+            let now = Instant::now();
+            if at <= now {
                 self.next.set(self.pacer.borrow_mut().next());
-                return Poll::Ready(Some(at));
+                return Poll::Ready(Some((at, now.saturating_duration_since(at.max(free_at)))));
             }
             self.parked.borrow_mut().push_back(cx.waker().clone());
             if let Some(timer) = self.timer.borrow_mut().take() {
@@ -222,8 +225,9 @@ mod tests {
                 .map(|_| {
                     let (a, taken) = (arrivals.clone(), taken.clone());
                     compio::runtime::spawn(async move {
-                        while let Some(at) = a.take().await {
+                        while let Some((at, lag)) = a.take().await {
                             assert!(Instant::now() >= at, "released early");
+                            assert!(lag < Duration::from_millis(50), "lag {lag:?}");
                             taken.borrow_mut().push(at);
                             compio::time::sleep(Duration::from_micros(300)).await;
                         }

@@ -39,6 +39,8 @@ pub(crate) enum Msg {
         elapsed: Duration,
         stats: Stats,
         last: bool,
+        /// The worker thread's CPU time during the interval.
+        cpu: Duration,
     },
     /// The worker has stopped; `cpu` is its thread's CPU time.
     Done {
@@ -70,6 +72,45 @@ pub struct GeneratorUsage {
     pub worker_cpu_s: Vec<f64>,
     pub rss_bytes: u64,
     pub peak_rss_bytes: u64,
+    /// CPU use of the busiest worker over the run, percent of one core.
+    pub busiest_worker_cpu_percent: f64,
+    /// Open model: p99 of how late the generator itself sent starts (µs).
+    pub schedule_lag_p99_us: u64,
+    /// The generator may have been the limit: its busiest core was nearly full, or it sent
+    /// starts late, or it dropped some.
+    pub saturated: bool,
+    /// Why the results may show the generator's limits rather than the target's.
+    pub warnings: Vec<String>,
+}
+
+/// A worker this busy (percent of a core) may be what limits the run.
+pub const SATURATED_CPU: f64 = 90.0;
+/// An open-model run whose starts go out this late (p99) is not keeping its schedule.
+pub const SATURATED_LAG: Duration = Duration::from_millis(2);
+
+impl GeneratorUsage {
+    /// Judge the generator's health from what it measured.
+    fn assess(&mut self, stats: &Stats, open: bool) {
+        self.schedule_lag_p99_us = if stats.lag.is_empty() { 0 } else { stats.lag.value_at_quantile(0.99) };
+        let busiest = self.worker_cpu_s.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((w, _)) = busiest.filter(|_| self.busiest_worker_cpu_percent >= SATURATED_CPU) {
+            self.warnings.push(format!(
+                "worker {w} was busy {:.0}% of the time: the figures may show the generator's limit rather than the target's (add cores with -t or boxes with --shard)",
+                self.busiest_worker_cpu_percent
+            ));
+        }
+        if open && self.schedule_lag_p99_us > SATURATED_LAG.as_micros() as u64 {
+            self.warnings.push(format!(
+                "the generator sent starts late (p99 {}): latency includes its own delay",
+                crate::units::micros(self.schedule_lag_p99_us as f64)
+            ));
+        }
+        if stats.dropped > 0 {
+            self.warnings
+                .push(format!("{} scheduled starts were not sent (no free user)", crate::units::group(stats.dropped)));
+        }
+        self.saturated = !self.warnings.is_empty();
+    }
 }
 
 /// Everything a run measured.
@@ -112,8 +153,8 @@ pub fn run(plan: &'static Plan, stop: Arc<AtomicBool>, observer: &mut dyn Observ
     let mut done = 0;
     while done < plan.workers {
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(Msg::Interval { worker, seq, elapsed, stats, last }) => {
-                for row in collector.add(worker, seq, elapsed, stats, last) {
+            Ok(Msg::Interval { worker, seq, elapsed, stats, last, cpu }) => {
+                for row in collector.add(worker, seq, elapsed, stats, last, cpu) {
                     observer.second(&row, &collector.total);
                 }
             }
@@ -146,19 +187,24 @@ pub fn run(plan: &'static Plan, stop: Arc<AtomicBool>, observer: &mut dyn Observ
     let (rss, peak) = crate::sys::rss_bytes();
     let elapsed = collector.elapsed;
     let process_cpu = crate::sys::process_cpu().saturating_sub(cpu0);
+    let busiest = cpu.iter().map(Duration::as_secs_f64).fold(0.0, f64::max);
+    let mut generator = GeneratorUsage {
+        workers: plan.workers,
+        cpu_percent: 100.0 * process_cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+        worker_cpu_s: cpu.iter().map(Duration::as_secs_f64).collect(),
+        rss_bytes: rss,
+        peak_rss_bytes: peak,
+        busiest_worker_cpu_percent: (100.0 * busiest / wall.as_secs_f64().max(1e-9)).min(100.0),
+        ..GeneratorUsage::default()
+    };
+    generator.assess(&collector.total, plan.load.is_open());
     Ok(RunOutput {
         unfinished: collector.last_in_flight(),
         interrupted: elapsed + Duration::from_millis(5) < plan.duration,
         stats: collector.total,
         timeline: collector.timeline,
         elapsed,
-        generator: GeneratorUsage {
-            workers: plan.workers,
-            cpu_percent: 100.0 * process_cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
-            worker_cpu_s: cpu.iter().map(Duration::as_secs_f64).collect(),
-            rss_bytes: rss,
-            peak_rss_bytes: peak,
-        },
+        generator,
         started_at,
     })
 }
@@ -182,6 +228,8 @@ struct Pending {
     stats: Stats,
     reported: usize,
     elapsed: Duration,
+    /// CPU time of the busiest worker in this interval.
+    cpu_max: Duration,
 }
 
 impl Collector {
@@ -198,7 +246,15 @@ impl Collector {
         }
     }
 
-    fn add(&mut self, worker: usize, seq: u64, elapsed: Duration, stats: Stats, last: bool) -> Vec<TimelineRow> {
+    fn add(
+        &mut self,
+        worker: usize,
+        seq: u64,
+        elapsed: Duration,
+        stats: Stats,
+        last: bool,
+        cpu: Duration,
+    ) -> Vec<TimelineRow> {
         self.total.merge(&stats);
         self.elapsed = self.elapsed.max(elapsed);
         if last {
@@ -209,10 +265,12 @@ impl Collector {
             stats: Stats::new(self.steps),
             reported: 0,
             elapsed: Duration::ZERO,
+            cpu_max: Duration::ZERO,
         });
         p.stats.merge(&stats);
         p.reported += 1;
         p.elapsed = p.elapsed.max(elapsed);
+        p.cpu_max = p.cpu_max.max(cpu);
         self.ready()
     }
 
@@ -240,7 +298,9 @@ impl Collector {
     }
 
     fn row(&mut self, seq: u64, p: Pending) -> TimelineRow {
-        let row = TimelineRow::from_interval(seq, p.elapsed, &p.stats);
+        let interval_s = (p.elapsed.as_secs_f64() - seq as f64).clamp(1e-3, 1.0);
+        let cpu = 100.0 * p.cpu_max.as_secs_f64() / interval_s;
+        let row = TimelineRow::from_interval(seq, p.elapsed, &p.stats, cpu.min(100.0));
         self.timeline.push(row.clone());
         row
     }

@@ -89,7 +89,10 @@ pub(crate) async fn user(ctx: Rc<Ctx>, local: usize, flags: Rc<UserFlags>) {
         }
         let intended = match &ctx.arrivals {
             Some(arrivals) => match arrivals.take().await {
-                Some(at) => Some(at),
+                Some((at, lag)) => {
+                    crate::stats::record(&mut ctx.stats.borrow_mut().lag, lag.as_micros() as u64);
+                    Some(at)
+                }
                 None => break,
             },
             None => None,

@@ -65,6 +65,8 @@ pub(crate) struct Ctx {
     stride: u64,
     /// Most users this worker may run.
     max_users: usize,
+    /// This thread's CPU time at the last snapshot.
+    cpu_mark: Cell<Duration>,
 }
 
 impl Ctx {
@@ -225,6 +227,7 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
             offset: (worker * shards + shard) as u64,
             stride: (plan.workers * shards) as u64,
             max_users,
+            cpu_mark: Cell::new(crate::sys::thread_cpu()),
         });
         let timer = match &plan.load {
             Load::Open { pre_allocated, .. } => {
@@ -298,16 +301,19 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
         ctx.timeouts.sweep(now);
         compio::time::sleep_until(next_tick.min(grace_end).min(now + Duration::from_millis(10))).await;
     }
-    let at = if grace.is_zero() { stop_at.min(end) } else { Instant::now() };
-    send_snapshot(ctx, worker, seq, at, true, tx);
+    // The run's length is the load's: requests that finish in the grace were sent within it and
+    // count in its last interval.
+    send_snapshot(ctx, worker, seq, stop_at.min(end), true, tx);
 }
 
 fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx: &Sender<Msg>) {
+    let cpu_now = crate::sys::thread_cpu();
+    let cpu = cpu_now.saturating_sub(ctx.cpu_mark.replace(cpu_now));
     let mut stats = ctx.stats.replace(Stats::new(ctx.plan.steps.len()));
     if let Some(a) = &ctx.arrivals {
         stats.dropped += a.take_dropped();
     }
     stats.gauges = Gauges { active_users: ctx.running_users() as u64, in_flight: ctx.in_flight.get() };
     let elapsed = at.saturating_duration_since(ctx.start);
-    let _ = tx.send(Msg::Interval { worker, seq, elapsed, stats, last });
+    let _ = tx.send(Msg::Interval { worker, seq, elapsed, stats, last, cpu });
 }

@@ -157,6 +157,17 @@ pub struct GeneratorInfo {
     pub peak_rss_bytes: u64,
     pub workers: u64,
     pub worker_cpu_s: Vec<f64>,
+    /// CPU use of the busiest worker over the run, percent of one core.
+    #[serde(default)]
+    pub busiest_worker_cpu_percent: f64,
+    /// Open model: p99 of the generator's own lag in sending starts (µs).
+    #[serde(default)]
+    pub schedule_lag_p99_us: u64,
+    /// The generator may have been the limit (see `warnings`).
+    #[serde(default)]
+    pub saturated: bool,
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// The whole result document.
@@ -234,6 +245,10 @@ impl RunResult {
                 peak_rss_bytes: out.generator.peak_rss_bytes,
                 workers: out.generator.workers as u64,
                 worker_cpu_s: out.generator.worker_cpu_s.iter().map(|s| round3(*s)).collect(),
+                busiest_worker_cpu_percent: round2(out.generator.busiest_worker_cpu_percent),
+                schedule_lag_p99_us: out.generator.schedule_lag_p99_us,
+                saturated: out.generator.saturated,
+                warnings: out.generator.warnings.clone(),
             },
             histogram: encode_histogram(&total.latency),
         }

@@ -76,14 +76,23 @@ pub fn summary(r: &RunResult) -> String {
         }
     }
     let g = &r.generator;
+    let lag = if r.load.model == "open" {
+        format!(", send lag p99 {}", micros(g.schedule_lag_p99_us as f64))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         o,
-        "\n  generator   {:.0}% CPU over {} workers, RSS {} (peak {})",
+        "\n  generator   {:.0}% CPU over {} workers (busiest {:.0}%){lag}, RSS {} (peak {})",
         g.cpu_percent,
         g.workers,
+        g.busiest_worker_cpu_percent,
         bytes(g.rss_bytes as f64),
         bytes(g.peak_rss_bytes as f64)
     );
+    for w in &g.warnings {
+        let _ = writeln!(o, "  WARNING     {w}");
+    }
     o
 }
 

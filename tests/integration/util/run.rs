@@ -176,3 +176,24 @@ pub fn temp_path(name: &str) -> PathBuf {
     let n = N.fetch_add(1, Ordering::SeqCst);
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("stampede-{}-{n}-{name}", std::process::id()))
 }
+
+/// `stampede run FILE ARGS... -q --json <temp file>`.
+pub fn scenario(file: &std::path::Path, args: &[&str]) -> Outcome {
+    let json = temp_path("result.json");
+    let json_arg = json.to_str().expect("temp path is UTF-8").to_string();
+    let file = file.to_str().expect("scenario path is UTF-8");
+    let mut all = vec!["run", file];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-q", "--json", &json_arg]);
+    run(&all, Some(json), None)
+}
+
+/// Run `stampede` with these arguments followed by `--json <temp file>`, and read the document
+/// if one was written (for commands such as `demo`, or runs expected to refuse their input).
+pub fn stampede_json(args: &[&str]) -> Outcome {
+    let json = temp_path("result.json");
+    let json_arg = json.to_str().expect("temp path is UTF-8").to_string();
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--json", &json_arg]);
+    run(&all, Some(json), None)
+}

@@ -1,15 +1,14 @@
 //! Integration tests of `stampede bench`: the real binary against scripted raw HTTP servers on
 //! loopback ephemeral ports. Every run is short (1–2 s, one or two workers, few connections).
 
-mod util;
-
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use util::{Action, Response, Server, assert_refused_before_sending, assert_server_agrees, bench};
+
+use crate::util::{self, Action, Response, Server, assert_refused_before_sending, assert_server_agrees, bench};
 
 const MS: Duration = Duration::from_millis(1);
 

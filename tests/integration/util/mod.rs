@@ -1,16 +1,19 @@
-//! Helpers for the integration tests: a scripted raw HTTP server on loopback ([`server`]), a
-//! runner for the real binary ([`run`]), and the checks many tests share.
+//! Helpers for the integration tests: a scripted raw HTTP server on loopback ([`server`]), the
+//! built-in target in the test process and temp dirs ([`target`]), a runner for the real binary
+//! ([`run`]), and the checks many tests share.
 
 #![allow(dead_code)]
 
 pub mod run;
 pub mod server;
+pub mod target;
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-pub use run::{Outcome, bench, bench_signalled, stampede};
+pub use run::{Outcome, bench, bench_signalled, scenario, stampede, stampede_json};
 pub use server::{Action, Response, Server};
+pub use target::{TempDir, TestTarget};
 
 /// Load runs share the machine's two cores. Most take a shared slot; the few whose assertions
 /// depend on timing (rate accuracy, latency) take the machine alone.

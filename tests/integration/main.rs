@@ -1,0 +1,9 @@
+//! The integration tests: one test binary (so the real `stampede` binary is built and the
+//! helpers compiled once), a module per command under test.
+//!
+//! - [`bench`]: `stampede bench` against scripted raw HTTP servers.
+//! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
+
+mod bench;
+mod scenario;
+mod util;
