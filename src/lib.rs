@@ -3,6 +3,7 @@
 //! Data flows one way: CLI or scenario → [`plan::Plan`] → [`engine`] (one pinned worker per core)
 //! → per-core [`stats`] → merge → [`report`].
 
+pub mod capacity;
 pub mod check;
 pub mod cli;
 pub mod engine;

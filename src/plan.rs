@@ -283,6 +283,9 @@ pub struct Plan {
     pub duration: Duration,
     /// After the end, how long requests in flight may still complete.
     pub graceful_stop: Duration,
+    /// When the run is stopped early (Ctrl-C, abort_on_fail), how long requests in flight may
+    /// still complete.
+    pub stop_grace: Duration,
     pub connect_timeout: Duration,
     pub max_head: usize,
     /// Most body bytes kept per response for checks and extraction.
@@ -319,6 +322,7 @@ impl Plan {
             thresholds: Vec::new(),
             workers: 1,
             graceful_stop: Duration::ZERO,
+            stop_grace: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(5),
             max_head: DEFAULT_MAX_HEAD,
             max_body: DEFAULT_MAX_BODY,

@@ -11,10 +11,12 @@
 //!   `GET /escrows/{id}` → 200 own record, 403 another user's, 404 none; 401 without a valid
 //!   token. Every 401/403/404 of these three routes counts as misuse.
 //! - `GET /api/{name}[?delay=MS]` → `{"name","ok":true}` with `X-Cache: HIT` 4 times in 5.
+//! - `GET /capacity/queue/{R}`, `/capacity/refuse/{R}` → servers of known capacity R per second
 //! - `GET /stall/{every_ms}/{for_ms}` → held until the end of the stall window when it arrives
 //!   while `ms_since_start % every_ms < for_ms`, answered at once otherwise.
 
 mod api;
+mod capacity;
 mod counters;
 mod route;
 #[cfg(test)]
@@ -51,6 +53,8 @@ struct Shared {
     started: Instant,
     /// Rotation of `X-Cache` on `/api/{name}`.
     cache_seq: AtomicU64,
+    /// The known-capacity servers of `/capacity/...`.
+    limits: capacity::Limits,
 }
 
 /// A running target: its address, its counters, and a way to stop it.
@@ -86,6 +90,7 @@ impl Target {
             api: api::Api::new(),
             started: Instant::now(),
             cache_seq: AtomicU64::new(0),
+            limits: capacity::Limits::default(),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();

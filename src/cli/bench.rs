@@ -16,7 +16,7 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
     if args.duration.is_zero() {
         return Err(bad("--duration must be longer than 0s".into()));
     }
-    if args.timeout.is_zero() || args.connect_timeout.is_zero() {
+    if args.request.timeout.is_zero() || args.request.connect_timeout.is_zero() {
         return Err(bad("--timeout and --connect-timeout must be longer than 0s".into()));
     }
     if let Some(r) = args.rate {
@@ -24,20 +24,21 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
             return Err(bad(format!("--rate must be a positive number of requests per second, not {r}")));
         }
     }
-    if args.max_header_bytes < 256 {
+    if args.request.max_header_bytes < 256 {
         return Err(bad("--max-header-bytes must be at least 256".into()));
     }
-    let method = args.method.to_ascii_uppercase();
+    let method = args.request.method.to_ascii_uppercase();
     validate_method(&method).map_err(bad)?;
     let mut headers = args
+        .request
         .headers
         .iter()
         .map(|h| parse_header(h).map_err(|e| bad(format!("-H: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    if args.no_keepalive && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("connection")) {
+    if args.request.no_keepalive && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("connection")) {
         headers.push(("Connection".into(), "close".into()));
     }
-    let body = match &args.body {
+    let body = match &args.request.body {
         None => Vec::new(),
         Some(b) => match b.strip_prefix('@') {
             Some(path) => std::fs::read(path).map_err(|source| PlanError::File { path: path.to_string(), source })?,
@@ -62,7 +63,8 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
         headers,
         body,
     };
-    let step = Step::fixed(format!("{method} {}", target.path), build_request(&spec), spec.is_head(), args.timeout);
+    let step =
+        Step::fixed(format!("{method} {}", target.path), build_request(&spec), spec.is_head(), args.request.timeout);
     let load = match args.rate {
         Some(rate) => Load::Open {
             rate: Curve::constant(rate, args.duration),
@@ -73,11 +75,11 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
         None => Load::Closed { users: Curve::constant(args.connections as f64, args.duration) },
     };
     let mut plan = Plan::single("bench", target, step, load);
-    plan.connect_timeout = args.connect_timeout;
-    plan.max_head = args.max_header_bytes;
+    plan.connect_timeout = args.request.connect_timeout;
+    plan.max_head = args.request.max_header_bytes;
     plan.shard = shard;
-    plan.no_keepalive = args.no_keepalive;
-    runner::set_tls(&mut plan, &args.tls)?;
+    plan.no_keepalive = args.request.no_keepalive;
+    runner::set_tls(&mut plan, &args.request.tls)?;
     runner::place_workers(&mut plan, args.workers)?;
     Ok(plan)
 }

@@ -3,6 +3,7 @@
 //! unreachable (or the run could not happen).
 
 mod bench;
+mod capacity;
 mod demo;
 mod doctor;
 pub mod progress;
@@ -52,6 +53,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run a scenario file: user journeys, load stages, thresholds
     Run(RunArgs),
+    /// Find the highest rate a service sustains while its SLOs hold
+    Capacity(CapacityArgs),
     /// Run the built-in HTTP test server
     Target(TargetArgs),
     /// Start the built-in target on loopback, load it, and print the report
@@ -77,6 +80,64 @@ pub struct BenchArgs {
     /// from each request's intended start
     #[arg(short = 'R', long)]
     pub rate: Option<f64>,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Write the result document (JSON) to FILE, atomically
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Run shard i of N (1-based): this instance takes its share of connections and rate
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
+    /// No live progress line
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// A URL (each start is one request), or a scenario file (each start is one iteration of
+    /// its journeys; its load settings are replaced by the search)
+    pub target: String,
+    /// Service level objective, as a threshold: "p(99) < 100ms", "errors < 1%" (repeatable)
+    #[arg(long = "slo", value_name = "EXPR", required = true)]
+    pub slos: Vec<String>,
+    /// First rate tried, per second
+    #[arg(long, default_value_t = 100.0)]
+    pub start: f64,
+    /// Highest rate tried, per second
+    #[arg(long, default_value_t = 1_000_000.0)]
+    pub max: f64,
+    /// How long each rate is held (a step may stop early once clearly lost)
+    #[arg(long, default_value = "5s", value_parser = duration_arg)]
+    pub step_duration: Duration,
+    /// Start of each step left out of its verdict (connections, caches warming up)
+    #[arg(long, default_value = "1s", value_parser = duration_arg)]
+    pub warmup: Duration,
+    /// Stop narrowing when the passing and failing rates are this close
+    #[arg(long, default_value = "5%")]
+    pub precision: String,
+    /// Connections (users) available to carry the load
+    #[arg(short = 'c', long = "connections", default_value_t = 1000)]
+    pub connections: usize,
+    /// Worker threads, one per core [default: every core the process may use]
+    #[arg(short = 't', long = "threads")]
+    pub workers: Option<usize>,
+    /// With a scenario file: base URL replacing its `target`
+    #[arg(long = "base-url", value_name = "URL")]
+    pub base_url: Option<String>,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Write the result document (JSON) to FILE, atomically
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// No live progress line
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// The request `bench` and `capacity` send, and how.
+#[derive(Debug, Args, Clone)]
+pub struct RequestArgs {
     /// HTTP method
     #[arg(short = 'm', long, default_value = "GET")]
     pub method: String,
@@ -92,12 +153,6 @@ pub struct BenchArgs {
     /// Time allowed to establish a connection
     #[arg(long, default_value = "5s", value_parser = duration_arg)]
     pub connect_timeout: Duration,
-    /// Write the result document (JSON) to FILE, atomically
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// Run shard i of N (1-based): this instance takes its share of connections and rate
-    #[arg(long, value_name = "i/N")]
-    pub shard: Option<String>,
     /// Largest response head (status line and headers) accepted, in bytes
     #[arg(long, default_value_t = crate::http::response::DEFAULT_MAX_HEAD)]
     pub max_header_bytes: usize,
@@ -106,9 +161,6 @@ pub struct BenchArgs {
     pub no_keepalive: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
-    /// No live progress line
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
 }
 
 /// TLS settings for https:// targets.
@@ -213,6 +265,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::Run(args) => run::run(args),
+        Command::Capacity(args) => capacity::run(args),
         Command::Target(args) => target::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Doctor(args) => doctor::run(args),

@@ -29,7 +29,7 @@ impl Progress {
 }
 
 impl Observer for Progress {
-    fn second(&mut self, row: &TimelineRow, total: &Stats) {
+    fn second(&mut self, row: &TimelineRow, _: &Stats, total: &Stats) {
         if !self.enabled {
             return;
         }

@@ -64,8 +64,8 @@ struct Watch<'a> {
 }
 
 impl Observer for Watch<'_> {
-    fn second(&mut self, row: &TimelineRow, total: &Stats) {
-        self.progress.second(row, total);
+    fn second(&mut self, row: &TimelineRow, interval: &Stats, total: &Stats) {
+        self.progress.second(row, interval, total);
         if self.aborted_by.is_some() {
             return;
         }

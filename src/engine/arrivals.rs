@@ -15,6 +15,18 @@ use super::pacer::Pacer;
 pub const PRECISE_UP_TO: f64 = 20_000.0;
 pub const TICK: Duration = Duration::from_micros(50);
 
+/// A start handed to a user.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    /// When it was due: its latency runs from here.
+    pub at: Instant,
+    /// The generator's own lag in sending it: how long after both the start was due and the
+    /// user was free it got going.
+    pub lag: Duration,
+    /// Its number over the whole run (all workers and shards).
+    pub index: u64,
+}
+
 pub struct Arrivals {
     start: Instant,
     pacer: RefCell<Pacer>,
@@ -51,18 +63,20 @@ impl Arrivals {
         self.start + Duration::from_nanos(t)
     }
 
-    /// The next start if it is due, else wait for the timer to release one. Returns the start's
-    /// intended time and the generator's own lag in sending it: how long after both the start
-    /// was due and this user was free it got going. `None` once the schedule has ended.
-    pub async fn take(&self) -> Option<(Instant, Duration)> {
+    /// The next start if it is due, else wait for the timer to release one. `None` once the
+    /// schedule has ended.
+    pub async fn take(&self) -> Option<Start> {
         let free_at = Instant::now();
         poll_fn(|cx| {
             let Some(t) = self.next.get() else { return Poll::Ready(None) };
             let at = self.at(t);
             let now = Instant::now();
             if at <= now {
-                self.next.set(self.pacer.borrow_mut().next());
-                return Poll::Ready(Some((at, now.saturating_duration_since(at.max(free_at)))));
+                let mut pacer = self.pacer.borrow_mut();
+                let index = pacer.last_index();
+                self.next.set(pacer.next());
+                let lag = now.saturating_duration_since(at.max(free_at));
+                return Poll::Ready(Some(Start { at, lag, index }));
             }
             self.parked.borrow_mut().push_back(cx.waker().clone());
             if let Some(timer) = self.timer.borrow_mut().take() {
@@ -153,7 +167,10 @@ impl Arrivals {
             return 0;
         }
         let due = self.due(now, parked.len());
-        for w in parked.drain(..due) {
+        // Most recently parked first: a few warm connections carry a low rate, and the others
+        // are used (and connected) only when the rate needs them.
+        let n = parked.len();
+        for w in parked.drain(n - due..).rev() {
             w.wake();
         }
         due
@@ -225,7 +242,7 @@ mod tests {
                 .map(|_| {
                     let (a, taken) = (arrivals.clone(), taken.clone());
                     compio::runtime::spawn(async move {
-                        while let Some((at, lag)) = a.take().await {
+                        while let Some(Start { at, lag, .. }) = a.take().await {
                             assert!(Instant::now() >= at, "released early");
                             assert!(lag < Duration::from_millis(50), "lag {lag:?}");
                             taken.borrow_mut().push(at);

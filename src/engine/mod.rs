@@ -2,7 +2,7 @@
 //! stats; this module starts them, collects their one-second snapshots into the timeline and
 //! the merged totals, and stops them at the end of the run or on request.
 
-mod arrivals;
+pub mod arrivals;
 mod conn;
 mod limit;
 pub mod pacer;
@@ -55,11 +55,12 @@ pub(crate) enum Msg {
 
 /// Receives each second of the run as it completes (progress display, live reports).
 pub trait Observer {
-    fn second(&mut self, row: &TimelineRow, total: &Stats);
+    /// One second is complete: its row, what was measured in it, and the total so far.
+    fn second(&mut self, row: &TimelineRow, interval: &Stats, total: &Stats);
 }
 
 impl Observer for () {
-    fn second(&mut self, _: &TimelineRow, _: &Stats) {}
+    fn second(&mut self, _: &TimelineRow, _: &Stats, _: &Stats) {}
 }
 
 /// How the generator itself fared.
@@ -154,8 +155,8 @@ pub fn run(plan: &'static Plan, stop: Arc<AtomicBool>, observer: &mut dyn Observ
     while done < plan.workers {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Interval { worker, seq, elapsed, stats, last, cpu }) => {
-                for row in collector.add(worker, seq, elapsed, stats, last, cpu) {
-                    observer.second(&row, &collector.total);
+                for (row, interval) in collector.add(worker, seq, elapsed, stats, last, cpu) {
+                    observer.second(&row, &interval, &collector.total);
                 }
             }
             Ok(Msg::Done { worker, cpu: c }) => {
@@ -180,8 +181,8 @@ pub fn run(plan: &'static Plan, stop: Arc<AtomicBool>, observer: &mut dyn Observ
     if let Some(f) = failure {
         return Err(f);
     }
-    for row in collector.flush() {
-        observer.second(&row, &collector.total);
+    for (row, interval) in collector.flush() {
+        observer.second(&row, &interval, &collector.total);
     }
     let wall = shared.start.elapsed();
     let (rss, peak) = crate::sys::rss_bytes();
@@ -254,7 +255,7 @@ impl Collector {
         stats: Stats,
         last: bool,
         cpu: Duration,
-    ) -> Vec<TimelineRow> {
+    ) -> Vec<(TimelineRow, Stats)> {
         self.total.merge(&stats);
         self.elapsed = self.elapsed.max(elapsed);
         if last {
@@ -279,7 +280,7 @@ impl Collector {
     }
 
     /// Rows for the leading seconds every live worker has reported.
-    fn ready(&mut self) -> Vec<TimelineRow> {
+    fn ready(&mut self) -> Vec<(TimelineRow, Stats)> {
         let mut rows = Vec::new();
         while let Some((&seq, p)) = self.pending.first_key_value() {
             let expected = (0..self.workers).filter(|&w| self.last_seq[w].is_none_or(|l| l >= seq)).count();
@@ -292,17 +293,17 @@ impl Collector {
         rows
     }
 
-    fn flush(&mut self) -> Vec<TimelineRow> {
+    fn flush(&mut self) -> Vec<(TimelineRow, Stats)> {
         let pending = std::mem::take(&mut self.pending);
         pending.into_iter().map(|(seq, p)| self.row(seq, p)).collect::<Vec<_>>()
     }
 
-    fn row(&mut self, seq: u64, p: Pending) -> TimelineRow {
+    fn row(&mut self, seq: u64, p: Pending) -> (TimelineRow, Stats) {
         let interval_s = (p.elapsed.as_secs_f64() - seq as f64).clamp(1e-3, 1.0);
         let cpu = 100.0 * p.cpu_max.as_secs_f64() / interval_s;
         let row = TimelineRow::from_interval(seq, p.elapsed, &p.stats, cpu.min(100.0));
         self.timeline.push(row.clone());
-        row
+        (row, p.stats)
     }
 
     fn last_in_flight(&self) -> u64 {

@@ -147,6 +147,11 @@ impl Pacer {
         Some(t)
     }
 
+    /// Run-wide number of the start `next` returned last.
+    pub fn last_index(&self) -> u64 {
+        self.k.saturating_sub(1) * self.stride + self.offset
+    }
+
     /// This worker's starts due strictly before `t_ns` (taken or not).
     pub fn due_before(&self, t_ns: u64) -> u64 {
         let t = t_ns.min(self.end_ns) as f64 / 1e9;

@@ -55,24 +55,29 @@ struct User {
 impl User {
     fn new(ctx: &Ctx, id: u64, ty: &UserType) -> User {
         let plan = ctx.plan;
-        let mut vars = vec![None; plan.vars.len()];
-        if let Some(data) = &ty.data {
-            if !data.rows.is_empty() {
-                let row = &data.rows[(id % data.rows.len() as u64) as usize];
-                for (&slot, value) in data.vars.iter().zip(row) {
-                    vars[slot] = Some(value.clone());
-                }
-            }
-        }
-        User {
+        let mut u = User {
             id,
             iter: 0,
-            vars,
+            vars: vec![None; plan.vars.len()],
             conns: (0..plan.targets.len()).map(|_| None).collect(),
             rng: Rng::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ctx.start.elapsed().as_nanos() as u64),
             buf: Vec::new(),
             body: Vec::new(),
             backoff: Backoff(Backoff::MIN),
+        };
+        u.load_data(ty);
+        u
+    }
+
+    /// Take this user's row of the type's CSV data (row `id mod rows`) into its variables.
+    fn load_data(&mut self, ty: &UserType) {
+        if let Some(data) = &ty.data {
+            if !data.rows.is_empty() {
+                let row = &data.rows[(self.id % data.rows.len() as u64) as usize];
+                for (&slot, value) in data.vars.iter().zip(row) {
+                    self.vars[slot] = Some(value.clone());
+                }
+            }
         }
     }
 }
@@ -81,23 +86,30 @@ impl User {
 pub(crate) async fn user(ctx: Rc<Ctx>, local: usize, flags: Rc<UserFlags>) {
     let plan = ctx.plan;
     let id = ctx.global_id(local);
-    let ty = &plan.users[plan.user_type(id)];
-    let mut u = User::new(&ctx, id, ty);
+    let mut ty = plan.user_type(id);
+    let mut u = User::new(&ctx, id, &plan.users[ty]);
     loop {
         if flags.stop.get() || ctx.stopping.get() {
             break;
         }
         let intended = match &ctx.arrivals {
             Some(arrivals) => match arrivals.take().await {
-                Some((at, lag)) => {
-                    crate::stats::record(&mut ctx.stats.borrow_mut().lag, lag.as_micros() as u64);
-                    Some(at)
+                Some(start) => {
+                    crate::stats::record(&mut ctx.stats.borrow_mut().lag, start.lag.as_micros() as u64);
+                    // In the open model the mix follows the starts, not the users: whichever user
+                    // is free runs the journey of the start's type.
+                    let t = plan.user_type(start.index);
+                    if t != ty {
+                        ty = t;
+                        u.load_data(&plan.users[ty]);
+                    }
+                    Some(start.at)
                 }
                 None => break,
             },
             None => None,
         };
-        iteration(&ctx, ty, &mut u, intended, &flags).await;
+        iteration(&ctx, &plan.users[ty], &mut u, intended, &flags).await;
         u.iter += 1;
     }
 }

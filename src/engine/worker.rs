@@ -32,8 +32,6 @@ const RECV_BUFFER: usize = 4 * 1024;
 /// this bounds memory independently of the number of connections; when the pool runs dry a
 /// connection reads into a small buffer of its own and re-arms.
 const MAX_RECV_BUFFERS: usize = 2048;
-/// Grace for requests in flight when the run is stopped early (Ctrl-C, abort_on_fail).
-const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
 /// How often the users curve is followed (closed model).
 const RAMP_EVERY: Duration = Duration::from_millis(100);
 
@@ -287,7 +285,7 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
     let interrupted = shared.stop.load(Ordering::Relaxed);
     // Stopped by Ctrl-C: requests in flight get a short grace, whatever the plan says, so what
     // they measured is kept and the process still exits within a second or two.
-    let grace = if interrupted { INTERRUPT_GRACE } else { plan.graceful_stop };
+    let grace = if interrupted { plan.stop_grace } else { plan.graceful_stop };
     let grace_end = stop_at + grace;
     loop {
         let now = Instant::now();

@@ -194,6 +194,10 @@ pub struct RunResult {
     pub generator: GeneratorInfo,
     /// Latency histogram of the whole run, base64 HdrHistogram V2.
     pub histogram: String,
+    /// `capacity` runs: the answer and the steps that led to it (the rest of the document
+    /// describes the last step, normally the confirming hold at the answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::CapacityResult>,
 }
 
 impl RunResult {
@@ -251,6 +255,7 @@ impl RunResult {
                 warnings: out.generator.warnings.clone(),
             },
             histogram: encode_histogram(&total.latency),
+            capacity: None,
         }
     }
 

@@ -36,11 +36,12 @@ pub(super) enum Route {
     Escrow,
     Api,
     Stall,
+    Capacity,
     Unmatched,
 }
 
 /// Pattern of each [`Route`], in declaration order; ids and names are replaced by `:id`/`:name`.
-pub(super) const ROUTES: [&str; 13] = [
+pub(super) const ROUTES: [&str; 14] = [
     "/",
     "/status",
     "/delay",
@@ -53,6 +54,7 @@ pub(super) const ROUTES: [&str; 13] = [
     "/escrows/:id",
     "/api/:name",
     "/stall",
+    "/capacity",
     "/*",
 ];
 

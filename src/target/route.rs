@@ -58,6 +58,7 @@ pub(super) fn respond(r: &Req<'_>, sh: &Shared, shard: usize, out: &mut Vec<u8>)
         "echo" => Route::Echo,
         "close" => Route::Close,
         "stall" => Route::Stall,
+        "capacity" => Route::Capacity,
         "auth" if arg == "login" => Route::Login,
         "escrows" if arg.is_empty() => Route::Escrows,
         "escrows" if !arg.contains('/') => Route::Escrow,
@@ -109,6 +110,23 @@ pub(super) fn respond(r: &Req<'_>, sh: &Shared, shard: usize, out: &mut Vec<u8>)
                 close,
             ),
         },
+        Route::Capacity => {
+            let (kind, rate) = arg.split_once('/').unwrap_or((arg, ""));
+            match (kind, rate.parse::<u64>()) {
+                ("queue", Ok(r)) if r > 0 => {
+                    write_response(out, 200, text, b"ok\n", close);
+                    after.delay = Some(sh.limits.queue(r, std::time::Instant::now()));
+                }
+                ("refuse", Ok(r)) if r > 0 => {
+                    if sh.limits.admit(r, std::time::Instant::now()) {
+                        write_response(out, 200, text, b"ok\n", close);
+                    } else {
+                        write_response(out, 503, text, b"over capacity\n", close);
+                    }
+                }
+                _ => write_response(out, 400, text, b"use /capacity/queue/{rate} or /capacity/refuse/{rate}\n", close),
+            }
+        }
         Route::Api => {
             if !matches!(r.method, "GET" | "HEAD") {
                 return method_not_allowed(out, "GET, HEAD", close);

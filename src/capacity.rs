@@ -1,0 +1,434 @@
+//! Capacity search: the highest arrival rate a service sustains while its SLOs hold. An
+//! exponential probe finds a failing rate, bisection narrows it, a longer hold confirms the
+//! answer. Each step is judged on its own window after warm-up, stopped early once clearly
+//! lost, and a step the generator could not drive is reported as the generator's limit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::SATURATED_CPU;
+use crate::report::result::observed;
+use crate::stats::{Stats, StepStats, TimelineRow};
+use crate::threshold::{Metric, Threshold};
+
+/// Lowest rate worth trying (starts per second).
+pub const MIN_RATE: f64 = 1.0;
+/// Confirming holds tried before giving up on confirmation.
+const MAX_CONFIRMS: usize = 2;
+
+/// How the search is set up.
+#[derive(Debug, Clone)]
+pub struct SearchConfig {
+    pub slos: Vec<Threshold>,
+    pub start: f64,
+    pub max: f64,
+    /// Stop narrowing once the failing and passing rates are this close (fraction).
+    pub precision: f64,
+}
+
+/// Which rate to run next, or the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// Run a step at this rate; `confirm`: the longer hold at the answer.
+    Step {
+        rate: f64,
+        phase: Phase,
+    },
+    Done {
+        max_rps: f64,
+        limited_by: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Probe,
+    Bisect,
+    Confirm,
+}
+
+/// What a step showed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass,
+    /// An SLO failed; the text names it.
+    Fail(String),
+    /// The generator could not drive this rate (CPU saturated or sending late); it achieved
+    /// about this many requests per second.
+    Generator(f64),
+    /// Every connection was busy while the service answered within its SLO: raise -c.
+    Connections,
+}
+
+/// The search's state: a pure function of the verdicts so far.
+#[derive(Debug, Clone)]
+pub struct Search {
+    cfg: SearchConfig,
+    /// Highest rate that passed (and not disproved by a failed confirm).
+    lo: Option<f64>,
+    /// Lowest rate that failed, and why.
+    hi: Option<(f64, String)>,
+    /// Every rate that passed, to fall back on when a confirm fails.
+    passes: Vec<f64>,
+    confirms: usize,
+    last: Option<(f64, Phase)>,
+    done: Option<Next>,
+}
+
+impl Search {
+    pub fn new(cfg: SearchConfig) -> Search {
+        Search { cfg, lo: None, hi: None, passes: Vec::new(), confirms: 0, last: None, done: None }
+    }
+
+    /// The next step, or the answer.
+    pub fn next(&mut self) -> Next {
+        if let Some(d) = &self.done {
+            return d.clone();
+        }
+        let next = match (self.lo, &self.hi) {
+            // Nothing failed yet: keep doubling up to the maximum.
+            (_, None) => {
+                let rate = match self.lo {
+                    None => self.cfg.start,
+                    Some(lo) if lo >= self.cfg.max => {
+                        return self.finish(lo, format!("the maximum rate tried (--max {})", fmt(self.cfg.max)));
+                    }
+                    Some(lo) => (lo * 2.0).min(self.cfg.max),
+                };
+                Next::Step { rate, phase: Phase::Probe }
+            }
+            // Everything failed so far: halve until something passes.
+            (None, Some((hi, why))) => {
+                let rate = hi / 2.0;
+                if rate < MIN_RATE {
+                    return self.finish(0.0, why.clone());
+                }
+                Next::Step { rate, phase: Phase::Probe }
+            }
+            (Some(lo), Some((hi, why))) => {
+                if hi - lo > self.cfg.precision * lo {
+                    Next::Step { rate: (lo + hi) / 2.0, phase: Phase::Bisect }
+                } else if self.last == Some((lo, Phase::Confirm)) || self.confirms >= MAX_CONFIRMS {
+                    return self.finish(lo, why.clone());
+                } else {
+                    Next::Step { rate: lo, phase: Phase::Confirm }
+                }
+            }
+        };
+        next
+    }
+
+    /// Record what the step at `rate` showed.
+    pub fn record(&mut self, rate: f64, phase: Phase, verdict: &Verdict) {
+        self.last = Some((rate, phase));
+        if phase == Phase::Confirm {
+            self.confirms += 1;
+        }
+        match verdict {
+            Verdict::Pass => {
+                self.passes.push(rate);
+                if self.lo.is_none_or(|lo| rate > lo) {
+                    self.lo = Some(rate);
+                }
+                if phase == Phase::Confirm {
+                    self.last = Some((rate, Phase::Confirm));
+                }
+            }
+            Verdict::Fail(why) => {
+                if self.hi.as_ref().is_none_or(|(hi, _)| rate < *hi) {
+                    self.hi = Some((rate, why.clone()));
+                }
+                // A failed confirm disproves the answer: fall back to the best pass below it.
+                self.passes.retain(|&p| p < rate);
+                self.lo = self.passes.iter().copied().fold(None, |m, p| Some(m.map_or(p, |m: f64| m.max(p))));
+            }
+            Verdict::Generator(achieved) => {
+                self.done = Some(Next::Done {
+                    max_rps: *achieved,
+                    limited_by: format!("generator: it could not drive more than ~{} req/s", fmt(*achieved)),
+                });
+            }
+            Verdict::Connections => {
+                self.done = Some(Next::Done {
+                    max_rps: self.lo.unwrap_or(0.0),
+                    limited_by: format!(
+                        "connections: every one was busy at {} req/s while the service met its SLOs (raise -c)",
+                        fmt(rate)
+                    ),
+                });
+            }
+        }
+    }
+
+    fn finish(&mut self, max_rps: f64, limited_by: String) -> Next {
+        let d = Next::Done { max_rps, limited_by };
+        self.done = Some(d.clone());
+        d
+    }
+}
+
+fn fmt(r: f64) -> String {
+    crate::units::group(r.round() as u64)
+}
+
+/// The measurements of one step after its warm-up.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub stats: Stats,
+    pub seconds: f64,
+    /// Busiest worker's CPU per second (percent).
+    pub cpu: Vec<f64>,
+    /// Users busy at each second's end, as a share of all users (0..1).
+    pub busy: Vec<f64>,
+}
+
+impl Window {
+    pub fn new(steps: usize) -> Window {
+        Window { stats: Stats::new(steps), seconds: 0.0, cpu: Vec::new(), busy: Vec::new() }
+    }
+
+    /// Add one second of the run (only call for seconds after the warm-up).
+    pub fn add(&mut self, row: &TimelineRow, interval: &Stats, users: usize) {
+        self.stats.merge(interval);
+        self.seconds += row.interval_s;
+        self.cpu.push(row.worker_cpu_max);
+        self.busy.push(row.in_flight as f64 / users.max(1) as f64);
+    }
+
+    pub fn total(&self) -> StepStats {
+        self.stats.total()
+    }
+
+    /// Median service time (µs), without queueing for a connection.
+    pub fn service_p50_us(&self) -> u64 {
+        let t = self.total();
+        if t.service.is_empty() { 0 } else { t.service.value_at_quantile(0.5) }
+    }
+
+    pub fn achieved_rps(&self) -> f64 {
+        self.total().requests as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Judge a step's window against the SLOs. `lag_limit_us`: send lag beyond which the generator
+/// did not keep the schedule. `baseline_service_us`: the service time (p50) of the last passing
+/// step, to tell a slowing service from too few connections.
+pub fn judge(slos: &[Threshold], w: &Window, lag_limit_us: u64, baseline_service_us: Option<u64>) -> Verdict {
+    let total = w.total();
+    if total.requests == 0 {
+        return Verdict::Fail("no request completed in the step".into());
+    }
+    let lag_p99 = if w.stats.lag.is_empty() { 0 } else { w.stats.lag.value_at_quantile(0.99) };
+    let mean_cpu = w.cpu.iter().sum::<f64>() / w.cpu.len().max(1) as f64;
+    if mean_cpu >= SATURATED_CPU || lag_p99 > lag_limit_us {
+        return Verdict::Generator(w.achieved_rps());
+    }
+    let o = observed(&total, w.seconds);
+    let failed = slos.iter().find(|t| !t.evaluate(&o).1);
+    let Some(t) = failed else { return Verdict::Pass };
+    // Latency failed because requests waited for a connection, not because the service was
+    // slow: every connection was busy, yet the service answered as fast as at lower rates (a
+    // saturated service gets slower instead, and more connections would only queue there).
+    let starved = w.busy.iter().filter(|&&b| b >= 0.99).count() * 2 >= w.busy.len().max(1);
+    let service_p50 = if total.service.is_empty() { 0 } else { total.service.value_at_quantile(0.5) };
+    let service_steady = baseline_service_us.is_some_and(|b| service_p50 <= (b * 2).max(b + 1000));
+    if starved && service_steady && is_latency(&t.metric) {
+        let service_stats = StepStats { latency: total.service.clone(), ..total.clone() };
+        if t.evaluate(&observed(&service_stats, w.seconds)).1 {
+            return Verdict::Connections;
+        }
+    }
+    let (value, _) = t.evaluate(&o);
+    Verdict::Fail(format!("{} (measured {value:.1}{})", t.expr, t.unit()))
+}
+
+/// Whether a running step is already clearly lost: a latency SLO above twice its bound, or
+/// errors above three times theirs, on enough requests.
+pub fn clearly_lost(slos: &[Threshold], w: &Window) -> bool {
+    let total = w.total();
+    if total.requests < 50 || w.seconds < 0.9 {
+        return false;
+    }
+    let o = observed(&total, w.seconds);
+    slos.iter().any(|t| {
+        let (value, _) = t.evaluate(&o);
+        match t.metric {
+            Metric::Errors => value > (t.bound * 3.0).max(t.bound + 2.0),
+            ref m if is_latency(m) => {
+                matches!(t.op, crate::threshold::Op::Lt | crate::threshold::Op::Le) && value > t.bound * 2.0
+            }
+            _ => false,
+        }
+    })
+}
+
+fn is_latency(m: &Metric) -> bool {
+    matches!(m, Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max | Metric::Med)
+}
+
+/// One step of the search, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub rate: f64,
+    pub phase: Phase,
+    pub achieved_rps: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    /// Failed requests, percent.
+    pub errors: f64,
+    /// `pass`, `fail`, `generator` or `connections`.
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How long the step ran (it may stop early when clearly lost).
+    pub duration_s: f64,
+    pub stopped_early: bool,
+}
+
+impl StepReport {
+    pub fn new(
+        rate: f64,
+        phase: Phase,
+        w: &Window,
+        verdict: &Verdict,
+        duration_s: f64,
+        stopped_early: bool,
+    ) -> StepReport {
+        let t = w.total();
+        let q = |p: f64| if t.latency.is_empty() { 0.0 } else { t.latency.value_at_quantile(p) as f64 / 1000.0 };
+        let (verdict, reason) = match verdict {
+            Verdict::Pass => ("pass", None),
+            Verdict::Fail(why) => ("fail", Some(why.clone())),
+            Verdict::Generator(_) => ("generator", Some("the generator was saturated".to_string())),
+            Verdict::Connections => ("connections", Some("every connection was busy".to_string())),
+        };
+        StepReport {
+            rate: round2(rate),
+            phase,
+            achieved_rps: round2(w.achieved_rps()),
+            p50_ms: round2(q(0.50)),
+            p95_ms: round2(q(0.95)),
+            p99_ms: round2(q(0.99)),
+            errors: round2(100.0 * t.errors as f64 / t.requests.max(1) as f64),
+            verdict: verdict.into(),
+            reason,
+            duration_s: round2(duration_s),
+            stopped_early,
+        }
+    }
+}
+
+/// The answer, in the result document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityResult {
+    /// Highest rate (requests or iterations per second) that held every SLO.
+    pub max_rps: f64,
+    /// What stopped it: the SLO that failed above it, the generator, connections, or --max.
+    pub limited_by: String,
+    pub slo: Vec<String>,
+    pub steps: Vec<StepReport>,
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search(start: f64, max: f64) -> Search {
+        Search::new(SearchConfig { slos: Vec::new(), start, max, precision: 0.05 })
+    }
+
+    /// Drive a search against a service that passes below `capacity`.
+    fn run(mut s: Search, capacity: f64) -> (f64, String, Vec<(f64, Phase)>) {
+        let mut steps = Vec::new();
+        for _ in 0..100 {
+            match s.next() {
+                Next::Done { max_rps, limited_by } => return (max_rps, limited_by, steps),
+                Next::Step { rate, phase } => {
+                    steps.push((rate, phase));
+                    let v = if rate <= capacity { Verdict::Pass } else { Verdict::Fail("p(99) < 100ms".into()) };
+                    s.record(rate, phase, &v);
+                }
+            }
+        }
+        panic!("the search did not end: {steps:?}");
+    }
+
+    #[test]
+    fn finds_the_capacity_within_the_precision() {
+        for capacity in [150.0, 1000.0, 3333.0, 25_000.0] {
+            let (max, why, steps) = run(search(100.0, 1e6), capacity);
+            assert!(max <= capacity && max >= capacity * 0.95, "capacity {capacity}: found {max} via {steps:?}");
+            assert!(why.contains("p(99)"));
+            assert_eq!(steps.last().unwrap().1, Phase::Confirm, "the answer is confirmed");
+            assert!(steps.len() <= 20, "{} steps", steps.len());
+        }
+    }
+
+    #[test]
+    fn probes_down_when_the_start_already_fails() {
+        let (max, _, steps) = run(search(1000.0, 1e6), 130.0);
+        assert!((123.5..=130.0).contains(&max), "{max} via {steps:?}");
+        assert_eq!(steps[1], (500.0, Phase::Probe));
+    }
+
+    #[test]
+    fn stops_at_the_maximum() {
+        let (max, why, _) = run(search(100.0, 800.0), 1e9);
+        assert_eq!(max, 800.0);
+        assert!(why.contains("maximum"), "{why}");
+    }
+
+    #[test]
+    fn nothing_passes() {
+        let (max, why, _) = run(search(10.0, 100.0), 0.1);
+        assert_eq!(max, 0.0);
+        assert!(why.contains("p(99)"));
+    }
+
+    #[test]
+    fn a_failed_confirm_falls_back_to_a_lower_pass() {
+        let mut s = search(100.0, 1e6);
+        // Passes below 420, but the first confirming hold fails (a noisy second): the answer
+        // falls back to the best pass below it, confirmed in turn.
+        let mut confirms = Vec::new();
+        for _ in 0..40 {
+            match s.next() {
+                Next::Done { max_rps, .. } => {
+                    assert_eq!(confirms.len(), 2, "{confirms:?}");
+                    assert!(max_rps < confirms[0], "the disproved rate is not the answer");
+                    assert_eq!(max_rps, confirms[1]);
+                    return;
+                }
+                Next::Step { rate, phase } => {
+                    let pass = if phase == Phase::Confirm {
+                        confirms.push(rate);
+                        confirms.len() > 1
+                    } else {
+                        rate < 420.0
+                    };
+                    s.record(rate, phase, &if pass { Verdict::Pass } else { Verdict::Fail("x".into()) });
+                }
+            }
+        }
+        panic!("no answer");
+    }
+
+    #[test]
+    fn the_generator_limit_ends_the_search() {
+        let mut s = search(100.0, 1e6);
+        let Next::Step { rate, phase } = s.next() else { panic!() };
+        s.record(rate, phase, &Verdict::Generator(87.0));
+        match s.next() {
+            Next::Done { max_rps, limited_by } => {
+                assert_eq!(max_rps, 87.0);
+                assert!(limited_by.starts_with("generator"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! `stampede capacity`: run the capacity search, one engine run per step, each watched second
+//! by second (window after warm-up, early stop, Ctrl-C); print the curve and the answer.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::capacity::{
+    CapacityResult, Next, Phase, Search, SearchConfig, StepReport, Verdict, Window, clearly_lost, judge,
+};
+use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, runner, signals};
+use crate::engine::pacer::Curve;
+use crate::engine::{Observer, RunOutput, SATURATED_LAG};
+use crate::error::PlanError;
+use crate::plan::{Load, Overflow, Plan};
+use crate::report::{self, RunResult};
+use crate::scenario::{self, Overrides};
+use crate::stats::{Stats, TimelineRow};
+use crate::threshold::{self, Metric};
+use crate::units::{group, micros};
+
+/// Longest wait for the service to recover after a failed step.
+const MAX_RECOVERY: Duration = Duration::from_secs(15);
+
+/// The plan every step starts from: the URL's request or the scenario's journeys.
+fn base_plan(args: &CapacityArgs) -> Result<Plan, PlanError> {
+    let mut plan = if args.target.contains("://") {
+        let bench_args = BenchArgs {
+            url: args.target.clone(),
+            connections: args.connections,
+            duration: args.step_duration,
+            workers: args.workers,
+            rate: Some(args.start),
+            request: args.request.clone(),
+            json: None,
+            shard: None,
+            quiet: true,
+        };
+        bench::plan(&bench_args)?
+    } else {
+        let mut plan = scenario::load(Path::new(&args.target), &Overrides { target: args.base_url.clone() })?;
+        runner::set_tls(&mut plan, &args.request.tls)?;
+        plan
+    };
+    plan.command = "capacity".into();
+    plan.thresholds.clear();
+    plan.graceful_stop = Duration::ZERO;
+    // A step stopped early is over: what is still in flight is not waited for.
+    plan.stop_grace = Duration::ZERO;
+    // Room for every connection, whatever the scenario said about users.
+    plan.load = step_load(args.start, args.step_duration, args.connections);
+    runner::place_workers(&mut plan, args.workers)?;
+    Ok(plan)
+}
+
+/// An open model at `rate` for `duration`: starts wait for a free connection rather than being
+/// dropped, so queueing shows in the latency.
+fn step_load(rate: f64, duration: Duration, users: usize) -> Load {
+    Load::Open {
+        rate: Curve::constant(rate, duration),
+        pre_allocated: users,
+        max_users: users,
+        overflow: Overflow::Queue,
+    }
+}
+
+fn parse_precision(text: &str) -> Result<f64, PlanError> {
+    let t = text.trim();
+    let v: f64 = t
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .map_err(|_| PlanError::Invalid(format!("--precision `{text}`: use a percentage such as 5%")))?;
+    let frac = if t.ends_with('%') { v / 100.0 } else { v };
+    if !(0.001..=0.5).contains(&frac) {
+        return Err(PlanError::Invalid(format!("--precision `{text}`: use between 0.1% and 50%")));
+    }
+    Ok(frac)
+}
+
+/// Watches one step: collects the window after warm-up, stops the step once clearly lost, or
+/// when the user presses Ctrl-C.
+struct StepWatch<'a> {
+    slos: &'a [threshold::Threshold],
+    warmup: f64,
+    users: usize,
+    window: Window,
+    stop: Arc<AtomicBool>,
+    interrupt: Arc<AtomicBool>,
+    stopped_early: bool,
+    live: bool,
+    rate: f64,
+}
+
+impl Observer for StepWatch<'_> {
+    fn second(&mut self, row: &TimelineRow, interval: &Stats, _total: &Stats) {
+        if row.t - row.interval_s >= self.warmup - 1e-6 {
+            self.window.add(row, interval, self.users);
+        }
+        if self.interrupt.load(Ordering::Relaxed) {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        if !self.stopped_early && clearly_lost(self.slos, &self.window) {
+            self.stopped_early = true;
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        if self.live {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = write!(
+                out,
+                "\r\x1b[2K  trying {:>9}/s  [{:>4.0}s] {:>9.0} req/s  p99 {:>8}  errors {}",
+                group(self.rate.round() as u64),
+                row.t,
+                row.rps,
+                micros(row.p99_us as f64),
+                row.errors
+            );
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Run one step at `rate` and judge it.
+fn step(
+    base: &Plan,
+    args: &CapacityArgs,
+    slos: &[threshold::Threshold],
+    rate: f64,
+    duration: Duration,
+    live: bool,
+    lag_limit: Duration,
+    baseline: Option<u64>,
+) -> anyhow::Result<(Verdict, StepReport, RunOutput, &'static Plan, u64)> {
+    let mut plan = base.clone();
+    plan.load = step_load(rate, duration, args.connections);
+    plan.duration = duration;
+    let plan: &'static Plan = Box::leak(Box::new(plan));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut watch = StepWatch {
+        slos,
+        warmup: args.warmup.as_secs_f64(),
+        users: plan.local_users(),
+        window: Window::new(plan.steps.len()),
+        stop: stop.clone(),
+        interrupt: signals::stop_flag(),
+        stopped_early: false,
+        live,
+        rate,
+    };
+    let out = crate::engine::run(plan, stop, &mut watch).context("a step of the search failed")?;
+    if live {
+        print!("\r\x1b[2K");
+    }
+    let verdict = if watch.window.seconds <= 0.0 {
+        Verdict::Fail("the step ended before its warm-up did".into())
+    } else {
+        judge(slos, &watch.window, lag_limit.as_micros() as u64, baseline)
+    };
+    let phase = Phase::Probe; // replaced by the caller
+    let report = StepReport::new(rate, phase, &watch.window, &verdict, out.elapsed.as_secs_f64(), watch.stopped_early);
+    let service = watch.window.service_p50_us();
+    Ok((verdict, report, out, plan, service))
+}
+
+/// After a failed step, wait until the service answers promptly again (its queues drained),
+/// probing with one user, so the next step does not inherit the last one's backlog.
+fn recover(base: &Plan, bound: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + MAX_RECOVERY;
+    while Instant::now() < deadline && !signals::stop_flag().load(Ordering::Relaxed) {
+        let mut plan = base.clone();
+        let probe = Duration::from_millis(300);
+        plan.load = Load::Closed { users: Curve::constant(1.0, probe) };
+        plan.duration = probe;
+        plan.workers = 1;
+        plan.cores.truncate(1);
+        let plan: &'static Plan = Box::leak(Box::new(plan));
+        let out = crate::engine::run(plan, Arc::new(AtomicBool::new(false)), &mut ())?;
+        let t = out.stats.total();
+        let answered: u64 = t.status.iter().map(|(_, n)| n).sum();
+        if answered > 0 && t.errors == 0 && t.latency.value_at_quantile(0.5) <= bound.as_micros() as u64 {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
+    let slos = args
+        .slos
+        .iter()
+        .map(|s| threshold::parse(s).map_err(|e| PlanError::Invalid(format!("--slo `{s}`: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !(args.start > 0.0 && args.start.is_finite()) || !(args.max >= args.start) {
+        return Err(PlanError::Invalid("need 0 < --start <= --max".into()).into());
+    }
+    if args.step_duration <= args.warmup {
+        return Err(PlanError::Invalid("--step-duration must be longer than --warmup".into()).into());
+    }
+    let precision = parse_precision(&args.precision)?;
+    let base = base_plan(&args)?;
+    // Healthy latency for recovery probes: half the tightest latency SLO (or 100 ms).
+    let bound = slos
+        .iter()
+        .filter(|t| matches!(t.metric, Metric::Percentile(_) | Metric::Avg | Metric::Med | Metric::Max))
+        .map(|t| Duration::from_secs_f64(t.bound / 1000.0 / 2.0))
+        .min()
+        .unwrap_or(Duration::from_millis(100));
+    // The generator keeps the schedule if its own lag is small next to what the SLO allows.
+    let lag_limit = SATURATED_LAG.max(bound / 5);
+    let live = !args.quiet && crate::sys::is_tty(1);
+    let slo_text: Vec<String> = slos.iter().map(|t| t.expr.clone()).collect();
+    println!("stampede capacity · {} · SLO {}\n", base.target.url, slo_text.join(", "));
+    println!(
+        "  {:<4} {:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>7}  verdict",
+        "step", "phase", "rate/s", "achieved/s", "p50", "p95", "p99", "errors"
+    );
+    let mut search = Search::new(SearchConfig { slos: slos.clone(), start: args.start, max: args.max, precision });
+    let mut steps = Vec::new();
+    let mut last: Option<(RunOutput, &'static Plan)> = None;
+    let mut baseline = None;
+    let (max_rps, limited_by) = loop {
+        if signals::stop_flag().load(Ordering::Relaxed) {
+            let best = steps.iter().filter(|s: &&StepReport| s.verdict == "pass").map(|s| s.rate).fold(0.0, f64::max);
+            break (best, "interrupted before the search ended".to_string());
+        }
+        match search.next() {
+            Next::Done { max_rps, limited_by } => break (max_rps, limited_by),
+            Next::Step { rate, phase } => {
+                let duration = if phase == Phase::Confirm { args.step_duration * 2 } else { args.step_duration };
+                let (verdict, mut report, out, plan, service) =
+                    step(&base, &args, &slos, rate, duration, live, lag_limit, baseline)?;
+                if verdict == Verdict::Pass {
+                    baseline = Some(service);
+                }
+                report.phase = phase;
+                println!(
+                    "  {:<4} {:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>6.2}%  {}{}",
+                    steps.len() + 1,
+                    format!("{phase:?}").to_lowercase(),
+                    group(rate.round() as u64),
+                    format!("{:.1}", report.achieved_rps),
+                    format!("{:.2}ms", report.p50_ms),
+                    format!("{:.2}ms", report.p95_ms),
+                    format!("{:.2}ms", report.p99_ms),
+                    report.errors,
+                    report.verdict,
+                    report.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+                        + if report.stopped_early { " (stopped early)" } else { "" }
+                );
+                search.record(rate, phase, &verdict);
+                steps.push(report);
+                let failed = matches!(verdict, Verdict::Fail(_));
+                last = Some((out, plan));
+                if failed {
+                    recover(&base, bound)?;
+                }
+            }
+        }
+    };
+    println!("\n  capacity    {} req/s", group(max_rps.round() as u64));
+    println!("  limited by  {limited_by}\n");
+    let Some((out, plan)) = last else { return Ok(Outcome::Ok) };
+    let mut result = RunResult::build(plan, &out);
+    result.capacity =
+        Some(CapacityResult { max_rps: (max_rps * 100.0).round() / 100.0, limited_by, slo: slo_text, steps });
+    print!("{}", report::text::summary(&result));
+    if let Some(path) = &args.json {
+        report::write_atomic(path, result.to_json().as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(if max_rps > 0.0 { Outcome::Ok } else { Outcome::ThresholdsFailed })
+}
