@@ -6,19 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::num::NonZero;
 use std::time::Duration;
 
-use compio::driver::ProactorBuilder;
-use compio::runtime::RuntimeBuilder;
 
 use crate::cli::{DoctorArgs, Outcome};
 
 /// File descriptors stampede needs beyond one per connection (stdio, rings, eventfds, files).
 const FD_HEADROOM: u64 = 64;
 /// Ring sizing as `engine::worker::build_runtime` does it (kept in step by hand).
-const RECV_BUFFER: usize = 4 * 1024;
-const MAX_RECV_BUFFERS: usize = 2048;
 /// Connects one worker keeps in flight (engine::worker::CONNECTS_IN_FLIGHT): the SYN burst a
 /// target on this box must absorb per worker.
 const CONNECTS_IN_FLIGHT: usize = 256;
@@ -504,23 +499,13 @@ fn governors(cpus: &[usize]) -> BTreeMap<String, Vec<usize>> {
 /// Build a ring the way a worker does (same flags, sizes and provided-buffer ring) for `users`
 /// users, and wait on it once. Ok: what was built; Err: what went wrong and what to do.
 fn try_ring(users: usize) -> Result<String, String> {
-    let entries = (users * 2).next_power_of_two().clamp(256, 16384) as u32;
-    let bufs = users.next_power_of_two().clamp(64, MAX_RECV_BUFFERS) as u16;
+    let (entries, bufs) = crate::engine::ring_sizes(users);
     // The ring is SINGLE_ISSUER: build, use and drop it on one thread. A panic inside compio
     // (it panics on an unexpected wait error) must not end the doctor, nor print a backtrace.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let outcome = std::thread::spawn(move || -> Result<(), (&'static str, std::io::Error)> {
-        let mut proactor = ProactorBuilder::new();
-        proactor
-            .single_issuer(true)
-            .defer_taskrun(true)
-            .coop_taskrun(true)
-            .capacity(entries)
-            .cqsize(entries * 2)
-            .buffer_pool_size(NonZero::new(bufs).expect("non-zero"))
-            .buffer_pool_buffer_len(RECV_BUFFER);
-        let rt = RuntimeBuilder::new().with_proactor(proactor).build().map_err(|e| ("ring", e))?;
+        let rt = crate::engine::build_runtime(users).map_err(|e| ("ring", e))?;
         rt.buffer_pool().map(drop).map_err(|e| ("buffers", e))?;
         rt.block_on(compio::time::sleep(Duration::from_millis(1)));
         Ok(())
@@ -654,8 +639,8 @@ fn cap_eff(status: &str) -> Option<u64> {
 /// Bytes of ring memory one worker's io_uring pins for `users` users: SQEs, the SQ/CQ rings, and
 /// the provided-buffer ring (its buffers are ordinary memory).
 fn ring_bytes(users: usize) -> u64 {
-    let entries = (users * 2).next_power_of_two().clamp(256, 16384) as u64;
-    let bufs = users.next_power_of_two().clamp(64, MAX_RECV_BUFFERS) as u64;
+    let (entries, bufs) = crate::engine::ring_sizes(users);
+    let (entries, bufs) = (entries as u64, bufs as u64);
     let pages = |b: u64| b.div_ceil(PAGE) * PAGE;
     // Two pages more than the sum of the parts: what a non-root ring took on 6.18 (measured).
     pages(entries * 64) + pages(256 + 2 * entries * 16 + entries * 4) + pages(bufs * 16) + 2 * PAGE

@@ -10,6 +10,8 @@ pub mod timeouts;
 mod user;
 mod worker;
 
+pub use worker::{build_runtime, ring_sizes};
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

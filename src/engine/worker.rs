@@ -144,11 +144,18 @@ impl Ctx {
     }
 }
 
-/// Build the runtime: io_uring with SINGLE_ISSUER, DEFER_TASKRUN and COOP_TASKRUN, a ring big
-/// enough for every connection's receive and send, and a provided-buffer pool for receives.
-fn build_runtime(users: usize) -> std::io::Result<Runtime> {
+/// Ring size (SQ entries) and provided receive buffers for a worker of `users` users.
+pub fn ring_sizes(users: usize) -> (u32, u16) {
     let entries = (users * 2).next_power_of_two().clamp(256, 16384) as u32;
     let bufs = users.next_power_of_two().clamp(64, MAX_RECV_BUFFERS) as u16;
+    (entries, bufs)
+}
+
+/// Build a worker's runtime: io_uring with SINGLE_ISSUER, DEFER_TASKRUN and COOP_TASKRUN, a
+/// ring big enough for every connection's receive and send, and a provided-buffer pool for
+/// receives. `stampede doctor` builds the same to check the box.
+pub fn build_runtime(users: usize) -> std::io::Result<Runtime> {
+    let (entries, bufs) = ring_sizes(users);
     let mut proactor = ProactorBuilder::new();
     proactor
         .single_issuer(true)
