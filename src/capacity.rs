@@ -143,9 +143,16 @@ impl Search {
                 self.lo = self.passes.iter().copied().fold(None, |m, p| Some(m.map_or(p, |m: f64| m.max(p))));
             }
             Verdict::Generator(achieved) => {
+                // The service's capacity is unknown above this: the answer is the best rate that
+                // passed, and the report says the generator, not the service, was the limit.
+                let lo = self.lo.unwrap_or(0.0);
                 self.done = Some(Next::Done {
-                    max_rps: *achieved,
-                    limited_by: format!("generator: it could not drive more than ~{} req/s", fmt(*achieved)),
+                    max_rps: lo,
+                    limited_by: format!(
+                        "generator: it could not drive more than ~{} req/s (the service held its SLOs up to {} req/s at least; add cores with -t or boxes with --shard)",
+                        fmt(*achieved),
+                        fmt(lo)
+                    ),
                 });
             }
             Verdict::Connections => {
@@ -213,14 +220,18 @@ impl Window {
 /// Judge a step's window against the SLOs. `lag_limit_us`: send lag beyond which the generator
 /// did not keep the schedule. `baseline_service_us`: the service time (p50) of the last passing
 /// step, to tell a slowing service from too few connections.
-pub fn judge(slos: &[Threshold], w: &Window, lag_limit_us: u64, baseline_service_us: Option<u64>) -> Verdict {
+pub fn judge(slos: &[Threshold], w: &Window, rate: f64, lag_limit_us: u64, baseline_service_us: Option<u64>) -> Verdict {
     let total = w.total();
     if total.requests == 0 {
         return Verdict::Fail("no request completed in the step".into());
     }
+    // The generator was the limit when its busiest core was nearly full, when it sent starts
+    // late, or when it fell short of the rate although users were free to send.
     let lag_p99 = if w.stats.lag.is_empty() { 0 } else { w.stats.lag.value_at_quantile(0.99) };
     let mean_cpu = w.cpu.iter().sum::<f64>() / w.cpu.len().max(1) as f64;
-    if mean_cpu >= SATURATED_CPU || lag_p99 > lag_limit_us {
+    let mean_busy = w.busy.iter().sum::<f64>() / w.busy.len().max(1) as f64;
+    let behind = w.achieved_rps() < 0.95 * rate && mean_busy < 0.9;
+    if mean_cpu >= SATURATED_CPU || lag_p99 > lag_limit_us || behind {
         return Verdict::Generator(w.achieved_rps());
     }
     let o = observed(&total, w.seconds);
@@ -422,11 +433,13 @@ mod tests {
     fn the_generator_limit_ends_the_search() {
         let mut s = search(100.0, 1e6);
         let Next::Step { rate, phase } = s.next() else { panic!() };
-        s.record(rate, phase, &Verdict::Generator(87.0));
+        s.record(rate, phase, &Verdict::Pass);
+        let Next::Step { rate, phase } = s.next() else { panic!() };
+        s.record(rate, phase, &Verdict::Generator(187.0));
         match s.next() {
             Next::Done { max_rps, limited_by } => {
-                assert_eq!(max_rps, 87.0);
-                assert!(limited_by.starts_with("generator"));
+                assert_eq!(max_rps, 100.0, "the best rate that passed");
+                assert!(limited_by.starts_with("generator") && limited_by.contains("~187"), "{limited_by}");
             }
             other => panic!("{other:?}"),
         }

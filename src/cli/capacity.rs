@@ -158,7 +158,7 @@ fn step(
     let verdict = if watch.window.seconds <= 0.0 {
         Verdict::Fail("the step ended before its warm-up did".into())
     } else {
-        judge(slos, &watch.window, lag_limit.as_micros() as u64, baseline)
+        judge(slos, &watch.window, rate, lag_limit.as_micros() as u64, baseline)
     };
     let phase = Phase::Probe; // replaced by the caller
     let report = StepReport::new(rate, phase, &watch.window, &verdict, out.elapsed.as_secs_f64(), watch.stopped_early);
