@@ -292,6 +292,26 @@ pub struct TimelineRow {
     /// CPU use of the busiest worker thread in this second, percent of one core.
     #[serde(default)]
     pub worker_cpu_max: f64,
+    /// The same second per step, in plan order (only when the plan has several steps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepSecond>,
+}
+
+/// One step in one second of the run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepSecond {
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_us: u64,
+    pub p95_us: u64,
+    pub p99_us: u64,
+}
+
+impl StepSecond {
+    fn of(s: &StepStats) -> StepSecond {
+        let q = |p: f64| if s.latency.is_empty() { 0 } else { s.latency.value_at_quantile(p) };
+        StepSecond { requests: s.requests, errors: s.errors, p50_us: q(0.50), p95_us: q(0.95), p99_us: q(0.99) }
+    }
 }
 
 impl TimelineRow {
@@ -318,6 +338,7 @@ impl TimelineRow {
             dropped: stats.dropped,
             lag_p99_us: if stats.lag.is_empty() { 0 } else { stats.lag.value_at_quantile(0.99) },
             worker_cpu_max: (worker_cpu_max * 10.0).round() / 10.0,
+            steps: if stats.steps.len() > 1 { stats.steps.iter().map(StepSecond::of).collect() } else { Vec::new() },
         }
     }
 }
