@@ -220,7 +220,13 @@ impl Window {
 /// Judge a step's window against the SLOs. `lag_limit_us`: send lag beyond which the generator
 /// did not keep the schedule. `baseline_service_us`: the service time (p50) of the last passing
 /// step, to tell a slowing service from too few connections.
-pub fn judge(slos: &[Threshold], w: &Window, rate: f64, lag_limit_us: u64, baseline_service_us: Option<u64>) -> Verdict {
+pub fn judge(
+    slos: &[Threshold],
+    w: &Window,
+    rate: f64,
+    lag_limit_us: u64,
+    baseline_service_us: Option<u64>,
+) -> Verdict {
     let total = w.total();
     if total.requests == 0 {
         return Verdict::Fail("no request completed in the step".into());

@@ -35,7 +35,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Plan, PlanError> {
             workers: args.workers,
             rate: Some(args.start),
             request: args.request.clone(),
-            json: None,
+            out: Default::default(),
             shard: None,
             quiet: true,
         };
@@ -268,9 +268,6 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     result.capacity =
         Some(CapacityResult { max_rps: (max_rps * 100.0).round() / 100.0, limited_by, slo: slo_text, steps });
     print!("{}", report::text::summary(&result));
-    if let Some(path) = &args.json {
-        report::write_atomic(path, result.to_json().as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    report::write_files(&result, &args.out.files())?;
     Ok(if max_rps > 0.0 { Outcome::Ok } else { Outcome::ThresholdsFailed })
 }

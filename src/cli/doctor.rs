@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::time::Duration;
 
-
 use crate::cli::{DoctorArgs, Outcome};
 
 /// File descriptors stampede needs beyond one per connection (stdio, rings, eventfds, files).

@@ -7,6 +7,7 @@ mod capacity;
 mod demo;
 mod doctor;
 pub mod progress;
+mod results;
 mod run;
 pub mod runner;
 pub mod signals;
@@ -55,6 +56,12 @@ pub enum Command {
     Run(RunArgs),
     /// Find the highest rate a service sustains while its SLOs hold
     Capacity(CapacityArgs),
+    /// Show a saved result again, and write it as HTML, CSV or JUnit
+    Report(ReportArgs),
+    /// Combine the results of several shards (boxes) exactly into one
+    Merge(MergeArgs),
+    /// Compare a result with a baseline; exit 1 on a regression beyond the bound
+    Compare(CompareArgs),
     /// Run the built-in HTTP test server
     Target(TargetArgs),
     /// Start the built-in target on loopback, load it, and print the report
@@ -82,9 +89,8 @@ pub struct BenchArgs {
     pub rate: Option<f64>,
     #[command(flatten)]
     pub request: RequestArgs,
-    /// Write the result document (JSON) to FILE, atomically
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Run shard i of N (1-based): this instance takes its share of connections and rate
     #[arg(long, value_name = "i/N")]
     pub shard: Option<String>,
@@ -127,9 +133,8 @@ pub struct CapacityArgs {
     pub base_url: Option<String>,
     #[command(flatten)]
     pub request: RequestArgs,
-    /// Write the result document (JSON) to FILE, atomically
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// No live progress line
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -161,6 +166,37 @@ pub struct RequestArgs {
     pub no_keepalive: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
+}
+
+/// Where results go besides the text summary.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Write the result document (JSON) to FILE, atomically
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report (charts and tables, opens offline) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the per-second timeline as CSV (one row per second and step) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write the thresholds as JUnit XML (one test case each) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write an HdrHistogram interval log (one latency histogram per second) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    pub fn files(&self) -> crate::report::Files {
+        crate::report::Files {
+            json: self.json.clone(),
+            html: self.html.clone(),
+            csv: self.csv.clone(),
+            junit: self.junit.clone(),
+        }
+    }
 }
 
 /// TLS settings for https:// targets.
@@ -210,9 +246,8 @@ pub struct RunArgs {
     /// Worker threads, one per core [default: every core the process may use]
     #[arg(short = 't', long = "threads")]
     pub workers: Option<usize>,
-    /// Write the result document (JSON) to FILE, atomically
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Run shard i of N (1-based): this instance takes its share of users and rate
     #[arg(long, value_name = "i/N")]
     pub shard: Option<String>,
@@ -241,12 +276,42 @@ pub struct DemoArgs {
     /// Worker threads for the load (the built-in target takes one more)
     #[arg(short = 't', long = "threads", default_value_t = 1)]
     pub workers: usize,
-    /// Write the result document (JSON) to FILE
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// No live progress line
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A result document written with --json
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Result documents of the shards of one run
+    #[arg(required = true, num_args = 2..)]
+    pub files: Vec<PathBuf>,
+    /// Where to write the merged result document
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The result to compare against
+    pub baseline: PathBuf,
+    /// The result to judge
+    pub current: PathBuf,
+    /// Largest change for the worse allowed in throughput or p50/p95/p99, total and per step
+    #[arg(long, default_value = "10%")]
+    pub max_regression: String,
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +331,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(args) => bench::run(args),
         Command::Run(args) => run::run(args),
         Command::Capacity(args) => capacity::run(args),
+        Command::Report(args) => results::report(args),
+        Command::Merge(args) => results::merge(args),
+        Command::Compare(args) => results::compare(args),
         Command::Target(args) => target::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Doctor(args) => doctor::run(args),

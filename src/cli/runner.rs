@@ -1,16 +1,18 @@
 //! Running a plan from the command line: worker placement and limits, Ctrl-C, the live progress
 //! line, the text summary, the JSON file, and the exit code.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 
-use crate::cli::{Outcome, progress::Progress, signals};
+use std::time::{Duration, SystemTime};
+
+use crate::cli::{Outcome, OutputArgs, progress::Progress, signals};
 use crate::engine::Observer;
 use crate::error::PlanError;
 use crate::plan::Plan;
+use crate::report::hdrlog::HdrLog;
 use crate::report::result::observed;
 use crate::report::{self, RunResult};
 use crate::stats::{Stats, TimelineRow};
@@ -18,7 +20,7 @@ use crate::stats::{Stats, TimelineRow};
 /// Where a run's results go.
 #[derive(Debug, Default)]
 pub struct Output {
-    pub json: Option<PathBuf>,
+    pub files: OutputArgs,
     pub quiet: bool,
 }
 
@@ -61,11 +63,20 @@ struct Watch<'a> {
     progress: Progress,
     stop: Arc<AtomicBool>,
     aborted_by: Option<String>,
+    /// `--hdr-log`: each second's latency histogram, and the first error writing it.
+    hdr: Option<HdrLog>,
+    hdr_error: Option<std::io::Error>,
 }
 
 impl Observer for Watch<'_> {
     fn second(&mut self, row: &TimelineRow, interval: &Stats, total: &Stats) {
         self.progress.second(row, interval, total);
+        if let Some(log) = &mut self.hdr {
+            let start = Duration::from_secs_f64((row.t - row.interval_s).max(0.0));
+            if let Err(e) = log.add(&interval.total().latency, start, Duration::from_secs_f64(row.interval_s)) {
+                self.hdr_error.get_or_insert(e);
+            }
+        }
         if self.aborted_by.is_some() {
             return;
         }
@@ -98,20 +109,31 @@ pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
         }
     }
     let stop = signals::stop_flag();
+    let hdr = match &out.files.hdr_log {
+        Some(path) => {
+            Some(HdrLog::create(path, SystemTime::now()).with_context(|| format!("cannot write {}", path.display()))?)
+        }
+        None => None,
+    };
     let mut watch = Watch {
         plan,
         progress: Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration),
         stop: stop.clone(),
         aborted_by: None,
+        hdr,
+        hdr_error: None,
     };
     let output = crate::engine::run(plan, stop, &mut watch).context("the run failed")?;
     watch.progress.finish();
     let mut result = RunResult::build(plan, &output);
     result.aborted_by = watch.aborted_by;
     print!("{}", report::text::summary(&result));
-    if let Some(path) = &out.json {
-        report::write_atomic(path, result.to_json().as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    report::write_files(&result, &out.files.files())?;
+    if let Some(e) = watch.hdr_error {
+        return Err(e).context("cannot write the HdrHistogram log");
+    }
+    if let Some(log) = watch.hdr {
+        log.finish().context("cannot write the HdrHistogram log")?;
     }
     Ok(outcome(&result))
 }
