@@ -127,6 +127,9 @@ pub struct Conn {
     served: u64,
     /// Connections opened over the life of this slot.
     pub connects: u64,
+    /// Whether the last request's bytes were handed to the connection (false when it failed
+    /// while connecting or in the TLS handshake).
+    pub sent: bool,
 }
 
 impl Conn {
@@ -140,6 +143,7 @@ impl Conn {
             slot,
             served: 0,
             connects: 0,
+            sent: false,
         }
     }
 
@@ -162,6 +166,7 @@ impl Conn {
         head: bool,
         timeout: Duration,
     ) -> (Result<Reply, Failure>, B) {
+        self.sent = false;
         for _ in 0..2 {
             if self.stream.is_none() {
                 // Boxed: connecting is rare and its future is large; keeping it out of line keeps
@@ -332,9 +337,11 @@ impl Conn {
         }
     }
 
-    /// Feed received bytes to the parser, through TLS when the connection has it.
-    fn absorb(&mut self, data: &[u8]) -> Result<Progress, Absorb> {
+    /// Feed received bytes to the parser, through TLS when the connection has it. Adds the
+    /// HTTP bytes (plaintext) to `bytes_in`.
+    fn absorb(&mut self, data: &[u8], bytes_in: &mut u64) -> Result<Progress, Absorb> {
         let Some(tls) = self.tls.as_mut() else {
+            *bytes_in += data.len() as u64;
             return self.parser.feed(data).map_err(|e| Absorb::Parse(e.to_string()));
         };
         let mut data = data;
@@ -350,6 +357,7 @@ impl Conn {
                     Ok([]) => break,
                     Ok(plain) => {
                         let n = plain.len();
+                        *bytes_in += n as u64;
                         if self.parser.feed(plain).map_err(|e| Absorb::Parse(e.to_string()))? == Progress::Done {
                             progress = Progress::Done;
                         }
@@ -367,6 +375,7 @@ impl Conn {
         let reused = self.served > 0;
         let bytes_out = req.buf_len() as u64;
         let sent_at = Instant::now();
+        self.sent = true;
         let req = match self.tls.as_mut() {
             None => {
                 let mut w = self.stream.as_ref().expect("connected before exchange");
@@ -400,11 +409,7 @@ impl Conn {
         }
         loop {
             let progress = match self.recv().await {
-                Recv::Data(chunk) => {
-                    let data = chunk.bytes();
-                    bytes_in += data.len() as u64;
-                    self.absorb(data)
-                }
+                Recv::Data(chunk) => self.absorb(chunk.bytes(), &mut bytes_in),
                 Recv::Eof => return (at_eof(&mut self.parser, reused, |status| done(status, bytes_in)), req),
                 Recv::Error(e) => return (read_error(&self.parser, &e, reused), req),
             };

@@ -229,9 +229,10 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             record_reply(ctx, s, &reply, intended, u)
         }
         Err(f) => {
-            let sent = if f.kind == ErrorKind::Connect { 0 } else { bytes_out as u64 };
-            ctx.stats.borrow_mut().steps[s].failure(&f, sent);
-            if f.kind == ErrorKind::Connect {
+            let sent = u.conns[step.target].as_ref().is_some_and(|c| c.sent);
+            ctx.stats.borrow_mut().steps[s].failure(&f, if sent { bytes_out as u64 } else { 0 });
+            if !sent {
+                // Could not connect (or shake hands): probe the target, do not hammer it.
                 compio::time::sleep(u.backoff.next()).await;
             }
             false

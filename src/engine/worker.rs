@@ -299,12 +299,10 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
         if ctx.in_flight.get() == 0 || now >= grace_end {
             break;
         }
-        if now >= next_tick {
-            tick(&mut seq, &mut next_tick);
-            continue;
-        }
+        // No per-second snapshots in the grace: the run ended at `stop_at`, and what finishes
+        // now belongs to its last interval.
         ctx.timeouts.sweep(now);
-        compio::time::sleep_until(next_tick.min(grace_end).min(now + Duration::from_millis(10))).await;
+        compio::time::sleep_until(grace_end.min(now + Duration::from_millis(10))).await;
     }
     // The run's length is the load's: requests that finish in the grace were sent within it and
     // count in its last interval.

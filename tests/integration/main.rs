@@ -5,5 +5,7 @@
 //! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
 
 mod bench;
+mod hostile;
 mod scenario;
+mod tls;
 mod util;

@@ -4,9 +4,12 @@
 
 #![allow(dead_code)]
 
+pub mod raw;
 pub mod run;
 pub mod server;
+pub mod signals;
 pub mod target;
+pub mod tls_server;
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
