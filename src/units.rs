@@ -1,6 +1,6 @@
 //! Units people type and read: durations ("1m30s", "250ms"), rates, counts, bytes and latencies.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parse a duration such as `10s`, `250ms`, `1.5s`, `2m`, `1h30m`, `500us` or a bare number of
 /// seconds (`10`). Returns a readable reason on failure.
@@ -51,6 +51,32 @@ fn secs_to_duration(secs: f64, text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}`: longer than a year"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parse `--start-at`: RFC 3339 (`2026-11-24T18:00:00Z`, fractional seconds allowed) or
+/// `@UNIX_SECONDS`. Refuses times more than a second before `now` (shards would start apart)
+/// and more than a day after it (a typo, most likely).
+pub fn parse_start_at(text: &str, now: SystemTime) -> Result<SystemTime, String> {
+    let s = text.trim();
+    let at = if let Some(secs) = s.strip_prefix('@') {
+        let secs: f64 = secs.parse().map_err(|_| format!("`{text}`: expected @ and seconds since 1970"))?;
+        if !(secs.is_finite() && secs >= 0.0) {
+            return Err(format!("`{text}`: expected @ and seconds since 1970"));
+        }
+        UNIX_EPOCH + Duration::from_secs_f64(secs)
+    } else {
+        humantime::parse_rfc3339(s)
+            .map_err(|e| format!("`{text}`: {e}; use RFC 3339 in UTC such as 2026-11-24T18:00:00Z, or @UNIX_SECONDS"))?
+    };
+    if let Ok(past) = now.duration_since(at)
+        && past > Duration::from_secs(1)
+    {
+        return Err(format!("`{text}` was {} ago; give a time in the future", duration(past)));
+    }
+    if at.duration_since(now).is_ok_and(|ahead| ahead > Duration::from_secs(86400)) {
+        return Err(format!("`{text}` is more than a day away"));
+    }
+    Ok(at)
 }
 
 /// `1234567` → `1,234,567`.
@@ -125,6 +151,27 @@ pub fn duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_at_takes_rfc3339_or_unix_seconds() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let at = parse_start_at("@1795000030", now).unwrap();
+        assert_eq!(at, now + Duration::from_secs(30));
+        let at = parse_start_at("@1795000030.5", now).unwrap();
+        assert_eq!(at, now + Duration::from_millis(30_500));
+        let text = humantime::format_rfc3339(now + Duration::from_secs(60)).to_string();
+        assert_eq!(parse_start_at(&text, now).unwrap(), now + Duration::from_secs(60));
+    }
+
+    #[test]
+    fn start_at_refuses_the_past_the_far_future_and_garbage() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert!(parse_start_at("@1794999990", now).unwrap_err().contains("ago"));
+        assert!(parse_start_at("@1794999999.5", now).is_ok(), "half a second late still starts");
+        assert!(parse_start_at("@1795100000", now).unwrap_err().contains("more than a day"));
+        assert!(parse_start_at("tomorrow", now).unwrap_err().contains("RFC 3339"));
+        assert!(parse_start_at("@soon", now).unwrap_err().contains("seconds since 1970"));
+    }
 
     #[test]
     fn durations_parse() {

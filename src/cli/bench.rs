@@ -86,5 +86,5 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     let plan = plan(&args)?;
-    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet })
+    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.start_at })
 }

@@ -37,6 +37,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Plan, PlanError> {
             request: args.request.clone(),
             out: Default::default(),
             shard: None,
+            start_at: None,
             quiet: true,
         };
         bench::plan(&bench_args)?

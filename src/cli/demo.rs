@@ -20,7 +20,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let mut plan =
         scenario::compile(SCENARIO, Path::new("scenarios/demo.toml"), &Overrides { target: Some(target.url()) })?;
     runner::place_workers(&mut plan, Some(args.workers))?;
-    let outcome = runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet });
+    let outcome = runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: None });
     let c = &target.counters;
     println!(
         "  target      served {} requests: {} logins, {} records created, {} misuse (wrong token, id or owner)",

@@ -28,6 +28,8 @@ pub enum Outcome {
     ThresholdsFailed = 1,
     BadInput = 2,
     Unreachable = 3,
+    /// Ctrl-C before anything was sent (while waiting for `--start-at`).
+    Interrupted = 130,
 }
 
 impl From<Outcome> for ExitCode {
@@ -94,6 +96,10 @@ pub struct BenchArgs {
     /// Run shard i of N (1-based): this instance takes its share of connections and rate
     #[arg(long, value_name = "i/N")]
     pub shard: Option<String>,
+    /// Wait until this wall-clock time before starting (RFC 3339 such as 2026-11-24T18:00:00Z,
+    /// or @UNIX_SECONDS): aligns the shards of one run across boxes
+    #[arg(long, value_name = "TIME", value_parser = start_at_arg)]
+    pub start_at: Option<std::time::SystemTime>,
     /// No live progress line
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -251,6 +257,10 @@ pub struct RunArgs {
     /// Run shard i of N (1-based): this instance takes its share of users and rate
     #[arg(long, value_name = "i/N")]
     pub shard: Option<String>,
+    /// Wait until this wall-clock time before starting (RFC 3339 such as 2026-11-24T18:00:00Z,
+    /// or @UNIX_SECONDS): aligns the shards of one run across boxes
+    #[arg(long, value_name = "TIME", value_parser = start_at_arg)]
+    pub start_at: Option<std::time::SystemTime>,
     /// No live progress line
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -323,6 +333,10 @@ pub struct DoctorArgs {
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
     crate::units::parse_duration(s)
+}
+
+fn start_at_arg(s: &str) -> Result<std::time::SystemTime, String> {
+    crate::units::parse_start_at(s, std::time::SystemTime::now())
 }
 
 /// Run the parsed command line.

@@ -22,7 +22,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         print!("{}", describe(&plan));
         return Ok(Outcome::Ok);
     }
-    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet })
+    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.start_at })
 }
 
 /// What the plan will do, for `--dry-run`.

@@ -22,6 +22,22 @@ use crate::stats::{Stats, TimelineRow};
 pub struct Output {
     pub files: OutputArgs,
     pub quiet: bool,
+    /// `--start-at`: wait for this wall-clock time before starting.
+    pub start_at: Option<SystemTime>,
+}
+
+/// Wait for `--start-at`; false when Ctrl-C came first (nothing was sent).
+fn wait_for_start(at: SystemTime, stop: &AtomicBool) -> bool {
+    if let Ok(ahead) = at.duration_since(SystemTime::now()) {
+        eprintln!("waiting for the start at {} (in {:.1}s)", humantime::format_rfc3339_millis(at), ahead.as_secs_f64());
+    }
+    while let Ok(left) = at.duration_since(SystemTime::now()) {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+    !stop.load(Ordering::Relaxed)
 }
 
 /// Build the TLS client settings when any target is https (certificates are read now).
@@ -123,6 +139,12 @@ pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
         hdr,
         hdr_error: None,
     };
+    if let Some(at) = out.start_at
+        && !wait_for_start(at, &stop)
+    {
+        eprintln!("interrupted before the start: nothing was sent");
+        return Ok(Outcome::Interrupted);
+    }
     let output = crate::engine::run(plan, stop, &mut watch).context("the run failed")?;
     watch.progress.finish();
     let mut result = RunResult::build(plan, &output);

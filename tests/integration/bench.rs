@@ -907,3 +907,33 @@ fn ctrl_c_stops_the_run_and_still_writes_the_result() {
     assert_eq!(out.errors(), 0, "{}", out.describe());
     assert_server_agrees(&server, &out, 2);
 }
+
+#[test]
+fn start_at_waits_for_the_wall_clock_time_then_runs() {
+    let _m = util::shared_machine();
+    let server = fixed(Response::with_length(200, "aligned"));
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let at_ms = now_ms + 1500;
+    let at = format!("@{}.{:03}", at_ms / 1000, at_ms % 1000);
+    let out = bench(&server.url("/later"), &["-c", "2", "-d", "1s", "-t", "1", "--start-at", &at]);
+    out.assert_code(0);
+    let started = out.u64("/started_at_unix_ms");
+    assert!(
+        started >= at_ms && started < at_ms + 300,
+        "asked to start at {at_ms}, started at {started} ({} ms late)",
+        started as i64 - at_ms as i64
+    );
+    assert!(out.wall >= Duration::from_millis(2400), "waited and ran 1 s, yet took {:?}", out.wall);
+    assert!(out.status(200) > 0, "{}", out.describe());
+}
+
+#[test]
+fn start_at_in_the_past_is_refused_before_sending() {
+    let _m = util::shared_machine();
+    let server = fixed(Response::with_length(200, "never"));
+    for bad in ["2020-01-01T00:00:00Z", "next tuesday", "@soon"] {
+        let out = bench(&server.url("/"), &["-c", "1", "-d", "1s", "--start-at", bad]);
+        assert_refused_before_sending(&server, &out, &format!("--start-at {bad}"));
+        assert!(out.stderr.contains("--start-at"), "names the flag: {}", out.stderr);
+    }
+}

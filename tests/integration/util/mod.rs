@@ -14,7 +14,7 @@ pub mod tls_server;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-pub use run::{Outcome, bench, bench_signalled, scenario, stampede, stampede_json};
+pub use run::{Outcome, bench, bench_signalled, scenario, stampede, stampede_json, stampede_json_within};
 pub use server::{Action, Response, Server};
 pub use target::{TempDir, TestTarget};
 

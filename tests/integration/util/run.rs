@@ -121,7 +121,16 @@ pub fn bench_signalled(url: &str, args: &[&str], signal: Option<(Duration, libc:
     run(&all, Some(json), signal)
 }
 
-fn run(args: &[&str], json: Option<PathBuf>, mut signal: Option<(Duration, libc::c_int)>) -> Outcome {
+fn run(args: &[&str], json: Option<PathBuf>, signal: Option<(Duration, libc::c_int)>) -> Outcome {
+    run_within(args, json, signal, RUN_LIMIT)
+}
+
+fn run_within(
+    args: &[&str],
+    json: Option<PathBuf>,
+    mut signal: Option<(Duration, libc::c_int)>,
+    limit: Duration,
+) -> Outcome {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
         .args(args)
@@ -144,10 +153,10 @@ fn run(args: &[&str], json: Option<PathBuf>, mut signal: Option<(Duration, libc:
                 signal = None;
             }
         }
-        if started.elapsed() > RUN_LIMIT {
+        if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("`stampede {}` still running after {RUN_LIMIT:?}; killed", args.join(" "));
+            panic!("`stampede {}` still running after {limit:?}; killed", args.join(" "));
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -191,9 +200,14 @@ pub fn scenario(file: &std::path::Path, args: &[&str]) -> Outcome {
 /// Run `stampede` with these arguments followed by `--json <temp file>`, and read the document
 /// if one was written (for commands such as `demo`, or runs expected to refuse their input).
 pub fn stampede_json(args: &[&str]) -> Outcome {
+    stampede_json_within(args, RUN_LIMIT)
+}
+
+/// Like [`stampede_json`], for commands allowed longer than the usual limit (capacity searches).
+pub fn stampede_json_within(args: &[&str], limit: Duration) -> Outcome {
     let json = temp_path("result.json");
     let json_arg = json.to_str().expect("temp path is UTF-8").to_string();
     let mut all = args.to_vec();
     all.extend_from_slice(&["--json", &json_arg]);
-    run(&all, Some(json), None)
+    run_within(&all, Some(json), None, limit)
 }
