@@ -133,7 +133,11 @@ pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
     };
     let mut watch = Watch {
         plan,
-        progress: Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration),
+        progress: Progress::new(
+            !out.quiet && crate::sys::is_tty(1),
+            plan.duration,
+            plan.steps.iter().map(|s| s.name.clone()).collect(),
+        ),
         stop: stop.clone(),
         aborted_by: None,
         hdr,
