@@ -8,6 +8,8 @@ pub mod html;
 pub mod junit;
 pub mod merge;
 pub mod result;
+#[cfg(test)]
+pub mod sample;
 pub mod text;
 
 use std::io::Write;

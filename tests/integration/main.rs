@@ -3,9 +3,11 @@
 //!
 //! - [`bench`]: `stampede bench` against scripted raw HTTP servers.
 //! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
+//! - [`results`]: `stampede merge`, `compare` and `report` on saved results.
 
 mod bench;
 mod hostile;
+mod results;
 mod scenario;
 mod tls;
 mod util;
