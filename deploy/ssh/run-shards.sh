@@ -30,7 +30,6 @@ stampede run "$scenario" --dry-run >/dev/null
 
 start_at=$(date -u -d "+${start_in} sec" +%FT%TZ)
 local_dir=$(mktemp -d "${TMPDIR:-/tmp}/stampede-shards.XXXXXX")
-remote_dir=/tmp/stampede-shard-$$
 scenario_dir=$(cd "$(dirname "$scenario")" && pwd)
 echo "running $(basename "$scenario") on $n hosts, starting at $start_at" >&2
 
@@ -38,6 +37,7 @@ pids=()
 for i in "${!hosts[@]}"; do
     host=${hosts[$i]}
     shard=$((i + 1))
+    remote_dir=/tmp/stampede-$$-shard-$shard
     (
         "$ssh" "$host" "mkdir -p $remote_dir"
         # The scenario's directory holds the file and the CSV data it refers to.
