@@ -6,6 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::SATURATED_CPU;
+
+/// A failed step whose generator waited for its CPU this much (percent of the time) is not
+/// blamed on the service.
+pub const CAPACITY_WAIT: f64 = 25.0;
 use crate::report::result::observed;
 use crate::stats::{Stats, StepStats, TimelineRow};
 use crate::threshold::{Metric, Threshold};
@@ -53,9 +57,12 @@ pub enum Verdict {
     Pass,
     /// An SLO failed; the text names it.
     Fail(String),
-    /// The generator could not drive this rate (CPU saturated or sending late); it achieved
-    /// about this many requests per second.
-    Generator(f64),
+    /// The generator could not drive this rate faithfully (CPU saturated, its core shared,
+    /// sending late or short): it sent about `sent` starts per second, and `why` says what.
+    Generator {
+        sent: f64,
+        why: String,
+    },
     /// Every connection was busy while the service answered within its SLO: raise -c.
     Connections,
 }
@@ -142,18 +149,21 @@ impl Search {
                 self.passes.retain(|&p| p < rate);
                 self.lo = self.passes.iter().copied().fold(None, |m, p| Some(m.map_or(p, |m: f64| m.max(p))));
             }
-            Verdict::Generator(achieved) => {
+            Verdict::Generator { sent, why } => {
                 // The service's capacity is unknown above this: the answer is the best rate that
                 // passed, and the report says the generator, not the service, was the limit.
-                let lo = self.lo.unwrap_or(0.0);
-                self.done = Some(Next::Done {
-                    max_rps: lo,
-                    limited_by: format!(
-                        "generator: it could not drive more than ~{} req/s (the service held its SLOs up to {} req/s at least; add cores with -t or boxes with --shard)",
-                        fmt(*achieved),
+                let limited_by = match self.lo {
+                    Some(lo) => format!(
+                        "generator: it could not drive more than ~{} req/s ({why}); the service held its SLOs up to {} req/s at least — add cores with -t or boxes with --shard",
+                        fmt(*sent),
                         fmt(lo)
                     ),
-                });
+                    None => format!(
+                        "generator: its measurements could not be trusted from the first step at {} req/s ({why}); the service's capacity was not measured",
+                        fmt(rate)
+                    ),
+                };
+                self.done = Some(Next::Done { max_rps: self.lo.unwrap_or(0.0), limited_by });
             }
             Verdict::Connections => {
                 self.done = Some(Next::Done {
@@ -187,11 +197,13 @@ pub struct Window {
     pub cpu: Vec<f64>,
     /// Users busy at each second's end, as a share of all users (0..1).
     pub busy: Vec<f64>,
+    /// Most-delayed worker's wait for its CPU per second (percent).
+    pub wait: Vec<f64>,
 }
 
 impl Window {
     pub fn new(steps: usize) -> Window {
-        Window { stats: Stats::new(steps), seconds: 0.0, cpu: Vec::new(), busy: Vec::new() }
+        Window { stats: Stats::new(steps), seconds: 0.0, cpu: Vec::new(), busy: Vec::new(), wait: Vec::new() }
     }
 
     /// Add one second of the run (only call for seconds after the warm-up).
@@ -199,6 +211,7 @@ impl Window {
         self.stats.merge(interval);
         self.seconds += row.interval_s;
         self.cpu.push(row.worker_cpu_max);
+        self.wait.push(row.worker_wait_max);
         self.busy.push(row.in_flight as f64 / users.max(1) as f64);
     }
 
@@ -214,6 +227,11 @@ impl Window {
 
     pub fn achieved_rps(&self) -> f64 {
         self.total().requests as f64 / self.seconds.max(1e-9)
+    }
+
+    /// Starts the generator sent per second (whether or not they were answered yet).
+    pub fn sent_rps(&self) -> f64 {
+        self.stats.lag.len() as f64 / self.seconds.max(1e-9)
     }
 }
 
@@ -232,17 +250,37 @@ pub fn judge(
         return Verdict::Fail("no request completed in the step".into());
     }
     // The generator was the limit when its busiest core was nearly full, when it sent starts
-    // late, or when it fell short of the rate although users were free to send.
+    // late, or when it sent fewer than the rate although users were free to send. (Sent, not
+    // answered: a saturated service answers fewer than the rate while every start went out.)
     let lag_p99 = if w.stats.lag.is_empty() { 0 } else { w.stats.lag.value_at_quantile(0.99) };
     let mean_cpu = w.cpu.iter().sum::<f64>() / w.cpu.len().max(1) as f64;
     let mean_busy = w.busy.iter().sum::<f64>() / w.busy.len().max(1) as f64;
-    let behind = w.achieved_rps() < 0.95 * rate && mean_busy < 0.9;
-    if mean_cpu >= SATURATED_CPU || lag_p99 > lag_limit_us || behind {
-        return Verdict::Generator(w.achieved_rps());
+    let mean_wait = w.wait.iter().sum::<f64>() / w.wait.len().max(1) as f64;
+    let behind = w.sent_rps() < 0.95 * rate && mean_busy < 0.9;
+    let why = if mean_cpu >= SATURATED_CPU {
+        Some(format!("its busiest worker used {mean_cpu:.0}% of a core"))
+    } else if lag_p99 > lag_limit_us {
+        Some(format!("it sent starts late, p99 {}", crate::units::micros(lag_p99 as f64)))
+    } else if behind {
+        Some(format!("it sent {:.0} of {rate:.0} starts per second with users free", w.sent_rps()))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Verdict::Generator { sent: w.sent_rps(), why };
     }
     let o = observed(&total, w.seconds);
     let failed = slos.iter().find(|t| !t.evaluate(&o).1);
     let Some(t) = failed else { return Verdict::Pass };
+    // A worker that often waited for its core (something else runs there) delays what it
+    // measures: a pass still holds (the service did at least that well), a failure may be the
+    // generator's own.
+    if mean_wait >= CAPACITY_WAIT {
+        return Verdict::Generator {
+            sent: w.sent_rps(),
+            why: format!("a worker waited for its CPU {mean_wait:.0}% of the time: something else runs on its core"),
+        };
+    }
     // Latency failed because requests waited for a connection, not because the service was
     // slow: every connection was busy, yet the service answered as fast as at lower rates (a
     // saturated service gets slower instead, and more connections would only queue there).
@@ -317,7 +355,7 @@ impl StepReport {
         let (verdict, reason) = match verdict {
             Verdict::Pass => ("pass", None),
             Verdict::Fail(why) => ("fail", Some(why.clone())),
-            Verdict::Generator(_) => ("generator", Some("the generator was saturated".to_string())),
+            Verdict::Generator { why, .. } => ("generator", Some(why.clone())),
             Verdict::Connections => ("connections", Some("every connection was busy".to_string())),
         };
         StepReport {
@@ -354,6 +392,95 @@ fn round2(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A window of `seconds` at `rate` starts per second: `sent` of them sent (each `lag_us`
+    /// late), `answered` answered in `latency_us`, `busy` share of users busy, worker CPU `cpu`.
+    fn window(seconds: u64, sent: u64, answered: u64, latency_us: u64, lag_us: u64, busy: f64, cpu: f64) -> Window {
+        waiting_window(seconds, sent, answered, latency_us, lag_us, busy, cpu, 0.0)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn waiting_window(
+        seconds: u64,
+        sent: u64,
+        answered: u64,
+        latency_us: u64,
+        lag_us: u64,
+        busy: f64,
+        cpu: f64,
+        wait: f64,
+    ) -> Window {
+        let mut w = Window::new(1);
+        for _ in 0..seconds {
+            let mut s = Stats::new(1);
+            for _ in 0..sent / seconds {
+                crate::stats::record(&mut s.lag, lag_us);
+            }
+            for _ in 0..answered / seconds {
+                s.steps[0].response(200, latency_us, Some(latency_us), 10, 10);
+            }
+            s.gauges.in_flight = (busy * 1000.0) as u64;
+            let mut row = TimelineRow::from_interval(0, std::time::Duration::from_secs(1), &s, cpu);
+            row.worker_wait_max = wait;
+            w.add(&row, &s, 1000);
+        }
+        w
+    }
+
+    fn slos() -> Vec<Threshold> {
+        vec![crate::threshold::parse("p(99) < 100ms").unwrap()]
+    }
+
+    #[test]
+    fn regression_a_saturated_service_answering_less_than_the_rate_is_not_the_generator() {
+        // 2,400/s sent on time, the service answers 2,000/s slowly, 80% of users busy.
+        let w = window(2, 4800, 4000, 300_000, 50, 0.8, 25.0);
+        match judge(&slos(), &w, 2400.0, 2000, None) {
+            Verdict::Fail(why) => assert!(why.starts_with("p(99) < 100ms"), "{why}"),
+            other => panic!("the service failed its SLO, not the generator: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_generator_sending_short_of_the_rate_with_users_free_is_the_limit() {
+        // 2,400/s asked, 1,800/s sent, users mostly idle: the generator could not keep up.
+        let w = window(2, 3600, 3600, 1000, 50, 0.1, 60.0);
+        match judge(&slos(), &w, 2400.0, 2000, None) {
+            Verdict::Generator { sent, why } => {
+                assert!((sent - 1800.0).abs() < 1.0, "{sent}");
+                assert!(why.contains("sent 1800 of 2400"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn starts_waiting_for_busy_users_are_not_the_generators_fault() {
+        // Every user busy: starts wait for one, fewer are sent, and the SLO decides.
+        let w = window(2, 3000, 3000, 150_000, 50, 1.0, 30.0);
+        assert!(matches!(judge(&slos(), &w, 2400.0, 2000, None), Verdict::Fail(_)));
+    }
+
+    #[test]
+    fn a_full_worker_core_or_late_sends_are_the_generator() {
+        let busy_core = window(2, 4800, 4800, 1000, 50, 0.1, 95.0);
+        assert!(matches!(judge(&slos(), &busy_core, 2400.0, 2000, None), Verdict::Generator { .. }));
+        let late = window(2, 4800, 4800, 1000, 9000, 0.1, 40.0);
+        assert!(matches!(judge(&slos(), &late, 2400.0, 2000, None), Verdict::Generator { .. }));
+        let shared_core = waiting_window(2, 4800, 4800, 1000, 50, 0.1, 45.0, 50.0);
+        assert_eq!(
+            judge(&slos(), &shared_core, 2400.0, 2000, None),
+            Verdict::Pass,
+            "a pass despite the handicap holds"
+        );
+        let shared_and_slow = waiting_window(2, 4800, 4800, 200_000, 50, 0.1, 45.0, 50.0);
+        match judge(&slos(), &shared_and_slow, 2400.0, 2000, None) {
+            Verdict::Generator { why, .. } => assert!(why.contains("waited for its CPU 50%"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let fine = window(2, 4800, 4800, 1000, 50, 0.1, 40.0);
+        assert_eq!(judge(&slos(), &fine, 2400.0, 2000, None), Verdict::Pass);
+    }
 
     fn search(start: f64, max: f64) -> Search {
         Search::new(SearchConfig { slos: Vec::new(), start, max, precision: 0.05 })
@@ -441,7 +568,7 @@ mod tests {
         let Next::Step { rate, phase } = s.next() else { panic!() };
         s.record(rate, phase, &Verdict::Pass);
         let Next::Step { rate, phase } = s.next() else { panic!() };
-        s.record(rate, phase, &Verdict::Generator(187.0));
+        s.record(rate, phase, &Verdict::Generator { sent: 187.0, why: "its busiest worker used 97% of a core".into() });
         match s.next() {
             Next::Done { max_rps, limited_by } => {
                 assert_eq!(max_rps, 100.0, "the best rate that passed");

@@ -292,6 +292,10 @@ pub struct TimelineRow {
     /// CPU use of the busiest worker thread in this second, percent of one core.
     #[serde(default)]
     pub worker_cpu_max: f64,
+    /// Share of this second the most-delayed worker waited for its CPU (runnable, not running:
+    /// another thread or process on its core), percent.
+    #[serde(default)]
+    pub worker_wait_max: f64,
     /// The same second per step, in plan order (only when the plan has several steps).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepSecond>,
@@ -338,6 +342,7 @@ impl TimelineRow {
             dropped: stats.dropped,
             lag_p99_us: if stats.lag.is_empty() { 0 } else { stats.lag.value_at_quantile(0.99) },
             worker_cpu_max: (worker_cpu_max * 10.0).round() / 10.0,
+            worker_wait_max: 0.0,
             steps: if stats.steps.len() > 1 { stats.steps.iter().map(StepSecond::of).collect() } else { Vec::new() },
         }
     }

@@ -35,6 +35,15 @@ pub fn process_cpu() -> Duration {
     rusage(libc::RUSAGE_SELF)
 }
 
+/// Time the calling thread has spent runnable but waiting for a CPU (its run-queue delay, from
+/// /proc/thread-self/schedstat); zero where the kernel does not report it.
+pub fn thread_run_delay() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()))
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
 /// CPU time (user + system) used by the calling thread so far.
 pub fn thread_cpu() -> Duration {
     rusage(libc::RUSAGE_THREAD)

@@ -43,11 +43,14 @@ pub(crate) enum Msg {
         last: bool,
         /// The worker thread's CPU time during the interval.
         cpu: Duration,
+        /// Time the worker thread was runnable but waiting for a CPU during the interval.
+        wait: Duration,
     },
-    /// The worker has stopped; `cpu` is its thread's CPU time.
+    /// The worker has stopped; `cpu` is its thread's CPU time, `wait` its run-queue wait.
     Done {
         worker: usize,
         cpu: Duration,
+        wait: Duration,
     },
     Failed {
         worker: usize,
@@ -73,10 +76,15 @@ pub struct GeneratorUsage {
     pub cpu_percent: f64,
     /// CPU time of each worker thread, in seconds.
     pub worker_cpu_s: Vec<f64>,
+    /// Each worker thread's run-queue wait (runnable, no CPU) over its life, seconds.
+    pub worker_wait_s: Vec<f64>,
     pub rss_bytes: u64,
     pub peak_rss_bytes: u64,
     /// CPU use of the busiest worker over the run, percent of one core.
     pub busiest_worker_cpu_percent: f64,
+    /// Share of the run the most-delayed worker spent runnable but waiting for a CPU (another
+    /// thread or process on its core), percent.
+    pub busiest_worker_wait_percent: f64,
     /// Open model: p99 of how late the generator itself sent starts (µs).
     pub schedule_lag_p99_us: u64,
     /// The generator may have been the limit: its busiest core was nearly full, or it sent
@@ -88,6 +96,9 @@ pub struct GeneratorUsage {
 
 /// A worker this busy (percent of a core) may be what limits the run.
 pub const SATURATED_CPU: f64 = 90.0;
+/// A worker that waits this long for its CPU (percent of the time) shares its core with
+/// something else, and runs slower than it would alone.
+pub const SATURATED_WAIT: f64 = 10.0;
 /// An open-model run whose starts go out this late (p99) is not keeping its schedule.
 pub const SATURATED_LAG: Duration = Duration::from_millis(2);
 
@@ -100,6 +111,13 @@ impl GeneratorUsage {
             self.warnings.push(format!(
                 "worker {w} was busy {:.0}% of the time: the figures may show the generator's limit rather than the target's (add cores with -t or boxes with --shard)",
                 self.busiest_worker_cpu_percent
+            ));
+        }
+        let most_waiting = self.worker_wait_s.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((w, _)) = most_waiting.filter(|_| self.busiest_worker_wait_percent >= SATURATED_WAIT) {
+            self.warnings.push(format!(
+                "worker {w} waited for its CPU {:.0}% of the time: another thread or process shares its core, so the generator ran slower than it could (give it cores of its own)",
+                self.busiest_worker_wait_percent
             ));
         }
         if open && self.schedule_lag_p99_us > SATURATED_LAG.as_micros() as u64 {
@@ -152,17 +170,19 @@ pub fn run(plan: &'static Plan, stop: Arc<AtomicBool>, observer: &mut dyn Observ
 
     let mut collector = Collector::new(plan.workers, plan.steps.len());
     let mut cpu = vec![Duration::ZERO; plan.workers];
+    let mut wait = vec![Duration::ZERO; plan.workers];
     let mut failure = None;
     let mut done = 0;
     while done < plan.workers {
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(Msg::Interval { worker, seq, elapsed, stats, last, cpu }) => {
-                for (row, interval) in collector.add(worker, seq, elapsed, stats, last, cpu) {
+            Ok(Msg::Interval { worker, seq, elapsed, stats, last, cpu, wait: w }) => {
+                for (row, interval) in collector.add(worker, seq, elapsed, stats, last, (cpu, w)) {
                     observer.second(&row, &interval, &collector.total);
                 }
             }
-            Ok(Msg::Done { worker, cpu: c }) => {
+            Ok(Msg::Done { worker, cpu: c, wait: w }) => {
                 cpu[worker] = c;
+                wait[worker] = w;
                 done += 1;
             }
             Ok(Msg::Failed { worker, error }) => {
@@ -198,6 +218,10 @@ pub fn run(plan: &'static Plan, stop: Arc<AtomicBool>, observer: &mut dyn Observ
         rss_bytes: rss,
         peak_rss_bytes: peak,
         busiest_worker_cpu_percent: (100.0 * busiest / wall.as_secs_f64().max(1e-9)).min(100.0),
+        worker_wait_s: wait.iter().map(Duration::as_secs_f64).collect(),
+        busiest_worker_wait_percent: (100.0 * wait.iter().map(Duration::as_secs_f64).fold(0.0, f64::max)
+            / wall.as_secs_f64().max(1e-9))
+        .min(100.0),
         ..GeneratorUsage::default()
     };
     generator.assess(&collector.total, plan.load.is_open());
@@ -233,6 +257,8 @@ struct Pending {
     elapsed: Duration,
     /// CPU time of the busiest worker in this interval.
     cpu_max: Duration,
+    /// Run-queue wait of the most-delayed worker in this interval.
+    wait_max: Duration,
 }
 
 impl Collector {
@@ -256,7 +282,7 @@ impl Collector {
         elapsed: Duration,
         stats: Stats,
         last: bool,
-        cpu: Duration,
+        (cpu, wait): (Duration, Duration),
     ) -> Vec<(TimelineRow, Stats)> {
         self.total.merge(&stats);
         self.elapsed = self.elapsed.max(elapsed);
@@ -269,11 +295,13 @@ impl Collector {
             reported: 0,
             elapsed: Duration::ZERO,
             cpu_max: Duration::ZERO,
+            wait_max: Duration::ZERO,
         });
         p.stats.merge(&stats);
         p.reported += 1;
         p.elapsed = p.elapsed.max(elapsed);
         p.cpu_max = p.cpu_max.max(cpu);
+        p.wait_max = p.wait_max.max(wait);
         self.ready()
     }
 
@@ -303,7 +331,8 @@ impl Collector {
     fn row(&mut self, seq: u64, p: Pending) -> (TimelineRow, Stats) {
         let interval_s = (p.elapsed.as_secs_f64() - seq as f64).clamp(1e-3, 1.0);
         let cpu = 100.0 * p.cpu_max.as_secs_f64() / interval_s;
-        let row = TimelineRow::from_interval(seq, p.elapsed, &p.stats, cpu.min(100.0));
+        let mut row = TimelineRow::from_interval(seq, p.elapsed, &p.stats, cpu.min(100.0));
+        row.worker_wait_max = (1000.0 * p.wait_max.as_secs_f64() / interval_s).round().min(1000.0) / 10.0;
         self.timeline.push(row.clone());
         (row, p.stats)
     }

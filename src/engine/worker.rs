@@ -65,6 +65,8 @@ pub(crate) struct Ctx {
     max_users: usize,
     /// This thread's CPU time at the last snapshot.
     cpu_mark: Cell<Duration>,
+    /// This thread's run-queue wait at the last snapshot.
+    wait_mark: Cell<Duration>,
 }
 
 impl Ctx {
@@ -233,6 +235,7 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
             stride: (plan.workers * shards) as u64,
             max_users,
             cpu_mark: Cell::new(crate::sys::thread_cpu()),
+            wait_mark: Cell::new(crate::sys::thread_run_delay()),
         });
         let timer = match &plan.load {
             Load::Open { pre_allocated, .. } => {
@@ -255,7 +258,7 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
         ctx.users.borrow_mut().clear();
     });
     drop(rt);
-    let _ = tx.send(Msg::Done { worker, cpu: crate::sys::thread_cpu() });
+    let _ = tx.send(Msg::Done { worker, cpu: crate::sys::thread_cpu(), wait: crate::sys::thread_run_delay() });
 }
 
 /// Sweep timeouts, follow the users curve, send a snapshot each second; at the end (or when
@@ -312,11 +315,13 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
 fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx: &Sender<Msg>) {
     let cpu_now = crate::sys::thread_cpu();
     let cpu = cpu_now.saturating_sub(ctx.cpu_mark.replace(cpu_now));
+    let wait_now = crate::sys::thread_run_delay();
+    let wait = wait_now.saturating_sub(ctx.wait_mark.replace(wait_now));
     let mut stats = ctx.stats.replace(Stats::new(ctx.plan.steps.len()));
     if let Some(a) = &ctx.arrivals {
         stats.dropped += a.take_dropped();
     }
     stats.gauges = Gauges { active_users: ctx.running_users() as u64, in_flight: ctx.in_flight.get() };
     let elapsed = at.saturating_duration_since(ctx.start);
-    let _ = tx.send(Msg::Interval { worker, seq, elapsed, stats, last, cpu });
+    let _ = tx.send(Msg::Interval { worker, seq, elapsed, stats, last, cpu, wait });
 }

@@ -12,7 +12,7 @@ use super::RunResult;
 use crate::stats::TimelineRow;
 
 /// The header, in column order.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 18] = [
     "t",
     "wall_time",
     "step",
@@ -30,6 +30,7 @@ pub const COLUMNS: [&str; 17] = [
     "dropped",
     "lag_p99_ms",
     "worker_cpu_max",
+    "worker_wait_max",
 ];
 
 /// The step label of the whole run's rows.
@@ -85,6 +86,7 @@ fn total_row(row: &TimelineRow, t: &str, wall: &str) -> [String; COLUMNS.len()] 
         row.dropped.to_string(),
         ms(row.lag_p99_us),
         format!("{:.1}", row.worker_cpu_max),
+        format!("{:.1}", row.worker_wait_max),
     ]
 }
 
@@ -217,6 +219,7 @@ mod tests {
             dropped: 4,
             lag_p99_us: 250,
             worker_cpu_max: 87.5,
+            worker_wait_max: 12.5,
             steps: Vec::new(),
         };
         let rows = parse(&timeline(&r));
@@ -240,7 +243,8 @@ mod tests {
                 "3",
                 "4",
                 "0.250",
-                "87.5"
+                "87.5",
+                "12.5"
             ]
         );
     }

@@ -319,6 +319,7 @@ fn generator(results: &[RunResult], mut warnings: Vec<String>) -> GeneratorInfo 
         workers: g.clone().map(|g| g.workers).sum(),
         worker_cpu_s: g.clone().flat_map(|g| g.worker_cpu_s.iter().copied()).collect(),
         busiest_worker_cpu_percent: g.clone().map(|g| g.busiest_worker_cpu_percent).fold(0.0, f64::max),
+        busiest_worker_wait_percent: g.clone().map(|g| g.busiest_worker_wait_percent).fold(0.0, f64::max),
         schedule_lag_p99_us: g.clone().map(|g| g.schedule_lag_p99_us).max().unwrap_or(0),
         saturated: g.clone().any(|g| g.saturated),
         warnings,
@@ -352,6 +353,7 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
                 dropped: 0,
                 lag_p99_us: 0,
                 worker_cpu_max: 0.0,
+                worker_wait_max: 0.0,
                 steps: Vec::new(),
             });
             m.t = m.t.max(round3(k as f64 + end));
@@ -369,6 +371,7 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
             m.dropped += row.dropped;
             m.lag_p99_us = m.lag_p99_us.max(row.lag_p99_us);
             m.worker_cpu_max = m.worker_cpu_max.max(row.worker_cpu_max);
+            m.worker_wait_max = m.worker_wait_max.max(row.worker_wait_max);
             if m.steps.len() < row.steps.len() {
                 m.steps.resize(row.steps.len(), StepSecond { requests: 0, errors: 0, p50_us: 0, p95_us: 0, p99_us: 0 });
             }

@@ -160,6 +160,10 @@ pub struct GeneratorInfo {
     /// CPU use of the busiest worker over the run, percent of one core.
     #[serde(default)]
     pub busiest_worker_cpu_percent: f64,
+    /// Share of the run the most-delayed worker waited for its CPU (runnable, not running),
+    /// percent: high when something else runs on the generator's cores.
+    #[serde(default)]
+    pub busiest_worker_wait_percent: f64,
     /// Open model: p99 of the generator's own lag in sending starts (µs).
     #[serde(default)]
     pub schedule_lag_p99_us: u64,
@@ -250,6 +254,7 @@ impl RunResult {
                 workers: out.generator.workers as u64,
                 worker_cpu_s: out.generator.worker_cpu_s.iter().map(|s| round3(*s)).collect(),
                 busiest_worker_cpu_percent: round2(out.generator.busiest_worker_cpu_percent),
+                busiest_worker_wait_percent: round2(out.generator.busiest_worker_wait_percent),
                 schedule_lag_p99_us: out.generator.schedule_lag_p99_us,
                 saturated: out.generator.saturated,
                 warnings: out.generator.warnings.clone(),

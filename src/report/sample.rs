@@ -46,6 +46,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
                 dropped: 0,
                 lag_p99_us: 0,
                 worker_cpu_max: 10.0,
+                worker_wait_max: 0.0,
                 steps: Vec::new(),
             }
         })

@@ -76,11 +76,14 @@ pub fn summary(r: &RunResult) -> String {
         }
     }
     let g = &r.generator;
-    let lag = if r.load.model == "open" {
+    let mut lag = if r.load.model == "open" {
         format!(", send lag p99 {}", micros(g.schedule_lag_p99_us as f64))
     } else {
         String::new()
     };
+    if g.busiest_worker_wait_percent >= 1.0 {
+        lag = format!(", waited for CPU {:.0}%{lag}", g.busiest_worker_wait_percent);
+    }
     let _ = writeln!(
         o,
         "\n  generator   {:.0}% CPU over {} workers (busiest {:.0}%){lag}, RSS {} (peak {})",
