@@ -3,9 +3,11 @@
 //!
 //! - [`bench`]: `stampede bench` against scripted raw HTTP servers.
 //! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
+//! - [`report_html`]: the `--html` report of a real run, and its rendering in headless Chromium.
 
 mod bench;
 mod hostile;
+mod report_html;
 mod scenario;
 mod tls;
 mod util;
