@@ -220,7 +220,12 @@ pub fn latency_vs_rate(label: &str, points: &[RatePoint], slos: &[(String, f64)]
     let values = || sorted.iter().flat_map(|p| [p.p50, p.p95, p.p99]).chain(slos.iter().map(|s| s.1));
     let lo = values().filter(|v| *v > 0.0 && v.is_finite()).fold(f64::INFINITY, f64::min);
     let hi = values().filter(|v| v.is_finite()).fold(0.0, f64::max);
-    let (y_lo, y_hi) = if lo.is_finite() && hi > 0.0 { ((lo / 1.6).max(0.001), hi * 1.6) } else { (0.01, 1.0) };
+    // Down to the decade below the fastest value, so the axis has a label under the data.
+    let (y_lo, y_hi) = if lo.is_finite() && hi > 0.0 {
+        (10f64.powf((lo * 0.9).max(0.001).log10().floor()), hi * 1.6)
+    } else {
+        (0.01, 1.0)
+    };
     let percentiles: [(&str, RGBColor, Measure); 3] =
         [("p50", BLUE_, |p| p.p50), ("p95", AMBER, |p| p.p95), ("p99", RED_, |p| p.p99)];
     let svg = svg(label, (W, H), |root| {
