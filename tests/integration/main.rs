@@ -4,9 +4,13 @@
 //! - [`bench`]: `stampede bench` against scripted raw HTTP servers.
 //! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
 //! - [`results`]: `stampede merge`, `compare` and `report` on saved results.
+//! - [`report_html`]: the `--html` report of a real run, and its rendering in headless Chromium.
+//! - [`capacity`]: `stampede capacity` against servers of known capacity.
 
 mod bench;
+mod capacity;
 mod hostile;
+mod report_html;
 mod results;
 mod scenario;
 mod tls;

@@ -1,0 +1,192 @@
+//! The report's tables: steps (with bars and sparklines), thresholds (pass/fail), and the
+//! capacity search (its curves and steps).
+
+use std::fmt::Write;
+
+use super::charts::{self, AMBER, BLUE_, GREEN_, RED_, RatePoint};
+use super::sections::figure;
+use super::timeline::Point;
+use super::{RunResult, bar, esc, fmt_pct, lat, lat_ms, pct, rate};
+use crate::capacity::CapacityResult;
+use crate::threshold::{Metric, Op};
+use crate::units::group;
+
+/// One row per step: counts, latency, a bar for its share and its p95, its rate over time.
+pub fn steps(o: &mut String, r: &RunResult, points: &[Point]) {
+    o.push_str("<section id=\"steps\">\n<h2>Steps</h2>\n");
+    if r.steps.is_empty() {
+        o.push_str("<p class=\"muted\">no steps</p>\n</section>\n");
+        return;
+    }
+    let total: u64 = r.steps.iter().map(|s| s.summary.requests).sum();
+    let max_p95 = r.steps.iter().map(|s| s.summary.latency_us.p95).max().unwrap_or(0) as f64;
+    o.push_str(
+        "<div class=\"scroll\"><table>\n<tr><th class=\"t\">step</th><th>requests</th><th class=\"t\">share</th>\
+         <th>req/s</th><th>errors</th><th>p50</th><th>p95</th><th class=\"t\">p95 vs slowest</th><th>p99</th>\
+         <th>max</th><th class=\"t\">req/s over time</th></tr>\n",
+    );
+    for (i, s) in r.steps.iter().enumerate() {
+        let m = &s.summary;
+        let l = &m.latency_us;
+        // Each step's second-by-second rate, when the timeline carries steps (or there is one step).
+        let over_time: Vec<f64> = if points.iter().all(|p| p.step_rps.len() > i) {
+            points.iter().map(|p| p.step_rps[i]).collect()
+        } else if r.steps.len() == 1 {
+            points.iter().map(|p| p.rps).collect()
+        } else {
+            Vec::new()
+        };
+        let spark = charts::sparkline(&format!("{} requests per second over time", s.name), &over_time, BLUE_);
+        let errors = if m.errors == 0 {
+            "0".to_string()
+        } else {
+            format!("<span class=\"bad\">{} ({})</span>", group(m.errors), fmt_pct(pct(m.errors, m.requests)))
+        };
+        let _ = writeln!(
+            o,
+            "<tr><td class=\"wrap\">{}</td><td>{}</td><td class=\"t\">{} {}</td><td>{}</td><td>{errors}</td>\
+             <td>{}</td><td>{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td><td class=\"t\">{}</td></tr>",
+            esc(&s.name),
+            group(m.requests),
+            bar(m.requests as f64, total as f64, ""),
+            fmt_pct(pct(m.requests, total)),
+            rate(m.rps),
+            lat(l.p50),
+            lat(l.p95),
+            bar(l.p95 as f64, max_p95, "lat"),
+            lat(l.p99),
+            lat(l.max),
+            if spark.is_empty() { "<span class=\"muted\">–</span>".to_string() } else { spark }
+        );
+    }
+    o.push_str("</table></div>\n</section>\n");
+}
+
+/// Every threshold, pass or fail, with what was measured.
+pub fn thresholds(o: &mut String, r: &RunResult) {
+    o.push_str("<section id=\"thresholds\">\n<h2>Thresholds</h2>\n");
+    if r.thresholds.is_empty() {
+        o.push_str("<p class=\"muted\">no thresholds set</p>\n</section>\n");
+        return;
+    }
+    o.push_str(
+        "<table>\n<tr><th class=\"t\">result</th><th class=\"t\">threshold</th><th class=\"t\">applies to</th>\
+         <th>measured</th></tr>\n",
+    );
+    for t in &r.thresholds {
+        let (class, word) = if t.ok { ("pass", "PASS") } else { ("fail", "FAIL") };
+        let unit = if t.unit.len() > 2 { format!(" {}", t.unit) } else { t.unit.clone() };
+        let _ = writeln!(
+            o,
+            "<tr class=\"{class}\"><td class=\"t v\">{word}</td><td class=\"wrap\"><code>{}</code></td>\
+             <td class=\"wrap\">{}</td><td>{}{}</td></tr>",
+            esc(&t.expr),
+            t.step.as_deref().map_or_else(|| "whole run".to_string(), esc),
+            value(t.value),
+            esc(&unit)
+        );
+    }
+    o.push_str("</table>\n</section>\n");
+}
+
+fn value(v: f64) -> String {
+    if !v.is_finite() {
+        "–".into()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// The capacity search: the answer, latency and achieved rate against the offered rate, steps.
+pub fn capacity(o: &mut String, c: &CapacityResult) {
+    let slos: Vec<String> = c.slo.iter().map(|s| esc(s)).collect();
+    let _ = writeln!(
+        o,
+        "<section id=\"capacity\">\n<h2>Capacity search<span class=\"note\">SLO: {}</span></h2>",
+        if slos.is_empty() { "none".to_string() } else { slos.join(", ") }
+    );
+    let _ = writeln!(
+        o,
+        "<dl class=\"kv\"><dt>capacity</dt><dd><b>{} req/s</b></dd><dt>limited by</dt><dd>{}</dd></dl>",
+        rate(c.max_rps),
+        esc(&c.limited_by)
+    );
+    let points: Vec<RatePoint> = c
+        .steps
+        .iter()
+        .map(|s| RatePoint {
+            rate: s.rate,
+            achieved: s.achieved_rps,
+            p50: s.p50_ms,
+            p95: s.p95_ms,
+            p99: s.p99_ms,
+            color: verdict_color(&s.verdict),
+        })
+        .collect();
+    let latency_slos: Vec<(String, f64)> = c.slo.iter().filter_map(|s| latency_bound(s)).collect();
+    o.push_str("<div class=\"grid2\">\n");
+    figure(
+        o,
+        "Latency vs offered rate",
+        &charts::latency_vs_rate("Latency against offered rate", &points, &latency_slos, c.max_rps),
+    );
+    figure(
+        o,
+        "Achieved vs offered rate",
+        &charts::achieved_vs_rate("Achieved against offered rate", &points, c.max_rps),
+    );
+    o.push_str("</div>\n");
+    if c.steps.is_empty() {
+        o.push_str("<p class=\"muted\">no steps</p>\n</section>\n");
+        return;
+    }
+    o.push_str(
+        "<div class=\"scroll\"><table>\n<tr><th>#</th><th class=\"t\">phase</th><th>rate/s</th><th>achieved/s</th>\
+         <th>p50</th><th>p95</th><th>p99</th><th>errors</th><th>held</th><th class=\"t\">verdict</th></tr>\n",
+    );
+    for (i, s) in c.steps.iter().enumerate() {
+        let class = match s.verdict.as_str() {
+            "pass" if s.rate == c.max_rps => "pass answer",
+            "pass" => "pass",
+            "fail" => "fail",
+            _ => "warn",
+        };
+        let why = s.reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default();
+        let early = if s.stopped_early { " <span class=\"muted\">(stopped early)</span>" } else { "" };
+        let _ = writeln!(
+            o,
+            "<tr class=\"{class}\"><td>{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{:.1}s</td><td class=\"wrap v\">{}{why}{early}</td></tr>",
+            i + 1,
+            esc(&format!("{:?}", s.phase).to_lowercase()),
+            rate(s.rate),
+            rate(s.achieved_rps),
+            lat_ms(s.p50_ms),
+            lat_ms(s.p95_ms),
+            lat_ms(s.p99_ms),
+            fmt_pct(s.errors),
+            s.duration_s,
+            esc(&s.verdict)
+        );
+    }
+    o.push_str("</table></div>\n</section>\n");
+}
+
+fn verdict_color(verdict: &str) -> plotters::style::RGBColor {
+    match verdict {
+        "pass" => GREEN_,
+        "fail" => RED_,
+        _ => AMBER,
+    }
+}
+
+/// An SLO that caps latency (`p(99) < 100ms`), as its text and its bound in ms.
+fn latency_bound(slo: &str) -> Option<(String, f64)> {
+    let t = crate::threshold::parse(slo).ok()?;
+    let latency = matches!(t.metric, Metric::Percentile(_) | Metric::Avg | Metric::Med | Metric::Max | Metric::Min);
+    (latency && matches!(t.op, Op::Lt | Op::Le) && t.bound > 0.0).then(|| (t.expr.clone(), t.bound))
+}
