@@ -168,13 +168,17 @@ fn step(
 }
 
 /// After a failed step, wait until the service answers promptly again (its queues drained),
-/// probing with one user, so the next step does not inherit the last one's backlog.
+/// probing with one user pausing 20 ms between requests (at most ~50 req/s, so the probe itself
+/// never overloads the service), so the next step does not inherit the last one's backlog.
 fn recover(base: &Plan, bound: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + MAX_RECOVERY;
     while Instant::now() < deadline && !signals::stop_flag().load(Ordering::Relaxed) {
         let mut plan = base.clone();
         let probe = Duration::from_millis(300);
         plan.load = Load::Closed { users: Curve::constant(1.0, probe) };
+        for u in &mut plan.users {
+            u.think = crate::plan::Think::Fixed(Duration::from_millis(20));
+        }
         plan.duration = probe;
         plan.workers = 1;
         plan.cores.truncate(1);
@@ -221,6 +225,9 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     );
     let mut search = Search::new(SearchConfig { slos: slos.clone(), start: args.start, max: args.max, precision });
     let mut steps = Vec::new();
+    // The document describes the step at the answer (the best pass, its confirming hold when
+    // there was one); only when nothing passed, the last step.
+    let mut passes: Vec<(f64, RunOutput, &'static Plan)> = Vec::new();
     let mut last: Option<(RunOutput, &'static Plan)> = None;
     let mut baseline = None;
     let (max_rps, limited_by) = loop {
@@ -255,7 +262,11 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
                 search.record(rate, phase, &verdict);
                 steps.push(report);
                 let failed = matches!(verdict, Verdict::Fail(_));
-                last = Some((out, plan));
+                if verdict == Verdict::Pass {
+                    passes.push((rate, out, plan));
+                } else {
+                    last = Some((out, plan));
+                }
                 if failed {
                     recover(&base, bound)?;
                 }
@@ -264,8 +275,14 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     };
     println!("\n  capacity    {} req/s", group(max_rps.round() as u64));
     println!("  limited by  {limited_by}\n");
-    let Some((out, plan)) = last else { return Ok(Outcome::Ok) };
+    let chosen = match passes.into_iter().rfind(|(rate, ..)| *rate == max_rps) {
+        Some((_, out, plan)) => Some((out, plan)),
+        None => last,
+    };
+    let Some((out, plan)) = chosen else { return Ok(Outcome::Ok) };
     let mut result = RunResult::build(plan, &out);
+    // A step stopped early once lost is the search at work, not an interruption.
+    result.interrupted = signals::stop_flag().load(Ordering::Relaxed);
     result.capacity =
         Some(CapacityResult { max_rps: (max_rps * 100.0).round() / 100.0, limited_by, slo: slo_text, steps });
     print!("{}", report::text::summary(&result));

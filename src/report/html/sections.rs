@@ -313,6 +313,7 @@ pub fn generator(o: &mut String, r: &RunResult, points: &[Point]) {
         format!("{:.0}% of one core, over {} worker{}", g.cpu_percent, g.workers, plural(g.workers as usize)),
     );
     kv("busiest worker", format!("{:.0}% of one core", g.busiest_worker_cpu_percent));
+    kv("waited for its CPU", format!("{:.0}% of the time (most-delayed worker)", g.busiest_worker_wait_percent));
     if !g.worker_cpu_s.is_empty() {
         let each: Vec<String> = g.worker_cpu_s.iter().map(|s| format!("{s:.2}")).collect();
         kv("CPU seconds per worker", each.join(" · "));
@@ -331,10 +332,11 @@ pub fn generator(o: &mut String, r: &RunResult, points: &[Point]) {
     }
     o.push_str("</div>\n");
     let cpu = Line::new("busiest worker", AMBER, points.iter().map(|p| (p.t, p.worker_cpu_max)).collect()).filled();
+    let wait = Line::new("waiting for its CPU", RED_, points.iter().map(|p| (p.t, p.worker_wait_max)).collect());
     figure(
         o,
-        "Busiest worker CPU (% of one core)",
-        &charts::over_time("Busiest worker CPU over time", "CPU %", &[cpu], 100.0),
+        "Worker CPU and wait for a CPU (% of one core)",
+        &charts::over_time("Busiest worker CPU over time", "%", &[cpu, wait], 100.0),
     );
     o.push_str("</div>\n</section>\n");
 }

@@ -47,6 +47,7 @@ fn row(t: u64) -> TimelineRow {
         dropped: 0,
         lag_p99_us: 0,
         worker_cpu_max: 20.0 + t as f64,
+        worker_wait_max: 1.0,
         steps: vec![
             StepSecond { requests: requests / 3, errors: 0, p50_us: 800, p95_us: 2000, p99_us: 5000 },
             StepSecond { requests: requests - requests / 3, errors: t % 3, p50_us: 1000, p95_us: 4000, p99_us: 7000 },
@@ -100,6 +101,7 @@ pub fn sample() -> RunResult {
             workers: 2,
             worker_cpu_s: vec![1.5, 1.7],
             busiest_worker_cpu_percent: 17.0,
+            busiest_worker_wait_percent: 2.0,
             schedule_lag_p99_us: 0,
             saturated: false,
             warnings: Vec::new(),
@@ -137,7 +139,7 @@ fn renders_every_chart_with_its_title() {
         "Latency percentiles",
         "Errors (per second)",
         "Latency by percentile",
-        "Busiest worker CPU",
+        "Worker CPU and wait for a CPU",
     ] {
         assert!(html.contains(&format!("<h3>{}", super::esc(title))), "no chart titled {title}");
     }

@@ -20,6 +20,8 @@ pub struct Point {
     pub active_users: f64,
     pub in_flight: f64,
     pub worker_cpu_max: f64,
+    /// Percent of the second the most-delayed worker waited for its CPU.
+    pub worker_wait_max: f64,
     pub lag_p99_ms: f64,
     /// Requests per second of each step, in plan order (empty when rows carry no steps).
     pub step_rps: Vec<f64>,
@@ -45,6 +47,7 @@ fn merge(rows: &[TimelineRow]) -> Point {
         active_users: rows.iter().map(|r| r.active_users).max().unwrap_or(0) as f64,
         in_flight: rows.iter().map(|r| r.in_flight).max().unwrap_or(0) as f64,
         worker_cpu_max: rows.iter().map(|r| r.worker_cpu_max).fold(0.0, f64::max),
+        worker_wait_max: rows.iter().map(|r| r.worker_wait_max).fold(0.0, f64::max),
         lag_p99_ms: ms(|r| r.lag_p99_us),
         step_rps: (0..steps).map(|i| rows.iter().map(|r| r.steps[i].requests).sum::<u64>() as f64 / secs).collect(),
     }
@@ -71,6 +74,7 @@ mod tests {
             dropped: 0,
             lag_p99_us: 0,
             worker_cpu_max: 10.0,
+            worker_wait_max: 0.0,
             steps: Vec::new(),
         }
     }

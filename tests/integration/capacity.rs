@@ -1,0 +1,200 @@
+//! `stampede capacity` against servers whose capacity is known by construction: the built-in
+//! target's `/capacity/queue/{R}` (serves R per second, queues the rest: a latency knee) and
+//! `/capacity/refuse/{R}` (admits R per second, 503 for the rest: an error knee), in URL and
+//! scenario mode; and a generator starved of CPU, which must say it was the limit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::util::{self, Outcome, TempDir, TestTarget};
+
+/// The issue's bound on one search.
+const SEARCH_LIMIT: Duration = Duration::from_secs(50);
+
+fn capacity(target: &str, args: &[&str]) -> Outcome {
+    let mut all = vec!["capacity", target, "-q", "-t", "1", "--step-duration", "3s"];
+    all.extend_from_slice(args);
+    util::stampede_json_within(&all, SEARCH_LIMIT)
+}
+
+fn max_rps(out: &Outcome) -> f64 {
+    out.f64("/capacity/max_rps")
+}
+
+fn limited_by(out: &Outcome) -> String {
+    out.at("/capacity/limited_by").as_str().expect("limited_by is a string").to_string()
+}
+
+fn assert_within_10_percent(out: &Outcome, known: f64, what: &str) {
+    out.assert_code(0);
+    let found = max_rps(out);
+    let steps: Vec<String> = out
+        .at("/capacity/steps")
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| format!("{} → {} p99 {}", s["rate"], s["verdict"], s["p99"]))
+        .collect();
+    assert!(
+        (found - known).abs() <= 0.10 * known,
+        "{what}: found {found} req/s, the server's capacity is {known}; limited by {}\nsteps: {steps:#?}\n{}",
+        limited_by(out),
+        out.describe()
+    );
+    assert!(out.wall <= SEARCH_LIMIT, "{what}: the search took {:?}", out.wall);
+    // The rest of the document describes the step at the answer, which nobody interrupted.
+    assert_eq!(out.f64("/load/rate"), found, "{what}: the document describes another step");
+    assert_eq!(out.at("/interrupted"), false, "{what}");
+    assert!(!limited_by(out).starts_with("generator"), "{what}: blamed the generator: {}", limited_by(out));
+}
+
+#[test]
+fn a_latency_knee_is_found_within_10_percent() {
+    let _m = util::exclusive_machine();
+    let target = TestTarget::start();
+    let url = format!("{}/capacity/queue/2000", target.url());
+    let out = capacity(&url, &["--start", "200", "--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
+    assert_within_10_percent(&out, 2000.0, "queueing server");
+    assert!(limited_by(&out).contains("p(99)"), "the latency SLO broke above the answer: {}", limited_by(&out));
+}
+
+#[test]
+fn an_error_knee_is_found_within_10_percent() {
+    let _m = util::exclusive_machine();
+    let target = TestTarget::start();
+    let url = format!("{}/capacity/refuse/3000", target.url());
+    let out = capacity(&url, &["--start", "200", "--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
+    assert_within_10_percent(&out, 3000.0, "refusing server");
+    assert!(limited_by(&out).contains("errors"), "the error SLO broke above the answer: {}", limited_by(&out));
+}
+
+#[test]
+fn a_scenario_journey_is_searched_in_iterations_per_second() {
+    let _m = util::exclusive_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("capacity-scenario");
+    // One request per iteration to the queueing server: the capacity in iterations is R. The
+    // file's own arrival rate is replaced by the search.
+    let file = dir.write(
+        "journey.toml",
+        &format!(
+            r#"
+name = "queue journey"
+target = "{url}"
+
+[load]
+executor = "constant-arrival-rate"
+rate = 10
+duration = "5s"
+max_vus = 100
+
+[[users]]
+name = "reader"
+
+  [[users.steps]]
+  name = "read"
+  request = "GET /capacity/queue/1500"
+"#,
+            url = target.url()
+        ),
+    );
+    let out = capacity(file.to_str().unwrap(), &["--start", "200", "--slo", "p(99) < 100ms"]);
+    assert_within_10_percent(&out, 1500.0, "scenario against a queueing server");
+    assert_eq!(out.at("/steps/0/name"), "read", "the journey's step is reported");
+}
+
+/// Burns the CPU it is pinned to until dropped.
+struct Hog {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Hog {
+    fn start() -> Hog {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut x = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        });
+        Hog { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Hog {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Pin the calling thread (and what it spawns from now on) to `cpus`; returns the old mask.
+fn pin_current_thread(cpus: &[usize]) -> libc::cpu_set_t {
+    // SAFETY: plain affinity calls on the calling thread with a zeroed, then filled, cpu_set_t.
+    unsafe {
+        let mut old: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut old), 0);
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        assert_eq!(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set), 0);
+        old
+    }
+}
+
+fn restore_affinity(old: &libc::cpu_set_t) {
+    // SAFETY: restores a mask read by sched_getaffinity on this thread.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), old) };
+}
+
+/// The service is faster than the generator by construction: the target's thread may use any
+/// core, while the generator shares its one core with a busy loop. The answer must blame the
+/// generator and why, not report the generator's own ceiling as the service's capacity.
+#[test]
+fn a_generator_starved_of_cpu_says_it_was_the_limit() {
+    let _m = util::exclusive_machine();
+    let target = TestTarget::start();
+    let cpu = first_allowed_cpu();
+    let old = pin_current_thread(&[cpu]);
+    // Spawned after pinning: the hog and the stampede process inherit this thread's single CPU.
+    let hog = Hog::start();
+    let url = format!("{}/", target.url());
+    let out = capacity(&url, &["--slo", "p(99) < 500ms", "--slo", "errors < 1%", "--start", "2000"]);
+    drop(hog);
+    restore_affinity(&old);
+    let limit = limited_by(&out);
+    assert!(
+        limit.starts_with("generator"),
+        "expected the generator to be named the limit, got: {limit}\n{}",
+        out.describe()
+    );
+    // The answer is the best rate that passed below the generator's limit, never the limit
+    // itself; the last step (the one the document describes) is the generator's.
+    let steps = out.at("/capacity/steps").as_array().expect("steps").clone();
+    let last = steps.last().expect("at least one step");
+    assert_eq!(last["verdict"], "generator", "the search ended on the generator: {steps:#?}");
+    assert!(max_rps(&out) < last["rate"].as_f64().unwrap(), "{limit}");
+    assert!(matches!(out.code, Some(0 | 1)), "{}", out.describe());
+    let warnings = out.at("/generator/warnings").as_array().expect("warnings").clone();
+    assert!(
+        warnings.iter().any(|w| w.as_str().is_some_and(|w| w.contains("waited for its CPU"))),
+        "the run's own generator health says its core was shared: {warnings:?}"
+    );
+    assert!(out.f64("/generator/busiest_worker_wait_percent") >= 10.0, "{}", out.describe());
+    assert!(out.wall <= SEARCH_LIMIT, "the search took {:?}", out.wall);
+}
+
+fn first_allowed_cpu() -> usize {
+    // SAFETY: reads this thread's affinity mask into a zeroed cpu_set_t.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set), 0);
+        (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set)).expect("some CPU is allowed")
+    }
+}
