@@ -7,9 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::SATURATED_CPU;
 
-/// A failed step whose generator waited for its CPU this much (percent of the time) is not
-/// blamed on the service.
-pub const CAPACITY_WAIT: f64 = 25.0;
 use crate::report::result::observed;
 use crate::stats::{Stats, StepStats, TimelineRow};
 use crate::threshold::{Metric, Threshold};
@@ -255,6 +252,11 @@ pub fn judge(
     let lag_p99 = if w.stats.lag.is_empty() { 0 } else { w.stats.lag.value_at_quantile(0.99) };
     let mean_cpu = w.cpu.iter().sum::<f64>() / w.cpu.len().max(1) as f64;
     let mean_busy = w.busy.iter().sum::<f64>() / w.busy.len().max(1) as f64;
+    // Busy is running or waiting to run (a core shared with something else): a worker runnable
+    // all the time is saturated whether it got its core or not. (Per second the busiest
+    // worker's CPU plus the most-delayed worker's wait: the same worker with -t 1, an upper
+    // bound otherwise.)
+    let mean_demand = w.cpu.iter().zip(&w.wait).map(|(c, q)| c + q).sum::<f64>() / w.cpu.len().max(1) as f64;
     let mean_wait = w.wait.iter().sum::<f64>() / w.wait.len().max(1) as f64;
     let behind = w.sent_rps() < 0.95 * rate && mean_busy < 0.9;
     if behind {
@@ -267,12 +269,14 @@ pub fn judge(
     // Latency counts from each start's intended time, so a generator that was slow (busy core,
     // late sends, a core shared with something else) only made it look worse: a pass holds. A
     // failure may be the generator's own, and then the service is not blamed.
-    let why = if mean_cpu >= SATURATED_CPU {
+    let why = if mean_demand >= SATURATED_CPU && mean_wait >= 10.0 {
+        Some(format!(
+            "its worker ran {mean_cpu:.0}% and waited for its CPU {mean_wait:.0}% of the time: something else runs on its core"
+        ))
+    } else if mean_demand >= SATURATED_CPU {
         Some(format!("its busiest worker used {mean_cpu:.0}% of a core"))
     } else if lag_p99 > lag_limit_us {
         Some(format!("it sent starts late, p99 {}", crate::units::micros(lag_p99 as f64)))
-    } else if mean_wait >= CAPACITY_WAIT {
-        Some(format!("a worker waited for its CPU {mean_wait:.0}% of the time: something else runs on its core"))
     } else {
         None
     };
@@ -288,6 +292,14 @@ pub fn judge(
     if starved && service_steady && is_latency(&t.metric) {
         let service_stats = StepStats { latency: total.service.clone(), ..total.clone() };
         if t.evaluate(&observed(&service_stats, w.seconds)).1 {
+            // Connections held busy by a generator that read answers late (its core shared
+            // with something else) say nothing about how many the service needs.
+            if mean_wait >= crate::engine::SATURATED_WAIT {
+                let why = format!(
+                    "every connection was busy while its worker waited for its CPU {mean_wait:.0}% of the time: it read answers late (something else runs on its core)"
+                );
+                return Verdict::Generator { sent: w.sent_rps(), why };
+            }
             return Verdict::Connections;
         }
     }
@@ -459,6 +471,36 @@ mod tests {
         assert!(matches!(judge(&slos(), &w, 2400.0, 2000, None), Verdict::Fail(_)));
     }
 
+    /// Every user busy, answers slow from the intended start but quick from sending.
+    fn all_connections_busy(wait: f64) -> Window {
+        let mut w = Window::new(1);
+        for _ in 0..2 {
+            let mut s = Stats::new(1);
+            for _ in 0..2000 {
+                crate::stats::record(&mut s.lag, 50);
+                s.steps[0].response(200, 300_000, Some(1_000), 10, 10);
+            }
+            s.gauges.in_flight = 1000;
+            let mut row = TimelineRow::from_interval(0, std::time::Duration::from_secs(1), &s, 30.0);
+            row.worker_wait_max = wait;
+            w.add(&row, &s, 1000);
+        }
+        w
+    }
+
+    #[test]
+    fn busy_connections_with_a_quick_service_are_too_few_connections() {
+        assert_eq!(judge(&slos(), &all_connections_busy(0.0), 2400.0, 2000, Some(1_000)), Verdict::Connections);
+    }
+
+    #[test]
+    fn busy_connections_of_a_worker_waiting_for_its_cpu_are_the_generator() {
+        match judge(&slos(), &all_connections_busy(40.0), 2400.0, 2000, Some(1_000)) {
+            Verdict::Generator { why, .. } => assert!(why.contains("read answers late"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn a_full_worker_core_or_late_sends_are_the_generator() {
         let busy_core = window(2, 4800, 4800, 200_000, 50, 0.1, 95.0);
@@ -468,6 +510,7 @@ mod tests {
         // Latency counts from the intended start: a pass despite a slow generator holds.
         let busy_but_fast = window(2, 4800, 4800, 1000, 9000, 0.1, 95.0);
         assert_eq!(judge(&slos(), &busy_but_fast, 2400.0, 2000, None), Verdict::Pass);
+        // Sharing a core with something busy: running or waiting to run all the time.
         let shared_core = waiting_window(2, 4800, 4800, 1000, 50, 0.1, 45.0, 50.0);
         assert_eq!(
             judge(&slos(), &shared_core, 2400.0, 2000, None),
@@ -479,6 +522,10 @@ mod tests {
             Verdict::Generator { why, .. } => assert!(why.contains("waited for its CPU 50%"), "{why}"),
             other => panic!("{other:?}"),
         }
+        // Waiting now and then for a core shared with a light thread (the service on a small
+        // box) leaves the worker mostly idle: a failure is the service's.
+        let shared_lightly = waiting_window(2, 4800, 4800, 200_000, 50, 0.1, 20.0, 37.0);
+        assert!(matches!(judge(&slos(), &shared_lightly, 2400.0, 2000, None), Verdict::Fail(_)));
         let fine = window(2, 4800, 4800, 1000, 50, 0.1, 40.0);
         assert_eq!(judge(&slos(), &fine, 2400.0, 2000, None), Verdict::Pass);
     }

@@ -154,7 +154,7 @@ fn restore_affinity(old: &libc::cpu_set_t) {
 }
 
 /// The service is faster than the generator by construction: the target's thread may use any
-/// core, while the generator shares its one core with a busy loop. The answer must blame the
+/// core, while the generator shares its one core with busy loops. The answer must blame the
 /// generator and why, not report the generator's own ceiling as the service's capacity.
 #[test]
 fn a_generator_starved_of_cpu_says_it_was_the_limit() {
@@ -163,10 +163,11 @@ fn a_generator_starved_of_cpu_says_it_was_the_limit() {
     let cpu = first_allowed_cpu();
     let old = pin_current_thread(&[cpu]);
     // Spawned after pinning: the hog and the stampede process inherit this thread's single CPU.
-    let hog = Hog::start();
+    // Three busy loops: the generator gets about a quarter of its core, the target a whole one.
+    let hogs: Vec<Hog> = (0..3).map(|_| Hog::start()).collect();
     let url = format!("{}/", target.url());
     let out = capacity(&url, &["--slo", "p(99) < 500ms", "--slo", "errors < 1%", "--start", "2000"]);
-    drop(hog);
+    drop(hogs);
     restore_affinity(&old);
     let limit = limited_by(&out);
     assert!(
