@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::SATURATED_CPU;
 
-use crate::report::result::observed;
+use crate::report::result::{observed, round2};
 use crate::stats::{Stats, StepStats, TimelineRow};
 use crate::threshold::{Metric, Threshold};
 
@@ -393,10 +393,6 @@ pub struct CapacityResult {
     pub limited_by: String,
     pub slo: Vec<String>,
     pub steps: Vec<StepReport>,
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 #[cfg(test)]

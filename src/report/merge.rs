@@ -21,6 +21,7 @@ use hdrhistogram::Histogram;
 use super::RunResult;
 use super::result::{
     GeneratorInfo, LoadInfo, SCHEMA, StepResult, Summary, ThresholdResult, Totals, decode_histogram, encode_histogram,
+    round2, round3,
 };
 use crate::stats::{StepSecond, TimelineRow};
 use crate::threshold::{self, Observed};
@@ -385,14 +386,6 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
         }
     }
     seconds.into_values().collect()
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

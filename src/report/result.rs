@@ -320,11 +320,13 @@ pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
     Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| format!("histogram does not decode: {e:?}"))
 }
 
-fn round2(v: f64) -> f64 {
+/// `v` to two decimals.
+pub fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-fn round3(v: f64) -> f64 {
+/// `v` to three decimals.
+pub fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
