@@ -40,9 +40,20 @@ fn data_paths_are_safe(text: &str) -> bool {
     })
 }
 
-/// How template errors begin (src/template.rs); they point at the `{{` of the hole.
-const TEMPLATE_ERRORS: [&str; 5] =
-    ["`{{", "empty placeholder", "unknown placeholder", "unknown variable", "environment variable"];
+/// Whether `m` is one of the template errors of src/template.rs, which point at the `{{` of their
+/// hole. (Other messages may quote text that starts with `{{`, such as a URL that is not one.)
+fn is_template_error(m: &str) -> bool {
+    const STARTS: [&str; 7] = [
+        "`{{` without a closing `}}`",
+        "`{{env.}}` needs a variable name",
+        "`rand` bound",
+        "empty placeholder",
+        "unknown placeholder",
+        "unknown variable",
+        "environment variable",
+    ];
+    STARTS.iter().any(|s| m.starts_with(s)) || (m.starts_with("`{{") && m.contains("}}`: `rand` takes two integers"))
+}
 
 fn check_error(text: &str, e: &PlanError) {
     let shown = e.to_string();
@@ -58,7 +69,7 @@ fn check_error(text: &str, e: &PlanError) {
     assert!(*col <= width.max(width_cr) + 1, "col {col} past the end of line {line} ({width} chars): {shown}");
     // A template error names the place of its `{{`: the file must have `{{` there, or an escape
     // (`\u007B`) or a line-ending backslash standing for a brace.
-    if TEMPLATE_ERRORS.iter().any(|m| message.starts_with(m)) {
+    if is_template_error(message) {
         let at: String = lines.get(line - 1).map_or(String::new(), |l| l.chars().skip(col - 1).take(2).collect());
         let ok = at == "{{" || at == "{\r" || at.starts_with('\\') || at == "{\\" || (at == "{" && lines.len() > *line);
         assert!(ok, "template error at {line}:{col} does not point at its `{{{{` (found {at:?}): {shown}");
