@@ -245,6 +245,8 @@ def seeds_threshold():
         "", "<", "p(", "p(95", "p(95) <",
     ]):
         write(t, f"t{i:02}", s)
+    # A finite bound in minutes that overflows in milliseconds (was an infinite bound).
+    write(t, "huge-bound-minutes", "p(95) < 1" + "0" * 307 + "m")
 
 
 def seeds_extract():
