@@ -274,7 +274,14 @@ impl Parser {
                     "m" => 60_000.0,
                     _ => return unit_err(format!("unknown unit `{unit}` for {name} (use us, µs, ms, s or m)")),
                 };
-                if n < 0.0 { range_err(format!("{name} cannot be negative")) } else { Ok(n * scale) }
+                if n < 0.0 {
+                    range_err(format!("{name} cannot be negative"))
+                } else if !(n * scale).is_finite() {
+                    // A finite number of minutes can still overflow once in milliseconds.
+                    range_err(format!("{name} bound is too large"))
+                } else {
+                    Ok(n * scale)
+                }
             }
             Metric::Errors | Metric::Checks => {
                 let pct = match unit.as_str() {
@@ -411,6 +418,17 @@ mod tests {
             assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
             assert_eq!(got.to_string(), got.message);
         }
+    }
+
+    /// Bug: a latency bound written in minutes or seconds was scaled to milliseconds without a
+    /// check, so a huge but finite number became an infinite bound (`p(95) < 1e308m` always held).
+    #[test]
+    fn huge_latency_bound_in_minutes_is_refused_not_infinite() {
+        let huge = format!("1{}", "0".repeat(307));
+        let e = e(&format!("p(95) < {huge}m"));
+        assert!(e.message.contains("too large"), "{}", e.message);
+        assert_eq!(e.offset, 8);
+        assert!(p(&format!("max < {huge}us")).bound.is_finite());
     }
 
     #[test]

@@ -200,7 +200,8 @@ impl ResponseParser {
     /// Feed the next bytes read from the connection. All of `data` is consumed: bytes past the
     /// end of this response are carried to the next one.
     pub fn feed(&mut self, data: &[u8]) -> Result<Progress, ParseError> {
-        if !data.is_empty() {
+        // Bytes carried from the previous read belong to this response as much as new ones do.
+        if !data.is_empty() || !self.buf.is_empty() {
             self.started = true;
         }
         if self.buf.is_empty() {
@@ -556,6 +557,29 @@ mod tests {
         assert_eq!(p.feed(&[]).unwrap(), Progress::Done);
         assert_eq!(p.status(), 404);
         assert!(!p.has_buffered());
+    }
+
+    /// Bug found by the response_parser fuzz target: bytes of a response carried over from the
+    /// read that completed the previous one (pipelined, or a truncated second response) did not
+    /// count as started, so an EOF after them looked like a stale connection, not a cut response.
+    #[test]
+    fn carried_partial_response_counts_as_started() {
+        let mut p = ResponseParser::new(DEFAULT_MAX_HEAD);
+        p.start(false);
+        let two = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc";
+        assert_eq!(p.feed(two).unwrap(), Progress::Done);
+        p.start(false);
+        assert_eq!(p.feed(&[]).unwrap(), Progress::NeedMore);
+        assert!(!p.has_buffered());
+        assert!(p.started(), "the carried bytes were part of this response");
+        assert!(!p.finish_at_eof());
+        // The same with only an interim response carried.
+        let mut p = ResponseParser::new(DEFAULT_MAX_HEAD);
+        p.start(false);
+        assert_eq!(p.feed(b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n").unwrap(), Progress::Done);
+        p.start(false);
+        assert_eq!(p.feed(&[]).unwrap(), Progress::NeedMore);
+        assert!(p.started());
     }
 
     #[test]

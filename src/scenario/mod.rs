@@ -73,14 +73,66 @@ impl Source<'_> {
         PlanError::At { path: self.path.clone(), line, col, message: message.into() }
     }
 
-    /// Position of character `offset` inside the string value at `span` (after its opening quote).
+    /// Position in the file of byte `offset` of the string value written at `span`: the escapes,
+    /// line-ending backslashes and CRLF line breaks of the TOML string are undone on the way.
     fn inside(&self, span: &Range<usize>, offset: usize) -> Range<usize> {
-        let raw = &self.text[span.clone()];
-        let quote = if raw.starts_with("'''") || raw.starts_with("\"\"\"") { 3 } else { 1 };
-        let start = span.start + quote;
-        let value_start = self.text[start..].char_indices().nth(offset).map_or(span.end, |(i, _)| start + i);
-        value_start..value_start
+        let at = span.start + value_to_source(&self.text[span.clone()], offset);
+        at..at
     }
+}
+
+/// Byte index in `raw`, a TOML string as written (quotes included), where byte `offset` of its
+/// value starts. An offset inside what an escape stands for maps to the escape's backslash.
+fn value_to_source(raw: &str, offset: usize) -> usize {
+    let (delim, literal) = if raw.starts_with("\"\"\"") {
+        (3, false)
+    } else if raw.starts_with("'''") {
+        (3, true)
+    } else if raw.starts_with('"') {
+        (1, false)
+    } else if raw.starts_with('\'') {
+        (1, true)
+    } else {
+        return 0;
+    };
+    let multiline = delim == 3;
+    let end = raw.len().saturating_sub(delim).max(delim);
+    let mut i = delim.min(raw.len());
+    // A line break right after the opening quotes of a multi-line string is not part of it.
+    if multiline {
+        i += [("\r\n", 2), ("\n", 1)].iter().find(|(nl, _)| raw[i..].starts_with(nl)).map_or(0, |(_, n)| *n);
+    }
+    let mut value = 0;
+    while i < end && value < offset {
+        let rest = &raw[i..end];
+        if multiline && rest.starts_with("\r\n") {
+            i += 2;
+            value += 1;
+            continue;
+        }
+        if !literal && rest.starts_with('\\') {
+            let after = &rest[1..];
+            if multiline && after.trim_start_matches([' ', '\t']).starts_with(['\r', '\n']) {
+                // Line-ending backslash: it and the whitespace up to the next text stand for nothing.
+                i += rest.len() - after.trim_start_matches([' ', '\t', '\r', '\n']).len();
+                continue;
+            }
+            let hex =
+                |n: usize| after.get(1..1 + n).and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32);
+            let (len, ch) = match after.as_bytes().first() {
+                Some(b'u') => (6, hex(4)),
+                Some(b'U') => (10, hex(8)),
+                _ => (2, None),
+            };
+            i += len.min(rest.len());
+            value += ch.map_or(1, char::len_utf8);
+            continue;
+        }
+        let n = rest.chars().next().map_or(1, char::len_utf8);
+        i += n;
+        value += n;
+    }
+    i.min(raw.len())
 }
 
 struct Compiler<'a> {
@@ -129,16 +181,28 @@ impl<'a> Compiler<'a> {
     }
 
     fn plan(mut self, file: raw::File, over: &Overrides) -> Result<Plan, PlanError> {
-        let target = match (&over.target, &file.target) {
-            (Some(url), _) => Target::parse(url)?,
-            (None, Some(t)) => Target::parse(t.get_ref()).or_else(|e| self.err(t.span(), e.to_string()))?,
+        let (text, target_span) = match (&over.target, &file.target) {
+            (Some(url), _) => (url.as_str(), None),
+            (None, Some(t)) => (t.get_ref().as_str(), Some(t.span())),
             (None, None) => return self.err(0..0, "no target: set `target = \"http://host:port\"` or pass --target"),
         };
+        // Refusals of the target point at it when it comes from the file.
+        let refuse_target = |message: String| match &target_span {
+            Some(span) => self.err(span.clone(), message),
+            None => Err(PlanError::Invalid(message)),
+        };
+        // The Host header is written into each request's template, where a brace would open a
+        // hole. Refused before the name is looked up.
+        if url::Url::parse(text).ok().and_then(|u| u.host_str().map(|h| h.contains(['{', '}']))) == Some(true) {
+            return refuse_target(format!("`{text}`: a host name cannot contain `{{` or `}}`"));
+        }
+        let target = match Target::parse(text) {
+            Ok(t) => t,
+            Err(e) if target_span.is_some() => return refuse_target(e.to_string()),
+            Err(e) => return Err(e),
+        };
         if target.tls {
-            return Err(PlanError::Invalid(format!(
-                "{}: https is not supported by this build yet; use http://",
-                target.url
-            )));
+            return refuse_target(format!("{}: https is not supported by this build yet; use http://", target.url));
         }
         let timeout = match &file.timeout {
             Some(t) => self.positive(t, "timeout")?,
@@ -159,12 +223,16 @@ impl<'a> Compiler<'a> {
             return self.err(file.users[0].span(), "every user type has weight 0");
         }
         let mut names = BTreeMap::new();
-        for (i, s) in steps.iter().enumerate() {
+        // Steps were numbered in file order: the same walk finds where each one is written.
+        let written = file.users.iter().flat_map(|u| &u.get_ref().steps);
+        for ((i, s), spec) in steps.iter().enumerate().zip(written) {
             if names.insert(s.name.clone(), i).is_some() {
-                return Err(PlanError::Invalid(format!(
-                    "{}: two steps are named `{}`; give them distinct `name`s so their stats stay apart",
-                    self.src.path, s.name
-                )));
+                let spec = spec.get_ref();
+                let span = spec.name.as_ref().map_or_else(|| spec.request.span(), |n| n.span());
+                return self.err(
+                    span,
+                    format!("two steps are named `{}`; give them distinct `name`s so their stats stay apart", s.name),
+                );
             }
         }
         let mut thresholds = Vec::new();
@@ -209,7 +277,9 @@ impl<'a> Compiler<'a> {
         };
         let mut th = threshold::parse(expr).or_else(|e| {
             let at = if matches!(t.get_ref(), raw::ThresholdSpec::Expr(_)) {
-                self.src.inside(&t.span(), e.offset)
+                // The threshold parser counts characters; `inside` wants a byte offset.
+                let byte = expr.char_indices().nth(e.offset).map_or(expr.len(), |(i, _)| i);
+                self.src.inside(&t.span(), byte)
             } else {
                 t.span()
             };
@@ -467,7 +537,8 @@ impl<'a> Compiler<'a> {
         pick: Pick,
     ) -> Result<Step, PlanError> {
         let spec = s.get_ref();
-        let req = spec.request.get_ref().trim();
+        let written = spec.request.get_ref();
+        let req = written.trim();
         let Some((method, rest)) = req.split_once(char::is_whitespace) else {
             return self.err(
                 spec.request.span(),
@@ -477,7 +548,8 @@ impl<'a> Compiler<'a> {
         let method = method.to_ascii_uppercase();
         validate_method(&method).or_else(|e| self.err(spec.request.span(), e))?;
         let rest = rest.trim();
-        let path_offset = req.find(rest).unwrap_or(0);
+        // Where the path starts in the value as written (before trimming), for error positions.
+        let path_offset = rest.as_ptr() as usize - written.as_ptr() as usize;
         let (target_idx, path) = if rest.starts_with('/') {
             // A target with a path (`http://host/api`) is the base of relative requests.
             (0, format!("{}{rest}", targets[0].path.split('?').next().unwrap_or("").trim_end_matches('/')))

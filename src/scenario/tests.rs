@@ -289,3 +289,77 @@ fn a_target_path_is_the_base_of_relative_requests() {
     let Request::Static(bytes) = &plan.steps[0].request else { panic!("static") };
     assert!(bytes.starts_with(b"GET /api/v1/items?x=1 HTTP/1.1\r\n"), "{}", String::from_utf8_lossy(bytes));
 }
+
+/// The two characters at 1-based `line`, `col` of `text`.
+fn text_at(text: &str, line: usize, col: usize) -> String {
+    text.split('\n').nth(line - 1).unwrap_or("").chars().skip(col - 1).take(2).collect()
+}
+
+/// Bug found by the scenario fuzz target: a template error's byte offset was taken as a count of
+/// characters, so after a non-ASCII character the column was past the `{{`.
+#[test]
+fn template_error_positions_count_bytes_not_characters() {
+    let text = with_step("  request = \"GET /é/{{ünknown}}\"");
+    let (line, col, msg) = refused("utf8-pos", &text, &[]);
+    assert_eq!((line, col), (9, 21), "{msg}");
+    assert_eq!(text_at(&text, line, col), "{{");
+}
+
+/// Same family: TOML escapes (`\"`, `\u00e9`, `\t`) take more room in the file than in the value.
+#[test]
+fn template_error_positions_skip_toml_escapes() {
+    let text = with_step("  request = \"POST /\"\n  body = \"a\\\"b\\u00e9\\t{{nope}}\"");
+    let (line, col, msg) = refused("escape-pos", &text, &[]);
+    assert_eq!(text_at(&text, line, col), "{{", "{line}:{col} {msg}");
+    let text = with_step("  request = '''GET /'''\n  body = '''\r\né{{nope}}'''");
+    let (line, col, msg) = refused("ml-literal-pos", &text, &[]);
+    assert_eq!(text_at(&text, line, col), "{{", "{line}:{col} {msg}");
+    let text = with_step("  request = \"POST /\"\n  body = \"\"\"\nab \\\n   \r\n  x\\u0041{{nope}}\"\"\"");
+    let (line, col, msg) = refused("ml-basic-pos", &text, &[]);
+    assert_eq!((line, col), (13, 10), "{msg}");
+    assert_eq!(text_at(&text, line, col), "{{");
+}
+
+/// Same family: leading spaces of a request were trimmed before its path's offset was measured.
+#[test]
+fn template_error_positions_keep_leading_whitespace_of_the_request() {
+    let text = with_step("  request = \"   GET /{{nope}}\"");
+    let (line, col, msg) = refused("lead-ws-pos", &text, &[]);
+    assert_eq!(text_at(&text, line, col), "{{", "{line}:{col} {msg}");
+}
+
+/// Same family: threshold errors count characters, which went through escapes unmapped.
+#[test]
+fn threshold_error_positions_skip_toml_escapes() {
+    let text = with_step("  request = \"GET /\"\n  thresholds = [\"p(95)\\t<\\t2 parsecs\"]");
+    let (line, col, msg) = refused("threshold-pos", &text, &[]);
+    assert_eq!(text_at(&text, line, col), "pa", "{line}:{col} {msg}");
+}
+
+/// Bug: an https target and two steps of the same name were refused without a place in the file.
+#[test]
+fn every_refusal_is_located() {
+    let text = with_step("  request = \"GET /\"").replace("http://127.0.0.1:9", "https://127.0.0.1:9");
+    let (line, col, msg) = refused("https", &text, &[]);
+    assert_eq!((line, col), (1, 10), "{msg}");
+    let text =
+        with_step("  request = \"GET /a\"\n  name = \"x\"\n  [[users.steps]]\n  request = \"GET /b\"\n  name = \"x\"");
+    let (line, col, msg) = refused("dup-names", &text, &[]);
+    assert_eq!((line, col), (13, 10), "{msg}");
+    assert!(msg.contains("two steps are named `x`"), "{msg}");
+    let text = with_step("  request = \"GET /\"\n  [[users.steps]]\n  request = \"GET /\"");
+    let (line, col, msg) = refused("dup-requests", &text, &[]);
+    assert_eq!((line, col), (11, 13), "{msg}");
+}
+
+/// Bug: a brace in the target's host went into the Host header of the request template, where it
+/// opened a hole (or failed with a position inside the request string).
+#[test]
+fn braces_in_the_target_host_are_refused() {
+    for host in ["a{{b", "a{{vu}}b"] {
+        let text = with_step("  request = \"GET /\"").replace("127.0.0.1:9", host);
+        let (line, col, msg) = refused("host-braces", &text, &[]);
+        assert_eq!((line, col), (1, 10), "{msg}");
+        assert!(msg.contains("cannot contain"), "{msg}");
+    }
+}
