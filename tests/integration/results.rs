@@ -320,3 +320,36 @@ fn check_text(t: &str) {
     }
     assert!(t.chars().all(|c| c >= ' ' || "\t\n\r".contains(c)), "control character in {t:?}");
 }
+
+/// `--hdr-log` of a real run reads back with the HdrHistogram interval-log reader: one interval
+/// a second, each decoding to a histogram, together holding every latency of the run.
+#[test]
+fn hdr_log_of_a_run_reads_back_with_hdrhistogram() {
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("hdr-log");
+    let (json, log) = (dir.path().join("r.json"), dir.path().join("r.hlog"));
+    let out = bench_to(
+        &format!("{}/", target.url()),
+        &json,
+        &["-c", "4", "-d", "2s", "-t", "1", "--hdr-log", path_str(&log)],
+    );
+    out.assert_code(0);
+    let doc = read_json(&json);
+    let total = decode_histogram(at(&doc, "/histogram").as_str().unwrap()).unwrap();
+    let text = std::fs::read(&log).expect("the log was written");
+    let mut counts = Vec::new();
+    for entry in IntervalLogIterator::new(&text) {
+        if let LogEntry::Interval(i) = entry.expect("a valid log entry") {
+            let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, i.encoded_histogram())
+                .expect("base64 histogram");
+            let h: hdrhistogram::Histogram<u64> =
+                Deserializer::new().deserialize(&mut &bytes[..]).expect("a V2-deflate histogram");
+            counts.push(h.len());
+        }
+    }
+    assert!(counts.len() >= 2, "one interval a second: {counts:?}");
+    assert_eq!(counts.iter().sum::<u64>(), total.len(), "the intervals hold every latency of the run");
+}
