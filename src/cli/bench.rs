@@ -45,14 +45,14 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
             None => b.clone().into_bytes(),
         },
     };
-    let shard = match &args.shard {
+    let shard = match &args.boxes.shard {
         Some(s) => Shard::parse(s).map_err(|e| bad(format!("--shard {e}")))?,
         None => Shard::default(),
     };
     if shard.share(args.connections) == 0 {
         return Err(bad(format!(
             "--shard {}: {} connections leave none for this shard",
-            args.shard.as_deref().unwrap_or(""),
+            args.boxes.shard.as_deref().unwrap_or(""),
             args.connections
         )));
     }
@@ -86,5 +86,5 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     let plan = plan(&args)?;
-    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.start_at })
+    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at })
 }

@@ -36,8 +36,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Plan, PlanError> {
             rate: Some(args.start),
             request: args.request.clone(),
             out: Default::default(),
-            shard: None,
-            start_at: None,
+            boxes: Default::default(),
             quiet: true,
         };
         bench::plan(&bench_args)?

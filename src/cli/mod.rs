@@ -93,14 +93,9 @@ pub struct BenchArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// Run shard i of N (1-based): this instance takes its share of connections and rate
-    #[arg(long, value_name = "i/N")]
-    pub shard: Option<String>,
-    /// Wait until this wall-clock time before starting (RFC 3339 such as 2026-11-24T18:00:00Z,
-    /// or @UNIX_SECONDS): aligns the shards of one run across boxes
-    #[arg(long, value_name = "TIME", value_parser = start_at_arg)]
-    pub start_at: Option<std::time::SystemTime>,
-    /// No live progress line
+    #[command(flatten)]
+    pub boxes: BoxesArgs,
+    /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
 }
@@ -141,9 +136,22 @@ pub struct CapacityArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// No live progress line
+    /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// One run split across several boxes: `bench` and `run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BoxesArgs {
+    /// Run shard i of N (1-based): this instance takes its share of users (bench: connections)
+    /// and of the rate
+    #[arg(long, value_name = "i/N")]
+    pub shard: Option<String>,
+    /// Wait until this wall-clock time before starting (RFC 3339 such as 2026-11-24T18:00:00Z,
+    /// or @UNIX_SECONDS): aligns the shards of one run across boxes
+    #[arg(long, value_name = "TIME", value_parser = start_at_arg)]
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// The request `bench` and `capacity` send, and how.
@@ -254,14 +262,9 @@ pub struct RunArgs {
     pub workers: Option<usize>,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// Run shard i of N (1-based): this instance takes its share of users and rate
-    #[arg(long, value_name = "i/N")]
-    pub shard: Option<String>,
-    /// Wait until this wall-clock time before starting (RFC 3339 such as 2026-11-24T18:00:00Z,
-    /// or @UNIX_SECONDS): aligns the shards of one run across boxes
-    #[arg(long, value_name = "TIME", value_parser = start_at_arg)]
-    pub start_at: Option<std::time::SystemTime>,
-    /// No live progress line
+    #[command(flatten)]
+    pub boxes: BoxesArgs,
+    /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// Check the file and print what would run, without sending anything
@@ -288,7 +291,7 @@ pub struct DemoArgs {
     pub workers: usize,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// No live progress line
+    /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
 }

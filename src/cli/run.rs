@@ -8,7 +8,7 @@ use crate::scenario::{self, Overrides};
 /// Compile the scenario with the command line's overrides. Nothing is sent.
 pub fn plan(args: &RunArgs) -> Result<Plan, PlanError> {
     let mut plan = scenario::load(&args.file, &Overrides { target: args.target.clone() })?;
-    if let Some(s) = &args.shard {
+    if let Some(s) = &args.boxes.shard {
         plan.shard = Shard::parse(s).map_err(|e| PlanError::Invalid(format!("--shard {e}")))?;
     }
     runner::set_tls(&mut plan, &args.tls)?;
@@ -22,7 +22,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         print!("{}", describe(&plan));
         return Ok(Outcome::Ok);
     }
-    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.start_at })
+    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at })
 }
 
 /// What the plan will do, for `--dry-run`.
