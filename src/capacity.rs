@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::SATURATED_CPU;
 
-use crate::report::result::{observed, round2};
 use crate::stats::{Stats, StepStats, TimelineRow};
+use crate::threshold::Observed;
 use crate::threshold::{Metric, Threshold};
+use crate::units::round2;
 
 /// Lowest rate worth trying (starts per second).
 pub const MIN_RATE: f64 = 1.0;
@@ -263,7 +264,7 @@ pub fn judge(
         let why = format!("it sent {:.0} of {rate:.0} starts per second with users free", w.sent_rps());
         return Verdict::Generator { sent: w.sent_rps(), why };
     }
-    let o = observed(&total, w.seconds);
+    let o = Observed::of(&total, w.seconds);
     let failed = slos.iter().find(|t| !t.evaluate(&o).1);
     let Some(t) = failed else { return Verdict::Pass };
     // Latency counts from each start's intended time, so a generator that was slow (busy core,
@@ -291,7 +292,7 @@ pub fn judge(
     let service_steady = baseline_service_us.is_some_and(|b| service_p50 <= (b * 2).max(b + 1000));
     if starved && service_steady && is_latency(&t.metric) {
         let service_stats = StepStats { latency: total.service.clone(), ..total.clone() };
-        if t.evaluate(&observed(&service_stats, w.seconds)).1 {
+        if t.evaluate(&Observed::of(&service_stats, w.seconds)).1 {
             // Connections held busy by a generator that read answers late (its core shared
             // with something else) say nothing about how many the service needs.
             if mean_wait >= crate::engine::SATURATED_WAIT {
@@ -314,7 +315,7 @@ pub fn clearly_lost(slos: &[Threshold], w: &Window) -> bool {
     if total.requests < 50 || w.seconds < 0.9 {
         return false;
     }
-    let o = observed(&total, w.seconds);
+    let o = Observed::of(&total, w.seconds);
     slos.iter().any(|t| {
         let (value, _) = t.evaluate(&o);
         match t.metric {

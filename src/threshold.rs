@@ -62,6 +62,35 @@ pub struct Observed<'a> {
     pub duration_s: f64,
 }
 
+impl<'a> Observed<'a> {
+    /// What thresholds are measured against, from one step's (or the total's) stats.
+    pub fn of(s: &'a crate::stats::StepStats, duration_s: f64) -> Observed<'a> {
+        Observed {
+            latency: &s.latency,
+            requests: s.requests,
+            errors: s.errors,
+            checks: s.checks,
+            checks_failed: s.checks_failed,
+            duration_s,
+        }
+    }
+}
+
+/// A threshold as measured at the end of a run (or a merge, or a live check): what the result
+/// documents and reports carry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub ok: bool,
+    /// The measured value, in `unit`.
+    pub value: f64,
+    /// `ms` (latency), `%` (errors, checks), `req/s` (rps) or empty (counts).
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
 impl Metric {
     fn is_latency(&self) -> bool {
         matches!(self, Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max | Metric::Med)
@@ -107,6 +136,18 @@ impl Threshold {
     pub fn evaluate(&self, o: &Observed) -> (f64, bool) {
         let m = self.measure(o);
         (m, self.holds(m))
+    }
+
+    /// Measure on `o` and say whether it holds, as a result row (`step`: the step it is on).
+    pub fn judge(&self, o: &Observed, step: Option<String>) -> ThresholdResult {
+        let (value, ok) = self.evaluate(o);
+        ThresholdResult {
+            expr: self.expr.clone(),
+            ok,
+            value: crate::units::round3(value),
+            unit: self.unit().to_string(),
+            step,
+        }
     }
 
     /// Human unit for reports: "ms", "%", "req/s", "".

@@ -148,6 +148,16 @@ pub fn duration(d: Duration) -> String {
     out
 }
 
+/// `v` to two decimals.
+pub fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// `v` to three decimals.
+pub fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

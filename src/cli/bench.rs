@@ -1,10 +1,10 @@
 //! `stampede bench URL`: turn the flags into a one-request plan and run it.
 
 use crate::cli::{BenchArgs, Outcome, runner};
-use crate::engine::pacer::Curve;
 use crate::error::PlanError;
 use crate::http::request::{RequestSpec, build_request, parse_header, validate_method};
-use crate::plan::{Load, Overflow, Plan, Shard, Step, Target};
+use crate::plan::curve::Curve;
+use crate::plan::{Finish, Load, Overflow, Plan, Shard, Step, Target};
 
 /// Validate the flags and build the plan. Nothing is sent.
 pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
@@ -79,12 +79,10 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
     plan.max_head = args.request.max_header_bytes;
     plan.shard = shard;
     plan.no_keepalive = args.request.no_keepalive;
-    runner::set_tls(&mut plan, &args.request.tls)?;
-    runner::place_workers(&mut plan, args.workers)?;
     Ok(plan)
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
-    let plan = plan(&args)?;
+    let plan = plan(&args)?.finish(&Finish { workers: args.workers, tls: args.request.tls.options() })?;
     runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at })
 }

@@ -11,10 +11,11 @@ use anyhow::Context;
 use crate::capacity::{
     CapacityResult, Next, Phase, Search, SearchConfig, StepReport, Verdict, Window, clearly_lost, judge,
 };
-use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, runner, signals};
-use crate::engine::pacer::Curve;
+use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, signals};
 use crate::engine::{Observer, RunOutput, SATURATED_LAG};
 use crate::error::PlanError;
+use crate::plan::Finish;
+use crate::plan::curve::Curve;
 use crate::plan::{Load, Overflow, Plan};
 use crate::report::{self, RunResult};
 use crate::scenario::{self, Overrides};
@@ -26,7 +27,7 @@ use crate::units::{group, micros};
 const MAX_RECOVERY: Duration = Duration::from_secs(15);
 
 /// The plan every step starts from: the URL's request or the scenario's journeys.
-fn base_plan(args: &CapacityArgs) -> Result<Plan, PlanError> {
+fn base_plan(args: &CapacityArgs) -> Result<Arc<Plan>, PlanError> {
     let mut plan = if args.target.contains("://") {
         let bench_args = BenchArgs {
             url: args.target.clone(),
@@ -41,9 +42,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Plan, PlanError> {
         };
         bench::plan(&bench_args)?
     } else {
-        let mut plan = scenario::load(Path::new(&args.target), &Overrides { target: args.base_url.clone() })?;
-        runner::set_tls(&mut plan, &args.request.tls)?;
-        plan
+        scenario::load(Path::new(&args.target), &Overrides { target: args.base_url.clone() })?
     };
     plan.command = "capacity".into();
     plan.thresholds.clear();
@@ -52,8 +51,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Plan, PlanError> {
     plan.stop_grace = Duration::ZERO;
     // Room for every connection, whatever the scenario said about users.
     plan.load = step_load(args.start, args.step_duration, args.connections);
-    runner::place_workers(&mut plan, args.workers)?;
-    Ok(plan)
+    plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options() })
 }
 
 /// An open model at `rate` for `duration`: starts wait for a free connection rather than being
@@ -134,11 +132,10 @@ fn step(
     live: bool,
     lag_limit: Duration,
     baseline: Option<u64>,
-) -> anyhow::Result<(Verdict, StepReport, RunOutput, &'static Plan, u64)> {
+) -> anyhow::Result<(Verdict, StepReport, RunOutput, Arc<Plan>, u64)> {
     let mut plan = base.clone();
     plan.load = step_load(rate, duration, args.connections);
-    plan.duration = duration;
-    let plan: &'static Plan = Box::leak(Box::new(plan));
+    let plan = Arc::new(plan);
     let stop = Arc::new(AtomicBool::new(false));
     let mut watch = StepWatch {
         slos,
@@ -151,7 +148,7 @@ fn step(
         live,
         rate,
     };
-    let out = crate::engine::run(plan, stop, &mut watch).context("a step of the search failed")?;
+    let out = crate::engine::run(plan.clone(), stop, &mut watch).context("a step of the search failed")?;
     if live {
         print!("\r\x1b[2K");
     }
@@ -178,10 +175,9 @@ fn recover(base: &Plan, bound: Duration) -> anyhow::Result<()> {
         for u in &mut plan.users {
             u.think = crate::plan::Think::Fixed(Duration::from_millis(20));
         }
-        plan.duration = probe;
         plan.workers = 1;
         plan.cores.truncate(1);
-        let plan: &'static Plan = Box::leak(Box::new(plan));
+        let plan = Arc::new(plan);
         let out = crate::engine::run(plan, Arc::new(AtomicBool::new(false)), &mut ())?;
         let t = out.stats.total();
         let answered: u64 = t.status.iter().map(|(_, n)| n).sum();
@@ -217,7 +213,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     let lag_limit = SATURATED_LAG.max(bound / 5);
     let live = !args.quiet && crate::sys::is_tty(1);
     let slo_text: Vec<String> = slos.iter().map(|t| t.expr.clone()).collect();
-    println!("stampede capacity · {} · SLO {}\n", base.target.url, slo_text.join(", "));
+    println!("stampede capacity · {} · SLO {}\n", base.target().url, slo_text.join(", "));
     println!(
         "  {:<4} {:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>7}  verdict",
         "step", "phase", "rate/s", "achieved/s", "p50", "p95", "p99", "errors"
@@ -226,8 +222,8 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     let mut steps = Vec::new();
     // The document describes the step at the answer (the best pass, its confirming hold when
     // there was one); only when nothing passed, the last step.
-    let mut passes: Vec<(f64, RunOutput, &'static Plan)> = Vec::new();
-    let mut last: Option<(RunOutput, &'static Plan)> = None;
+    let mut passes: Vec<(f64, RunOutput, Arc<Plan>)> = Vec::new();
+    let mut last: Option<(RunOutput, Arc<Plan>)> = None;
     let mut baseline = None;
     let (max_rps, limited_by) = loop {
         if signals::stop_flag().load(Ordering::Relaxed) {
@@ -279,7 +275,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
         None => last,
     };
     let Some((out, plan)) = chosen else { return Ok(Outcome::Ok) };
-    let mut result = RunResult::build(plan, &out);
+    let mut result = RunResult::build(&plan, &out);
     // A step stopped early once lost is the search at work, not an interruption.
     result.interrupted = signals::stop_flag().load(Ordering::Relaxed);
     result.capacity =

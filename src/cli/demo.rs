@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 
 use crate::cli::{DemoArgs, Outcome, runner};
+use crate::plan::Finish;
 use crate::scenario::{self, Overrides};
 use crate::target::Target;
 
@@ -17,9 +18,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let target = Target::start("127.0.0.1:0".parse().expect("literal address"), 1)
         .context("cannot start the built-in target")?;
     println!("built-in target on {}; running scenarios/demo.toml against it\n", target.url());
-    let mut plan =
-        scenario::compile(SCENARIO, Path::new("scenarios/demo.toml"), &Overrides { target: Some(target.url()) })?;
-    runner::place_workers(&mut plan, Some(args.workers))?;
+    let plan =
+        scenario::compile(SCENARIO, Path::new("scenarios/demo.toml"), &Overrides { target: Some(target.url()) })?
+            .finish(&Finish { workers: Some(args.workers), ..Finish::default() })?;
     let outcome = runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: None });
     let c = &target.counters;
     println!(

@@ -2,18 +2,18 @@
 
 use crate::cli::{Outcome, RunArgs, runner};
 use crate::error::PlanError;
-use crate::plan::{Plan, Shard};
+use std::sync::Arc;
+
+use crate::plan::{Finish, Plan, Shard};
 use crate::scenario::{self, Overrides};
 
-/// Compile the scenario with the command line's overrides. Nothing is sent.
-pub fn plan(args: &RunArgs) -> Result<Plan, PlanError> {
+/// Compile the scenario with the command line's overrides and finish the plan. Nothing is sent.
+pub fn plan(args: &RunArgs) -> Result<Arc<Plan>, PlanError> {
     let mut plan = scenario::load(&args.file, &Overrides { target: args.target.clone() })?;
     if let Some(s) = &args.boxes.shard {
         plan.shard = Shard::parse(s).map_err(|e| PlanError::Invalid(format!("--shard {e}")))?;
     }
-    runner::set_tls(&mut plan, &args.tls)?;
-    runner::place_workers(&mut plan, args.workers)?;
-    Ok(plan)
+    plan.finish(&Finish { workers: args.workers, tls: args.tls.options() })
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
@@ -31,8 +31,8 @@ pub fn describe(plan: &Plan) -> String {
     use crate::units::duration;
     use std::fmt::Write;
     let mut o = String::new();
-    let _ = writeln!(o, "scenario `{}` against {} — valid, nothing sent", plan.name, plan.target.url);
-    let stages = |c: &crate::engine::pacer::Curve| {
+    let _ = writeln!(o, "scenario `{}` against {} — valid, nothing sent", plan.name, plan.target().url);
+    let stages = |c: &crate::plan::curve::Curve| {
         c.stages().iter().map(|s| format!("{} → {}", duration(s.duration), s.target)).collect::<Vec<_>>().join(", ")
     };
     match &plan.load {
@@ -56,7 +56,7 @@ pub fn describe(plan: &Plan) -> String {
     let _ = writeln!(
         o,
         "  duration    {} (+ up to {} for requests in flight at the end)",
-        duration(plan.duration),
+        duration(plan.duration()),
         duration(plan.graceful_stop)
     );
     for u in &plan.users {

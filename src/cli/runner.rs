@@ -10,12 +10,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::{Outcome, OutputArgs, progress::Progress, signals};
 use crate::engine::Observer;
-use crate::error::PlanError;
 use crate::plan::Plan;
 use crate::report::hdrlog::HdrLog;
-use crate::report::result::observed;
 use crate::report::{self, RunResult};
 use crate::stats::{Stats, TimelineRow};
+use crate::threshold::Observed;
 
 /// Where a run's results go.
 #[derive(Debug, Default)]
@@ -38,38 +37,6 @@ fn wait_for_start(at: SystemTime, stop: &AtomicBool) -> bool {
         std::thread::sleep(left.min(Duration::from_millis(50)));
     }
     !stop.load(Ordering::Relaxed)
-}
-
-/// Build the TLS client settings when any target is https (certificates are read now).
-pub fn set_tls(plan: &mut Plan, args: &crate::cli::TlsArgs) -> Result<(), PlanError> {
-    if !plan.targets.iter().any(|t| t.tls) {
-        return Ok(());
-    }
-    for t in plan.targets.iter().filter(|t| t.tls) {
-        crate::tls::server_name(&t.host)?;
-    }
-    plan.tls = Some(crate::tls::client_config(&args.options())?);
-    Ok(())
-}
-
-/// Decide the worker count and cores, and make sure the process may open every connection.
-pub fn place_workers(plan: &mut Plan, workers: Option<usize>) -> Result<(), PlanError> {
-    let cores = crate::sys::usable_cores();
-    let workers = workers.unwrap_or(cores.len());
-    if workers == 0 || workers > 1024 {
-        return Err(PlanError::Invalid(format!("--threads must be between 1 and 1024, not {workers}")));
-    }
-    plan.workers = workers.min(plan.local_users()).max(1);
-    plan.cores = (0..plan.workers).map(|w| cores[w % cores.len()]).collect();
-    let limit = crate::sys::raise_nofile_limit();
-    let need = plan.local_users() as u64 + 64;
-    if need > limit {
-        return Err(PlanError::Invalid(format!(
-            "{} connections need about {need} file descriptors but this process may open {limit}; raise the limit (ulimit -n, or LimitNOFILE=) — see tuning/",
-            plan.local_users()
-        )));
-    }
-    Ok(())
 }
 
 /// Watches the run each second: shows progress, and stops the run when a threshold with
@@ -102,7 +69,7 @@ impl Observer for Watch<'_> {
                 continue;
             }
             let s = rule.step.and_then(|i| total.steps.get(i)).unwrap_or(&all);
-            let (_, ok) = rule.threshold.evaluate(&observed(s, row.t));
+            let (_, ok) = rule.threshold.evaluate(&Observed::of(s, row.t));
             if !ok {
                 self.aborted_by = Some(rule.threshold.expr.clone());
                 self.stop.store(true, Ordering::Relaxed);
@@ -113,8 +80,7 @@ impl Observer for Watch<'_> {
 }
 
 /// Run the plan, show progress, print the summary, write the JSON; map the result to an outcome.
-pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
-    let plan: &'static Plan = Box::leak(Box::new(plan));
+pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
     if let Some((lo, hi)) = crate::sys::local_port_range() {
         let ports = (hi.saturating_sub(lo) + 1) as usize;
         if plan.local_users() > ports {
@@ -132,10 +98,10 @@ pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
         None => None,
     };
     let mut watch = Watch {
-        plan,
+        plan: &plan,
         progress: Progress::new(
             !out.quiet && crate::sys::is_tty(1),
-            plan.duration,
+            plan.duration(),
             plan.steps.iter().map(|s| s.name.clone()).collect(),
         ),
         stop: stop.clone(),
@@ -149,9 +115,9 @@ pub fn run_plan(plan: Plan, out: &Output) -> anyhow::Result<Outcome> {
         eprintln!("interrupted before the start: nothing was sent");
         return Ok(Outcome::Interrupted);
     }
-    let output = crate::engine::run(plan, stop, &mut watch).context("the run failed")?;
+    let output = crate::engine::run(plan.clone(), stop, &mut watch).context("the run failed")?;
     watch.progress.finish();
-    let mut result = RunResult::build(plan, &output);
+    let mut result = RunResult::build(&plan, &output);
     result.aborted_by = watch.aborted_by;
     print!("{}", report::text::summary(&result));
     report::write_files(&result, &out.files.files())?;

@@ -221,7 +221,7 @@ async fn yield_once() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::pacer::Curve;
+    use crate::plan::curve::Curve;
     use std::rc::Rc;
     use std::sync::Arc;
 

@@ -4,6 +4,7 @@
 
 pub mod arrivals;
 mod conn;
+mod ctx;
 mod limit;
 pub mod pacer;
 pub mod timeouts;
@@ -152,14 +153,14 @@ pub struct RunOutput {
 }
 
 /// Run `plan` to its end (or until `stop` is set), reporting each second to `observer`.
-pub fn run(plan: &'static Plan, stop: Arc<AtomicBool>, observer: &mut dyn Observer) -> Result<RunOutput, EngineError> {
+pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) -> Result<RunOutput, EngineError> {
     let cpu0 = crate::sys::process_cpu();
     let started_at = std::time::SystemTime::now() + START_DELAY;
     let shared = Arc::new(Shared { start: Instant::now() + START_DELAY, stop: stop.clone() });
     let (tx, rx) = mpsc::channel();
     let mut threads = Vec::with_capacity(plan.workers);
     for w in 0..plan.workers {
-        let (shared, tx) = (shared.clone(), tx.clone());
+        let (shared, tx, plan) = (shared.clone(), tx.clone(), plan.clone());
         let handle = std::thread::Builder::new()
             .name(format!("stampede-w{w}"))
             .spawn(move || worker::run(plan, w, shared, tx))
@@ -227,7 +228,7 @@ pub fn run(plan: &'static Plan, stop: Arc<AtomicBool>, observer: &mut dyn Observ
     generator.assess(&collector.total, plan.load.is_open());
     Ok(RunOutput {
         unfinished: collector.last_in_flight(),
-        interrupted: elapsed + Duration::from_millis(5) < plan.duration,
+        interrupted: elapsed + Duration::from_millis(5) < plan.duration(),
         stats: collector.total,
         timeline: collector.timeline,
         elapsed,

@@ -2,25 +2,15 @@
 //! (CSV row, extracted values), its connections, think time, and the recording of each step's
 //! outcome — checks, extraction and errors as counted data.
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::conn::{Conn, Reply};
-use super::worker::Ctx;
+use super::ctx::{Ctx, UserFlags};
 use crate::error::{ErrorKind, Failure};
 use crate::extract::extract_all;
 use crate::plan::{Pick, Request, Step, Think, UserType};
 use crate::template::{RenderCx, Rng, Template};
-
-/// How the worker steers a user.
-#[derive(Debug, Default)]
-pub(crate) struct UserFlags {
-    /// Stop before the next request (ramp-down).
-    pub stop: Cell<bool>,
-    /// In think time: safe to cancel at once.
-    pub thinking: Cell<bool>,
-}
 
 /// Pause after a failed connect, doubling from 10 ms to 1 s, so a down target is probed, not
 /// hammered, and load resumes within a second of it coming back.
@@ -54,7 +44,7 @@ struct User {
 
 impl User {
     fn new(ctx: &Ctx, id: u64, ty: &UserType) -> User {
-        let plan = ctx.plan;
+        let plan = &*ctx.plan;
         let mut u = User {
             id,
             iter: 0,
@@ -84,7 +74,7 @@ impl User {
 
 /// The user task: iterations until the run stops or the user is asked to.
 pub(crate) async fn user(ctx: Rc<Ctx>, local: usize, flags: Rc<UserFlags>) {
-    let plan = ctx.plan;
+    let plan = &*ctx.plan;
     let id = ctx.global_id(local);
     let mut ty = plan.user_type(id);
     let mut u = User::new(&ctx, id, &plan.users[ty]);
@@ -116,7 +106,7 @@ pub(crate) async fn user(ctx: Rc<Ctx>, local: usize, flags: Rc<UserFlags>) {
 
 /// One pass over the journey. The first request's latency runs from `intended` (open model).
 async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<Instant>, flags: &UserFlags) {
-    let plan = ctx.plan;
+    let plan = &*ctx.plan;
     match ty.pick {
         Pick::Sequence => {
             for &s in &ty.steps {
@@ -183,12 +173,9 @@ fn render(u: &mut User, head: &Template, body: Option<&Template>) -> Result<(), 
         Some(b) => {
             body_buf.clear();
             b.render(body_buf, &mut cx)?;
-            buf.extend_from_slice(b"Content-Length: ");
-            crate::template::write_u64(buf, body_buf.len() as u64);
-            buf.extend_from_slice(b"\r\n\r\n");
-            buf.extend_from_slice(body_buf);
+            crate::http::request::finish(buf, Some(body_buf));
         }
-        None => buf.extend_from_slice(b"\r\n"),
+        None => crate::http::request::finish(buf, None),
     }
     Ok(())
 }
@@ -196,16 +183,17 @@ fn render(u: &mut User, head: &Template, body: Option<&Template>) -> Result<(), 
 /// Send one step's request and count its outcome. Returns whether the iteration goes on:
 /// not after a failed request or a failed extraction (later steps would act on bad state).
 async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) -> bool {
-    let plan = ctx.plan;
-    let step: &'static Step = &plan.steps[s];
+    let plan = &*ctx.plan;
+    let step: &Step = &plan.steps[s];
     let net = &ctx.nets[step.target];
     let conn = u.conns[step.target].get_or_insert_with(|| Conn::new(ctx.timeouts.slot(), plan.max_head));
     conn.set_capture(step.capture.then_some(plan.max_body));
     ctx.in_flight.set(ctx.in_flight.get() + 1);
     let (result, bytes_out) = match &step.request {
-        Request::Static(bytes) => {
-            let bytes: &'static [u8] = bytes;
-            (conn.request(net, bytes, step.head, step.timeout).await.0, bytes.len())
+        Request::Static(_) => {
+            let bytes = ctx.fixed[s].clone().expect("a prebuilt request has its bytes");
+            let len = bytes.len();
+            (conn.request(net, bytes, step.head, step.timeout).await.0, len)
         }
         Request::Template { head, body } => {
             if let Err(slot) = render(u, head, body.as_ref()) {

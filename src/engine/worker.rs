@@ -11,14 +11,15 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use compio::driver::ProactorBuilder;
-use compio::runtime::{JoinHandle, Runtime, RuntimeBuilder};
+use compio::runtime::{Runtime, RuntimeBuilder};
 
 use super::arrivals::Arrivals;
 use super::conn::Net;
+use super::ctx::{Ctx, UserFlags, UserHandle};
 use super::limit::Limiter;
 use super::pacer::Pacer;
 use super::timeouts::{Timeouts, sweep_interval};
-use super::user::{UserFlags, user};
+use super::user::user;
 use super::{Msg, Shared};
 use crate::plan::{Load, Overflow, Plan};
 use crate::stats::{Gauges, Stats};
@@ -35,51 +36,7 @@ const MAX_RECV_BUFFERS: usize = 2048;
 /// How often the users curve is followed (closed model).
 const RAMP_EVERY: Duration = Duration::from_millis(100);
 
-/// A running user and how to stop it.
-pub(crate) struct UserHandle {
-    task: JoinHandle<()>,
-    flags: Rc<UserFlags>,
-}
-
-/// State shared by the tasks of one worker (single-threaded: Cells, no locks).
-pub(crate) struct Ctx {
-    pub plan: &'static Plan,
-    /// One per target of the plan.
-    pub nets: Vec<Net>,
-    pub timeouts: Timeouts,
-    /// Measurements of the current one-second interval.
-    pub stats: RefCell<Stats>,
-    pub start: Instant,
-    /// Open model: the worker's schedule of starts.
-    pub arrivals: Option<Arrivals>,
-    pub in_flight: Cell<u64>,
-    /// The run is over: no new requests.
-    pub stopping: Cell<bool>,
-    /// Users of this worker by local index.
-    users: RefCell<Vec<Option<UserHandle>>>,
-    /// This worker's place among all workers of all shards: user `l` of this worker is user
-    /// `l * stride + offset` of the run.
-    offset: u64,
-    stride: u64,
-    /// Most users this worker may run.
-    max_users: usize,
-    /// This thread's CPU time at the last snapshot.
-    cpu_mark: Cell<Duration>,
-    /// This thread's run-queue wait at the last snapshot.
-    wait_mark: Cell<Duration>,
-}
-
 impl Ctx {
-    /// The run-wide number of this worker's `local`-th user.
-    pub fn global_id(&self, local: usize) -> u64 {
-        local as u64 * self.stride + self.offset
-    }
-
-    /// How many of the run's first `total` users belong to this worker.
-    fn local_share(&self, total: u64) -> usize {
-        total.saturating_sub(self.offset).div_ceil(self.stride) as usize
-    }
-
     /// Start user `local`, or let it go on if it was asked to stop and has not yet.
     fn start_user(self: &Rc<Self>, local: usize) {
         let mut users = self.users.borrow_mut();
@@ -108,10 +65,6 @@ impl Ctx {
                 h.flags.stop.set(true);
             }
         }
-    }
-
-    fn running_users(&self) -> usize {
-        self.users.borrow().iter().filter(|h| h.as_ref().is_some_and(|h| !h.task.is_finished())).count()
     }
 
     /// Open model: start one more user if the worker may; false at its limit.
@@ -171,7 +124,7 @@ pub fn build_runtime(users: usize) -> std::io::Result<Runtime> {
 }
 
 /// Entry point of a worker thread. Reports through `tx`; never panics on bad responses.
-pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: Sender<Msg>) {
+pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sender<Msg>) {
     if let Some(&core) = plan.cores.get(worker) {
         crate::sys::pin_to(core);
     }
@@ -206,7 +159,15 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
             Load::Closed { .. } => None,
         };
         let ctx = Rc::new(Ctx {
-            plan,
+            fixed: plan
+                .steps
+                .iter()
+                .map(|s| match &s.request {
+                    crate::plan::Request::Static(bytes) => Some(Rc::from(&bytes[..])),
+                    crate::plan::Request::Template { .. } => None,
+                })
+                .collect(),
+            plan: plan.clone(),
             nets: plan
                 .targets
                 .iter()
@@ -264,8 +225,8 @@ pub(crate) fn run(plan: &'static Plan, worker: usize, shared: Arc<Shared>, tx: S
 /// Sweep timeouts, follow the users curve, send a snapshot each second; at the end (or when
 /// asked) stop new requests and give those in flight the grace period.
 async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender<Msg>) {
-    let plan = ctx.plan;
-    let end = ctx.start + plan.duration;
+    let plan = &*ctx.plan;
+    let end = ctx.start + plan.duration();
     let every = sweep_interval(plan.max_timeout()).min(RAMP_EVERY);
     let mut seq = 0u64;
     let mut next_tick = ctx.start + Duration::from_secs(1);

@@ -1,7 +1,7 @@
 //! Incremental decoder for `Transfer-Encoding: chunked` bodies: sizes, extensions, data, trailers,
 //! split across any number of reads.
 
-use super::response::ParseError;
+use super::error::ParseError;
 
 /// Longest chunk-size line (size, extensions) or trailer section we accept.
 const MAX_LINE: usize = 8 * 1024;

@@ -26,27 +26,69 @@ impl RequestSpec {
 /// Serialize `spec` to the exact bytes sent on the wire.
 pub fn build_request(spec: &RequestSpec) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + spec.target.len() + spec.body.len() + spec.headers.len() * 32);
-    out.extend_from_slice(spec.method.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(spec.target.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    if !spec.has_header("host") {
-        header(&mut out, "Host", &spec.host);
+    write_head(
+        &mut out,
+        &spec.method,
+        &spec.target,
+        &spec.host,
+        spec.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+    );
+    let wants_length = !spec.body.is_empty() || method_has_body(&spec.method);
+    let framed = spec.has_header("content-length") || spec.has_header("transfer-encoding");
+    if wants_length && !framed {
+        finish(&mut out, Some(&spec.body));
+    } else {
+        finish(&mut out, None);
+        out.extend_from_slice(&spec.body);
     }
-    if !spec.has_header("user-agent") {
-        header(&mut out, "User-Agent", USER_AGENT);
-    }
-    for (name, value) in &spec.headers {
-        header(&mut out, name, value);
-    }
-    let wants_length =
-        !spec.body.is_empty() || ["POST", "PUT", "PATCH"].iter().any(|m| spec.method.eq_ignore_ascii_case(m));
-    if wants_length && !spec.has_header("content-length") && !spec.has_header("transfer-encoding") {
-        header(&mut out, "Content-Length", &spec.body.len().to_string());
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&spec.body);
     out
+}
+
+/// Methods whose requests carry a body (and so a Content-Length, even when it is empty).
+pub fn method_has_body(method: &str) -> bool {
+    ["POST", "PUT", "PATCH"].iter().any(|m| method.eq_ignore_ascii_case(m))
+}
+
+/// Write the request line, `Host` and `User-Agent` (unless `headers` has its own) and `headers`,
+/// each line ending in CRLF, without the blank line that ends the head: the one place request
+/// heads are written, for `bench`, prebuilt scenario requests and templated ones (whose `{{holes}}`
+/// pass through as text).
+pub fn write_head<'a>(
+    out: &mut Vec<u8>,
+    method: &str,
+    target: &str,
+    host: &str,
+    headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) {
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let has = |name: &str| headers.clone().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    if !has("host") {
+        header(out, "Host", host);
+    }
+    if !has("user-agent") {
+        header(out, "User-Agent", USER_AGENT);
+    }
+    for (name, value) in headers {
+        header(out, name, value);
+    }
+}
+
+/// End a head written by [`write_head`] (or rendered from it): with a body, its
+/// `Content-Length`, the blank line and the body; without, the blank line.
+#[inline]
+pub fn finish(out: &mut Vec<u8>, body: Option<&[u8]>) {
+    match body {
+        Some(body) => {
+            out.extend_from_slice(b"Content-Length: ");
+            crate::template::write_u64(out, body.len() as u64);
+            out.extend_from_slice(b"\r\n\r\n");
+            out.extend_from_slice(body);
+        }
+        None => out.extend_from_slice(b"\r\n"),
+    }
 }
 
 fn header(out: &mut Vec<u8>, name: &str, value: &str) {

@@ -2,28 +2,12 @@
 //! (Content-Length, chunked, close-delimited, none for HEAD/1xx/204/304), over any split of bytes.
 
 use super::chunked::ChunkedDecoder;
+pub use super::error::ParseError;
 
 /// Default limit on the size of a response head (status line and headers).
 pub const DEFAULT_MAX_HEAD: usize = 64 * 1024;
 /// How many headers a response may carry.
 const MAX_HEADERS: usize = 128;
-
-/// A response that is not valid HTTP/1.x. Counted as a `parse` error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
-    #[error("invalid response head: {0}")]
-    Head(&'static str),
-    #[error("response head larger than {0} bytes")]
-    HeadTooLarge(usize),
-    #[error("invalid Content-Length")]
-    BadContentLength,
-    #[error("conflicting Content-Length headers")]
-    ConflictingContentLength,
-    #[error("invalid chunked body: {0}")]
-    Chunk(&'static str),
-    #[error("status {0} asks for a protocol switch, which a load test does not follow")]
-    Upgrade(u16),
-}
 
 /// A complete response, as `expect` checks and `extract` rules see it.
 #[derive(Debug, Clone, Copy)]

@@ -292,14 +292,7 @@ fn thresholds(
                 checks_failed: s.checks_failed,
                 duration_s,
             };
-            let (value, ok) = rule.evaluate(&observed);
-            out.push(ThresholdResult {
-                expr: th.expr.clone(),
-                ok,
-                value: round3(value),
-                unit: rule.unit().to_string(),
-                step: th.step.clone(),
-            });
+            out.push(ThresholdResult { expr: th.expr.clone(), ..rule.judge(&observed, th.step.clone()) });
         }
     }
     Ok(out)

@@ -122,18 +122,8 @@ pub struct StepResult {
     pub histogram: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdResult {
-    pub expr: String,
-    pub ok: bool,
-    /// The measured value, in `unit`.
-    pub value: f64,
-    /// `ms` (latency), `%` (errors, checks), `req/s` (rps) or empty (counts).
-    #[serde(default)]
-    pub unit: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<String>,
-}
+use crate::threshold::Observed;
+pub use crate::threshold::ThresholdResult;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoadInfo {
@@ -225,7 +215,7 @@ impl RunResult {
             tool: concat!("stampede ", env!("CARGO_PKG_VERSION")).to_string(),
             command: plan.command.clone(),
             name: plan.name.clone(),
-            target: plan.target.url.clone(),
+            target: plan.target().url.clone(),
             started_at: humantime::format_rfc3339_millis(out.started_at).to_string(),
             started_at_unix_ms: unix_ms,
             duration_s: round3(duration_s),
@@ -281,28 +271,9 @@ pub fn evaluate_thresholds(plan: &Plan, stats: &crate::stats::Stats, duration_s:
         .iter()
         .map(|rule| {
             let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
-            let (value, ok) = rule.threshold.evaluate(&observed(s, duration_s));
-            ThresholdResult {
-                expr: rule.threshold.expr.clone(),
-                ok,
-                value: round3(value),
-                unit: rule.threshold.unit().to_string(),
-                step: rule.step.map(|i| plan.steps[i].name.clone()),
-            }
+            rule.threshold.judge(&Observed::of(s, duration_s), rule.step.map(|i| plan.steps[i].name.clone()))
         })
         .collect()
-}
-
-/// What thresholds are measured against, from one step's (or the total's) stats.
-pub fn observed(s: &StepStats, duration_s: f64) -> crate::threshold::Observed<'_> {
-    crate::threshold::Observed {
-        latency: &s.latency,
-        requests: s.requests,
-        errors: s.errors,
-        checks: s.checks,
-        checks_failed: s.checks_failed,
-        duration_s,
-    }
 }
 
 /// Base64 of the histogram in HdrHistogram's V2 encoding.
@@ -320,15 +291,7 @@ pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
     Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| format!("histogram does not decode: {e:?}"))
 }
 
-/// `v` to two decimals.
-pub fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-/// `v` to three decimals.
-pub fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
-}
+pub use crate::units::{round2, round3};
 
 #[cfg(test)]
 mod tests {

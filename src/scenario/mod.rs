@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::engine::pacer::{Curve, Stage};
 use crate::error::PlanError;
-use crate::http::request::{USER_AGENT, validate_header, validate_method};
+use crate::http::request::{finish, method_has_body, validate_header, validate_method, write_head};
+use crate::plan::curve::{Curve, Stage};
 use crate::plan::{DataSet, Load, Overflow, Pick, Plan, Request, Step, Target, Think, ThresholdRule, UserType};
 use crate::template::{self, Names, Template};
 use crate::threshold;
@@ -589,15 +589,6 @@ impl<'a> Compiler<'a> {
         // Check what the user wrote (for error positions), then the path as sent.
         check(rest, spec.request.span(), path_offset)?;
         let path_t = check(&path, spec.request.span(), path_offset)?;
-        let authority = &targets[target_idx].authority;
-        let mut head = format!("{method} {path} HTTP/1.1\r\n");
-        let has = |n: &str| spec.headers.keys().any(|k| k.eq_ignore_ascii_case(n));
-        if !has("host") {
-            head += &format!("Host: {authority}\r\n");
-        }
-        if !has("user-agent") {
-            head += &format!("User-Agent: {USER_AGENT}\r\n");
-        }
         let mut all_static = path_t.is_static();
         for (k, v) in &spec.headers {
             validate_header(k, "").or_else(|e| self.err(v.span(), e))?;
@@ -606,8 +597,8 @@ impl<'a> Compiler<'a> {
             if v.get_ref().contains(['\r', '\n']) {
                 return self.err(v.span(), format!("header `{k}` has a line break in its value"));
             }
-            head += &format!("{k}: {}\r\n", v.get_ref());
         }
+        let has = |n: &str| spec.headers.keys().any(|k| k.eq_ignore_ascii_case(n));
         if has("content-length") || has("transfer-encoding") {
             let span = spec
                 .headers
@@ -620,23 +611,23 @@ impl<'a> Compiler<'a> {
         }
         let body_t = match &spec.body {
             Some(b) => Some(check(b.get_ref(), b.span(), 0)?),
-            None if ["POST", "PUT", "PATCH"].contains(&method.as_str()) => Some(check("", s.span(), 0)?),
+            None if method_has_body(&method) => Some(check("", s.span(), 0)?),
             None => None,
         };
         all_static &= body_t.as_ref().is_none_or(Template::is_static);
+        // The head as text, holes and all; compiled, its environment variables are filled in.
+        let mut head = Vec::new();
+        let headers = spec.headers.iter().map(|(k, v)| (k.as_str(), v.get_ref().as_str()));
+        write_head(&mut head, &method, &path, &targets[target_idx].authority, headers);
+        let head = String::from_utf8(head).expect("written from strings");
         let head_t = check(&head, spec.request.span(), 0)?;
-        let request = if all_static {
-            let mut bytes = head.into_bytes();
-            match body_t.as_ref().and_then(Template::literal) {
-                Some(body) => {
-                    bytes.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-                    bytes.extend_from_slice(body);
-                }
-                None => bytes.extend_from_slice(b"\r\n"),
+        let request = match head_t.literal() {
+            Some(literal) if all_static => {
+                let mut bytes = literal.to_vec();
+                finish(&mut bytes, body_t.as_ref().and_then(Template::literal));
+                Request::Static(bytes)
             }
-            Request::Static(bytes)
-        } else {
-            Request::Template { head: head_t, body: body_t }
+            _ => Request::Template { head: head_t, body: body_t },
         };
         let expect = match &spec.expect {
             Some(e) => Some(e.get_ref().compile().or_else(|m| self.err(e.span(), format!("expect: {m}")))?),

@@ -115,7 +115,7 @@ fn a_full_journey_compiles_into_the_plan() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(plan.duration, Duration::from_secs(3));
+    assert_eq!(plan.duration(), Duration::from_secs(3));
 }
 
 #[test]
@@ -170,7 +170,7 @@ name = "u"
 fn target_override_wins() {
     let p = files("override", JOURNEY, &[("agents.csv", "email,password\na,b\n")]);
     let plan = compile(JOURNEY, &p, &Overrides { target: Some("http://127.0.0.1:7777".into()) }).unwrap();
-    assert_eq!(plan.target.port, 7777);
+    assert_eq!(plan.target().port, 7777);
 }
 
 const MINIMAL_HEAD: &str =

@@ -5,12 +5,16 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::check::Expect;
-use crate::engine::pacer::Curve;
+pub mod curve;
+mod finish;
+
 use crate::error::PlanError;
 use crate::extract::Extractor;
 use crate::http::response::DEFAULT_MAX_HEAD;
 use crate::template::Template;
 use crate::threshold::Threshold;
+pub use curve::{Curve, Stage};
+pub use finish::Finish;
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -268,9 +272,7 @@ pub struct Plan {
     /// `bench`, `run`, ...: what produced this plan, for the report.
     pub command: String,
     pub name: String,
-    /// The main target (reports name it); `targets[0]`.
-    pub target: Target,
-    /// Every host the steps talk to.
+    /// Every host the steps talk to; the first is the main target (reports name it).
     pub targets: Vec<Target>,
     pub steps: Vec<Step>,
     pub users: Vec<UserType>,
@@ -279,8 +281,6 @@ pub struct Plan {
     pub load: Load,
     pub thresholds: Vec<ThresholdRule>,
     pub workers: usize,
-    /// Length of the load schedule.
-    pub duration: Duration,
     /// After the end, how long requests in flight may still complete.
     pub graceful_stop: Duration,
     /// When the run is stopped early (Ctrl-C, abort_on_fail), how long requests in flight may
@@ -305,8 +305,7 @@ impl Plan {
         Plan {
             command: command.to_string(),
             name: target.url.clone(),
-            targets: vec![target.clone()],
-            target,
+            targets: vec![target],
             users: vec![UserType {
                 name: "default".into(),
                 weight: 1,
@@ -317,7 +316,6 @@ impl Plan {
             }],
             steps: vec![step],
             vars: Vec::new(),
-            duration: load.duration(),
             load,
             thresholds: Vec::new(),
             workers: 1,
@@ -331,6 +329,16 @@ impl Plan {
             tls: None,
             no_keepalive: false,
         }
+    }
+
+    /// The main target: where `/path` steps go, and what reports name.
+    pub fn target(&self) -> &Target {
+        &self.targets[0]
+    }
+
+    /// Length of the load schedule.
+    pub fn duration(&self) -> Duration {
+        self.load.duration()
     }
 
     /// Users (connections) this instance runs at most, after sharding.

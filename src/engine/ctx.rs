@@ -1,0 +1,77 @@
+//! What the tasks of one worker share (single-threaded: `Cell`s, no locks): the plan, the
+//! connections' settings per target, the interval's stats, the schedule of starts, and the users.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use compio::runtime::JoinHandle;
+
+use super::arrivals::Arrivals;
+use super::conn::Net;
+use super::timeouts::Timeouts;
+use crate::plan::Plan;
+use crate::stats::Stats;
+
+/// How the worker steers a user.
+#[derive(Debug, Default)]
+pub(super) struct UserFlags {
+    /// Stop before the next request (ramp-down).
+    pub stop: Cell<bool>,
+    /// In think time: safe to cancel at once.
+    pub thinking: Cell<bool>,
+}
+
+/// A running user and how to stop it.
+pub(super) struct UserHandle {
+    pub task: JoinHandle<()>,
+    pub flags: Rc<UserFlags>,
+}
+
+/// State shared by the tasks of one worker (single-threaded: Cells, no locks).
+pub(super) struct Ctx {
+    pub plan: Arc<Plan>,
+    /// Each step's prebuilt request bytes (`None` for templated steps): this worker's own
+    /// reference-counted copy, so sending one costs no atomic operation.
+    pub fixed: Vec<Option<Rc<[u8]>>>,
+    /// One per target of the plan.
+    pub nets: Vec<Net>,
+    pub timeouts: Timeouts,
+    /// Measurements of the current one-second interval.
+    pub stats: RefCell<Stats>,
+    pub start: Instant,
+    /// Open model: the worker's schedule of starts.
+    pub arrivals: Option<Arrivals>,
+    pub in_flight: Cell<u64>,
+    /// The run is over: no new requests.
+    pub stopping: Cell<bool>,
+    /// Users of this worker by local index.
+    pub users: RefCell<Vec<Option<UserHandle>>>,
+    /// This worker's place among all workers of all shards: user `l` of this worker is user
+    /// `l * stride + offset` of the run.
+    pub offset: u64,
+    pub stride: u64,
+    /// Most users this worker may run.
+    pub max_users: usize,
+    /// This thread's CPU time at the last snapshot.
+    pub cpu_mark: Cell<Duration>,
+    /// This thread's run-queue wait at the last snapshot.
+    pub wait_mark: Cell<Duration>,
+}
+
+impl Ctx {
+    /// The run-wide number of this worker's `local`-th user.
+    pub fn global_id(&self, local: usize) -> u64 {
+        local as u64 * self.stride + self.offset
+    }
+
+    /// How many of the run's first `total` users belong to this worker.
+    pub fn local_share(&self, total: u64) -> usize {
+        total.saturating_sub(self.offset).div_ceil(self.stride) as usize
+    }
+
+    pub fn running_users(&self) -> usize {
+        self.users.borrow().iter().filter(|h| h.as_ref().is_some_and(|h| !h.task.is_finished())).count()
+    }
+}

@@ -1,0 +1,58 @@
+//! Finishing a plan, in one place, before it is shared: its TLS client settings and worker
+//! placement are decided here, then the plan is frozen behind an `Arc` and never changed again.
+
+use std::sync::Arc;
+
+use super::Plan;
+use crate::error::PlanError;
+use crate::tls::TlsOptions;
+
+/// What the command line decides about a compiled plan.
+#[derive(Debug, Clone, Default)]
+pub struct Finish {
+    /// `--threads`: worker threads (default: every core the process may use).
+    pub workers: Option<usize>,
+    /// TLS settings for https targets.
+    pub tls: TlsOptions,
+}
+
+impl Plan {
+    /// Decide TLS and workers, check the process may open every connection, and freeze the plan.
+    pub fn finish(mut self, how: &Finish) -> Result<Arc<Plan>, PlanError> {
+        self.set_tls(&how.tls)?;
+        self.place_workers(how.workers)?;
+        Ok(Arc::new(self))
+    }
+
+    /// Build the TLS client settings when any target is https (certificates are read now).
+    fn set_tls(&mut self, options: &TlsOptions) -> Result<(), PlanError> {
+        if !self.targets.iter().any(|t| t.tls) {
+            return Ok(());
+        }
+        for t in self.targets.iter().filter(|t| t.tls) {
+            crate::tls::server_name(&t.host)?;
+        }
+        self.tls = Some(crate::tls::client_config(options)?);
+        Ok(())
+    }
+
+    /// Decide the worker count and cores, and make sure the process may open every connection.
+    fn place_workers(&mut self, workers: Option<usize>) -> Result<(), PlanError> {
+        let cores = crate::sys::usable_cores();
+        let workers = workers.unwrap_or(cores.len());
+        if workers == 0 || workers > 1024 {
+            return Err(PlanError::Invalid(format!("--threads must be between 1 and 1024, not {workers}")));
+        }
+        self.workers = workers.min(self.local_users()).max(1);
+        self.cores = (0..self.workers).map(|w| cores[w % cores.len()]).collect();
+        let limit = crate::sys::raise_nofile_limit();
+        let need = self.local_users() as u64 + 64;
+        if need > limit {
+            return Err(PlanError::Invalid(format!(
+                "{} connections need about {need} file descriptors but this process may open {limit}; raise the limit (ulimit -n, or LimitNOFILE=) — see tuning/",
+                self.local_users()
+            )));
+        }
+        Ok(())
+    }
+}
