@@ -660,6 +660,7 @@ mod tests {
             store(&mut jar, "keep=1", "example.com", "/").unwrap();
             assert_eq!(jar.len(), 2);
             store(&mut jar, deleting, "example.com", "/").unwrap();
+            assert_eq!(jar.len(), 1, "case {i}: deleted at once, not stored as expired");
             assert_eq!(header(&mut jar, "example.com", "/", true, t0()).as_deref(), Some("keep=1"), "case {i}");
             assert_eq!(jar.len(), 1);
         }
