@@ -2,6 +2,7 @@
 //! that handles every framing a server may use ([`response`], [`chunked`]).
 
 pub mod chunked;
+pub mod redirect;
 pub mod request;
 pub mod response;
 
