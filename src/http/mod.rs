@@ -1,8 +1,10 @@
 //! HTTP/1.1 on the wire: request bytes built once ([`request`]) and a streaming response parser
-//! that handles every framing a server may use ([`response`], [`chunked`]).
+//! that handles every framing a server may use ([`response`], [`chunked`]); where a redirect
+//! leads ([`redirect`]).
 
 pub mod chunked;
 pub mod error;
+pub mod redirect;
 pub mod request;
 pub mod response;
 
