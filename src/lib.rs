@@ -9,6 +9,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod feeder;
 pub mod http;
 pub mod plan;
 pub mod report;
