@@ -10,6 +10,7 @@ pub mod cookie;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod feeder;
 pub mod http;
 pub mod plan;
 pub mod report;
