@@ -10,6 +10,7 @@ mod finish;
 
 use crate::error::PlanError;
 use crate::extract::Extractor;
+use crate::feeder::Order;
 use crate::http::response::DEFAULT_MAX_HEAD;
 use crate::template::Template;
 use crate::threshold::Threshold;
@@ -149,13 +150,14 @@ pub enum Pick {
     Weighted,
 }
 
-/// Rows of a CSV file: row `u mod rows` seeds user `u`'s variables.
+/// Rows of a CSV file or JSON array, fed to the users in `order` (see [`crate::feeder`]).
 #[derive(Debug, Clone)]
 pub struct DataSet {
     pub path: String,
     /// Variable slot of each column.
     pub vars: Vec<usize>,
     pub rows: Vec<Vec<Vec<u8>>>,
+    pub order: Order,
 }
 
 /// A kind of user: its share of all users, its journey and its pauses.

@@ -80,12 +80,21 @@ pub struct UserSpec {
     pub weight: Option<Spanned<u32>>,
     /// Pause after each step: `"2s"` or `"3s..8s"`.
     pub think: Option<Spanned<String>>,
-    /// CSV file, one row per user (round-robin); columns become variables.
-    pub data: Option<Spanned<String>>,
+    /// `"users.csv"` or `{ file = "items.json", order = "sequential" }`: rows whose columns become
+    /// variables.
+    pub data: Option<Spanned<DataSpec>>,
     /// `"sequence"` (default: every step in order) or `"weighted"` (one step per iteration).
     pub pick: Option<Spanned<String>>,
     #[serde(default)]
     pub steps: Vec<Spanned<StepSpec>>,
+}
+
+/// `data = "users.csv"` or `data = { file = "users.csv", order = "unique" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum DataSpec {
+    File(String),
+    Table { file: String, order: Option<Spanned<String>> },
 }
 
 #[derive(Debug, Deserialize)]

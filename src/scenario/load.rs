@@ -1,0 +1,134 @@
+//! The `[load]` table: executors, their keys (a key the executor does not use is refused), stages.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{Compiler, DEFAULT_GRACEFUL_STOP, raw};
+use crate::error::PlanError;
+use crate::plan::{Curve, Load, Overflow, Stage};
+
+impl Compiler<'_> {
+    pub(super) fn load(&self, l: &Spanned<raw::LoadSpec>) -> Result<(Load, Duration), PlanError> {
+        let spec = l.get_ref();
+        let exec = spec.executor.get_ref().as_str();
+        let graceful = match &spec.graceful_stop {
+            Some(g) => self.duration(g, "graceful_stop")?,
+            None => DEFAULT_GRACEFUL_STOP,
+        };
+        // Refuse settings the chosen executor does not use, rather than ignore them.
+        let used: &[&str] = match exec {
+            "constant-vus" => &["vus", "duration"],
+            "ramping-vus" => &["start_vus", "stages"],
+            "constant-arrival-rate" => &["rate", "duration", "pre_allocated_vus", "max_vus"],
+            "ramping-arrival-rate" => &["start_rate", "stages", "pre_allocated_vus", "max_vus"],
+            other => {
+                return self.err(
+                    spec.executor.span(),
+                    format!("unknown executor `{other}` (use constant-vus, ramping-vus, constant-arrival-rate or ramping-arrival-rate)"),
+                );
+            }
+        };
+        let present: [(&str, Option<Range<usize>>); 8] = [
+            ("vus", spec.vus.as_ref().map(|v| v.span())),
+            ("duration", spec.duration.as_ref().map(|v| v.span())),
+            ("start_vus", spec.start_vus.as_ref().map(|v| v.span())),
+            ("rate", spec.rate.as_ref().map(|v| v.span())),
+            ("start_rate", spec.start_rate.as_ref().map(|v| v.span())),
+            ("stages", spec.stages.as_ref().map(|v| v.span())),
+            ("pre_allocated_vus", spec.pre_allocated_vus.as_ref().map(|v| v.span())),
+            ("max_vus", spec.max_vus.as_ref().map(|v| v.span())),
+        ];
+        for (key, span) in present {
+            if let Some(span) = span {
+                if !used.contains(&key) {
+                    return self.err(
+                        span,
+                        format!("`{key}` is not used by the {exec} executor (it uses {})", used.join(", ")),
+                    );
+                }
+            }
+        }
+        let need = |what: &str| self.src.at(l.span(), format!("the {exec} executor needs `{what}`"));
+        let load = match exec {
+            "constant-vus" => {
+                let vus = spec.vus.as_ref().ok_or_else(|| need("vus"))?;
+                if *vus.get_ref() == 0 {
+                    return self.err(vus.span(), "vus must be at least 1");
+                }
+                let d = self.positive(spec.duration.as_ref().ok_or_else(|| need("duration"))?, "duration")?;
+                Load::Closed { users: Curve::constant(*vus.get_ref() as f64, d) }
+            }
+            "ramping-vus" => {
+                let stages = self.stages(spec.stages.as_ref().ok_or_else(|| need("stages"))?, "users")?;
+                let start = spec.start_vus.as_ref().map_or(0, |v| *v.get_ref()) as f64;
+                let curve = Curve::new(start, stages);
+                if curve.max() < 1.0 {
+                    return self.err(l.span(), "ramping-vus never reaches 1 user");
+                }
+                Load::Closed { users: curve }
+            }
+            _ => {
+                let curve = if exec == "constant-arrival-rate" {
+                    let rate = spec.rate.as_ref().ok_or_else(|| need("rate"))?;
+                    if !(*rate.get_ref() > 0.0 && rate.get_ref().is_finite()) {
+                        return self.err(rate.span(), "rate must be a positive number of iterations per second");
+                    }
+                    let d = self.positive(spec.duration.as_ref().ok_or_else(|| need("duration"))?, "duration")?;
+                    Curve::constant(*rate.get_ref(), d)
+                } else {
+                    let stages =
+                        self.stages(spec.stages.as_ref().ok_or_else(|| need("stages"))?, "iterations per second")?;
+                    let start = spec.start_rate.as_ref().map_or(0.0, |v| *v.get_ref());
+                    if !(start >= 0.0 && start.is_finite()) {
+                        return self.err(
+                            spec.start_rate.as_ref().map_or(l.span(), |v| v.span()),
+                            "start_rate must be 0 or more",
+                        );
+                    }
+                    Curve::new(start, stages)
+                };
+                if curve.max() <= 0.0 {
+                    return self.err(l.span(), "the rate never rises above 0");
+                }
+                let peak = curve.max().ceil() as u64;
+                let max = spec.max_vus.as_ref().map_or(peak.clamp(10, 10_000), |v| *v.get_ref());
+                let pre = spec.pre_allocated_vus.as_ref().map_or(max.min(peak.max(1)), |v| *v.get_ref());
+                if max == 0 {
+                    return self
+                        .err(spec.max_vus.as_ref().map_or(l.span(), |v| v.span()), "max_vus must be at least 1");
+                }
+                if pre > max {
+                    return self.err(
+                        spec.pre_allocated_vus.as_ref().map_or(l.span(), |v| v.span()),
+                        format!("pre_allocated_vus ({pre}) is more than max_vus ({max})"),
+                    );
+                }
+                Load::Open {
+                    rate: curve,
+                    pre_allocated: pre as usize,
+                    max_users: max as usize,
+                    overflow: Overflow::Drop,
+                }
+            }
+        };
+        Ok((load, graceful))
+    }
+
+    fn stages(&self, s: &Spanned<Vec<raw::StageSpec>>, unit: &str) -> Result<Vec<Stage>, PlanError> {
+        if s.get_ref().is_empty() {
+            return self.err(s.span(), "stages is empty");
+        }
+        s.get_ref()
+            .iter()
+            .map(|st| {
+                let target = *st.target.get_ref();
+                if !(target >= 0.0 && target.is_finite()) {
+                    return self.err(st.target.span(), format!("stage target must be 0 or more {unit}"));
+                }
+                Ok(Stage { duration: self.duration(&st.duration, "stage duration")?, target })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,254 @@
+//! User types and their steps: requests (method, URL, headers, body as templates), think times,
+//! picks, expectations and extraction.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{Compiler, Scope, raw};
+use crate::error::PlanError;
+use crate::http::request::{finish, method_has_body, validate_header, validate_method, write_head};
+use crate::plan::{Pick, Request, Step, Target, Think, UserType};
+use crate::template::{self, Template};
+
+impl Compiler<'_> {
+    pub(super) fn think(&self, s: &Spanned<String>) -> Result<Think, PlanError> {
+        let text = s.get_ref();
+        match text.split_once("..") {
+            Some((lo, hi)) => {
+                let parse =
+                    |p: &str| crate::units::parse_duration(p).or_else(|e| self.err(s.span(), format!("think: {e}")));
+                let (lo, hi) = (parse(lo)?, parse(hi)?);
+                if hi < lo {
+                    return self.err(s.span(), format!("think `{text}`: the upper bound is below the lower one"));
+                }
+                Ok(Think::Range(lo, hi))
+            }
+            None => {
+                let d = self.duration(s, "think")?;
+                Ok(if d.is_zero() { Think::None } else { Think::Fixed(d) })
+            }
+        }
+    }
+
+    pub(super) fn user(
+        &mut self,
+        u: &Spanned<raw::UserSpec>,
+        targets: &mut Vec<Target>,
+        steps: &mut Vec<Step>,
+        timeout: Duration,
+    ) -> Result<UserType, PlanError> {
+        let spec = u.get_ref();
+        let name = spec.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            return self.err(spec.name.span(), "user name is empty");
+        }
+        if spec.steps.is_empty() {
+            return self.err(u.span(), format!("user `{name}` has no steps: add [[users.steps]]"));
+        }
+        let pick = match spec.pick.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("sequence") => Pick::Sequence,
+            Some("weighted") => Pick::Weighted,
+            Some(other) => {
+                return self.err(
+                    spec.pick.as_ref().expect("some").span(),
+                    format!("pick `{other}`: use \"sequence\" or \"weighted\""),
+                );
+            }
+        };
+        let think = match &spec.think {
+            Some(t) => self.think(t)?,
+            None => Think::None,
+        };
+        let data = match &spec.data {
+            Some(d) => Some(self.data(d)?),
+            None => None,
+        };
+        // Names a step may use: the CSV columns, then (in a sequence) what earlier steps extract.
+        let mut visible: Vec<String> =
+            data.as_ref().map(|d| d.vars.iter().map(|&i| self.vars[i].clone()).collect()).unwrap_or_default();
+        if pick == Pick::Weighted {
+            for s in &spec.steps {
+                visible.extend(s.get_ref().extract.keys().cloned());
+            }
+        }
+        let mut indices = Vec::new();
+        for s in &spec.steps {
+            let step = self.step(s, &visible, targets, timeout, pick)?;
+            if pick == Pick::Sequence {
+                visible.extend(s.get_ref().extract.keys().cloned());
+            }
+            steps.push(step);
+            indices.push(steps.len() - 1);
+        }
+        Ok(UserType {
+            name,
+            weight: spec.weight.as_ref().map_or(1, |w| *w.get_ref()),
+            think,
+            pick,
+            steps: indices,
+            data,
+        })
+    }
+
+    fn step(
+        &mut self,
+        s: &Spanned<raw::StepSpec>,
+        visible: &[String],
+        targets: &mut Vec<Target>,
+        timeout: Duration,
+        pick: Pick,
+    ) -> Result<Step, PlanError> {
+        let spec = s.get_ref();
+        let written = spec.request.get_ref();
+        let req = written.trim();
+        let Some((method, rest)) = req.split_once(char::is_whitespace) else {
+            return self.err(
+                spec.request.span(),
+                format!("request `{req}`: write it as \"METHOD /path\", e.g. \"GET /api/items\""),
+            );
+        };
+        let method = method.to_ascii_uppercase();
+        validate_method(&method).or_else(|e| self.err(spec.request.span(), e))?;
+        let rest = rest.trim();
+        // Where the path starts in the value as written (before trimming), for error positions.
+        let path_offset = rest.as_ptr() as usize - written.as_ptr() as usize;
+        let (target_idx, path) = if rest.starts_with('/') {
+            // A target with a path (`http://host/api`) is the base of relative requests.
+            (0, format!("{}{rest}", targets[0].path.split('?').next().unwrap_or("").trim_end_matches('/')))
+        } else if rest.contains("://") {
+            let url_end = rest.find("{{").unwrap_or(rest.len());
+            let t = Target::parse(&rest[..url_end]).or_else(|e| self.err(spec.request.span(), e.to_string()))?;
+            let idx = match targets.iter().position(|x| x.authority == t.authority && x.tls == t.tls) {
+                Some(i) => i,
+                None => {
+                    targets.push(t.clone());
+                    targets.len() - 1
+                }
+            };
+            let path = if url_end < rest.len() {
+                format!("{}{}", t.path.trim_end_matches('/'), &rest[url_end..])
+            } else {
+                t.path.clone()
+            };
+            (idx, path)
+        } else {
+            return self.err(
+                spec.request.span(),
+                format!("request `{req}`: the path must start with `/` or be a full http:// URL"),
+            );
+        };
+        let scope = Scope { slots: &self.slots, visible };
+        let check = |text: &str, span: Range<usize>, skip: usize| -> Result<Template, PlanError> {
+            template::compile(text, &scope).map_err(|e| {
+                let hint = if pick == Pick::Sequence && self.extracted.contains(text_var(text, e.offset)) {
+                    " (it is extracted by a later step or another user type; a step can only use values extracted before it)"
+                } else {
+                    ""
+                };
+                self.src.at(self.src.inside(&span, skip + e.offset), format!("{}{hint}", e.message))
+            })
+        };
+        // Check what the user wrote (for error positions), then the path as sent.
+        check(rest, spec.request.span(), path_offset)?;
+        let path_t = check(&path, spec.request.span(), path_offset)?;
+        let mut all_static = path_t.is_static();
+        for (k, v) in &spec.headers {
+            validate_header(k, "").or_else(|e| self.err(v.span(), e))?;
+            let t = check(v.get_ref(), v.span(), 0)?;
+            all_static &= t.is_static();
+            if v.get_ref().contains(['\r', '\n']) {
+                return self.err(v.span(), format!("header `{k}` has a line break in its value"));
+            }
+        }
+        let has = |n: &str| spec.headers.keys().any(|k| k.eq_ignore_ascii_case(n));
+        if has("content-length") || has("transfer-encoding") {
+            let span = spec
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding"))
+                .map(|(_, v)| v.span())
+                .unwrap_or(s.span());
+            return self
+                .err(span, "Content-Length and Transfer-Encoding are written by stampede from the body; remove them");
+        }
+        let body_t = match &spec.body {
+            Some(b) => Some(check(b.get_ref(), b.span(), 0)?),
+            None if method_has_body(&method) => Some(check("", s.span(), 0)?),
+            None => None,
+        };
+        all_static &= body_t.as_ref().is_none_or(Template::is_static);
+        // The head as text, holes and all; compiled, its environment variables are filled in.
+        let mut head = Vec::new();
+        let headers = spec.headers.iter().map(|(k, v)| (k.as_str(), v.get_ref().as_str()));
+        write_head(&mut head, &method, &path, &targets[target_idx].authority, headers);
+        let head = String::from_utf8(head).expect("written from strings");
+        let head_t = check(&head, spec.request.span(), 0)?;
+        let request = match head_t.literal() {
+            Some(literal) if all_static => {
+                let mut bytes = literal.to_vec();
+                finish(&mut bytes, body_t.as_ref().and_then(Template::literal));
+                Request::Static(bytes)
+            }
+            _ => Request::Template { head: head_t, body: body_t },
+        };
+        let expect = match &spec.expect {
+            Some(e) => Some(e.get_ref().compile().or_else(|m| self.err(e.span(), format!("expect: {m}")))?),
+            None => None,
+        };
+        let mut extract = Vec::new();
+        for (name, rule) in &spec.extract {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return self.err(rule.span(), format!("extract name `{name}`: use letters, digits and _"));
+            }
+            if ["vu", "iter", "uuid", "rand"].contains(&name.as_str()) {
+                return self.err(rule.span(), format!("extract name `{name}` is reserved"));
+            }
+            let x = crate::extract::parse(rule.get_ref())
+                .or_else(|m| self.err(rule.span(), format!("extract `{name}`: {m}")))?;
+            extract.push((self.slot(name), x));
+        }
+        let think = match &spec.think {
+            Some(t) => Some(self.think(t)?),
+            None => None,
+        };
+        let probability = spec.probability.as_ref().map_or(Ok(1.0), |p| {
+            let v = *p.get_ref();
+            if (0.0..=1.0).contains(&v) { Ok(v) } else { self.err(p.span(), "probability must be between 0 and 1") }
+        })?;
+        let weight = spec.weight.as_ref().map_or(1, |w| *w.get_ref());
+        if spec.weight.is_some() && pick == Pick::Sequence {
+            return self.err(
+                spec.weight.as_ref().expect("some").span(),
+                "step `weight` only applies with pick = \"weighted\"",
+            );
+        }
+        let timeout = match &spec.timeout {
+            Some(t) => self.positive(t, "timeout")?,
+            None => timeout,
+        };
+        let step_name = match &spec.name {
+            Some(n) => n.get_ref().trim().to_string(),
+            None => req.to_string(),
+        };
+        Ok(Step {
+            name: step_name,
+            target: target_idx,
+            capture: expect.is_some() || !extract.is_empty(),
+            request,
+            head: method == "HEAD",
+            expect,
+            extract,
+            think,
+            weight,
+            probability,
+            timeout,
+        })
+    }
+}
+
+/// The name inside the hole at `offset` of `text` (for hints).
+fn text_var(text: &str, offset: usize) -> &str {
+    text.get(offset..).and_then(|t| t.strip_prefix("{{")).and_then(|t| t.split("}}").next()).map_or("", str::trim)
+}
