@@ -241,7 +241,7 @@ impl JsonCheck {
 /// Whether the integer `i` and the float `f` are the same number, exactly.
 fn int_eq_float(i: i64, f: f64) -> bool {
     // i64 → f64 may round; compare back in the integer domain when `f` is integral and in range.
-    f.fract() == 0.0 && f >= -9_223_372_036_854_775_808.0 && f < 9_223_372_036_854_775_808.0 && f as i64 == i
+    f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) && f as i64 == i
 }
 
 impl ExpectSpec {
