@@ -611,9 +611,10 @@ mod tests {
 
     #[test]
     fn json_checks_count_once_each_and_share_one_parse() {
-        let e = expect(
-            r#"expect = { status = 200, body_contains = "active", header_present = ["ETag"], json = { "$.status" = "active", "$.n" = 7, "$.ok" = false } }"#,
-        );
+        let e = expect(concat!(
+            r#"expect = { status = 200, body_contains = "active", header_present = ["ETag"], "#,
+            r#"json = { "$.status" = "active", "$.n" = 7, "$.ok" = false } }"#
+        ));
         let r = e.check(&resp(200, JSON));
         assert_eq!((r.passed, r.failed), (5, 1));
         assert_eq!(r.first_failure.as_deref(), Some("$.ok is true, expected false"));
