@@ -1,11 +1,18 @@
 //! `expect` checks on a response: the serde spec used in scenario files, its validation into a
-//! compiled [`Expect`], and the per-response check (status, body substring, header values).
+//! compiled [`Expect`], and the per-response check (status, body substring, JSON values, header
+//! values).
 //!
 //! ```toml
 //! expect = { status = 200 }                 # also "2xx", "200..299", [200, 201]
 //! expect = { status = [200, 201], body_contains = "ok", header = { "X-Cache" = "HIT" }, header_present = ["ETag"] }
+//! expect = { json = { "$.status" = "active", "$.items[0].id" = 7, "$.ok" = true } }
 //! ```
+//!
+//! A `json` key is a JSON path as `extract` reads it; its value (a string, integer, float or
+//! boolean) must equal the JSON value there. Numbers compare numerically (7 equals 7.0); a string
+//! never equals a number.
 
+use crate::extract::{JsonBody, PathSeg};
 use crate::http::Response;
 use std::collections::BTreeMap;
 
@@ -19,6 +26,10 @@ pub struct ExpectSpec {
     pub header: BTreeMap<String, String>,
     #[serde(default)]
     pub header_present: Vec<String>,
+    /// JSON path → expected value (string, integer, float or boolean; other TOML values are
+    /// refused by [`ExpectSpec::compile`]).
+    #[serde(default)]
+    pub json: BTreeMap<String, toml::Value>,
 }
 
 /// `status = 200`, `status = "2xx"`, `status = "200..299"` (inclusive), `status = [200, 201]`.
@@ -38,11 +49,30 @@ struct StatusMatch {
     text: String,
 }
 
+/// The value a `json` check expects.
+#[derive(Debug, Clone, PartialEq)]
+enum JsonWant {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+/// One `json` check: the path (as written, and parsed), the expected value and its JSON text.
+#[derive(Debug, Clone, PartialEq)]
+struct JsonCheck {
+    text: String,
+    path: Vec<PathSeg>,
+    want: JsonWant,
+    want_text: String,
+}
+
 /// A validated `expect`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expect {
     status: Option<StatusMatch>,
     body_contains: Option<String>,
+    json: Vec<JsonCheck>,
     header: Vec<(String, String)>,
     header_present: Vec<String>,
 }
@@ -136,8 +166,87 @@ impl StatusSpec {
     }
 }
 
+impl JsonCheck {
+    fn compile(path: &str, value: &toml::Value) -> Result<JsonCheck, String> {
+        let text = path.trim().to_string();
+        let segs = crate::extract::parse_path(&text).map_err(|e| format!("json: {e}"))?;
+        let want = match value {
+            toml::Value::String(s) => JsonWant::Str(s.clone()),
+            toml::Value::Integer(i) => JsonWant::Int(*i),
+            toml::Value::Float(f) if f.is_finite() => JsonWant::Float(*f),
+            toml::Value::Float(f) => return Err(format!("json `{text}`: {f} never equals a JSON value")),
+            toml::Value::Boolean(b) => JsonWant::Bool(*b),
+            other => {
+                return Err(format!(
+                    "json `{text}`: expected a string, integer, float or boolean, not {}",
+                    match other {
+                        toml::Value::Array(_) => "an array",
+                        toml::Value::Table(_) => "a table",
+                        _ => "a date-time",
+                    }
+                ));
+            }
+        };
+        let want_text = match &want {
+            JsonWant::Str(s) => serde_json::Value::from(s.as_str()).to_string(),
+            JsonWant::Int(i) => i.to_string(),
+            JsonWant::Float(f) => serde_json::Value::from(*f).to_string(),
+            JsonWant::Bool(b) => b.to_string(),
+        };
+        Ok(JsonCheck { text, path: segs, want, want_text })
+    }
+
+    /// Whether `got` equals the expected value: same type, numbers compared numerically.
+    fn matches(&self, got: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        match (&self.want, got) {
+            (JsonWant::Str(w), V::String(g)) => w == g,
+            (JsonWant::Bool(w), V::Bool(g)) => w == g,
+            (JsonWant::Int(w), V::Number(n)) => {
+                if let Some(g) = n.as_i64() {
+                    g == *w
+                } else if let Some(g) = n.as_u64() {
+                    i128::from(g) == i128::from(*w)
+                } else {
+                    n.as_f64().is_some_and(|g| int_eq_float(*w, g))
+                }
+            }
+            (JsonWant::Float(w), V::Number(n)) => match (n.as_i64(), n.as_u64()) {
+                (Some(g), _) => int_eq_float(g, *w),
+                // Below 2^64 the cast back is exact; 2^64 itself would saturate to u64::MAX.
+                (None, Some(g)) => *w < 18_446_744_073_709_551_616.0 && g as f64 == *w && *w as u64 == g,
+                _ => n.as_f64() == Some(*w),
+            },
+            _ => false,
+        }
+    }
+
+    fn check(&self, json: &mut JsonBody<'_>) -> Result<(), String> {
+        let truncated = json.truncated();
+        let body = match json.get() {
+            Ok(v) => v,
+            Err(_) if truncated => return Err("the body is not JSON (it was cut at the capture limit)".into()),
+            Err(_) => return Err("the body is not JSON".into()),
+        };
+        match crate::extract::lookup(body, &self.path) {
+            None => Err(format!("{} not found in the JSON body", self.text)),
+            Some(v) if self.matches(v) => Ok(()),
+            Some(v) => {
+                Err(format!("{} is {}, expected {}", self.text, shown(v.to_string().as_bytes()), self.want_text))
+            }
+        }
+    }
+}
+
+/// Whether the integer `i` and the float `f` are the same number, exactly.
+fn int_eq_float(i: i64, f: f64) -> bool {
+    // i64 → f64 may round; compare back in the integer domain when `f` is integral and in range.
+    f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) && f as i64 == i
+}
+
 impl ExpectSpec {
-    /// Validate the spec: status forms and codes in 100..=999, non-empty header names.
+    /// Validate the spec: status forms and codes in 100..=999, JSON paths and value types,
+    /// non-empty header names.
     pub fn compile(&self) -> Result<Expect, String> {
         let status = self.status.as_ref().map(StatusSpec::compile).transpose()?;
         let header_name = |n: &String| {
@@ -150,7 +259,8 @@ impl ExpectSpec {
         let header =
             self.header.iter().map(|(n, v)| Ok((header_name(n)?, v.clone()))).collect::<Result<Vec<_>, String>>()?;
         let header_present = self.header_present.iter().map(header_name).collect::<Result<Vec<_>, _>>()?;
-        Ok(Expect { status, body_contains: self.body_contains.clone(), header, header_present })
+        let json = self.json.iter().map(|(p, v)| JsonCheck::compile(p, v)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Expect { status, body_contains: self.body_contains.clone(), json, header, header_present })
     }
 }
 
@@ -182,19 +292,32 @@ impl Expect {
 
     /// Whether any condition reads the body (so the body must be captured).
     pub fn needs_body(&self) -> bool {
-        self.body_contains.is_some()
+        self.body_contains.is_some() || !self.json.is_empty()
+    }
+
+    /// Whether any condition parses the body as JSON.
+    pub fn needs_json(&self) -> bool {
+        !self.json.is_empty()
     }
 
     /// Whether there is nothing to check.
     pub fn is_empty(&self) -> bool {
         self.status.is_none()
             && self.body_contains.is_none()
+            && self.json.is_empty()
             && self.header.is_empty()
             && self.header_present.is_empty()
     }
 
-    /// Check `r`: one pass or fail per condition (status, body, each header, each present header).
+    /// Check `r`: one pass or fail per condition (status, body, each JSON value, each header, each
+    /// present header). Parses the body as JSON only when a `json` check needs it.
     pub fn check(&self, r: &Response<'_>) -> CheckResult {
+        self.check_with(r, &mut JsonBody::new(r))
+    }
+
+    /// [`Expect::check`] reading the JSON body through `json` (built from the same `r`), so that
+    /// extraction on the same response shares its single parse.
+    pub fn check_with(&self, r: &Response<'_>, json: &mut JsonBody<'_>) -> CheckResult {
         let mut res = CheckResult::default();
         if let Some(s) = &self.status {
             let ok = s.ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&r.status));
@@ -208,6 +331,9 @@ impl Expect {
             } else {
                 Err(format!("body does not contain `{needle}`"))
             });
+        }
+        for c in &self.json {
+            res.record(c.check(json));
         }
         if self.header.is_empty() && self.header_present.is_empty() {
             return res;
@@ -360,6 +486,157 @@ mod tests {
         assert!(!none.has_status() && !none.needs_body() && none.is_empty());
         assert_eq!(none.check(&resp(500, b"")), CheckResult::default());
         assert!(!expect("expect = { header_present = [\"ETag\"] }").needs_body());
+    }
+
+    const JSON: &[u8] = br#"{"status":"active","ok":true,"n":7,"f":7.5,"big":18446744073709551615,"neg":-3,
+        "p53":9007199254740992,"u63":9223372036854775808,"f7":7.0,
+        "s7":"7","nil":null,"items":[{"id":7},{"id":"x"}],"odd key":{"a b":"c d"},"obj":{"k":[1,2]}}"#;
+
+    fn json_check(path: &str, value: &str, body: &'static [u8]) -> CheckResult {
+        expect(&format!("expect = {{ json = {{ {path:?} = {value} }} }}")).check(&resp(200, body))
+    }
+
+    fn json_ok(path: &str, value: &str) -> bool {
+        let r = json_check(path, value, JSON);
+        assert_eq!(r.passed + r.failed, 1, "{path} = {value}");
+        r.passed == 1
+    }
+
+    #[test]
+    fn json_values_deserialize() {
+        let s =
+            spec(r#"expect = { json = { "$.status" = "active", "$.items[0].id" = 7, "$.ok" = true, "$.f" = 1.5 } }"#)
+                .unwrap();
+        assert_eq!(s.json.get("$.status"), Some(&toml::Value::String("active".into())));
+        assert_eq!(s.json.get("$.items[0].id"), Some(&toml::Value::Integer(7)));
+        assert_eq!(s.json.get("$.ok"), Some(&toml::Value::Boolean(true)));
+        assert_eq!(s.json.get("$.f"), Some(&toml::Value::Float(1.5)));
+        let e = s.compile().unwrap();
+        assert!(e.needs_body() && e.needs_json() && !e.is_empty() && !e.has_status());
+        assert!(!expect("expect = { status = 200 }").needs_json());
+    }
+
+    #[test]
+    fn json_values_compare() {
+        assert!(json_ok("$.status", "\"active\""));
+        assert!(!json_ok("$.status", "\"Active\""));
+        assert!(json_ok("$.ok", "true"));
+        assert!(!json_ok("$.ok", "false"));
+        assert!(json_ok("$.items[0].id", "7"));
+        assert!(json_ok("$.items[0].id", "7.0"), "7 == 7.0");
+        assert!(json_ok("$.n", "7"));
+        assert!(!json_ok("$.n", "8"));
+        assert!(!json_ok("$.n", "7.5"));
+        assert!(json_ok("$.f", "7.5"));
+        assert!(!json_ok("$.f", "7"));
+        assert!(json_ok("$.neg", "-3"));
+        assert!(json_ok("$.neg", "-3.0"));
+        assert!(!json_ok("$.big", "18446744073709551615.0"), "that float is 2^64, one more than u64::MAX");
+        assert!(json_ok("$.p53", "9007199254740992.0"));
+        assert!(json_ok("$.u63", "9223372036854775808.0"), "2^63 as a u64");
+        assert!(json_ok("$.f7", "7"), "7.0 in the body equals 7");
+        assert!(!json_ok("$.f7", "\"7.0\""));
+        assert!(!json_ok("$.big", "9223372036854775807"), "no i64 equals u64::MAX");
+        assert!(!json_ok("$.n", "\"7\""), "a string never equals a number");
+        assert!(!json_ok("$.s7", "7"), "a number never equals a string");
+        assert!(!json_ok("$.ok", "\"true\""));
+        assert!(!json_ok("$.ok", "1"));
+        assert!(!json_ok("$.nil", "\"null\""));
+        assert!(!json_ok("$.obj", "\"{}\""));
+        assert!(json_ok("$['odd key']['a b']", "\"c d\""));
+        assert!(json_ok("$.items[1].id", "\"x\""));
+        assert!(json_ok("  $.n  ", "7"), "the path may carry spaces around it");
+    }
+
+    #[test]
+    fn int_float_equality_is_exact() {
+        assert!(int_eq_float(7, 7.0));
+        assert!(int_eq_float(-3, -3.0));
+        assert!(!int_eq_float(7, 7.5));
+        assert!(!int_eq_float(i64::MAX, 9_223_372_036_854_775_808.0), "2^63 is out of i64 range");
+        assert!(int_eq_float(i64::MIN, -9_223_372_036_854_775_808.0));
+        assert!(!int_eq_float(9_007_199_254_740_993, 9_007_199_254_740_992.0), "2^53 + 1 is not 2^53");
+        assert!(!int_eq_float(0, f64::NAN));
+    }
+
+    #[test]
+    fn json_failure_reasons() {
+        let why = |path: &str, value: &str, body: &'static [u8]| json_check(path, value, body).first_failure;
+        assert_eq!(why("$.status", "\"closed\"", JSON).as_deref(), Some(r#"$.status is "active", expected "closed""#));
+        assert_eq!(why("$.n", "7.5", JSON).as_deref(), Some("$.n is 7, expected 7.5"));
+        assert_eq!(why("$.n", "8.0", JSON).as_deref(), Some("$.n is 7, expected 8.0"));
+        assert_eq!(why("$.s7", "7", JSON).as_deref(), Some(r#"$.s7 is "7", expected 7"#));
+        assert_eq!(why("$.nil", "true", JSON).as_deref(), Some("$.nil is null, expected true"));
+        assert_eq!(why("$.obj", "1", JSON).as_deref(), Some(r#"$.obj is {"k":[1,2]}, expected 1"#));
+        assert_eq!(why("$.items[5].id", "7", JSON).as_deref(), Some("$.items[5].id not found in the JSON body"));
+        assert_eq!(why("$.status.x", "7", JSON).as_deref(), Some("$.status.x not found in the JSON body"));
+        assert_eq!(why("$.n", "7", b"<html>").as_deref(), Some("the body is not JSON"));
+        assert_eq!(why("$.n", "7", b"").as_deref(), Some("the body is not JSON"));
+        let long: &'static [u8] =
+            Box::leak(format!("{{\"s\":\"{}\"}}", "x".repeat(200)).into_bytes().into_boxed_slice());
+        let msg = why("$.s", "\"y\"", long).unwrap();
+        assert!(msg.starts_with("$.s is \"xxx") && msg.ends_with("…, expected \"y\""), "{msg}");
+        assert!(msg.chars().count() < 120, "{msg}");
+        let cut = Response { status: 200, head: HEAD, body: b"{\"n\":", body_truncated: true };
+        let r = expect("expect = { json = { \"$.n\" = 7 } }").check(&cut);
+        assert_eq!(r.first_failure.as_deref(), Some("the body is not JSON (it was cut at the capture limit)"));
+        let cut_but_whole = Response { status: 200, head: HEAD, body: b"{\"n\":7}", body_truncated: true };
+        assert_eq!(expect("expect = { json = { \"$.n\" = 7 } }").check(&cut_but_whole).passed, 1);
+    }
+
+    #[test]
+    fn json_spec_errors() {
+        let err = |toml_src: &str| spec(toml_src).unwrap().compile().unwrap_err();
+        assert_eq!(
+            err(r#"expect = { json = { "status" = "active" } }"#),
+            "json: bad JSON path `status`: must start with `$`"
+        );
+        assert_eq!(err(r#"expect = { json = { "$.a[" = 1 } }"#), "json: bad JSON path `$.a[`: missing `]`");
+        assert!(err(r#"expect = { json = { "$..a" = 1 } }"#).contains("`$..a`"));
+        assert_eq!(
+            err(r#"expect = { json = { "$.a" = [1] } }"#),
+            "json `$.a`: expected a string, integer, float or boolean, not an array"
+        );
+        assert_eq!(
+            err(r#"expect = { json = { "$.a" = { b = 1 } } }"#),
+            "json `$.a`: expected a string, integer, float or boolean, not a table"
+        );
+        assert_eq!(
+            err(r#"expect = { json = { "$.a" = 1979-05-27 } }"#),
+            "json `$.a`: expected a string, integer, float or boolean, not a date-time"
+        );
+        assert_eq!(err(r#"expect = { json = { "$.a" = nan } }"#), "json `$.a`: NaN never equals a JSON value");
+        assert_eq!(err(r#"expect = { json = { "$.a" = -inf } }"#), "json `$.a`: -inf never equals a JSON value");
+    }
+
+    #[test]
+    fn json_checks_count_once_each_and_share_one_parse() {
+        let e = expect(concat!(
+            r#"expect = { status = 200, body_contains = "active", header_present = ["ETag"], "#,
+            r#"json = { "$.status" = "active", "$.n" = 7, "$.ok" = false } }"#
+        ));
+        let r = e.check(&resp(200, JSON));
+        assert_eq!((r.passed, r.failed), (5, 1));
+        assert_eq!(r.first_failure.as_deref(), Some("$.ok is true, expected false"));
+
+        let view = resp(200, JSON);
+        let mut json = JsonBody::new(&view);
+        let _ = e.check_with(&view, &mut json);
+        assert_eq!(json.parses(), 1);
+        let rules = [(0, crate::extract::parse("json $.items[0].id").unwrap())];
+        let mut out = vec![None];
+        crate::extract::extract_all_with(&rules, &view, &mut json, &mut out).unwrap();
+        assert_eq!(out[0].as_deref(), Some(&b"7"[..]));
+        assert_eq!(json.parses(), 1, "extraction reuses the checks' parse");
+
+        let mut json = JsonBody::new(&view);
+        let r = expect("expect = { status = 200, header_present = [\"ETag\"] }").check_with(&view, &mut json);
+        assert_eq!((r.passed, json.parses()), (2, 0), "no json check, no parse");
+
+        let bad = resp(200, b"<html>");
+        let mut json = JsonBody::new(&bad);
+        let r = expect(r#"expect = { json = { "$.a" = 1, "$.b" = 2 } }"#).check_with(&bad, &mut json);
+        assert_eq!((r.failed, json.parses()), (2, 1), "a failed parse is not retried");
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub fn parse_path(p: &str) -> Result<Vec<PathSeg>, String> {
 }
 
 /// The path written back in its canonical form, for messages.
-fn path_text(segs: &[PathSeg]) -> String {
+pub fn path_text(segs: &[PathSeg]) -> String {
     let mut s = String::from("$");
     for seg in segs {
         match seg {
@@ -124,40 +124,56 @@ fn path_text(segs: &[PathSeg]) -> String {
     s
 }
 
-/// The response body parsed as JSON on first use, then reused.
-struct LazyJson<'a> {
+/// A response body parsed as JSON on first use, then reused: build one per response and hand it
+/// to every reader ([`crate::check::Expect::check_with`], [`extract_all_with`]) so the body is
+/// parsed at most once.
+#[derive(Debug)]
+pub struct JsonBody<'a> {
     body: &'a [u8],
     truncated: bool,
     parsed: Option<Result<serde_json::Value, String>>,
     parses: u32,
 }
 
-impl<'a> LazyJson<'a> {
-    fn new(r: &Response<'a>) -> Self {
-        LazyJson { body: r.body, truncated: r.body_truncated, parsed: None, parses: 0 }
+impl<'a> JsonBody<'a> {
+    /// Nothing is parsed yet.
+    pub fn new(r: &Response<'a>) -> Self {
+        JsonBody { body: r.body, truncated: r.body_truncated, parsed: None, parses: 0 }
     }
 
-    fn get(&mut self) -> Result<&serde_json::Value, String> {
-        if self.parsed.is_none() {
-            self.parses += 1;
-            let truncated = self.truncated;
-            self.parsed = Some(serde_json::from_slice(self.body).map_err(|e| {
+    /// The parsed body, or why it is not JSON (`body is not JSON (...)`). Parses on the first call
+    /// only, whether it succeeds or not.
+    pub fn get(&mut self) -> Result<&serde_json::Value, &str> {
+        let truncated = self.truncated;
+        let body = self.body;
+        let parses = &mut self.parses;
+        let parsed = self.parsed.get_or_insert_with(|| {
+            *parses += 1;
+            serde_json::from_slice(body).map_err(|e| {
                 if truncated {
                     format!("body is not JSON ({e}); it was cut at the capture limit")
                 } else {
                     format!("body is not JSON ({e})")
                 }
-            }));
-        }
-        match self.parsed.as_ref() {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(e.clone()),
-            None => unreachable!("parsed above"),
-        }
+            })
+        });
+        parsed.as_ref().map_err(String::as_str)
+    }
+
+    /// Whether the body was cut at the capture limit.
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// How many times the body was parsed so far: 0 or 1.
+    pub fn parses(&self) -> u32 {
+        self.parses
     }
 }
 
-fn lookup<'v>(mut v: &'v serde_json::Value, path: &[PathSeg]) -> Option<&'v serde_json::Value> {
+/// The value at `path` in `v`, or `None` when some step of the path is missing (a key of a
+/// non-object, an index of a non-array, an absent key, an index past the end).
+pub fn lookup<'v>(mut v: &'v serde_json::Value, path: &[PathSeg]) -> Option<&'v serde_json::Value> {
     for seg in path {
         v = match seg {
             PathSeg::Key(k) => v.as_object()?.get(k)?,
@@ -177,7 +193,7 @@ fn json_bytes(v: &serde_json::Value) -> Vec<u8> {
 impl Extractor {
     /// The value this rule takes from `r`, or `None` when it is missing.
     pub fn extract(&self, r: &Response<'_>) -> Option<Vec<u8>> {
-        self.run(r, &mut LazyJson::new(r)).ok()
+        self.run(r, &mut JsonBody::new(r)).ok()
     }
 
     /// Whether the rule reads the body (so the body must be captured).
@@ -186,9 +202,9 @@ impl Extractor {
     }
 
     /// The value, or why it is missing (without the variable's name).
-    fn run(&self, r: &Response<'_>, json: &mut LazyJson<'_>) -> Result<Vec<u8>, String> {
+    fn run(&self, r: &Response<'_>, json: &mut JsonBody<'_>) -> Result<Vec<u8>, String> {
         match self {
-            Extractor::Json(path) => match lookup(json.get()?, path) {
+            Extractor::Json(path) => match lookup(json.get().map_err(str::to_string)?, path) {
                 Some(serde_json::Value::Null) => Err(format!("`{}` is null in the JSON body", path_text(path))),
                 Some(v) => Ok(json_bytes(v)),
                 None => Err(format!("`{}` not found in the JSON body", path_text(path))),
@@ -211,18 +227,20 @@ impl Extractor {
 /// is parsed as JSON at most once. `Err` carries the reason of the first missing value, without
 /// the variable's name; the other rules still run.
 pub fn extract_all(rules: &[(usize, Extractor)], r: &Response<'_>, out: &mut [Option<Vec<u8>>]) -> Result<(), String> {
-    extract_all_counting(rules, r, out).0
+    extract_all_with(rules, r, &mut JsonBody::new(r), out)
 }
 
-fn extract_all_counting(
+/// [`extract_all`] reading the JSON body through `json` (built from the same `r`), so that checks
+/// run on the same response before or after share its single parse.
+pub fn extract_all_with(
     rules: &[(usize, Extractor)],
     r: &Response<'_>,
+    json: &mut JsonBody<'_>,
     out: &mut [Option<Vec<u8>>],
-) -> (Result<(), String>, u32) {
-    let mut json = LazyJson::new(r);
+) -> Result<(), String> {
     let mut first_missing = None;
     for (slot, rule) in rules {
-        let value = match rule.run(r, &mut json) {
+        let value = match rule.run(r, json) {
             Ok(v) => Some(v),
             Err(why) => {
                 first_missing.get_or_insert(why);
@@ -233,7 +251,7 @@ fn extract_all_counting(
             *s = value;
         }
     }
-    (first_missing.map_or(Ok(()), Err), json.parses)
+    first_missing.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -327,6 +345,16 @@ mod tests {
                 PathSeg::Key("id".into())
             ])
         );
+    }
+
+    fn extract_all_counting(
+        rules: &[(usize, Extractor)],
+        r: &Response<'_>,
+        out: &mut [Option<Vec<u8>>],
+    ) -> (Result<(), String>, u32) {
+        let mut json = JsonBody::new(r);
+        let res = extract_all_with(rules, r, &mut json, out);
+        (res, json.parses())
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod capacity;
 pub mod check;
 pub mod cli;
+pub mod condition;
 pub mod cookie;
 pub mod engine;
 pub mod error;
