@@ -27,10 +27,14 @@ pub enum ErrorKind {
     Check,
     /// A scenario `extract` found nothing to extract.
     Extract,
+    /// The server set a cookie that could not be stored (malformed, or for another domain).
+    Cookie,
+    /// A redirect could not be followed: more hops than allowed, or a bad `Location`.
+    Redirect,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 12;
     pub const ALL: [ErrorKind; Self::COUNT] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
@@ -42,6 +46,8 @@ impl ErrorKind {
         ErrorKind::Status,
         ErrorKind::Check,
         ErrorKind::Extract,
+        ErrorKind::Cookie,
+        ErrorKind::Redirect,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +62,8 @@ impl ErrorKind {
             ErrorKind::Status => "status",
             ErrorKind::Check => "check",
             ErrorKind::Extract => "extract",
+            ErrorKind::Cookie => "cookie",
+            ErrorKind::Redirect => "redirect",
         }
     }
 

@@ -49,6 +49,10 @@ pub struct StepStats {
     pub service: Histogram<u64>,
     /// A few distinct failure reasons with their counts, for the report.
     pub reasons: BTreeMap<String, u64>,
+    /// Steps not sent: their condition did not hold, or a variable they need had no value.
+    pub skipped: u64,
+    /// Redirects followed (hops), over all requests.
+    pub redirects: u64,
 }
 
 impl Default for StepStats {
@@ -65,6 +69,8 @@ impl Default for StepStats {
             latency: histogram(),
             service: histogram(),
             reasons: BTreeMap::new(),
+            skipped: 0,
+            redirects: 0,
         }
     }
 }
@@ -131,6 +137,8 @@ impl StepStats {
         self.bytes_out += other.bytes_out;
         self.checks += other.checks;
         self.checks_failed += other.checks_failed;
+        self.skipped += other.skipped;
+        self.redirects += other.redirects;
         // Cannot fail: auto-resizing histograms accept any value of another one.
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);
@@ -174,6 +182,10 @@ pub struct Stats {
     /// Open model: how late the generator itself sent each start (µs), beyond any wait for a
     /// free user — the generator's own lag, not the server's queueing.
     pub lag: Histogram<u64>,
+    /// Iterations (passes over a journey) completed.
+    pub iterations: u64,
+    /// Users stopped because their data (`order = "unique"`) ran out.
+    pub data_exhausted: u64,
 }
 
 impl Stats {
@@ -183,6 +195,8 @@ impl Stats {
             dropped: 0,
             gauges: Gauges::default(),
             lag: histogram(),
+            iterations: 0,
+            data_exhausted: 0,
         }
     }
 
@@ -196,10 +210,22 @@ impl Stats {
             a.merge(b);
         }
         self.dropped += other.dropped;
+        self.iterations += other.iterations;
+        self.data_exhausted += other.data_exhausted;
         // Cannot fail: auto-resizing histograms accept any value of another one.
         let _ = self.lag.add(&other.lag);
         self.gauges.active_users += other.gauges.active_users;
         self.gauges.in_flight += other.gauges.in_flight;
+    }
+
+    /// The same measurements with the steps gathered into rows: step `i` goes into row
+    /// `row_of(i)` of `rows` (steps of one name in several user types share a row).
+    pub fn into_rows(mut self, rows: usize, row_of: impl Fn(usize) -> usize) -> Stats {
+        let steps = std::mem::replace(&mut self.steps, (0..rows).map(|_| StepStats::default()).collect());
+        for (i, s) in steps.iter().enumerate() {
+            self.steps[row_of(i)].merge(s);
+        }
+        self
     }
 
     /// All steps together.

@@ -42,7 +42,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Arc<Plan>, PlanError> {
         };
         bench::plan(&bench_args)?
     } else {
-        scenario::load(Path::new(&args.target), &Overrides { target: args.base_url.clone() })?
+        scenario::load(Path::new(&args.target), &Overrides { target: args.base_url.clone(), ..Overrides::default() })?
     };
     plan.command = "capacity".into();
     plan.thresholds.clear();
@@ -141,7 +141,7 @@ fn step(
         slos,
         warmup: args.warmup.as_secs_f64(),
         users: plan.local_users(),
-        window: Window::new(plan.steps.len()),
+        window: Window::new(plan.rows.len()),
         stop: stop.clone(),
         interrupt: signals::stop_flag(),
         stopped_early: false,
@@ -189,6 +189,7 @@ fn recover(base: &Plan, bound: Duration) -> anyhow::Result<()> {
 }
 
 pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
+    args.out.refuse_hdr_log("capacity")?;
     let slos = args
         .slos
         .iter()

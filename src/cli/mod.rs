@@ -203,6 +203,18 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// `--hdr-log` needs each second's histogram, which only a live run has: refused (exit 2,
+    /// before anything is written) by commands that work on saved results or many runs.
+    pub fn refuse_hdr_log(&self, command: &str) -> Result<(), PlanError> {
+        match &self.hdr_log {
+            Some(path) => Err(PlanError::Invalid(format!(
+                "--hdr-log {}: `{command}` cannot write an HdrHistogram interval log: it needs each second's histogram, which a result document does not keep; use --hdr-log with `bench` or `run`",
+                path.display()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     pub fn files(&self) -> crate::report::Files {
         crate::report::Files {
             json: self.json.clone(),
@@ -270,6 +282,15 @@ pub struct RunArgs {
     /// Check the file and print what would run, without sending anything
     #[arg(long)]
     pub dry_run: bool,
+    /// Set `{{env.NAME}}` for the scenario (repeatable; wins over the process environment)
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Replace the file's [load] with this many constant users (needs --duration)
+    #[arg(long, requires = "duration")]
+    pub vus: Option<u64>,
+    /// With --vus: how long the constant users run
+    #[arg(long, value_parser = duration_arg, requires = "vus")]
+    pub duration: Option<Duration>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }

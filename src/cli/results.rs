@@ -26,6 +26,7 @@ pub fn read(path: &Path) -> Result<RunResult, PlanError> {
 }
 
 pub fn report(args: ReportArgs) -> anyhow::Result<Outcome> {
+    args.out.refuse_hdr_log("report")?;
     let r = read(&args.file)?;
     print!("{}", report::text::summary(&r));
     report::write_files(&r, &args.out.files())?;
@@ -33,6 +34,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn merge(args: MergeArgs) -> anyhow::Result<Outcome> {
+    args.out.refuse_hdr_log("merge")?;
     let results = args.files.iter().map(|f| read(f)).collect::<Result<Vec<_>, _>>()?;
     let merged = report::merge::merge(&results).map_err(PlanError::Invalid)?;
     print!("{}", report::text::summary(&merged));

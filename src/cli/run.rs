@@ -2,26 +2,35 @@
 
 use crate::cli::{Outcome, RunArgs, runner};
 use crate::error::PlanError;
-use std::sync::Arc;
-
 use crate::plan::{Finish, Plan, Shard};
 use crate::scenario::{self, Overrides};
 
-/// Compile the scenario with the command line's overrides and finish the plan. Nothing is sent.
-pub fn plan(args: &RunArgs) -> Result<Arc<Plan>, PlanError> {
-    let mut plan = scenario::load(&args.file, &Overrides { target: args.target.clone() })?;
+/// What the command line changes in the file.
+fn overrides(args: &RunArgs) -> Result<Overrides, PlanError> {
+    Ok(Overrides {
+        target: args.target.clone(),
+        env: Overrides::parse_env(&args.env)?,
+        constant: args.vus.zip(args.duration),
+    })
+}
+
+/// Compile the scenario with the command line's overrides. Nothing is looked up or sent.
+pub fn compile(args: &RunArgs) -> Result<Plan, PlanError> {
+    let mut plan = scenario::load(&args.file, &overrides(args)?)?;
     if let Some(s) = &args.boxes.shard {
         plan.shard = Shard::parse(s).map_err(|e| PlanError::Invalid(format!("--shard {e}")))?;
     }
-    plan.finish(&Finish { workers: args.workers, tls: args.tls.options() })
+    Ok(plan)
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let plan = plan(&args)?;
+    let plan = compile(&args)?;
     if args.dry_run {
+        // No DNS, no connections: a file with a placeholder host checks as well as a real one.
         print!("{}", describe(&plan));
         return Ok(Outcome::Ok);
     }
+    let plan = plan.finish(&Finish { workers: args.workers, tls: args.tls.options() })?;
     runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at })
 }
 
@@ -42,6 +51,14 @@ pub fn describe(plan: &Plan) -> String {
                 "  load        closed model, {} users at the start: {}",
                 users.start_value(),
                 stages(users)
+            );
+        }
+        Load::Iterations { users, iterations, shared, max_duration } => {
+            let each = if *shared { "shared by all" } else { "each" };
+            let _ = writeln!(
+                o,
+                "  load        {users} users, {iterations} iterations {each} (at most {})",
+                duration(*max_duration)
             );
         }
         Load::Open { rate, pre_allocated, max_users, .. } => {
@@ -66,11 +83,13 @@ pub fn describe(plan: &Plan) -> String {
             Think::Range(a, b) => format!("think {}..{}", duration(a), duration(b)),
         };
         let pick = if u.pick == Pick::Weighted { ", one weighted step per iteration" } else { "" };
-        let data = u.data.as_ref().map(|d| format!(", {} data rows", d.rows.len())).unwrap_or_default();
+        let data =
+            u.data.as_ref().map(|d| format!(", {} data rows ({})", d.rows.len(), d.order.as_str())).unwrap_or_default();
+        let data = if u.cookies { data } else { data + ", no cookies" };
         let _ = writeln!(o, "  user        {} (weight {}, {think}{pick}{data})", u.name, u.weight);
         for &s in &u.steps {
             let st = &plan.steps[s];
-            let kind = if matches!(st.request, Request::Static(_)) { "prebuilt" } else { "templated" };
+            let kind = if matches!(st.request, Request::Static { .. }) { "prebuilt" } else { "templated" };
             let extract = if st.extract.is_empty() {
                 String::new()
             } else {
@@ -79,16 +98,17 @@ pub fn describe(plan: &Plan) -> String {
                     st.extract.iter().map(|(v, _)| plan.vars[*v].as_str()).collect::<Vec<_>>().join(", ")
                 )
             };
+            let condition = st.condition.as_ref().map(|c| format!(", if {}", c.source())).unwrap_or_default();
             let _ = writeln!(
                 o,
-                "    step      {} ({kind}{}{extract})",
+                "    step      {} ({kind}{}{extract}{condition})",
                 st.name,
                 if st.expect.is_some() { ", checked" } else { "" }
             );
         }
     }
     for t in &plan.thresholds {
-        let on = t.step.map(|i| format!(" [{}]", plan.steps[i].name)).unwrap_or_default();
+        let on = t.step.map(|i| format!(" [{}]", plan.rows[i])).unwrap_or_default();
         let abort = if t.threshold.abort_on_fail { " (aborts the run)" } else { "" };
         let _ = writeln!(o, "  threshold   {}{on}{abort}", t.threshold.expr);
     }

@@ -99,11 +99,7 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
     };
     let mut watch = Watch {
         plan: &plan,
-        progress: Progress::new(
-            !out.quiet && crate::sys::is_tty(1),
-            plan.duration(),
-            plan.steps.iter().map(|s| s.name.clone()).collect(),
-        ),
+        progress: Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration(), plan.rows.clone()),
         stop: stop.clone(),
         aborted_by: None,
         hdr,

@@ -43,6 +43,29 @@ pub struct Net {
     pub no_keepalive: bool,
 }
 
+/// Connects one worker may have in flight at once, per target.
+const CONNECTS_IN_FLIGHT: usize = 256;
+
+impl Net {
+    /// What this worker's connections to `t` share: its addresses, timeouts, connect limiter and
+    /// TLS settings (with this worker's own session cache).
+    pub fn new(plan: &crate::plan::Plan, t: &crate::plan::Target) -> Net {
+        Net {
+            addrs: t.addrs.clone(),
+            preferred: Cell::new(0),
+            connect_timeout: plan.connect_timeout,
+            limiter: Limiter::new(CONNECTS_IN_FLIGHT),
+            tls: match (&plan.tls, t.tls) {
+                (Some(config), true) => {
+                    crate::tls::server_name(&t.host).ok().map(|name| (crate::tls::for_worker(config), name))
+                }
+                _ => None,
+            },
+            no_keepalive: plan.no_keepalive,
+        }
+    }
+}
+
 /// A complete response.
 #[derive(Debug, Clone, Copy)]
 pub struct Reply {
@@ -155,6 +178,11 @@ impl Conn {
     /// Keep head and body of the next responses (for checks and extraction), up to `max_body`.
     pub fn set_capture(&mut self, max_body: Option<usize>) {
         self.parser.set_capture(max_body);
+    }
+
+    /// Keep the head of responses that set cookies or redirect.
+    pub fn set_watch(&mut self, watch: bool) {
+        self.parser.set_watch(watch);
     }
 
     /// Send `req` and read the response, connecting first if needed. `timeout` bounds the

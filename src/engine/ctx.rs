@@ -11,6 +11,7 @@ use compio::runtime::JoinHandle;
 use super::arrivals::Arrivals;
 use super::conn::Net;
 use super::timeouts::Timeouts;
+use crate::feeder::Feeder;
 use crate::plan::Plan;
 use crate::stats::Stats;
 
@@ -21,6 +22,8 @@ pub(super) struct UserFlags {
     pub stop: Cell<bool>,
     /// In think time: safe to cancel at once.
     pub thinking: Cell<bool>,
+    /// Done for the run: not restarted (its data ran out, or its fixed iterations are done).
+    pub retired: Cell<bool>,
 }
 
 /// A running user and how to stop it.
@@ -37,6 +40,17 @@ pub(super) struct Ctx {
     pub fixed: Vec<Option<Rc<[u8]>>>,
     /// One per target of the plan.
     pub nets: Vec<Net>,
+    /// The plan's targets as first hops of a step's exchange.
+    pub hops: Vec<super::follow::Hop>,
+    /// Hosts reached by redirects that are not targets of the plan, by `(authority, tls)`;
+    /// index `nets.len() + i` for users' connection slots.
+    pub extra_nets: RefCell<Vec<((String, bool), Rc<Net>)>>,
+    /// Each user type's data feeder (`None` without data), for this worker's share of the rows.
+    pub feeders: Vec<Option<Feeder>>,
+    /// `shared-iterations`: iterations this worker may still start (else unlimited).
+    pub iterations_left: Cell<u64>,
+    /// Status slots each user keeps for conditions.
+    pub statuses: usize,
     pub timeouts: Timeouts,
     /// Measurements of the current one-second interval.
     pub stats: RefCell<Stats>,
@@ -69,6 +83,24 @@ impl Ctx {
     /// How many of the run's first `total` users belong to this worker.
     pub fn local_share(&self, total: u64) -> usize {
         total.saturating_sub(self.offset).div_ceil(self.stride) as usize
+    }
+
+    /// Take one iteration of a `shared-iterations` budget; false when none is left.
+    pub fn take_iteration(&self) -> bool {
+        let left = self.iterations_left.get();
+        if left == 0 {
+            return false;
+        }
+        if left != u64::MAX {
+            self.iterations_left.set(left - 1);
+        }
+        true
+    }
+
+    /// Fixed-iteration executors: every user of this worker is done.
+    pub fn all_done(&self) -> bool {
+        matches!(self.plan.load, crate::plan::Load::Iterations { .. })
+            && self.users.borrow().iter().all(|h| h.as_ref().is_none_or(|h| h.task.is_finished()))
     }
 
     pub fn running_users(&self) -> usize {

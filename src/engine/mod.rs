@@ -5,6 +5,7 @@
 pub mod arrivals;
 mod conn;
 mod ctx;
+mod follow;
 mod limit;
 pub mod pacer;
 pub mod timeouts;
@@ -138,8 +139,11 @@ impl GeneratorUsage {
 /// Everything a run measured.
 #[derive(Debug, Clone)]
 pub struct RunOutput {
-    /// Merged over all workers and the whole run.
+    /// Merged over all workers and the whole run, one entry per stats row (`Plan::rows`).
     pub stats: Stats,
+    /// When steps share rows: the whole run's stats per step (`Plan::steps`), for the breakdown
+    /// of a shared row by user type.
+    pub by_step: Option<Stats>,
     pub timeline: Vec<TimelineRow>,
     /// From the common start to the end of the last interval.
     pub elapsed: Duration,
@@ -169,7 +173,10 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     }
     drop(tx);
 
-    let mut collector = Collector::new(plan.workers, plan.steps.len());
+    let mut collector = Collector::new(plan.workers, plan.rows.len());
+    // Steps of one name in several user types share a stats row; each one's own total is kept
+    // for the report's breakdown by user type.
+    let mut by_step = plan.shares_rows().then(|| Stats::new(plan.steps.len()));
     let mut cpu = vec![Duration::ZERO; plan.workers];
     let mut wait = vec![Duration::ZERO; plan.workers];
     let mut failure = None;
@@ -177,6 +184,13 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     while done < plan.workers {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Interval { worker, seq, elapsed, stats, last, cpu, wait: w }) => {
+                let stats = match &mut by_step {
+                    Some(by_step) => {
+                        by_step.merge(&stats);
+                        stats.into_rows(plan.rows.len(), |i| plan.steps[i].row)
+                    }
+                    None => stats,
+                };
                 for (row, interval) in collector.add(worker, seq, elapsed, stats, last, (cpu, w)) {
                     observer.second(&row, &interval, &collector.total);
                 }
@@ -226,9 +240,15 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         ..GeneratorUsage::default()
     };
     generator.assess(&collector.total, plan.load.is_open());
+    // A fixed-iteration run that finished its iterations early was not interrupted.
+    let interrupted = match plan.load {
+        crate::plan::Load::Iterations { .. } => stop.load(Ordering::Relaxed),
+        _ => elapsed + Duration::from_millis(5) < plan.duration(),
+    };
     Ok(RunOutput {
+        by_step,
         unfinished: collector.last_in_flight(),
-        interrupted: elapsed + Duration::from_millis(5) < plan.duration(),
+        interrupted,
         stats: collector.total,
         timeline: collector.timeline,
         elapsed,

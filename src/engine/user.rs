@@ -1,15 +1,18 @@
-//! One user: its journey (steps in order, or one weighted pick per iteration), its variables
-//! (CSV row, extracted values), its connections, think time, and the recording of each step's
-//! outcome — checks, extraction and errors as counted data.
+//! One user: its journey (steps in order, or one weighted pick per iteration, each step run
+//! when its condition holds), its variables (data rows, extracted values), its cookie jar and
+//! connections, think time, and the recording of each step's outcome — checks, extraction and
+//! errors as counted data.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::conn::{Conn, Reply};
 use super::ctx::{Ctx, UserFlags};
+use super::follow::{self, Hop};
+use crate::cookie::Jar;
 use crate::error::{ErrorKind, Failure};
-use crate::extract::extract_all;
-use crate::plan::{Pick, Request, Step, Think, UserType};
+use crate::extract::{JsonBody, extract_all_with};
+use crate::plan::{Load, Pick, Request, Step, Think, UserType};
 use crate::template::{RenderCx, Rng, Template};
 
 /// Pause after a failed connect, doubling from 10 ms to 1 s, so a down target is probed, not
@@ -40,6 +43,12 @@ struct User {
     /// Rendered body, reused.
     body: Vec<u8>,
     backoff: Backoff,
+    /// The user's cookies (`None` when its type has `cookies = false`).
+    jar: Option<Jar>,
+    /// A `Cookie` header being written, reused.
+    scratch: Vec<u8>,
+    /// The last status of each stats row, for conditions (empty when no condition reads one).
+    statuses: Vec<u16>,
 }
 
 impl User {
@@ -54,19 +63,43 @@ impl User {
             buf: Vec::new(),
             body: Vec::new(),
             backoff: Backoff(Backoff::MIN),
+            jar: ty.cookies.then(Jar::new),
+            scratch: Vec::new(),
+            statuses: vec![0; ctx.statuses],
         };
-        u.load_data(ty);
+        u.load_data(ctx, plan.user_type(id), ty);
         u
     }
 
-    /// Take this user's row of the type's CSV data (row `id mod rows`) into its variables.
-    fn load_data(&mut self, ty: &UserType) {
-        if let Some(data) = &ty.data {
-            if !data.rows.is_empty() {
-                let row = &data.rows[(self.id % data.rows.len() as u64) as usize];
-                for (&slot, value) in data.vars.iter().zip(row) {
-                    self.vars[slot] = Some(value.clone());
-                }
+    /// Take this user's own row of the type's data (`per-user` order: row `id mod rows`).
+    fn load_data(&mut self, ctx: &Ctx, t: usize, ty: &UserType) {
+        if let (Some(data), Some(feeder)) = (&ty.data, &ctx.feeders[t]) {
+            if let Some(row) = feeder.for_user(self.id) {
+                self.take_row(data, row);
+            }
+        }
+    }
+
+    /// Before an iteration: the next row of a `sequential`, `random` or `unique` feeder. False
+    /// when a `unique` feeder has no row left (the user stops).
+    fn feed(&mut self, ctx: &Ctx, t: usize, ty: &UserType) -> bool {
+        let (Some(data), Some(feeder)) = (&ty.data, &ctx.feeders[t]) else { return true };
+        if !feeder.per_iteration() {
+            return true;
+        }
+        match feeder.next(self.rng.next_u64()) {
+            Some(row) => {
+                self.take_row(data, row);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn take_row(&mut self, data: &crate::plan::DataSet, row: usize) {
+        if let Some(row) = data.rows.get(row) {
+            for (&slot, value) in data.vars.iter().zip(row) {
+                self.vars[slot] = Some(value.clone());
             }
         }
     }
@@ -78,9 +111,21 @@ pub(crate) async fn user(ctx: Rc<Ctx>, local: usize, flags: Rc<UserFlags>) {
     let id = ctx.global_id(local);
     let mut ty = plan.user_type(id);
     let mut u = User::new(&ctx, id, &plan.users[ty]);
+    let mut done = 0u64;
     loop {
         if flags.stop.get() || ctx.stopping.get() {
             break;
+        }
+        match &plan.load {
+            Load::Iterations { iterations, shared: false, .. } if done >= *iterations => {
+                flags.retired.set(true);
+                break;
+            }
+            Load::Iterations { shared: true, .. } if !ctx.take_iteration() => {
+                flags.retired.set(true);
+                break;
+            }
+            _ => {}
         }
         let intended = match &ctx.arrivals {
             Some(arrivals) => match arrivals.take().await {
@@ -91,7 +136,7 @@ pub(crate) async fn user(ctx: Rc<Ctx>, local: usize, flags: Rc<UserFlags>) {
                     let t = plan.user_type(start.index);
                     if t != ty {
                         ty = t;
-                        u.load_data(&plan.users[ty]);
+                        u.load_data(&ctx, ty, &plan.users[ty]);
                     }
                     Some(start.at)
                 }
@@ -99,8 +144,15 @@ pub(crate) async fn user(ctx: Rc<Ctx>, local: usize, flags: Rc<UserFlags>) {
             },
             None => None,
         };
+        if !u.feed(&ctx, ty, &plan.users[ty]) {
+            ctx.stats.borrow_mut().data_exhausted += 1;
+            flags.retired.set(true);
+            break;
+        }
         iteration(&ctx, &plan.users[ty], &mut u, intended, &flags).await;
         u.iter += 1;
+        done += 1;
+        ctx.stats.borrow_mut().iterations += 1;
     }
 }
 
@@ -117,9 +169,13 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
                 if step.probability < 1.0 && u.rng.unit_f64() >= step.probability {
                     continue;
                 }
-                let go_on = run_step(ctx, u, s, intended.take()).await;
+                let outcome = run_step(ctx, u, s, intended).await;
+                if outcome == Outcome::NotRun {
+                    continue;
+                }
+                intended = None;
                 think(u, step.think.unwrap_or(ty.think), flags).await;
-                if !go_on {
+                if outcome == Outcome::Stop {
                     return;
                 }
             }
@@ -141,8 +197,10 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
                 })
                 .unwrap_or(&ty.steps[0]);
             let step = &plan.steps[s];
-            if step.probability >= 1.0 || u.rng.unit_f64() < step.probability {
-                run_step(ctx, u, s, intended).await;
+            if (step.probability >= 1.0 || u.rng.unit_f64() < step.probability)
+                && run_step(ctx, u, s, intended).await == Outcome::NotRun
+            {
+                return;
             }
             think(u, step.think.unwrap_or(ty.think), flags).await;
         }
@@ -163,12 +221,29 @@ async fn think(u: &mut User, think: Think, flags: &UserFlags) {
     flags.thinking.set(false);
 }
 
-/// Render a templated request into `u.buf`; `Err(slot)` when a variable has no value.
-fn render(u: &mut User, head: &Template, body: Option<&Template>) -> Result<(), usize> {
-    let User { id, iter, vars, rng, buf, body: body_buf, .. } = u;
+/// How a step went, for the journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Sent and answered well enough: the journey goes on.
+    Next,
+    /// Failed (no answer, or its checks or extraction failed): later steps would act on bad
+    /// state, so the iteration ends.
+    Stop,
+    /// Not sent: its condition did not hold (counted as skipped; the journey goes on, without
+    /// the step's think time).
+    NotRun,
+}
+
+/// Render a templated request into `u.buf`, with the user's cookies for `hop`; `Err(slot)` when
+/// a variable has no value.
+fn render(u: &mut User, head: &Template, body: Option<&Template>, hop: &Hop) -> Result<(), usize> {
+    let User { id, iter, vars, rng, buf, body: body_buf, jar, scratch, .. } = u;
     let mut cx = RenderCx { vu: *id + 1, iter: *iter, vars, rng };
     buf.clear();
     head.render(buf, &mut cx)?;
+    if let Some(jar) = jar {
+        follow::insert_cookies(jar, hop, buf, scratch);
+    }
     match body {
         Some(b) => {
             body_buf.clear();
@@ -180,77 +255,205 @@ fn render(u: &mut User, head: &Template, body: Option<&Template>) -> Result<(), 
     Ok(())
 }
 
-/// Send one step's request and count its outcome. Returns whether the iteration goes on:
-/// not after a failed request or a failed extraction (later steps would act on bad state).
-async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) -> bool {
+/// A prebuilt request with the user's cookies for `hop` written into `u.buf`; false when the jar
+/// has none for it (the prebuilt bytes go as they are).
+fn with_cookies(u: &mut User, bytes: &[u8], head_len: usize, hop: &Hop) -> bool {
+    let Some(jar) = u.jar.as_mut().filter(|j| !j.is_empty()) else { return false };
+    u.buf.clear();
+    u.buf.extend_from_slice(&bytes[..head_len]);
+    let before = u.buf.len();
+    follow::write_cookies(jar, hop, follow::request_target(bytes), &mut u.buf);
+    if u.buf.len() == before {
+        return false;
+    }
+    u.buf.extend_from_slice(&bytes[head_len..]);
+    true
+}
+
+/// The connection slot `slot` of the user, opened on first use.
+fn conn<'u>(ctx: &Ctx, conns: &'u mut Vec<Option<Conn>>, slot: usize) -> &'u mut Conn {
+    if conns.len() <= slot {
+        conns.resize_with(slot + 1, || None);
+    }
+    conns[slot].get_or_insert_with(|| Conn::new(ctx.timeouts.slot(), ctx.plan.max_head))
+}
+
+/// Send one step's request (following its redirects) and count its outcome.
+async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) -> Outcome {
     let plan = &*ctx.plan;
     let step: &Step = &plan.steps[s];
-    let net = &ctx.nets[step.target];
-    let conn = u.conns[step.target].get_or_insert_with(|| Conn::new(ctx.timeouts.slot(), plan.max_head));
-    conn.set_capture(step.capture.then_some(plan.max_body));
-    ctx.in_flight.set(ctx.in_flight.get() + 1);
-    let (result, bytes_out) = match &step.request {
-        Request::Static(_) => {
-            let bytes = ctx.fixed[s].clone().expect("a prebuilt request has its bytes");
-            let len = bytes.len();
-            (conn.request(net, bytes, step.head, step.timeout).await.0, len)
+    if let Some(c) = &step.condition {
+        if !c.eval(&u.vars, &u.statuses) {
+            ctx.stats.borrow_mut().steps[s].skipped += 1;
+            return Outcome::NotRun;
+        }
+    }
+    let mut hop = ctx.hops[step.target].clone();
+    if let Some(jar) = &mut u.jar {
+        for name in &step.clear_cookies {
+            jar.remove(name);
+        }
+        for (name, value) in &step.set_cookies {
+            // Checked when the plan was compiled.
+            let _ = jar.set(name, value, &hop.host, "/");
+        }
+    }
+    let watch = u.jar.is_some() || step.redirects > 0;
+    // The first request: the worker's prebuilt bytes, or composed in `u.buf`.
+    let mut prebuilt = None;
+    match &step.request {
+        Request::Static { bytes, head_len } => {
+            if !with_cookies(u, bytes, *head_len, &hop) {
+                prebuilt = ctx.fixed[s].clone();
+            }
         }
         Request::Template { head, body } => {
-            if let Err(slot) = render(u, head, body.as_ref()) {
-                ctx.in_flight.set(ctx.in_flight.get() - 1);
-                let why =
-                    format!("`{{{{{}}}}}` has no value yet (its extraction failed or has not run)", plan.vars[slot]);
-                ctx.stats.borrow_mut().steps[s].failure(&Failure::new(ErrorKind::Extract, why), 0);
-                return false;
+            if let Err(slot) = render(u, head, body.as_ref(), &hop) {
+                // Not sent, so not a request: counted apart, and the iteration ends (later steps
+                // would lack the value too).
+                let _ = slot;
+                ctx.stats.borrow_mut().steps[s].skipped += 1;
+                return Outcome::Stop;
             }
-            let conn = u.conns[step.target].as_mut().expect("created above");
-            let len = u.buf.len();
-            let (r, back) = conn.request(net, std::mem::take(&mut u.buf), step.head, step.timeout).await;
-            u.buf = back;
-            (r, len)
         }
+    }
+    let mut method_head = step.head;
+    let mut hops = 0u32;
+    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
+    let mut first_sent: Option<Instant> = None;
+    let mut cookie_error = None;
+    ctx.in_flight.set(ctx.in_flight.get() + 1);
+    let result = loop {
+        let net = follow::net(ctx, hop.slot);
+        let c = conn(ctx, &mut u.conns, hop.slot);
+        c.set_capture(step.capture.then_some(plan.max_body));
+        c.set_watch(watch);
+        let mut sent_prebuilt = None;
+        let (result, len) = match prebuilt.take() {
+            Some(bytes) => {
+                let len = bytes.len();
+                let (r, back) = c.request(&net, bytes, method_head, step.timeout).await;
+                sent_prebuilt = Some(back);
+                (r, len)
+            }
+            None => {
+                let len = u.buf.len();
+                let (r, back) = c.request(&net, std::mem::take(&mut u.buf), method_head, step.timeout).await;
+                u.buf = back;
+                (r, len)
+            }
+        };
+        drop(net);
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(f) => {
+                let sent = u.conns[hop.slot].as_ref().is_some_and(|c| c.sent);
+                break Err((f, sent, len));
+            }
+        };
+        first_sent.get_or_insert(reply.sent_at);
+        bytes_in += reply.bytes_in;
+        bytes_out += reply.bytes_out;
+        if !watch {
+            break Ok(reply);
+        }
+        // The request just answered: its path for the cookies it set, and the base of a redirect.
+        let sent_bytes: &[u8] = sent_prebuilt.as_deref().unwrap_or(&u.buf);
+        let view = u.conns[hop.slot].as_ref().expect("the request used it").parser().view();
+        if let Some(jar) = &mut u.jar {
+            if let Some(why) = follow::store_cookies(jar, &view, &hop, sent_bytes) {
+                cookie_error.get_or_insert(why);
+            }
+        }
+        if step.redirects == 0 || !crate::http::redirect::is_redirect(reply.status) {
+            break Ok(reply);
+        }
+        if hops >= step.redirects {
+            let to = String::from_utf8_lossy(view.header("location").unwrap_or_default()).into_owned();
+            let why = format!("more than {} redirects (the last to {to})", step.redirects);
+            break Err((Failure::new(ErrorKind::Redirect, why), true, len));
+        }
+        let next = match follow::location(&view, &hop, sent_bytes).and_then(|url| Ok((follow::hop_to(ctx, &url)?, url)))
+        {
+            Ok(next) => next,
+            Err(why) => break Err((Failure::new(ErrorKind::Redirect, why), true, len)),
+        };
+        let (next, url) = next;
+        let sent_bytes: &[u8] = sent_prebuilt.as_deref().unwrap_or(&u.buf);
+        let (method, keep_body) = crate::http::redirect::next_method(reply.status, follow::method_of(sent_bytes));
+        let method = method.to_string();
+        let mut out = Vec::with_capacity(sent_bytes.len() + 64);
+        follow::redirected(sent_bytes, &method, keep_body, &hop, &next, &url, u.jar.as_mut(), &mut out);
+        u.buf = out;
+        method_head = method == "HEAD";
+        hop = next;
+        hops += 1;
     };
     ctx.in_flight.set(ctx.in_flight.get() - 1);
+    let mut stats = ctx.stats.borrow_mut();
+    let st = &mut stats.steps[s];
+    st.redirects += hops as u64;
     match result {
         Ok(reply) => {
             u.backoff = Backoff(Backoff::MIN);
-            record_reply(ctx, s, &reply, intended, u)
+            let reply = Reply { sent_at: first_sent.unwrap_or(reply.sent_at), bytes_in, bytes_out, ..reply };
+            drop(stats);
+            record_reply(ctx, s, &reply, intended, u, hop.slot, cookie_error)
         }
-        Err(f) => {
-            let sent = u.conns[step.target].as_ref().is_some_and(|c| c.sent);
-            ctx.stats.borrow_mut().steps[s].failure(&f, if sent { bytes_out as u64 } else { 0 });
+        Err((f, sent, len)) => {
+            if let Some(slot) = u.statuses.get_mut(step.row) {
+                *slot = 0;
+            }
+            st.failure(&f, if sent { bytes_out.max(len as u64) } else { 0 });
+            drop(stats);
             if !sent {
                 // Could not connect (or shake hands): probe the target, do not hammer it.
                 compio::time::sleep(u.backoff.next()).await;
             }
-            false
+            Outcome::Stop
         }
     }
 }
 
 /// Count a complete response: latency, status, checks; then extract into the user's variables.
-fn record_reply(ctx: &Ctx, s: usize, r: &Reply, intended: Option<Instant>, u: &mut User) -> bool {
+fn record_reply(
+    ctx: &Ctx,
+    s: usize,
+    r: &Reply,
+    intended: Option<Instant>,
+    u: &mut User,
+    slot: usize,
+    cookie_error: Option<String>,
+) -> Outcome {
     let step = &ctx.plan.steps[s];
     let service = r.done_at.saturating_duration_since(r.sent_at).as_micros() as u64;
     let (latency, service) = match intended {
         Some(t) => (r.done_at.saturating_duration_since(t).as_micros() as u64, Some(service)),
         None => (service, None),
     };
+    if let Some(st) = u.statuses.get_mut(step.row) {
+        *st = r.status;
+    }
     let mut stats = ctx.stats.borrow_mut();
     let st = &mut stats.steps[s];
     st.response(r.status, latency, service, r.bytes_in, r.bytes_out);
-    let conn = u.conns[step.target].as_ref().expect("the request used it");
+    let conn = u.conns[slot].as_ref().expect("the request used it");
     let mut view = conn.parser().view();
     view.status = r.status;
-    // One error at most per request: a bad status first, then a failed check, then a failed
-    // extraction. Checks are all counted either way.
+    // One error at most per request: a bad status first, then a refused cookie, then a failed
+    // check, then a failed extraction. Checks are all counted either way.
     let status_checked = step.expect.as_ref().is_some_and(|e| e.has_status());
     let mut failed = !status_checked && r.status >= 400;
     if failed {
         st.status_error();
     }
+    if let Some(why) = cookie_error.filter(|_| !failed) {
+        st.error(&Failure::new(ErrorKind::Cookie, why));
+        failed = true;
+    }
+    let mut json = JsonBody::new(&view);
     if let Some(expect) = &step.expect {
-        let c = expect.check(&view);
+        let c = expect.check_with(&view, &mut json);
         st.checks += (c.passed + c.failed) as u64;
         st.checks_failed += c.failed as u64;
         if let Some(why) = c.first_failure.filter(|_| !failed) {
@@ -259,13 +462,13 @@ fn record_reply(ctx: &Ctx, s: usize, r: &Reply, intended: Option<Instant>, u: &m
         }
     }
     if step.extract.is_empty() {
-        return true;
+        return Outcome::Next;
     }
-    if let Err(why) = extract_all(&step.extract, &view, &mut u.vars) {
+    if let Err(why) = extract_all_with(&step.extract, &view, &mut json, &mut u.vars) {
         if !failed {
             st.error(&Failure::new(ErrorKind::Extract, why));
         }
-        return false;
+        return Outcome::Stop;
     }
-    true
+    Outcome::Next
 }

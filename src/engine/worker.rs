@@ -16,16 +16,14 @@ use compio::runtime::{Runtime, RuntimeBuilder};
 use super::arrivals::Arrivals;
 use super::conn::Net;
 use super::ctx::{Ctx, UserFlags, UserHandle};
-use super::limit::Limiter;
 use super::pacer::Pacer;
 use super::timeouts::{Timeouts, sweep_interval};
 use super::user::user;
 use super::{Msg, Shared};
+use crate::feeder::Feeder;
 use crate::plan::{Load, Overflow, Plan};
 use crate::stats::{Gauges, Stats};
 
-/// Connects one worker may have in flight at once.
-const CONNECTS_IN_FLIGHT: usize = 256;
 /// Size of each provided receive buffer: one page, so the pool's resident memory is at most
 /// `MAX_RECV_BUFFERS` pages whatever the response sizes.
 const RECV_BUFFER: usize = 4 * 1024;
@@ -48,6 +46,9 @@ impl Ctx {
                 h.flags.stop.set(false);
                 return;
             }
+            if h.flags.retired.get() {
+                return; // done for the run (its data ran out, or its iterations are done)
+            }
         }
         let flags = Rc::new(UserFlags::default());
         let task = compio::runtime::spawn(user(self.clone(), local, flags.clone()));
@@ -59,6 +60,9 @@ impl Ctx {
         let mut users = self.users.borrow_mut();
         let Some(slot) = users.get_mut(local) else { return };
         if let Some(h) = slot {
+            if h.flags.retired.get() {
+                return;
+            }
             if h.flags.thinking.get() || h.task.is_finished() {
                 *slot = None; // dropping the handle cancels the task between requests
             } else {
@@ -156,37 +160,36 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
                 };
                 Some(Arrivals::new(start, pacer, backlog))
             }
-            Load::Closed { .. } => None,
+            Load::Closed { .. } | Load::Iterations { .. } => None,
         };
+        let (slot, slots) = (worker * shards + shard, plan.workers * shards);
         let ctx = Rc::new(Ctx {
+            feeders: plan
+                .users
+                .iter()
+                .map(|u| u.data.as_ref().map(|d| Feeder::new(d.order, d.rows.len(), slot, slots)))
+                .collect(),
+            iterations_left: Cell::new(match &plan.load {
+                Load::Iterations { iterations, shared: true, .. } => {
+                    crate::plan::split_even(*iterations as usize, slots, slot) as u64
+                }
+                _ => u64::MAX,
+            }),
+            extra_nets: RefCell::new(Vec::new()),
+            hops: plan.targets.iter().enumerate().map(|(i, t)| super::follow::Hop::to_target(i, t)).collect(),
             fixed: plan
                 .steps
                 .iter()
                 .map(|s| match &s.request {
-                    crate::plan::Request::Static(bytes) => Some(Rc::from(&bytes[..])),
+                    crate::plan::Request::Static { bytes, .. } => Some(Rc::from(&bytes[..])),
                     crate::plan::Request::Template { .. } => None,
                 })
                 .collect(),
             plan: plan.clone(),
-            nets: plan
-                .targets
-                .iter()
-                .map(|t| Net {
-                    addrs: t.addrs.clone(),
-                    preferred: Cell::new(0),
-                    connect_timeout: plan.connect_timeout,
-                    limiter: Limiter::new(CONNECTS_IN_FLIGHT),
-                    tls: match (&plan.tls, t.tls) {
-                        (Some(config), true) => {
-                            crate::tls::server_name(&t.host).ok().map(|name| (crate::tls::for_worker(config), name))
-                        }
-                        _ => None,
-                    },
-                    no_keepalive: plan.no_keepalive,
-                })
-                .collect(),
+            nets: plan.targets.iter().map(|t| Net::new(&plan, t)).collect(),
             timeouts: Timeouts::default(),
             stats: RefCell::new(Stats::new(plan.steps.len())),
+            statuses: plan.status_slots,
             start,
             arrivals,
             in_flight: Cell::new(0),
@@ -213,6 +216,10 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
                 ctx.follow_curve(Instant::now());
                 None
             }
+            Load::Iterations { .. } => {
+                (0..max_users).for_each(|l| ctx.start_user(l));
+                None
+            }
         };
         housekeeping(&ctx, worker, &shared, &tx).await;
         drop(timer);
@@ -237,7 +244,7 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
     };
     loop {
         let now = Instant::now();
-        if now >= end || shared.stop.load(Ordering::Relaxed) {
+        if now >= end || shared.stop.load(Ordering::Relaxed) || ctx.all_done() {
             break;
         }
         if now >= next_tick {

@@ -79,6 +79,8 @@ pub struct ResponseParser {
     head_request: bool,
     /// Whether to keep the head and body bytes (for checks and extraction).
     capture: bool,
+    /// Keep the head of a response that sets a cookie or redirects (cookie jars, redirects).
+    watch: bool,
     max_body: usize,
     status: u16,
     keep_alive: bool,
@@ -97,6 +99,7 @@ impl ResponseParser {
             max_head,
             head_request: false,
             capture: false,
+            watch: false,
             max_body: 0,
             status: 0,
             keep_alive: true,
@@ -112,6 +115,11 @@ impl ResponseParser {
     pub fn set_capture(&mut self, max_body: Option<usize>) {
         self.capture = max_body.is_some();
         self.max_body = max_body.unwrap_or(0);
+    }
+
+    /// Keep the head of responses that set a cookie or redirect (3xx), even when not capturing.
+    pub fn set_watch(&mut self, watch: bool) {
+        self.watch = watch;
     }
 
     /// Prepare for the response to the next request. `head_request`: the request was HEAD, so
@@ -322,6 +330,7 @@ impl ResponseParser {
         let mut chunked = false;
         let mut conn_close = false;
         let mut conn_keep_alive = false;
+        let mut keep_head = self.capture || (self.watch && (300..400).contains(&status));
         for h in resp.headers.iter() {
             let name = h.name.as_bytes();
             if name.eq_ignore_ascii_case(b"content-length") {
@@ -346,10 +355,12 @@ impl ResponseParser {
                     conn_close |= token.eq_ignore_ascii_case(b"close");
                     conn_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
+            } else if self.watch && !keep_head && name.eq_ignore_ascii_case(b"set-cookie") {
+                keep_head = true;
             }
         }
         self.keep_alive = if http10 { conn_keep_alive && !conn_close } else { !conn_close };
-        if self.capture {
+        if keep_head {
             self.head.clear();
             self.head.extend_from_slice(&bytes[..n]);
         }

@@ -1,4 +1,4 @@
-//! Finishing a plan, in one place, before it is shared: its TLS client settings and worker
+//! Finishing a plan, in one place, before it is shared: its hosts looked up, its TLS client settings and worker
 //! placement are decided here, then the plan is frozen behind an `Arc` and never changed again.
 
 use std::sync::Arc;
@@ -19,6 +19,9 @@ pub struct Finish {
 impl Plan {
     /// Decide TLS and workers, check the process may open every connection, and freeze the plan.
     pub fn finish(mut self, how: &Finish) -> Result<Arc<Plan>, PlanError> {
+        for t in &mut self.targets {
+            t.resolve()?;
+        }
         self.set_tls(&how.tls)?;
         self.place_workers(how.workers)?;
         Ok(Arc::new(self))
@@ -26,7 +29,8 @@ impl Plan {
 
     /// Build the TLS client settings when any target is https (certificates are read now).
     fn set_tls(&mut self, options: &TlsOptions) -> Result<(), PlanError> {
-        if !self.targets.iter().any(|t| t.tls) {
+        // A redirect may lead to an https host no target names: settings ready for it too.
+        if !self.targets.iter().any(|t| t.tls) && !self.steps.iter().any(|s| s.redirects > 0) {
             return Ok(());
         }
         for t in self.targets.iter().filter(|t| t.tls) {

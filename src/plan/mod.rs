@@ -30,12 +30,13 @@ pub struct Target {
     pub authority: String,
     /// Origin-form path and query of the URL (`/` when empty).
     pub path: String,
-    /// Resolved addresses, tried in order.
+    /// Resolved addresses, tried in order; empty until the plan is finished ([`Target::resolve`]).
     pub addrs: Vec<SocketAddr>,
 }
 
 impl Target {
-    /// Parse and resolve an `http://` or `https://` URL.
+    /// Parse an `http://` or `https://` URL. Names are not looked up here (a dry run needs no
+    /// DNS); see [`Target::resolve`].
     pub fn parse(text: &str) -> Result<Target, PlanError> {
         if !text.contains("://") {
             return Err(PlanError::Invalid(format!("`{text}` has no scheme: did you mean http://{text} ?")));
@@ -68,23 +69,35 @@ impl Target {
             path.push('?');
             path.push_str(q);
         }
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = (bare, port)
+        Ok(Target { url: url.to_string(), tls, host, port, authority, path, addrs: Vec::new() })
+    }
+
+    /// The host without IPv6 brackets, as cookies and name lookups want it.
+    pub fn bare_host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
+    }
+
+    /// Look the host up (an address literal needs no DNS).
+    pub fn resolve(&mut self) -> Result<(), PlanError> {
+        let bare = self.bare_host();
+        let addrs: Vec<SocketAddr> = (bare, self.port)
             .to_socket_addrs()
             .map_err(|e| PlanError::Resolve { host: bare.to_string(), reason: e.to_string() })?
             .collect();
         if addrs.is_empty() {
             return Err(PlanError::Resolve { host: bare.to_string(), reason: "no addresses".into() });
         }
-        Ok(Target { url: url.to_string(), tls, host, port, authority, path, addrs })
+        self.addrs = addrs;
+        Ok(())
     }
 }
 
 /// A request as the engine sends it.
 #[derive(Debug, Clone)]
 pub enum Request {
-    /// Bytes fixed before the run.
-    Static(Vec<u8>),
+    /// Bytes fixed before the run. `head_len`: where the blank line ending the head starts (more
+    /// header lines, such as `Cookie`, go there).
+    Static { bytes: Vec<u8>, head_len: usize },
     /// Request line and headers (without the final CRLF) and body with holes, filled per request;
     /// Content-Length is written from the rendered body.
     Template { head: Template, body: Option<Template> },
@@ -103,6 +116,16 @@ pub enum Think {
 #[derive(Debug, Clone)]
 pub struct Step {
     pub name: String,
+    /// Index into `Plan::rows`: steps of the same name (in several user types) share one row of
+    /// stats and thresholds.
+    pub row: usize,
+    /// Run only when this holds on the user's earlier results (`if`); else counted as skipped.
+    pub condition: Option<crate::condition::Condition>,
+    /// Redirects followed at most (0: the redirect is the answer).
+    pub redirects: u32,
+    /// Cookies set (name, value) and cleared (names) in the user's jar before the request.
+    pub set_cookies: Vec<(String, String)>,
+    pub clear_cookies: Vec<String>,
     /// Index into `Plan::targets`.
     pub target: usize,
     pub request: Request,
@@ -125,10 +148,16 @@ pub struct Step {
 impl Step {
     /// A step with nothing but a fixed request (what `bench` runs).
     pub fn fixed(name: String, bytes: Vec<u8>, head: bool, timeout: Duration) -> Step {
+        let head_len = bytes.windows(4).position(|w| w == b"\r\n\r\n").map_or(bytes.len(), |p| p + 2);
         Step {
             name,
+            row: 0,
+            condition: None,
+            redirects: 0,
+            set_cookies: Vec::new(),
+            clear_cookies: Vec::new(),
             target: 0,
-            request: Request::Static(bytes),
+            request: Request::Static { bytes, head_len },
             head,
             expect: None,
             extract: Vec::new(),
@@ -170,6 +199,8 @@ pub struct UserType {
     /// Indices into `Plan::steps`.
     pub steps: Vec<usize>,
     pub data: Option<DataSet>,
+    /// Each user keeps a cookie jar (`cookies = false` turns it off).
+    pub cookies: bool,
 }
 
 /// A threshold of the plan, on the whole run or on one step.
@@ -191,6 +222,10 @@ pub enum Load {
     /// request is measured from its intended start (coordinated-omission correct). Users start on
     /// demand, from `pre_allocated` up to `max_users`.
     Open { rate: Curve, pre_allocated: usize, max_users: usize, overflow: Overflow },
+    /// A fixed number of iterations by `users` users, then the run ends (or at `max_duration`):
+    /// `iterations` each (`per-vu-iterations`), or `iterations` in all, taken by whichever user
+    /// is free (`shared-iterations`).
+    Iterations { users: u64, iterations: u64, shared: bool, max_duration: Duration },
 }
 
 /// What an open-model start does when every user is busy.
@@ -209,14 +244,15 @@ impl Load {
         match self {
             Load::Closed { users } => users.max().ceil() as usize,
             Load::Open { max_users, .. } => *max_users,
+            Load::Iterations { users, .. } => *users as usize,
         }
     }
 
     /// Starts per second of an open model (its peak on a ramp).
     pub fn rate(&self) -> Option<f64> {
         match self {
-            Load::Closed { .. } => None,
             Load::Open { rate, .. } => Some(rate.max()),
+            Load::Closed { .. } | Load::Iterations { .. } => None,
         }
     }
 
@@ -228,6 +264,7 @@ impl Load {
         match self {
             Load::Closed { users } => users.duration(),
             Load::Open { rate, .. } => rate.duration(),
+            Load::Iterations { max_duration, .. } => *max_duration,
         }
     }
 }
@@ -277,6 +314,10 @@ pub struct Plan {
     /// Every host the steps talk to; the first is the main target (reports name it).
     pub targets: Vec<Target>,
     pub steps: Vec<Step>,
+    /// Names of the stats rows, by index: one per distinct step name, in file order.
+    pub rows: Vec<String>,
+    /// Status slots each user keeps for conditions (`status(step) == ...`).
+    pub status_slots: usize,
     pub users: Vec<UserType>,
     /// Names of the variable slots (CSV columns, extracted values), by index.
     pub vars: Vec<String>,
@@ -315,7 +356,10 @@ impl Plan {
                 pick: Pick::Sequence,
                 steps: vec![0],
                 data: None,
+                cookies: false,
             }],
+            rows: vec![step.name.clone()],
+            status_slots: 0,
             steps: vec![step],
             vars: Vec::new(),
             load,
@@ -341,6 +385,16 @@ impl Plan {
     /// Length of the load schedule.
     pub fn duration(&self) -> Duration {
         self.load.duration()
+    }
+
+    /// Whether several steps share a stats row (the same name in several user types).
+    pub fn shares_rows(&self) -> bool {
+        self.rows.len() < self.steps.len()
+    }
+
+    /// Whether any step follows redirects or any user keeps cookies: responses' heads are watched.
+    pub fn watches_heads(&self) -> bool {
+        self.steps.iter().any(|s| s.redirects > 0) || self.users.iter().any(|u| u.cookies)
     }
 
     /// Users (connections) this instance runs at most, after sharding.
@@ -392,11 +446,13 @@ mod tests {
             ("127.0.0.1", 8080, "/a/b?x=1", "127.0.0.1:8080")
         );
         assert!(!t.tls);
-        let t = Target::parse("http://[::1]:9000").unwrap();
+        let mut t = Target::parse("http://[::1]:9000").unwrap();
+        t.resolve().unwrap();
         assert_eq!((t.host.as_str(), t.path.as_str(), t.authority.as_str()), ("[::1]", "/", "[::1]:9000"));
         assert!(t.addrs[0].is_ipv6());
-        let t = Target::parse("https://localhost/").unwrap();
+        let mut t = Target::parse("https://localhost/").unwrap();
         assert_eq!((t.port, t.authority.as_str(), t.tls), (443, "localhost", true));
+        t.resolve().unwrap();
         assert!(!t.addrs.is_empty());
     }
 
@@ -405,7 +461,8 @@ mod tests {
         assert!(Target::parse("127.0.0.1:80").unwrap_err().to_string().contains("did you mean http://127.0.0.1:80"));
         assert!(Target::parse("ftp://x/").unwrap_err().to_string().contains("scheme `ftp`"));
         assert!(Target::parse("http://").unwrap_err().to_string().contains("is not a URL"));
-        assert!(matches!(Target::parse("http://nonexistent.invalid/"), Err(PlanError::Resolve { .. })));
+        let mut t = Target::parse("http://nonexistent.invalid/").expect("parsing needs no DNS");
+        assert!(matches!(t.resolve(), Err(PlanError::Resolve { .. })));
     }
 
     #[test]

@@ -68,7 +68,13 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         )?;
         let summary =
             merge_summaries(results.iter().map(|r| &r.steps[j].summary), &h, duration_s, &mut service_dropped);
-        steps.push(StepResult { name: step.name.clone(), summary, histogram: encode_histogram(&h) });
+        // The breakdown by user type carries no histograms, so it is not merged.
+        steps.push(StepResult {
+            name: step.name.clone(),
+            summary,
+            histogram: encode_histogram(&h),
+            by_user: Default::default(),
+        });
         step_histograms.push(h);
     }
     if service_dropped {
@@ -104,6 +110,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
             summary,
             unfinished: results.iter().map(|r| r.totals.unfinished).sum(),
             dropped_iterations: results.iter().map(|r| r.totals.dropped_iterations).sum(),
+            iterations: results.iter().map(|r| r.totals.iterations).sum(),
+            data_exhausted: results.iter().map(|r| r.totals.data_exhausted).sum(),
         },
         steps,
         timeline: timeline(results, start_ms),
@@ -245,6 +253,8 @@ fn merge_summaries<'a>(
         m.bytes_out += s.bytes_out;
         m.checks += s.checks;
         m.checks_failed += s.checks_failed;
+        m.skipped += s.skipped;
+        m.redirects += s.redirects;
         add(&mut m.status, &s.status);
         add(&mut m.errors_by_kind, &s.errors_by_kind);
         add(&mut m.error_reasons, &s.error_reasons);

@@ -77,6 +77,13 @@ pub struct Summary {
     /// A few distinct failure reasons with counts.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_reasons: BTreeMap<String, u64>,
+    /// Steps not sent (their `if` did not hold, or a variable they need had no value): not
+    /// requests, not errors.
+    #[serde(default)]
+    pub skipped: u64,
+    /// Redirects followed (hops); a step's latency covers its whole chain.
+    #[serde(default)]
+    pub redirects: u64,
 }
 
 impl Summary {
@@ -98,6 +105,8 @@ impl Summary {
             checks: s.checks,
             checks_failed: s.checks_failed,
             error_reasons: s.reasons.clone(),
+            skipped: s.skipped,
+            redirects: s.redirects,
         }
     }
 }
@@ -111,6 +120,12 @@ pub struct Totals {
     pub unfinished: u64,
     /// Open model: scheduled starts that found no free user and were not sent.
     pub dropped_iterations: u64,
+    /// Iterations (passes over a journey) completed.
+    #[serde(default)]
+    pub iterations: u64,
+    /// Users stopped because their `unique` data ran out.
+    #[serde(default)]
+    pub data_exhausted: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +135,9 @@ pub struct StepResult {
     pub summary: Summary,
     /// This step's latency histogram, base64 HdrHistogram V2.
     pub histogram: String,
+    /// When several user types have a step of this name: each one's share, by user type.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_user: BTreeMap<String, Summary>,
 }
 
 use crate::threshold::Observed;
@@ -200,13 +218,15 @@ impl RunResult {
         let open = matches!(plan.load, Load::Open { .. });
         let total = out.stats.total();
         let steps = plan
-            .steps
+            .rows
             .iter()
             .zip(&out.stats.steps)
-            .map(|(step, s)| StepResult {
-                name: step.name.clone(),
+            .enumerate()
+            .map(|(row, (name, s))| StepResult {
+                name: name.clone(),
                 summary: Summary::of(s, duration_s, open),
                 histogram: encode_histogram(&s.latency),
+                by_user: by_user(plan, out, row, duration_s, open),
             })
             .collect();
         let unix_ms = out.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
@@ -233,6 +253,8 @@ impl RunResult {
                 summary: Summary::of(&total, duration_s, open),
                 unfinished: out.unfinished,
                 dropped_iterations: out.stats.dropped,
+                iterations: out.stats.iterations,
+                data_exhausted: out.stats.data_exhausted,
             },
             steps,
             timeline: out.timeline.clone(),
@@ -264,6 +286,20 @@ impl RunResult {
     }
 }
 
+/// A shared row's breakdown: each user type's own step of that name (empty when one type has it).
+fn by_user(plan: &Plan, out: &RunOutput, row: usize, duration_s: f64, open: bool) -> BTreeMap<String, Summary> {
+    let Some(by_step) = &out.by_step else { return BTreeMap::new() };
+    let mut parts = BTreeMap::new();
+    for u in &plan.users {
+        for &s in u.steps.iter().filter(|&&s| plan.steps[s].row == row) {
+            if let Some(stats) = by_step.steps.get(s) {
+                parts.insert(u.name.clone(), Summary::of(stats, duration_s, open));
+            }
+        }
+    }
+    if parts.len() < 2 { BTreeMap::new() } else { parts }
+}
+
 /// Measure every threshold of the plan on `stats` (the whole run, or its step).
 pub fn evaluate_thresholds(plan: &Plan, stats: &crate::stats::Stats, duration_s: f64) -> Vec<ThresholdResult> {
     let total = stats.total();
@@ -271,7 +307,7 @@ pub fn evaluate_thresholds(plan: &Plan, stats: &crate::stats::Stats, duration_s:
         .iter()
         .map(|rule| {
             let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
-            rule.threshold.judge(&Observed::of(s, duration_s), rule.step.map(|i| plan.steps[i].name.clone()))
+            rule.threshold.judge(&Observed::of(s, duration_s), rule.step.map(|i| plan.rows[i].clone()))
         })
         .collect()
 }

@@ -63,7 +63,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
         interrupted: false,
         aborted_by: None,
         load: LoadInfo { model: "closed".to_string(), users: 2, rate: None, workers: 1, timeout_s: 10.0, shard: None },
-        totals: Totals { summary: Summary::of(&total, duration_s, false), unfinished: 0, dropped_iterations: 0 },
+        totals: Totals { summary: Summary::of(&total, duration_s, false), ..Totals::default() },
         steps: steps
             .iter()
             .zip(&stats)
@@ -71,6 +71,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
                 name: name.to_string(),
                 summary: Summary::of(s, duration_s, false),
                 histogram: encode_histogram(&s.latency),
+                by_user: Default::default(),
             })
             .collect(),
         timeline,

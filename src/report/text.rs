@@ -40,6 +40,23 @@ pub fn summary(r: &RunResult) -> String {
     if r.totals.dropped_iterations > 0 {
         let _ = writeln!(o, "  dropped     {} scheduled starts found no free user", group(r.totals.dropped_iterations));
     }
+    if t.skipped > 0 {
+        let _ = writeln!(
+            o,
+            "  skipped     {} steps not sent (condition false, or a variable without value)",
+            group(t.skipped)
+        );
+    }
+    if t.redirects > 0 {
+        let _ = writeln!(o, "  redirects   {} followed", group(t.redirects));
+    }
+    if r.totals.iterations > 0 {
+        let _ = writeln!(o, "  iterations  {}", group(r.totals.iterations));
+    }
+    if r.totals.data_exhausted > 0 {
+        let _ =
+            writeln!(o, "  data        {} users stopped: their unique data ran out", group(r.totals.data_exhausted));
+    }
     if r.steps.len() > 1 {
         o.push_str("\n  step                              requests      req/s   errors      p50      p95      p99\n");
         for s in &r.steps {
@@ -55,6 +72,19 @@ pub fn summary(r: &RunResult) -> String {
                 micros(m.latency_us.p95 as f64),
                 micros(m.latency_us.p99 as f64)
             );
+            for (user, m) in &s.by_user {
+                let _ = writeln!(
+                    o,
+                    "    {:<28} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8}",
+                    clip(&format!("as {user}"), 28),
+                    group(m.requests),
+                    format!("{:.1}", m.rps),
+                    group(m.errors),
+                    micros(m.latency_us.p50 as f64),
+                    micros(m.latency_us.p95 as f64),
+                    micros(m.latency_us.p99 as f64)
+                );
+            }
         }
     }
     if let Some(expr) = &r.aborted_by {

@@ -6,6 +6,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{Compiler, DEFAULT_GRACEFUL_STOP, raw};
+
+/// Fixed-iteration executors end at this time if iterations are left (k6's default).
+pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
 use crate::error::PlanError;
 use crate::plan::{Curve, Load, Overflow, Stage};
 
@@ -23,14 +26,17 @@ impl Compiler<'_> {
             "ramping-vus" => &["start_vus", "stages"],
             "constant-arrival-rate" => &["rate", "duration", "pre_allocated_vus", "max_vus"],
             "ramping-arrival-rate" => &["start_rate", "stages", "pre_allocated_vus", "max_vus"],
+            "per-vu-iterations" | "shared-iterations" => &["vus", "iterations", "max_duration"],
             other => {
                 return self.err(
                     spec.executor.span(),
-                    format!("unknown executor `{other}` (use constant-vus, ramping-vus, constant-arrival-rate or ramping-arrival-rate)"),
+                    format!("unknown executor `{other}` (use constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations or shared-iterations)"),
                 );
             }
         };
-        let present: [(&str, Option<Range<usize>>); 8] = [
+        let present: [(&str, Option<Range<usize>>); 10] = [
+            ("iterations", spec.iterations.as_ref().map(|v| v.span())),
+            ("max_duration", spec.max_duration.as_ref().map(|v| v.span())),
             ("vus", spec.vus.as_ref().map(|v| v.span())),
             ("duration", spec.duration.as_ref().map(|v| v.span())),
             ("start_vus", spec.start_vus.as_ref().map(|v| v.span())),
@@ -52,6 +58,28 @@ impl Compiler<'_> {
         }
         let need = |what: &str| self.src.at(l.span(), format!("the {exec} executor needs `{what}`"));
         let load = match exec {
+            "per-vu-iterations" | "shared-iterations" => {
+                let vus = spec.vus.as_ref().map_or(1, |v| *v.get_ref());
+                if vus == 0 {
+                    return self.err(spec.vus.as_ref().map_or(l.span(), |v| v.span()), "vus must be at least 1");
+                }
+                let iterations = spec.iterations.as_ref().map_or(1, |v| *v.get_ref());
+                if iterations == 0 {
+                    let span = spec.iterations.as_ref().map_or(l.span(), |v| v.span());
+                    return self.err(span, "iterations must be at least 1");
+                }
+                let max_duration = match &spec.max_duration {
+                    Some(d) => self.positive(d, "max_duration")?,
+                    None => DEFAULT_MAX_DURATION,
+                };
+                let shared = exec == "shared-iterations";
+                if shared && iterations < vus {
+                    // Users beyond the iterations would never run one.
+                    let span = spec.iterations.as_ref().map_or(l.span(), |v| v.span());
+                    return self.err(span, format!("shared-iterations: {iterations} iterations for {vus} users leaves some users idle; use at least as many iterations as vus"));
+                }
+                Load::Iterations { users: vus, iterations, shared, max_duration }
+            }
             "constant-vus" => {
                 let vus = spec.vus.as_ref().ok_or_else(|| need("vus"))?;
                 if *vus.get_ref() == 0 {

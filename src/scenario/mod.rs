@@ -10,7 +10,7 @@ mod thresholds;
 
 use span::Source;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
@@ -18,11 +18,13 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::error::PlanError;
-use crate::plan::{Plan, Target};
+use crate::plan::{Curve, Load, Plan, Target, ThresholdRule};
 use crate::template::Names;
 
 /// Per-request timeout when neither the step nor the file sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Redirects followed when neither the step nor the file says (k6's `maxRedirects`).
+pub const DEFAULT_REDIRECTS: u32 = 10;
 /// Grace for requests in flight at the end, unless `graceful_stop` says otherwise.
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(10);
 
@@ -31,6 +33,22 @@ pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(10);
 pub struct Overrides {
     /// Replaces the file's `target`.
     pub target: Option<String>,
+    /// `-e NAME=VALUE`: values of `{{env.NAME}}`, before the process environment.
+    pub env: Vec<(String, String)>,
+    /// `--vus N --duration D`: constant users replacing the file's `[load]`.
+    pub constant: Option<(u64, Duration)>,
+}
+
+impl Overrides {
+    /// Parse `-e NAME=VALUE` arguments.
+    pub fn parse_env(args: &[String]) -> Result<Vec<(String, String)>, PlanError> {
+        args.iter()
+            .map(|a| match a.split_once('=') {
+                Some((n, v)) if !n.trim().is_empty() => Ok((n.trim().to_string(), v.to_string())),
+                _ => Err(PlanError::Invalid(format!("-e `{a}`: write NAME=VALUE"))),
+            })
+            .collect()
+    }
 }
 
 /// Read, validate and compile the scenario at `path`.
@@ -53,7 +71,27 @@ pub fn compile(text: &str, path: &Path, over: &Overrides) -> Result<Plan, PlanEr
     })?;
     let extracted =
         file.users.iter().flat_map(|u| &u.get_ref().steps).flat_map(|s| s.get_ref().extract.keys().cloned()).collect();
-    Compiler { src: &src, vars: Vec::new(), slots: HashMap::new(), extracted }.plan(file, over)
+    let mut rows = Vec::new();
+    let mut row_of = HashMap::new();
+    for s in file.users.iter().flat_map(|u| &u.get_ref().steps) {
+        let name = steps::step_name(s.get_ref());
+        if !row_of.contains_key(&name) {
+            row_of.insert(name.clone(), rows.len());
+            rows.push(name);
+        }
+    }
+    Compiler {
+        src: &src,
+        vars: Vec::new(),
+        slots: HashMap::new(),
+        extracted,
+        rows,
+        row_of,
+        redirects: DEFAULT_REDIRECTS,
+        env: over.env.clone(),
+        reads_status: false,
+    }
+    .plan(file, over)
 }
 
 struct Compiler<'a> {
@@ -63,12 +101,22 @@ struct Compiler<'a> {
     slots: HashMap<String, usize>,
     /// Every name some step extracts (for hints).
     extracted: HashSet<String>,
+    /// Stats rows: one per distinct step name, in file order.
+    rows: Vec<String>,
+    row_of: HashMap<String, usize>,
+    /// Redirects followed by steps that do not say (the file's `redirects`, else 10).
+    redirects: u32,
+    /// `-e NAME=VALUE` values, before the process environment.
+    env: Vec<(String, String)>,
+    /// Some condition reads a step's status: users keep the last status of each row.
+    reads_status: bool,
 }
 
 /// The names a template may use at one place in a journey.
 struct Scope<'a> {
     slots: &'a HashMap<String, usize>,
     visible: &'a [String],
+    env: &'a [(String, String)],
 }
 
 impl Names for Scope<'_> {
@@ -76,7 +124,10 @@ impl Names for Scope<'_> {
         if self.visible.iter().any(|v| v == name) { self.slots.get(name).copied() } else { None }
     }
     fn env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        match self.env.iter().rev().find(|(n, _)| n == name) {
+            Some((_, v)) => Some(v.clone()),
+            None => std::env::var(name).ok(),
+        }
     }
     fn known(&self) -> Vec<String> {
         self.visible.to_vec()
@@ -122,14 +173,20 @@ impl<'a> Compiler<'a> {
             Err(e) if target_span.is_some() => return refuse_target(e.to_string()),
             Err(e) => return Err(e),
         };
-        if target.tls {
-            return refuse_target(format!("{}: https is not supported by this build yet; use http://", target.url));
+        if let Some(r) = &file.redirects {
+            self.redirects = self.redirects(r)?;
         }
         let timeout = match &file.timeout {
             Some(t) => self.positive(t, "timeout")?,
             None => DEFAULT_TIMEOUT,
         };
-        let (load, graceful_stop) = self.load(&file.load)?;
+        let (mut load, graceful_stop) = self.load(&file.load)?;
+        if let Some((vus, duration)) = over.constant {
+            if vus == 0 || duration.is_zero() {
+                return Err(PlanError::Invalid("--vus must be at least 1 and --duration longer than 0s".into()));
+            }
+            load = Load::Closed { users: Curve::constant(vus as f64, duration) };
+        }
         if file.users.is_empty() {
             return self.err(file.load.span(), "no users: add at least one [[users]] table with [[users.steps]]");
         }
@@ -143,28 +200,22 @@ impl<'a> Compiler<'a> {
         if users.iter().all(|u| u.weight == 0) {
             return self.err(file.users[0].span(), "every user type has weight 0");
         }
-        let mut names = BTreeMap::new();
-        // Steps were numbered in file order: the same walk finds where each one is written.
-        let written = file.users.iter().flat_map(|u| &u.get_ref().steps);
-        for ((i, s), spec) in steps.iter().enumerate().zip(written) {
-            if names.insert(s.name.clone(), i).is_some() {
-                let spec = spec.get_ref();
-                let span = spec.name.as_ref().map_or_else(|| spec.request.span(), |n| n.span());
-                return self.err(
-                    span,
-                    format!("two steps are named `{}`; give them distinct `name`s so their stats stay apart", s.name),
-                );
-            }
-        }
         let mut thresholds = Vec::new();
         for t in &file.thresholds {
             thresholds.push(self.threshold(t, None)?);
         }
-        // Steps were numbered in file order, so the same walk finds each step's index.
-        let file_steps = file.users.iter().flat_map(|u| &u.get_ref().steps);
-        for (idx, s) in file_steps.enumerate() {
+        // A step's thresholds are on its stats row, which steps of the same name share: each
+        // threshold once, however many user types repeat it.
+        for s in file.users.iter().flat_map(|u| &u.get_ref().steps) {
+            let row = self.row_of[&steps::step_name(s.get_ref())];
             for t in &s.get_ref().thresholds {
-                thresholds.push(self.threshold(t, Some(idx))?);
+                let rule = self.threshold(t, Some(row))?;
+                if !thresholds
+                    .iter()
+                    .any(|r: &ThresholdRule| r.step == Some(row) && r.threshold.expr == rule.threshold.expr)
+                {
+                    thresholds.push(rule);
+                }
             }
         }
         let name = file.name.clone().unwrap_or_else(|| {
@@ -180,7 +231,17 @@ impl<'a> Compiler<'a> {
         plan.vars = self.vars;
         plan.thresholds = thresholds;
         plan.graceful_stop = graceful_stop;
+        plan.rows = self.rows;
+        plan.status_slots = if self.reads_status { plan.rows.len() } else { 0 };
         Ok(plan)
+    }
+
+    /// `redirects = N`: 0 (do not follow) to 100.
+    fn redirects(&self, r: &Spanned<i64>) -> Result<u32, PlanError> {
+        match u32::try_from(*r.get_ref()) {
+            Ok(n) if n <= 100 => Ok(n),
+            _ => self.err(r.span(), format!("redirects = {}: use 0 (do not follow) to 100", r.get_ref())),
+        }
     }
 
     fn positive(&self, s: &Spanned<String>, what: &str) -> Result<Duration, PlanError> {

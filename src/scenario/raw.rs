@@ -18,6 +18,8 @@ pub struct File {
     pub thresholds: Vec<Spanned<ThresholdSpec>>,
     /// Per-request timeout for every step that does not set its own.
     pub timeout: Option<Spanned<String>>,
+    /// Redirects followed at most by every step that does not set its own (default 10).
+    pub redirects: Option<Spanned<i64>>,
     pub load: Spanned<LoadSpec>,
     #[serde(default)]
     pub users: Vec<Spanned<UserSpec>>,
@@ -63,6 +65,10 @@ pub struct LoadSpec {
     pub max_vus: Option<Spanned<u64>>,
     /// After the end, how long requests in flight may take to finish (default 10s).
     pub graceful_stop: Option<Spanned<String>>,
+    /// per-vu-iterations: iterations of each user; shared-iterations: iterations in all.
+    pub iterations: Option<Spanned<u64>>,
+    /// Fixed-iteration executors: the run ends at this time even if iterations are left.
+    pub max_duration: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,19 +88,13 @@ pub struct UserSpec {
     pub think: Option<Spanned<String>>,
     /// `"users.csv"` or `{ file = "items.json", order = "sequential" }`: rows whose columns become
     /// variables.
-    pub data: Option<Spanned<DataSpec>>,
+    pub data: Option<Spanned<toml::Value>>,
     /// `"sequence"` (default: every step in order) or `"weighted"` (one step per iteration).
     pub pick: Option<Spanned<String>>,
+    /// Each user keeps a cookie jar (default true).
+    pub cookies: Option<Spanned<bool>>,
     #[serde(default)]
     pub steps: Vec<Spanned<StepSpec>>,
-}
-
-/// `data = "users.csv"` or `data = { file = "users.csv", order = "unique" }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum DataSpec {
-    File(String),
-    Table { file: String, order: Option<Spanned<String>> },
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,4 +118,15 @@ pub struct StepSpec {
     #[serde(default)]
     pub thresholds: Vec<Spanned<ThresholdSpec>>,
     pub timeout: Option<Spanned<String>>,
+    /// Run the step only when this condition holds, e.g. `status(login) == 200`.
+    #[serde(rename = "if")]
+    pub condition: Option<Spanned<String>>,
+    /// Redirects this step follows at most (0: the redirect is the answer).
+    pub redirects: Option<Spanned<i64>>,
+    /// Cookies put in the user's jar before the request, for the step's host.
+    #[serde(default)]
+    pub set_cookies: BTreeMap<String, Spanned<String>>,
+    /// Cookies removed from the user's jar before the request.
+    #[serde(default)]
+    pub clear_cookies: Vec<Spanned<String>>,
 }

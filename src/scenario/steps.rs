@@ -73,9 +73,10 @@ impl Compiler<'_> {
                 visible.extend(s.get_ref().extract.keys().cloned());
             }
         }
+        let names: Vec<String> = spec.steps.iter().map(|s| step_name(s.get_ref())).collect();
         let mut indices = Vec::new();
         for s in &spec.steps {
-            let step = self.step(s, &visible, targets, timeout, pick)?;
+            let step = self.step(s, &visible, &names, targets, timeout, pick)?;
             if pick == Pick::Sequence {
                 visible.extend(s.get_ref().extract.keys().cloned());
             }
@@ -89,6 +90,7 @@ impl Compiler<'_> {
             pick,
             steps: indices,
             data,
+            cookies: spec.cookies.as_ref().is_none_or(|c| *c.get_ref()),
         })
     }
 
@@ -96,6 +98,7 @@ impl Compiler<'_> {
         &mut self,
         s: &Spanned<raw::StepSpec>,
         visible: &[String],
+        journey: &[String],
         targets: &mut Vec<Target>,
         timeout: Duration,
         pick: Pick,
@@ -139,7 +142,7 @@ impl Compiler<'_> {
                 format!("request `{req}`: the path must start with `/` or be a full http:// URL"),
             );
         };
-        let scope = Scope { slots: &self.slots, visible };
+        let scope = Scope { slots: &self.slots, visible, env: &self.env };
         let check = |text: &str, span: Range<usize>, skip: usize| -> Result<Template, PlanError> {
             template::compile(text, &scope).map_err(|e| {
                 let hint = if pick == Pick::Sequence && self.extracted.contains(text_var(text, e.offset)) {
@@ -187,12 +190,23 @@ impl Compiler<'_> {
         let head_t = check(&head, spec.request.span(), 0)?;
         let request = match head_t.literal() {
             Some(literal) if all_static => {
+                let head_len = literal.len();
                 let mut bytes = literal.to_vec();
                 finish(&mut bytes, body_t.as_ref().and_then(Template::literal));
-                Request::Static(bytes)
+                Request::Static { bytes, head_len }
             }
             _ => Request::Template { head: head_t, body: body_t },
         };
+        let condition = match &spec.condition {
+            Some(c) => {
+                let names = CondScope { scope: &scope, journey, rows: &self.row_of };
+                let cond = crate::condition::parse(c.get_ref(), &names)
+                    .or_else(|e| self.err(self.src.inside(&c.span(), e.offset), format!("if: {}", e.message)))?;
+                Some(cond)
+            }
+            None => None,
+        };
+        let reads_status = condition.as_ref().is_some_and(|c| c.status_steps().next().is_some());
         let expect = match &spec.expect {
             Some(e) => Some(e.get_ref().compile().or_else(|m| self.err(e.span(), format!("expect: {m}")))?),
             None => None,
@@ -228,12 +242,28 @@ impl Compiler<'_> {
             Some(t) => self.positive(t, "timeout")?,
             None => timeout,
         };
-        let step_name = match &spec.name {
-            Some(n) => n.get_ref().trim().to_string(),
-            None => req.to_string(),
+        let host = targets[target_idx].bare_host().to_ascii_lowercase();
+        let mut set_cookies = Vec::new();
+        for (name, value) in &spec.set_cookies {
+            crate::cookie::Jar::new()
+                .set(name, value.get_ref(), &host, "/")
+                .or_else(|e| self.err(value.span(), format!("set_cookies `{name}`: {e}")))?;
+            set_cookies.push((name.clone(), value.get_ref().clone()));
+        }
+        let clear_cookies = spec.clear_cookies.iter().map(|c| c.get_ref().clone()).collect();
+        self.reads_status |= reads_status;
+        let redirects = match &spec.redirects {
+            Some(r) => self.redirects(r)?,
+            None => self.redirects,
         };
+        let name = step_name(spec);
         Ok(Step {
-            name: step_name,
+            row: self.row_of[&name],
+            name,
+            condition,
+            redirects: redirects,
+            set_cookies,
+            clear_cookies,
             target: target_idx,
             capture: expect.is_some() || !extract.is_empty(),
             request,
@@ -245,6 +275,37 @@ impl Compiler<'_> {
             probability,
             timeout,
         })
+    }
+}
+
+/// A step's name: its `name`, else its request as written.
+pub(super) fn step_name(spec: &raw::StepSpec) -> String {
+    match &spec.name {
+        Some(n) => n.get_ref().trim().to_string(),
+        None => spec.request.get_ref().trim().to_string(),
+    }
+}
+
+/// What a step's `if` may name: the variables its templates may use, and the steps of its user
+/// type (each step's status is kept in the slot of its stats row).
+struct CondScope<'a> {
+    scope: &'a Scope<'a>,
+    journey: &'a [String],
+    rows: &'a std::collections::HashMap<String, usize>,
+}
+
+impl crate::condition::CondNames for CondScope<'_> {
+    fn var(&self, name: &str) -> Option<usize> {
+        crate::template::Names::var(self.scope, name)
+    }
+    fn known_vars(&self) -> Vec<String> {
+        crate::template::Names::known(self.scope)
+    }
+    fn step(&self, name: &str) -> Option<usize> {
+        self.journey.iter().any(|n| n == name).then(|| self.rows.get(name).copied()).flatten()
+    }
+    fn known_steps(&self) -> Vec<String> {
+        self.journey.to_vec()
     }
 }
 

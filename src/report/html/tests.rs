@@ -26,6 +26,7 @@ fn summary(requests: u64, errors: u64, h: &hdrhistogram::Histogram<u64>) -> Summ
         checks: 0,
         checks_failed: 0,
         error_reasons: BTreeMap::from([(format!("status: 503 from {HOSTILE}"), errors)]),
+        ..Summary::default()
     }
 }
 
@@ -67,6 +68,7 @@ pub fn sample() -> RunResult {
             name: name.to_string(),
             summary: summary(2500, 10, &h),
             histogram: encode_histogram(&h),
+            by_user: BTreeMap::new(),
         })
         .collect();
     RunResult {
@@ -81,7 +83,7 @@ pub fn sample() -> RunResult {
         interrupted: false,
         aborted_by: None,
         load: LoadInfo { model: "closed".into(), users: 50, rate: None, workers: 2, timeout_s: 10.0, shard: None },
-        totals: Totals { summary: summary(5000, 20, &h), unfinished: 0, dropped_iterations: 0 },
+        totals: Totals { summary: summary(5000, 20, &h), ..Totals::default() },
         steps,
         timeline: (1..=10).map(row).collect(),
         thresholds: vec![
