@@ -25,9 +25,10 @@
 //!
 //! Counter keys for [`App::count`]: `"<METHOD> <path>"` for every request (the path without its
 //! query; `/item/<id>` counted as `/item/:id`), and the outcomes `login_ok`, `login_failed`,
-//! `home_ok`, `home_denied`, `home_wrong_user`, `secure_ok`, `secure_denied`, `with_cookie`
-//! (requests that carried a `Cookie` header), `body_on_get` (a GET or HEAD with a body: a redirect
-//! that turned into a GET kept the body) and `not_found`.
+//! `home_ok`, `home_ok:<email of the session's owner>`, `home_denied`, `home_wrong_user`,
+//! `secure_ok`, `secure_denied`, `with_cookie` (requests that carried a `Cookie` header),
+//! `body_on_get` (a GET or HEAD with a body: a redirect that turned into a GET kept the body) and
+//! `not_found`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
@@ -462,6 +463,7 @@ fn handle(req: &Request, shared: &Shared, close: bool) -> Vec<u8> {
                 response(403, &[], "that is someone else's session", close)
             } else {
                 Shared::bump(state, "home_ok");
+                Shared::bump(state, &format!("home_ok:{}", owners[0]));
                 response(200, &[], "welcome", close)
             }
         }
@@ -580,6 +582,7 @@ mod tests {
         assert_eq!(exchange(&mut c, &get("/home", &mine)).status, 200);
         app.accept_sid("preset", "p@app.test");
         assert_eq!(exchange(&mut c, &get("/home", "Cookie: sid=preset\r\n")).status, 200);
+        assert_eq!((app.count("home_ok:p@app.test"), app.count("home_ok:a@app.test")), (1, 2));
         let second = cookie_of(&exchange(&mut c, &login("a@app.test", "pw")));
         assert_ne!(second, sid, "every login gets a fresh session id");
         assert_eq!(exchange(&mut c, &login("b@app.test", "wrong")).status, 401);
