@@ -13,5 +13,6 @@ mod hostile;
 mod report_html;
 mod results;
 mod scenario;
+mod suite;
 mod tls;
 mod util;
