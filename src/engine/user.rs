@@ -322,6 +322,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
     let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
     let mut first_sent: Option<Instant> = None;
     let mut cookie_error = None;
+    let mut redirect_error = None;
     ctx.in_flight.set(ctx.in_flight.get() + 1);
     let result = loop {
         let net = follow::net(ctx, hop.slot);
@@ -370,15 +371,17 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
         }
         if hops >= step.redirects {
             let to = String::from_utf8_lossy(view.header("location").unwrap_or_default()).into_owned();
-            let why = format!("more than {} redirects (the last to {to})", step.redirects);
-            break Err((Failure::new(ErrorKind::Redirect, why), true, len));
+            redirect_error = Some(format!("more than {} redirects (the last to {to})", step.redirects));
+            break Ok(reply);
         }
-        let next = match follow::location(&view, &hop, sent_bytes).and_then(|url| Ok((follow::hop_to(ctx, &url)?, url)))
-        {
+        let url = follow::location(&view, &hop, sent_bytes);
+        let (next, url) = match url.and_then(|url| Ok((follow::hop_to(ctx, &url)?, url))) {
             Ok(next) => next,
-            Err(why) => break Err((Failure::new(ErrorKind::Redirect, why), true, len)),
+            Err(why) => {
+                redirect_error = Some(why);
+                break Ok(reply);
+            }
         };
-        let (next, url) = next;
         let sent_bytes: &[u8] = sent_prebuilt.as_deref().unwrap_or(&u.buf);
         let (method, keep_body) = crate::http::redirect::next_method(reply.status, follow::method_of(sent_bytes));
         let method = method.to_string();
@@ -398,7 +401,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             u.backoff = Backoff(Backoff::MIN);
             let reply = Reply { sent_at: first_sent.unwrap_or(reply.sent_at), bytes_in, bytes_out, ..reply };
             drop(stats);
-            record_reply(ctx, s, &reply, intended, u, hop.slot, cookie_error)
+            record_reply(ctx, s, &reply, intended, u, hop.slot, [redirect_error, cookie_error])
         }
         Err((f, sent, len)) => {
             if let Some(slot) = u.statuses.get_mut(step.row) {
@@ -423,7 +426,7 @@ fn record_reply(
     intended: Option<Instant>,
     u: &mut User,
     slot: usize,
-    cookie_error: Option<String>,
+    [redirect_error, cookie_error]: [Option<String>; 2],
 ) -> Outcome {
     let step = &ctx.plan.steps[s];
     let service = r.done_at.saturating_duration_since(r.sent_at).as_micros() as u64;
@@ -440,12 +443,18 @@ fn record_reply(
     let conn = u.conns[slot].as_ref().expect("the request used it");
     let mut view = conn.parser().view();
     view.status = r.status;
-    // One error at most per request: a bad status first, then a refused cookie, then a failed
-    // check, then a failed extraction. Checks are all counted either way.
+    // One error at most per request: a bad status first, then a redirect that could not be
+    // followed, a refused cookie, a failed check, a failed extraction. Checks are all counted
+    // either way.
     let status_checked = step.expect.as_ref().is_some_and(|e| e.has_status());
     let mut failed = !status_checked && r.status >= 400;
     if failed {
         st.status_error();
+    }
+    let chain_broken = redirect_error.is_some();
+    if let Some(why) = redirect_error.filter(|_| !failed) {
+        st.error(&Failure::new(ErrorKind::Redirect, why));
+        failed = true;
     }
     if let Some(why) = cookie_error.filter(|_| !failed) {
         st.error(&Failure::new(ErrorKind::Cookie, why));
@@ -460,6 +469,9 @@ fn record_reply(
             st.error(&Failure::new(ErrorKind::Check, why));
             failed = true;
         }
+    }
+    if chain_broken {
+        return Outcome::Stop; // the journey did not get where this step leads
     }
     if step.extract.is_empty() {
         return Outcome::Next;

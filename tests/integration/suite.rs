@@ -519,7 +519,7 @@ fn hdr_log_on_saved_results_is_refused() {
             "bench",
             &target.url(),
             "-c",
-            "1",
+            "2",
             "-d",
             "300ms",
             "-t",
@@ -805,6 +805,9 @@ fn redirect_loop_past_the_limit_is_a_redirect_error() {
         let path = format!("GET /loop/{name}");
         assert_eq!(app.count(&path), 5 * (1 + limit), "{name}: {}", app.describe());
         assert_eq!(of(&out, name, "redirects"), 5 * limit, "{name}: hops followed before giving up");
+        // The last redirect was an answer: its status and bytes are counted.
+        assert_eq!(out.status(302), 5, "{name}: {}", out.describe());
+        assert!(out.u64("/totals/bytes_in") > 0, "{name}: {}", out.describe());
     }
 }
 
