@@ -1134,3 +1134,26 @@ fn bad_suite_settings_exit_2_naming_file_line_and_column() {
     std::thread::sleep(Duration::from_millis(30));
     assert_eq!(app.requests(), 0, "bad input reached the server: {}", app.describe());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The ready-made file that shows these features runs as documented
+// ---------------------------------------------------------------------------------------------
+
+/// scenarios/burst.toml against the built-in target: exactly 100 journeys, each account of its
+/// JSON feeder used once, every conditional step run because the earlier ones answered as hoped.
+#[test]
+fn the_burst_scenario_runs_its_hundred_journeys_exactly() {
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/burst.toml");
+    let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
+    out.assert_code(0);
+    assert_eq!(out.u64("/totals/iterations"), 100, "{}", out.describe());
+    assert_eq!(out.u64("/totals/data_exhausted"), 0, "{}", out.describe());
+    assert_eq!(out.u64("/totals/skipped"), 0, "{}", out.describe());
+    assert_eq!(of(&out, "login", "requests"), 100, "{}", out.describe());
+    assert_eq!(of(&out, "escrow detail", "requests"), 100, "{}", out.describe());
+    assert_eq!(target.counters().logins(), 100);
+    assert_eq!(target.counters().records(), 100);
+    assert!(out.at("/interrupted") == false, "a finished burst is not interrupted");
+}
