@@ -60,30 +60,9 @@ pub fn summary(r: &RunResult) -> String {
     if r.steps.len() > 1 {
         o.push_str("\n  step                              requests      req/s   errors      p50      p95      p99\n");
         for s in &r.steps {
-            let m = &s.summary;
-            let _ = writeln!(
-                o,
-                "  {:<30} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8}",
-                clip(&s.name, 30),
-                group(m.requests),
-                format!("{:.1}", m.rps),
-                group(m.errors),
-                micros(m.latency_us.p50 as f64),
-                micros(m.latency_us.p95 as f64),
-                micros(m.latency_us.p99 as f64)
-            );
+            step_line(&mut o, "  ", &s.name, 30, &s.summary);
             for (user, m) in &s.by_user {
-                let _ = writeln!(
-                    o,
-                    "    {:<28} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8}",
-                    clip(&format!("as {user}"), 28),
-                    group(m.requests),
-                    format!("{:.1}", m.rps),
-                    group(m.errors),
-                    micros(m.latency_us.p50 as f64),
-                    micros(m.latency_us.p95 as f64),
-                    micros(m.latency_us.p99 as f64)
-                );
+                step_line(&mut o, "    ", &format!("as {user}"), 28, m);
             }
         }
     }
@@ -127,6 +106,21 @@ pub fn summary(r: &RunResult) -> String {
         let _ = writeln!(o, "  WARNING     {w}");
     }
     o
+}
+
+/// One row of the step table: name (clipped to `width`), requests, rate, errors, percentiles.
+fn step_line(o: &mut String, indent: &str, name: &str, width: usize, m: &Summary) {
+    let _ = writeln!(
+        o,
+        "{indent}{:<width$} {:>11} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        clip(name, width),
+        group(m.requests),
+        format!("{:.1}", m.rps),
+        group(m.errors),
+        micros(m.latency_us.p50 as f64),
+        micros(m.latency_us.p95 as f64),
+        micros(m.latency_us.p99 as f64)
+    );
 }
 
 fn totals(o: &mut String, t: &Summary, secs: f64, open: bool) {

@@ -289,13 +289,7 @@ fn serve<S: Read + Write>(stream: &mut S, shared: &Shared) {
             return;
         }
         if let Some((head_len, len)) = complete_request(&buf) {
-            let head = buf[..head_len].to_vec();
-            let body = buf[head_len..len].to_vec();
-            buf.drain(..len);
-            let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
-            let mut parts = line.split(' ');
-            let method = parts.next().unwrap_or_default().to_string();
-            let target = parts.next().unwrap_or_default().to_string();
+            let (method, target, head, body) = super::server::take_request(&mut buf, head_len, len);
             let index = shared.requests.fetch_add(1, Ordering::SeqCst);
             let req = Request { conn: 0, on_conn, index, method, target, head, body };
             on_conn += 1;

@@ -44,6 +44,19 @@ impl Request {
     }
 }
 
+/// Take the request of `len` bytes (its head `head_len` of them) off the front of `buf`:
+/// method, request-target, head bytes, body bytes.
+pub fn take_request(buf: &mut Vec<u8>, head_len: usize, len: usize) -> (String, String, Vec<u8>, Vec<u8>) {
+    let head = buf[..head_len].to_vec();
+    let body = buf[head_len..len].to_vec();
+    buf.drain(..len);
+    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+    let mut parts = line.split(' ');
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    (method, target, head, body)
+}
+
 /// Exact response bytes, how they are written, and what happens to the connection afterwards.
 #[derive(Debug, Clone, Default)]
 pub struct Response {
@@ -264,13 +277,7 @@ fn serve(mut stream: TcpStream, conn: usize, counters: &Counters, handler: &Hand
             continue;
         };
         let head_len = find_head_end(&buf).expect("complete request has a head");
-        let head = buf[..head_len].to_vec();
-        let body = buf[head_len..req_len].to_vec();
-        buf.drain(..req_len);
-        let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
-        let mut parts = line.split(' ');
-        let method = parts.next().unwrap_or_default().to_string();
-        let target = parts.next().unwrap_or_default().to_string();
+        let (method, target, head, body) = take_request(&mut buf, head_len, req_len);
         let index = {
             let mut arrivals = counters.arrivals.lock().unwrap();
             arrivals.push(Instant::now());
