@@ -358,6 +358,43 @@ fn https_target_in_run_is_accepted() {
     assert_eq!(app.item_count("1"), trusted + insecure, "a request passed an untrusted handshake");
 }
 
+/// Bug 2, the other half: `capacity FILE` searches an https scenario with the TLS flags `bench`
+/// has. The app has no knee below the search's `--max`, so every step passes over TLS.
+#[test]
+fn capacity_searches_an_https_scenario_file() {
+    let _m = util::exclusive_machine();
+    let dir = TempDir::new("suite-https-capacity");
+    let (app, ca) = https_app(&dir);
+    let file = dir.write("item.toml", ONE_ITEM);
+    let url = app.url("");
+    let out = util::stampede_json_within(
+        &[
+            "capacity",
+            arg(&file),
+            "--base-url",
+            &url,
+            "--cacert",
+            arg(&ca),
+            "-q",
+            "-t",
+            "1",
+            "--start",
+            "50",
+            "--max",
+            "100",
+            "--step-duration",
+            "2s",
+            "--slo",
+            "p(99) < 500ms",
+        ],
+        Duration::from_secs(60),
+    );
+    out.assert_code(0);
+    assert_eq!(out.errors(), 0, "{}\n{}", out.describe(), app.describe());
+    assert!(out.f64("/capacity/max_rps") >= 50.0, "{}", out.describe());
+    assert!(app.item_count("1") > 50, "the search's requests went over TLS to the app: {}", app.describe());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bug 3: the same step name in two user types
 // ---------------------------------------------------------------------------------------------
