@@ -171,11 +171,35 @@ pub struct Gauges {
     pub in_flight: u64,
 }
 
+/// What one scenario counts beside its requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LaneCounts {
+    pub iterations: u64,
+    pub dropped: u64,
+    pub data_exhausted: u64,
+    /// Gauge: users running at the snapshot.
+    pub active_users: u64,
+}
+
+impl LaneCounts {
+    fn merge(&mut self, o: &LaneCounts) {
+        self.iterations += o.iterations;
+        self.dropped += o.dropped;
+        self.data_exhausted += o.data_exhausted;
+        self.active_users += o.active_users;
+    }
+}
+
 /// Everything measured by one worker in one interval, or merged over workers and time.
 #[derive(Debug, Clone)]
 pub struct Stats {
-    /// One entry per step of the plan, in plan order.
+    /// Workers record one entry per scenario and step (`scenario * steps + step`); the
+    /// collector turns them into one per stats row (`Plan::rows`).
     pub steps: Vec<StepStats>,
+    /// Each scenario's requests together (filled by the collector when the plan has several).
+    pub scenarios: Vec<StepStats>,
+    /// Each scenario's iterations, drops and users.
+    pub lanes: Vec<LaneCounts>,
     /// Open model: requests whose start time came but found no free user and were not sent.
     pub dropped: u64,
     pub gauges: Gauges,
@@ -192,6 +216,8 @@ impl Stats {
     pub fn new(steps: usize) -> Stats {
         Stats {
             steps: (0..steps).map(|_| StepStats::default()).collect(),
+            scenarios: Vec::new(),
+            lanes: Vec::new(),
             dropped: 0,
             gauges: Gauges::default(),
             lag: histogram(),
@@ -208,6 +234,15 @@ impl Stats {
         }
         for (a, b) in self.steps.iter_mut().zip(&other.steps) {
             a.merge(b);
+        }
+        if self.scenarios.len() < other.scenarios.len() {
+            self.scenarios.resize_with(other.scenarios.len(), StepStats::default);
+        }
+        for (a, b) in self.scenarios.iter_mut().zip(&other.scenarios) {
+            a.merge(b);
+        }
+        for (i, b) in other.lanes.iter().enumerate() {
+            self.lane(i).merge(b);
         }
         self.dropped += other.dropped;
         self.iterations += other.iterations;
@@ -226,6 +261,45 @@ impl Stats {
             self.steps[row_of(i)].merge(s);
         }
         self
+    }
+
+    /// Scenario `i`'s counters.
+    pub fn lane(&mut self, i: usize) -> &mut LaneCounts {
+        if self.lanes.len() <= i {
+            self.lanes.resize(i + 1, LaneCounts::default());
+        }
+        &mut self.lanes[i]
+    }
+
+    /// `n` starts of scenario `lane` were not sent.
+    pub fn dropped(&mut self, lane: usize, n: u64) {
+        self.dropped += n;
+        self.lane(lane).dropped += n;
+    }
+
+    /// An iteration of scenario `lane` completed.
+    pub fn iteration(&mut self, lane: usize) {
+        self.iterations += 1;
+        self.lane(lane).iterations += 1;
+    }
+
+    /// A user of scenario `lane` stopped: its unique data ran out.
+    pub fn exhausted(&mut self, lane: usize) {
+        self.data_exhausted += 1;
+        self.lane(lane).data_exhausted += 1;
+    }
+
+    /// Each scenario's requests together, from entries kept per scenario and step (`per` steps
+    /// each).
+    pub fn scenario_totals(&self, per: usize) -> Vec<StepStats> {
+        self.steps
+            .chunks(per.max(1))
+            .map(|c| {
+                let mut t = StepStats::default();
+                c.iter().for_each(|s| t.merge(s));
+                t
+            })
+            .collect()
     }
 
     /// All steps together.
@@ -325,6 +399,9 @@ pub struct TimelineRow {
     /// The same second per step, in plan order (only when the plan has several steps).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepSecond>,
+    /// The same second per scenario, in file order (only when the plan has several).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<StepSecond>,
 }
 
 /// One step in one second of the run.
@@ -370,6 +447,7 @@ impl TimelineRow {
             worker_cpu_max: (worker_cpu_max * 10.0).round() / 10.0,
             worker_wait_max: 0.0,
             steps: if stats.steps.len() > 1 { stats.steps.iter().map(StepSecond::of).collect() } else { Vec::new() },
+            scenarios: stats.scenarios.iter().map(StepSecond::of).collect(),
         }
     }
 }

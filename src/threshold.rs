@@ -89,6 +89,9 @@ pub struct ThresholdResult {
     pub unit: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// The scenario it is measured on, for a scenario's threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
 }
 
 impl Metric {
@@ -147,6 +150,7 @@ impl Threshold {
             value: crate::units::round3(value),
             unit: self.unit().to_string(),
             step,
+            scenario: None,
         }
     }
 

@@ -46,11 +46,12 @@ fn base_plan(args: &CapacityArgs) -> Result<Arc<Plan>, PlanError> {
     };
     plan.command = "capacity".into();
     plan.thresholds.clear();
-    plan.graceful_stop = Duration::ZERO;
     // A step stopped early is over: what is still in flight is not waited for.
     plan.stop_grace = Duration::ZERO;
-    // Room for every connection, whatever the scenario said about users.
-    plan.load = step_load(args.start, args.step_duration, args.connections);
+    // Room for every connection, whatever the scenario said about users; one load shape over
+    // every user type, whatever scenarios the file had.
+    plan.set_load(step_load(args.start, args.step_duration, args.connections));
+    plan.scenarios[0].graceful_stop = Duration::ZERO;
     plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options() })
 }
 
@@ -134,7 +135,7 @@ fn step(
     baseline: Option<u64>,
 ) -> anyhow::Result<(Verdict, StepReport, RunOutput, Arc<Plan>, u64)> {
     let mut plan = base.clone();
-    plan.load = step_load(rate, duration, args.connections);
+    plan.set_load(step_load(rate, duration, args.connections));
     let plan = Arc::new(plan);
     let stop = Arc::new(AtomicBool::new(false));
     let mut watch = StepWatch {
@@ -171,7 +172,7 @@ fn recover(base: &Plan, bound: Duration) -> anyhow::Result<()> {
     while Instant::now() < deadline && !signals::stop_flag().load(Ordering::Relaxed) {
         let mut plan = base.clone();
         let probe = Duration::from_millis(300);
-        plan.load = Load::Closed { users: Curve::constant(1.0, probe) };
+        plan.set_load(Load::Closed { users: Curve::constant(1.0, probe) });
         for u in &mut plan.users {
             u.think = crate::plan::Think::Fixed(Duration::from_millis(20));
         }

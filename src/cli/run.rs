@@ -44,37 +44,50 @@ pub fn describe(plan: &Plan) -> String {
     let stages = |c: &crate::plan::curve::Curve| {
         c.stages().iter().map(|s| format!("{} → {}", duration(s.duration), s.target)).collect::<Vec<_>>().join(", ")
     };
-    match &plan.load {
-        Load::Closed { users } => {
+    for sc in &plan.scenarios {
+        let label = if plan.named_scenarios {
+            let users: Vec<&str> = sc.users.iter().map(|&u| plan.users[u].name.as_str()).collect();
             let _ = writeln!(
                 o,
-                "  load        closed model, {} users at the start: {}",
-                users.start_value(),
-                stages(users)
+                "  scenario    {} ({}, from {} to {}, users {})",
+                sc.name,
+                sc.executor(),
+                duration(sc.start),
+                duration(sc.end()),
+                users.join(", ")
             );
-        }
-        Load::Iterations { users, iterations, shared, max_duration } => {
-            let each = if *shared { "shared by all" } else { "each" };
-            let _ = writeln!(
-                o,
-                "  load        {users} users, {iterations} iterations {each} (at most {})",
-                duration(*max_duration)
-            );
-        }
-        Load::Open { rate, pre_allocated, max_users, .. } => {
-            let _ = writeln!(
-                o,
-                "  load        open model, {}/s at the start: {} ({pre_allocated} users ready, at most {max_users})",
-                rate.start_value(),
-                stages(rate)
-            );
+            "    load     "
+        } else {
+            "  load        "
+        };
+        match &sc.load {
+            Load::Closed { users } => {
+                let _ =
+                    writeln!(o, "{label}closed model, {} users at the start: {}", users.start_value(), stages(users));
+            }
+            Load::Iterations { users, iterations, shared, max_duration } => {
+                let each = if *shared { "shared by all" } else { "each" };
+                let _ = writeln!(
+                    o,
+                    "{label}{users} users, {iterations} iterations {each} (at most {})",
+                    duration(*max_duration)
+                );
+            }
+            Load::Open { rate, pre_allocated, max_users, .. } => {
+                let _ = writeln!(
+                    o,
+                    "{label}open model, {}/s at the start: {} ({pre_allocated} users ready, at most {max_users})",
+                    rate.start_value(),
+                    stages(rate)
+                );
+            }
         }
     }
     let _ = writeln!(
         o,
         "  duration    {} (+ up to {} for requests in flight at the end)",
         duration(plan.duration()),
-        duration(plan.graceful_stop)
+        duration(plan.graceful_stop())
     );
     for u in &plan.users {
         let think = match u.think {
@@ -108,7 +121,11 @@ pub fn describe(plan: &Plan) -> String {
         }
     }
     for t in &plan.thresholds {
-        let on = t.step.map(|i| format!(" [{}]", plan.rows[i])).unwrap_or_default();
+        let on = t
+            .step
+            .map(|i| format!(" [{}]", plan.rows[i]))
+            .or(t.scenario.map(|i| format!(" [scenario {}]", plan.scenarios[i].name)))
+            .unwrap_or_default();
         let abort = if t.threshold.abort_on_fail { " (aborts the run)" } else { "" };
         let _ = writeln!(o, "  threshold   {}{on}{abort}", t.threshold.expr);
     }

@@ -68,8 +68,17 @@ impl Observer for Watch<'_> {
             if row.t < rule.delay.as_secs_f64() {
                 continue;
             }
-            let s = rule.step.and_then(|i| total.steps.get(i)).unwrap_or(&all);
-            let (_, ok) = rule.threshold.evaluate(&Observed::of(s, row.t));
+            let ok = match rule.scenario {
+                Some(i) => {
+                    let s = crate::report::result::scenario_stats(total, i, &all);
+                    let secs = crate::report::result::scenario_seconds(self.plan, i, row.t);
+                    secs <= 0.0 || rule.threshold.evaluate(&Observed::of(&s, secs)).1
+                }
+                None => {
+                    let s = rule.step.and_then(|i| total.steps.get(i)).unwrap_or(&all);
+                    rule.threshold.evaluate(&Observed::of(s, row.t)).1
+                }
+            };
             if !ok {
                 self.aborted_by = Some(rule.threshold.expr.clone());
                 self.stop.store(true, Ordering::Relaxed);

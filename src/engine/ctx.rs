@@ -32,6 +32,55 @@ pub(super) struct UserHandle {
     pub flags: Rc<UserFlags>,
 }
 
+/// One scenario on one worker: its users, its schedule of starts, its window of the run.
+pub(super) struct Lane {
+    /// Index into `Plan::scenarios`.
+    pub scenario: usize,
+    /// When it starts and ends on this run's clock.
+    pub start: Instant,
+    pub end: Instant,
+    /// Open model: this worker's schedule of its starts.
+    pub arrivals: Option<Arrivals>,
+    /// Its users on this worker, by local index.
+    pub users: RefCell<Vec<Option<UserHandle>>>,
+    /// Most users it may run on this worker.
+    pub max_users: usize,
+    /// `shared-iterations`: iterations this worker may still start (else unlimited).
+    pub iterations_left: Cell<u64>,
+    /// Run-wide number of its first user: scenarios number their users apart.
+    pub first_user: u64,
+    /// Fixed-iteration scenario whose users have been started.
+    pub started: Cell<bool>,
+    /// Over: no new requests.
+    pub stopping: Cell<bool>,
+}
+
+impl Lane {
+    /// Take one iteration of a `shared-iterations` budget; false when none is left.
+    pub fn take_iteration(&self) -> bool {
+        let left = self.iterations_left.get();
+        if left == 0 {
+            return false;
+        }
+        if left != u64::MAX {
+            self.iterations_left.set(left - 1);
+        }
+        true
+    }
+
+    pub fn running_users(&self) -> usize {
+        self.users.borrow().iter().filter(|h| h.as_ref().is_some_and(|h| !h.task.is_finished())).count()
+    }
+
+    /// Nothing more to do: past its end, or (fixed iterations) every user done.
+    pub fn done(&self, now: Instant, iterations: bool) -> bool {
+        now >= self.end
+            || (iterations
+                && self.started.get()
+                && self.users.borrow().iter().all(|h| h.as_ref().is_none_or(|h| h.task.is_finished())))
+    }
+}
+
 /// State shared by the tasks of one worker (single-threaded: Cells, no locks).
 pub(super) struct Ctx {
     pub plan: Arc<Plan>,
@@ -47,27 +96,22 @@ pub(super) struct Ctx {
     pub extra_nets: RefCell<Vec<((String, bool), Rc<Net>)>>,
     /// Each user type's data feeder (`None` without data), for this worker's share of the rows.
     pub feeders: Vec<Option<Feeder>>,
-    /// `shared-iterations`: iterations this worker may still start (else unlimited).
-    pub iterations_left: Cell<u64>,
     /// Status slots each user keeps for conditions.
     pub statuses: usize,
     pub timeouts: Timeouts,
-    /// Measurements of the current one-second interval.
+    /// Measurements of the current one-second interval: one entry per scenario and step
+    /// (`scenario * steps + step`).
     pub stats: RefCell<Stats>,
     pub start: Instant,
-    /// Open model: the worker's schedule of starts.
-    pub arrivals: Option<Arrivals>,
+    /// One per scenario of the plan.
+    pub lanes: Vec<Lane>,
     pub in_flight: Cell<u64>,
     /// The run is over: no new requests.
     pub stopping: Cell<bool>,
-    /// Users of this worker by local index.
-    pub users: RefCell<Vec<Option<UserHandle>>>,
-    /// This worker's place among all workers of all shards: user `l` of this worker is user
-    /// `l * stride + offset` of the run.
+    /// This worker's place among all workers of all shards: user `l` of a scenario on this
+    /// worker is its user `l * stride + offset`.
     pub offset: u64,
     pub stride: u64,
-    /// Most users this worker may run.
-    pub max_users: usize,
     /// This thread's CPU time at the last snapshot.
     pub cpu_mark: Cell<Duration>,
     /// This thread's run-queue wait at the last snapshot.
@@ -75,35 +119,25 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
-    /// The run-wide number of this worker's `local`-th user.
-    pub fn global_id(&self, local: usize) -> u64 {
+    /// The scenario-wide number of this worker's `local`-th user of a scenario.
+    pub fn scenario_id(&self, local: usize) -> u64 {
         local as u64 * self.stride + self.offset
     }
 
-    /// How many of the run's first `total` users belong to this worker.
+    /// How many of a scenario's first `total` users belong to this worker.
     pub fn local_share(&self, total: u64) -> usize {
         total.saturating_sub(self.offset).div_ceil(self.stride) as usize
     }
 
-    /// Take one iteration of a `shared-iterations` budget; false when none is left.
-    pub fn take_iteration(&self) -> bool {
-        let left = self.iterations_left.get();
-        if left == 0 {
-            return false;
-        }
-        if left != u64::MAX {
-            self.iterations_left.set(left - 1);
-        }
-        true
-    }
-
-    /// Fixed-iteration executors: every user of this worker is done.
-    pub fn all_done(&self) -> bool {
-        matches!(self.plan.load, crate::plan::Load::Iterations { .. })
-            && self.users.borrow().iter().all(|h| h.as_ref().is_none_or(|h| h.task.is_finished()))
+    /// Every scenario is done on this worker.
+    pub fn all_done(&self, now: Instant) -> bool {
+        self.lanes.iter().all(|l| {
+            let iterations = matches!(self.plan.scenarios[l.scenario].load, crate::plan::Load::Iterations { .. });
+            l.done(now, iterations)
+        })
     }
 
     pub fn running_users(&self) -> usize {
-        self.users.borrow().iter().filter(|h| h.as_ref().is_some_and(|h| !h.task.is_finished())).count()
+        self.lanes.iter().map(Lane::running_users).sum()
     }
 }

@@ -177,6 +177,8 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     // Steps of one name in several user types share a stats row; each one's own total is kept
     // for the report's breakdown by user type.
     let mut by_step = plan.shares_rows().then(|| Stats::new(plan.steps.len()));
+    // Workers count per scenario and step; reports read rows (and scenarios).
+    let regroup = worker::stat_slots(&plan) != plan.rows.len();
     let mut cpu = vec![Duration::ZERO; plan.workers];
     let mut wait = vec![Duration::ZERO; plan.workers];
     let mut failure = None;
@@ -184,13 +186,7 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     while done < plan.workers {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Interval { worker, seq, elapsed, stats, last, cpu, wait: w }) => {
-                let stats = match &mut by_step {
-                    Some(by_step) => {
-                        by_step.merge(&stats);
-                        stats.into_rows(plan.rows.len(), |i| plan.steps[i].row)
-                    }
-                    None => stats,
-                };
+                let stats = if regroup { into_rows(&plan, stats, by_step.as_mut()) } else { stats };
                 for (row, interval) in collector.add(worker, seq, elapsed, stats, last, (cpu, w)) {
                     observer.second(&row, &interval, &collector.total);
                 }
@@ -239,11 +235,12 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         .min(100.0),
         ..GeneratorUsage::default()
     };
-    generator.assess(&collector.total, plan.load.is_open());
+    generator.assess(&collector.total, plan.open_model() != Some(false));
     // A fixed-iteration run that finished its iterations early was not interrupted.
-    let interrupted = match plan.load {
-        crate::plan::Load::Iterations { .. } => stop.load(Ordering::Relaxed),
-        _ => elapsed + Duration::from_millis(5) < plan.duration(),
+    let interrupted = if plan.scenarios.iter().all(|s| matches!(s.load, crate::plan::Load::Iterations { .. })) {
+        stop.load(Ordering::Relaxed)
+    } else {
+        elapsed + Duration::from_millis(5) < plan.duration()
     };
     Ok(RunOutput {
         by_step,
@@ -255,6 +252,22 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         generator,
         started_at,
     })
+}
+
+/// A worker's snapshot (one entry per scenario and step) as reports read it: one entry per stats
+/// row, each scenario's total beside them when there are several, and each step's own share
+/// added into `by_step` when steps share rows.
+fn into_rows(plan: &Plan, stats: Stats, by_step: Option<&mut Stats>) -> Stats {
+    let n = plan.steps.len();
+    let scenarios = if plan.scenarios.len() > 1 { stats.scenario_totals(n) } else { Vec::new() };
+    if let Some(by_step) = by_step {
+        for (i, s) in stats.steps.iter().enumerate() {
+            by_step.steps[i % n].merge(s);
+        }
+    }
+    let mut rows = stats.into_rows(plan.rows.len(), |i| plan.steps[i % n].row);
+    rows.scenarios = scenarios;
+    rows
 }
 
 /// Merges worker snapshots: the running total, and a timeline row per second once every worker

@@ -49,10 +49,13 @@ struct User {
     scratch: Vec<u8>,
     /// The last status of each stats row, for conditions (empty when no condition reads one).
     statuses: Vec<u16>,
+    /// Its scenario (index into `Ctx::lanes`), and where that scenario's stats start.
+    lane: usize,
+    base: usize,
 }
 
 impl User {
-    fn new(ctx: &Ctx, id: u64, ty: &UserType) -> User {
+    fn new(ctx: &Ctx, lane: usize, id: u64, t: usize) -> User {
         let plan = &*ctx.plan;
         let mut u = User {
             id,
@@ -63,11 +66,15 @@ impl User {
             buf: Vec::new(),
             body: Vec::new(),
             backoff: Backoff(Backoff::MIN),
-            jar: ty.cookies.then(Jar::new),
+            jar: None,
             scratch: Vec::new(),
             statuses: vec![0; ctx.statuses],
+            lane,
+            base: ctx.lanes[lane].scenario * plan.steps.len(),
         };
-        u.load_data(ctx, plan.user_type(id), ty);
+        let ty = &plan.users[t];
+        u.jar = ty.cookies.then(Jar::new);
+        u.load_data(ctx, t, ty);
         u
     }
 
@@ -105,35 +112,43 @@ impl User {
     }
 }
 
-/// The user task: iterations until the run stops or the user is asked to.
-pub(crate) async fn user(ctx: Rc<Ctx>, local: usize, flags: Rc<UserFlags>) {
+/// Whether the user should stop before its next request: asked to, or its scenario or the run
+/// is over.
+fn over(ctx: &Ctx, u: &User, flags: &UserFlags) -> bool {
+    flags.stop.get() || ctx.stopping.get() || ctx.lanes[u.lane].stopping.get()
+}
+
+/// The user task: iterations until the run (or its scenario) stops or the user is asked to.
+pub(crate) async fn user(ctx: Rc<Ctx>, lane: usize, local: usize, flags: Rc<UserFlags>) {
     let plan = &*ctx.plan;
-    let id = ctx.global_id(local);
-    let mut ty = plan.user_type(id);
-    let mut u = User::new(&ctx, id, &plan.users[ty]);
+    let l = &ctx.lanes[lane];
+    let scenario = &plan.scenarios[l.scenario];
+    let n = ctx.scenario_id(local);
+    let mut ty = plan.user_type_in(&scenario.users, n);
+    let mut u = User::new(&ctx, lane, l.first_user + n, ty);
     let mut done = 0u64;
     loop {
-        if flags.stop.get() || ctx.stopping.get() {
+        if over(&ctx, &u, &flags) {
             break;
         }
-        match &plan.load {
+        match &scenario.load {
             Load::Iterations { iterations, shared: false, .. } if done >= *iterations => {
                 flags.retired.set(true);
                 break;
             }
-            Load::Iterations { shared: true, .. } if !ctx.take_iteration() => {
+            Load::Iterations { shared: true, .. } if !l.take_iteration() => {
                 flags.retired.set(true);
                 break;
             }
             _ => {}
         }
-        let intended = match &ctx.arrivals {
+        let intended = match &l.arrivals {
             Some(arrivals) => match arrivals.take().await {
                 Some(start) => {
                     crate::stats::record(&mut ctx.stats.borrow_mut().lag, start.lag.as_micros() as u64);
                     // In the open model the mix follows the starts, not the users: whichever user
                     // is free runs the journey of the start's type.
-                    let t = plan.user_type(start.index);
+                    let t = plan.user_type_in(&scenario.users, start.index);
                     if t != ty {
                         ty = t;
                         u.load_data(&ctx, ty, &plan.users[ty]);
@@ -145,14 +160,14 @@ pub(crate) async fn user(ctx: Rc<Ctx>, local: usize, flags: Rc<UserFlags>) {
             None => None,
         };
         if !u.feed(&ctx, ty, &plan.users[ty]) {
-            ctx.stats.borrow_mut().data_exhausted += 1;
+            ctx.stats.borrow_mut().exhausted(l.scenario);
             flags.retired.set(true);
             break;
         }
         iteration(&ctx, &plan.users[ty], &mut u, intended, &flags).await;
         u.iter += 1;
         done += 1;
-        ctx.stats.borrow_mut().iterations += 1;
+        ctx.stats.borrow_mut().iteration(l.scenario);
     }
 }
 
@@ -162,7 +177,7 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
     match ty.pick {
         Pick::Sequence => {
             for &s in &ty.steps {
-                if flags.stop.get() || ctx.stopping.get() {
+                if over(ctx, u, flags) {
                     return;
                 }
                 let step = &plan.steps[s];
@@ -284,7 +299,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
     let step: &Step = &plan.steps[s];
     if let Some(c) = &step.condition {
         if !c.eval(&u.vars, &u.statuses) {
-            ctx.stats.borrow_mut().steps[s].skipped += 1;
+            ctx.stats.borrow_mut().steps[u.base + s].skipped += 1;
             return Outcome::NotRun;
         }
     }
@@ -312,7 +327,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
                 // Not sent, so not a request: counted apart, and the iteration ends (later steps
                 // would lack the value too).
                 let _ = slot;
-                ctx.stats.borrow_mut().steps[s].skipped += 1;
+                ctx.stats.borrow_mut().steps[u.base + s].skipped += 1;
                 return Outcome::Stop;
             }
         }
@@ -394,7 +409,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
     };
     ctx.in_flight.set(ctx.in_flight.get() - 1);
     let mut stats = ctx.stats.borrow_mut();
-    let st = &mut stats.steps[s];
+    let st = &mut stats.steps[u.base + s];
     st.redirects += hops as u64;
     match result {
         Ok(reply) => {
@@ -438,7 +453,7 @@ fn record_reply(
         *st = r.status;
     }
     let mut stats = ctx.stats.borrow_mut();
-    let st = &mut stats.steps[s];
+    let st = &mut stats.steps[u.base + s];
     st.response(r.status, latency, service, r.bytes_in, r.bytes_out);
     let conn = u.conns[slot].as_ref().expect("the request used it");
     let mut view = conn.parser().view();

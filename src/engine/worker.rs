@@ -15,7 +15,7 @@ use compio::runtime::{Runtime, RuntimeBuilder};
 
 use super::arrivals::Arrivals;
 use super::conn::Net;
-use super::ctx::{Ctx, UserFlags, UserHandle};
+use super::ctx::{Ctx, Lane, UserFlags, UserHandle};
 use super::pacer::Pacer;
 use super::timeouts::{Timeouts, sweep_interval};
 use super::user::user;
@@ -35,9 +35,10 @@ const MAX_RECV_BUFFERS: usize = 2048;
 const RAMP_EVERY: Duration = Duration::from_millis(100);
 
 impl Ctx {
-    /// Start user `local`, or let it go on if it was asked to stop and has not yet.
-    fn start_user(self: &Rc<Self>, local: usize) {
-        let mut users = self.users.borrow_mut();
+    /// Start user `local` of scenario `lane`, or let it go on if it was asked to stop and has
+    /// not yet.
+    fn start_user(self: &Rc<Self>, lane: usize, local: usize) {
+        let mut users = self.lanes[lane].users.borrow_mut();
         if users.len() <= local {
             users.resize_with(local + 1, || None);
         }
@@ -51,13 +52,14 @@ impl Ctx {
             }
         }
         let flags = Rc::new(UserFlags::default());
-        let task = compio::runtime::spawn(user(self.clone(), local, flags.clone()));
+        let task = compio::runtime::spawn(user(self.clone(), lane, local, flags.clone()));
         users[local] = Some(UserHandle { task, flags });
     }
 
-    /// Ask user `local` to stop: at once if it is thinking, else after its current request.
-    fn stop_user(&self, local: usize) {
-        let mut users = self.users.borrow_mut();
+    /// Ask user `local` of scenario `lane` to stop: at once if it is thinking, else after its
+    /// current request.
+    fn stop_user(&self, lane: usize, local: usize) {
+        let mut users = self.lanes[lane].users.borrow_mut();
         let Some(slot) = users.get_mut(local) else { return };
         if let Some(h) = slot {
             if h.flags.retired.get() {
@@ -71,36 +73,64 @@ impl Ctx {
         }
     }
 
-    /// Open model: start one more user if the worker may; false at its limit.
-    fn grow(self: &Rc<Self>) -> bool {
-        let n = self.users.borrow().len();
-        if n >= self.max_users {
+    /// Open model: start one more user of scenario `lane` if the worker may; false at its limit.
+    fn grow(self: &Rc<Self>, lane: usize) -> bool {
+        let n = self.lanes[lane].users.borrow().len();
+        if n >= self.lanes[lane].max_users {
             return false;
         }
-        self.start_user(n);
+        self.start_user(lane, n);
         true
     }
 
-    /// Closed model: run as many users as the curve asks for now.
-    fn follow_curve(self: &Rc<Self>, now: Instant) {
-        let Load::Closed { users } = &self.plan.load else { return };
-        let t = now.saturating_duration_since(self.start).as_secs_f64();
-        let want = self.local_share((users.at(t) + 1e-9).floor() as u64).min(self.max_users);
-        let have = self.users.borrow().len();
-        for l in 0..want {
-            let running = self
-                .users
-                .borrow()
-                .get(l)
-                .is_some_and(|h| h.as_ref().is_some_and(|h| !h.flags.stop.get() && !h.task.is_finished()));
-            if !running {
-                self.start_user(l);
+    /// Follow each scenario's schedule: closed-model users as its curve asks for now, the users
+    /// of a fixed-iteration scenario once it starts, and every user of an ended scenario stopped.
+    fn follow_curves(self: &Rc<Self>, now: Instant) {
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if lane.stopping.get() {
+                continue;
+            }
+            let scenario = &self.plan.scenarios[lane.scenario];
+            if now >= lane.end {
+                lane.stopping.set(true);
+                let have = lane.users.borrow().len();
+                (0..have).rev().for_each(|l| self.stop_user(i, l));
+                continue;
+            }
+            if now < lane.start {
+                continue;
+            }
+            match &scenario.load {
+                Load::Closed { users } => {
+                    let t = now.saturating_duration_since(lane.start).as_secs_f64();
+                    let want = self.local_share((users.at(t) + 1e-9).floor() as u64).min(lane.max_users);
+                    let have = lane.users.borrow().len();
+                    for l in 0..want {
+                        let running =
+                            lane.users.borrow().get(l).is_some_and(|h| {
+                                h.as_ref().is_some_and(|h| !h.flags.stop.get() && !h.task.is_finished())
+                            });
+                        if !running {
+                            self.start_user(i, l);
+                        }
+                    }
+                    for l in (want..have).rev() {
+                        self.stop_user(i, l);
+                    }
+                }
+                Load::Iterations { .. } if !lane.started.get() => {
+                    lane.started.set(true);
+                    (0..lane.max_users).for_each(|l| self.start_user(i, l));
+                }
+                Load::Iterations { .. } | Load::Open { .. } => {}
             }
         }
-        for l in (want..have).rev() {
-            self.stop_user(l);
-        }
     }
+}
+
+/// Entries a worker's stats have: one per scenario and step (`scenario * steps + step`).
+pub(super) fn stat_slots(plan: &Plan) -> usize {
+    plan.scenarios.len() * plan.steps.len()
 }
 
 /// Ring size (SQ entries) and provided receive buffers for a worker of `users` users.
@@ -149,32 +179,54 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
             compio::time::sleep(wait).await;
         }
         let (shards, shard) = (plan.shard.count, plan.shard.index);
-        let arrivals = match &plan.load {
-            Load::Open { rate, max_users, overflow, .. } => {
-                let pacer = Pacer::new(Arc::new(rate.clone()), worker, plan.workers, shard, shards);
-                let backlog = match overflow {
-                    Overflow::Queue => None,
-                    Overflow::Drop => {
-                        Some(crate::plan::split_even(plan.shard.share(*max_users), plan.workers, worker) as u64)
-                    }
-                };
-                Some(Arrivals::new(start, pacer, backlog))
-            }
-            Load::Closed { .. } | Load::Iterations { .. } => None,
-        };
         let (slot, slots) = (worker * shards + shard, plan.workers * shards);
+        let mut first_user = 0u64;
+        let lanes = plan
+            .scenarios
+            .iter()
+            .enumerate()
+            .map(|(i, sc)| {
+                let lane_start = start + sc.start;
+                let arrivals = match &sc.load {
+                    Load::Open { rate, max_users, overflow, .. } => {
+                        let pacer = Pacer::new(Arc::new(rate.clone()), worker, plan.workers, shard, shards);
+                        let backlog = match overflow {
+                            Overflow::Queue => None,
+                            Overflow::Drop => {
+                                Some(crate::plan::split_even(plan.shard.share(*max_users), plan.workers, worker) as u64)
+                            }
+                        };
+                        Some(Arrivals::new(lane_start, pacer, backlog))
+                    }
+                    Load::Closed { .. } | Load::Iterations { .. } => None,
+                };
+                let lane = Lane {
+                    scenario: i,
+                    start: lane_start,
+                    end: lane_start + sc.load.duration(),
+                    arrivals,
+                    users: RefCell::new(Vec::new()),
+                    max_users: plan.lane_users(i, worker),
+                    iterations_left: Cell::new(match &sc.load {
+                        Load::Iterations { iterations, shared: true, .. } => {
+                            crate::plan::split_even(*iterations as usize, slots, slot) as u64
+                        }
+                        _ => u64::MAX,
+                    }),
+                    first_user,
+                    started: Cell::new(false),
+                    stopping: Cell::new(false),
+                };
+                first_user += sc.load.users() as u64;
+                lane
+            })
+            .collect();
         let ctx = Rc::new(Ctx {
             feeders: plan
                 .users
                 .iter()
                 .map(|u| u.data.as_ref().map(|d| Feeder::new(d.order, d.rows.len(), slot, slots)))
                 .collect(),
-            iterations_left: Cell::new(match &plan.load {
-                Load::Iterations { iterations, shared: true, .. } => {
-                    crate::plan::split_even(*iterations as usize, slots, slot) as u64
-                }
-                _ => u64::MAX,
-            }),
             extra_nets: RefCell::new(Vec::new()),
             hops: plan.targets.iter().enumerate().map(|(i, t)| super::follow::Hop::to_target(i, t)).collect(),
             fixed: plan
@@ -188,42 +240,36 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
             plan: plan.clone(),
             nets: plan.targets.iter().map(|t| Net::new(&plan, t)).collect(),
             timeouts: Timeouts::default(),
-            stats: RefCell::new(Stats::new(plan.steps.len())),
+            stats: RefCell::new(Stats::new(stat_slots(&plan))),
             statuses: plan.status_slots,
             start,
-            arrivals,
+            lanes,
             in_flight: Cell::new(0),
             stopping: Cell::new(false),
-            users: RefCell::new(Vec::new()),
-            offset: (worker * shards + shard) as u64,
-            stride: (plan.workers * shards) as u64,
-            max_users,
+            offset: slot as u64,
+            stride: slots as u64,
             cpu_mark: Cell::new(crate::sys::thread_cpu()),
             wait_mark: Cell::new(crate::sys::thread_run_delay()),
         });
-        let timer = match &plan.load {
-            Load::Open { pre_allocated, .. } => {
+        let mut timers = Vec::new();
+        for (i, lane) in ctx.lanes.iter().enumerate() {
+            if let Load::Open { pre_allocated, .. } = &plan.scenarios[lane.scenario].load {
                 let pre =
-                    crate::plan::split_even(plan.shard.share(*pre_allocated), plan.workers, worker).min(max_users);
-                (0..pre).for_each(|l| ctx.start_user(l));
+                    crate::plan::split_even(plan.shard.share(*pre_allocated), plan.workers, worker).min(lane.max_users);
+                (0..pre).for_each(|l| ctx.start_user(i, l));
                 let c = ctx.clone();
-                Some(compio::runtime::spawn(async move {
-                    let grow = || c.grow();
-                    c.arrivals.as_ref().expect("open model").run(&grow).await
-                }))
+                timers.push(compio::runtime::spawn(async move {
+                    let grow = || c.grow(i);
+                    c.lanes[i].arrivals.as_ref().expect("open model").run(&grow).await
+                }));
             }
-            Load::Closed { .. } => {
-                ctx.follow_curve(Instant::now());
-                None
-            }
-            Load::Iterations { .. } => {
-                (0..max_users).for_each(|l| ctx.start_user(l));
-                None
-            }
-        };
+        }
+        ctx.follow_curves(Instant::now());
         housekeeping(&ctx, worker, &shared, &tx).await;
-        drop(timer);
-        ctx.users.borrow_mut().clear();
+        drop(timers);
+        for lane in &ctx.lanes {
+            lane.users.borrow_mut().clear();
+        }
     });
     drop(rt);
     let _ = tx.send(Msg::Done { worker, cpu: crate::sys::thread_cpu(), wait: crate::sys::thread_run_delay() });
@@ -244,7 +290,7 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
     };
     loop {
         let now = Instant::now();
-        if now >= end || shared.stop.load(Ordering::Relaxed) || ctx.all_done() {
+        if now >= end || shared.stop.load(Ordering::Relaxed) || ctx.all_done(now) {
             break;
         }
         if now >= next_tick {
@@ -252,18 +298,21 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
             continue;
         }
         ctx.timeouts.sweep(now);
-        ctx.follow_curve(now);
+        ctx.follow_curves(now);
         compio::time::sleep_until(next_tick.min(end).min(now + every)).await;
     }
     let stop_at = Instant::now();
     ctx.stopping.set(true);
-    if let Some(arrivals) = &ctx.arrivals {
-        ctx.stats.borrow_mut().dropped += arrivals.unstarted(stop_at.min(end));
+    for lane in &ctx.lanes {
+        if let Some(arrivals) = &lane.arrivals {
+            let unstarted = arrivals.unstarted(stop_at.min(lane.end));
+            ctx.stats.borrow_mut().dropped(lane.scenario, unstarted);
+        }
     }
     let interrupted = shared.stop.load(Ordering::Relaxed);
     // Stopped by Ctrl-C: requests in flight get a short grace, whatever the plan says, so what
     // they measured is kept and the process still exits within a second or two.
-    let grace = if interrupted { plan.stop_grace } else { plan.graceful_stop };
+    let grace = if interrupted { plan.stop_grace } else { plan.graceful_stop() };
     let grace_end = stop_at + grace;
     loop {
         let now = Instant::now();
@@ -285,9 +334,12 @@ fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx
     let cpu = cpu_now.saturating_sub(ctx.cpu_mark.replace(cpu_now));
     let wait_now = crate::sys::thread_run_delay();
     let wait = wait_now.saturating_sub(ctx.wait_mark.replace(wait_now));
-    let mut stats = ctx.stats.replace(Stats::new(ctx.plan.steps.len()));
-    if let Some(a) = &ctx.arrivals {
-        stats.dropped += a.take_dropped();
+    let mut stats = ctx.stats.replace(Stats::new(stat_slots(&ctx.plan)));
+    for lane in &ctx.lanes {
+        if let Some(a) = &lane.arrivals {
+            stats.dropped(lane.scenario, a.take_dropped());
+        }
+        stats.lane(lane.scenario).active_users = lane.running_users() as u64;
     }
     stats.gauges = Gauges { active_users: ctx.running_users() as u64, in_flight: ctx.in_flight.get() };
     let elapsed = at.saturating_duration_since(ctx.start);

@@ -210,6 +210,8 @@ pub struct ThresholdRule {
     pub step: Option<usize>,
     /// With `abort_on_fail`: not checked before this much of the run.
     pub delay: Duration,
+    /// Measured on this scenario's requests only (index into `Plan::scenarios`).
+    pub scenario: Option<usize>,
 }
 
 /// How load is offered.
@@ -269,6 +271,52 @@ impl Load {
     }
 }
 
+/// One load shape of the run: its executor and schedule, when it starts, which user types it
+/// runs. Scenarios run side by side on every worker, each with its own users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub load: Load,
+    /// From the start of the run (`start_time`).
+    pub start: Duration,
+    /// After its end, how long its requests in flight may take to finish.
+    pub graceful_stop: Duration,
+    /// The user types it runs (indices into `Plan::users`), mixed by their weights.
+    pub users: Vec<usize>,
+}
+
+impl Scenario {
+    /// A scenario of every one of `types` user types, from the start of the run.
+    pub fn of_all(load: Load, types: usize) -> Scenario {
+        Scenario {
+            name: "default".into(),
+            load,
+            start: Duration::ZERO,
+            graceful_stop: Duration::ZERO,
+            users: (0..types).collect(),
+        }
+    }
+
+    /// When it ends, from the start of the run.
+    pub fn end(&self) -> Duration {
+        self.start + self.load.duration()
+    }
+
+    /// The executor's name, as a file writes it.
+    pub fn executor(&self) -> &'static str {
+        match &self.load {
+            Load::Closed { users } if users.stages().len() == 1 && users.start_value() == users.max() => "constant-vus",
+            Load::Closed { .. } => "ramping-vus",
+            Load::Open { rate, .. } if rate.stages().len() == 1 && rate.start_value() == rate.max() => {
+                "constant-arrival-rate"
+            }
+            Load::Open { .. } => "ramping-arrival-rate",
+            Load::Iterations { shared: false, .. } => "per-vu-iterations",
+            Load::Iterations { shared: true, .. } => "shared-iterations",
+        }
+    }
+}
+
 /// This instance's part of a run split across several machines (`--shard i/N`, 1-based `i`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -321,11 +369,12 @@ pub struct Plan {
     pub users: Vec<UserType>,
     /// Names of the variable slots (CSV columns, extracted values), by index.
     pub vars: Vec<String>,
-    pub load: Load,
+    /// The load shapes that run side by side: one for a `[load]` file or `bench`.
+    pub scenarios: Vec<Scenario>,
+    /// The file named its scenarios (`[scenarios.NAME]`): reports show each one.
+    pub named_scenarios: bool,
     pub thresholds: Vec<ThresholdRule>,
     pub workers: usize,
-    /// After the end, how long requests in flight may still complete.
-    pub graceful_stop: Duration,
     /// When the run is stopped early (Ctrl-C, abort_on_fail), how long requests in flight may
     /// still complete.
     pub stop_grace: Duration,
@@ -362,10 +411,10 @@ impl Plan {
             status_slots: 0,
             steps: vec![step],
             vars: Vec::new(),
-            load,
+            scenarios: vec![Scenario::of_all(load, 1)],
+            named_scenarios: false,
             thresholds: Vec::new(),
             workers: 1,
-            graceful_stop: Duration::ZERO,
             stop_grace: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(5),
             max_head: DEFAULT_MAX_HEAD,
@@ -382,9 +431,40 @@ impl Plan {
         &self.targets[0]
     }
 
-    /// Length of the load schedule.
+    /// Length of the load schedule: until the last scenario ends.
     pub fn duration(&self) -> Duration {
-        self.load.duration()
+        self.scenarios.iter().map(Scenario::end).max().unwrap_or_default()
+    }
+
+    /// After the end, how long requests in flight may still complete (the longest of the
+    /// scenarios' `graceful_stop`).
+    pub fn graceful_stop(&self) -> Duration {
+        self.scenarios.iter().map(|s| s.graceful_stop).max().unwrap_or_default()
+    }
+
+    /// Replace every scenario with one that runs `load` on all user types (what `capacity`
+    /// searches with).
+    pub fn set_load(&mut self, load: Load) {
+        let graceful_stop = self.graceful_stop();
+        self.scenarios = vec![Scenario { graceful_stop, ..Scenario::of_all(load, self.users.len()) }];
+        self.named_scenarios = false;
+    }
+
+    /// Whether every scenario is of the open model (`Some(true)`), every one closed
+    /// (`Some(false)`), or they are mixed (`None`).
+    pub fn open_model(&self) -> Option<bool> {
+        let open = self.scenarios.iter().filter(|s| s.load.is_open()).count();
+        match open {
+            0 => Some(false),
+            n if n == self.scenarios.len() => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Open-model starts per second of all scenarios together, at their peaks.
+    pub fn rate(&self) -> Option<f64> {
+        let rates: Vec<f64> = self.scenarios.iter().filter_map(|s| s.load.rate()).collect();
+        (!rates.is_empty()).then(|| rates.iter().sum())
     }
 
     /// Whether several steps share a stats row (the same name in several user types).
@@ -399,12 +479,17 @@ impl Plan {
 
     /// Users (connections) this instance runs at most, after sharding.
     pub fn local_users(&self) -> usize {
-        self.shard.share(self.load.users())
+        self.scenarios.iter().map(|s| self.shard.share(s.load.users())).sum()
+    }
+
+    /// Users of scenario `s` run by one worker at most.
+    pub fn lane_users(&self, s: usize, worker: usize) -> usize {
+        split_even(self.shard.share(self.scenarios[s].load.users()), self.workers, worker)
     }
 
     /// Users run by one worker at most.
     pub fn worker_users(&self, worker: usize) -> usize {
-        split_even(self.local_users(), self.workers, worker)
+        (0..self.scenarios.len()).map(|s| self.lane_users(s, worker)).sum()
     }
 
     /// The longest per-request timeout of any step.
@@ -412,22 +497,27 @@ impl Plan {
         self.steps.iter().map(|s| s.timeout).max().unwrap_or(Duration::from_secs(10))
     }
 
-    /// Which user type user number `u` (0-based, over the whole run) is. Any first `n` users
-    /// follow the weights closely (a golden-ratio sequence), so a ramp is mixed from the start.
+    /// Which user type user number `u` (0-based, over the whole run) is, among every type.
     pub fn user_type(&self, u: u64) -> usize {
-        if self.users.len() <= 1 {
-            return 0;
+        self.user_type_in(&(0..self.users.len()).collect::<Vec<_>>(), u)
+    }
+
+    /// Which of `types` user number `u` (0-based, within its scenario) is. Any first `n` users
+    /// follow the weights closely (a golden-ratio sequence), so a ramp is mixed from the start.
+    pub fn user_type_in(&self, types: &[usize], u: u64) -> usize {
+        if types.len() <= 1 {
+            return types.first().copied().unwrap_or(0);
         }
-        let total: u64 = self.users.iter().map(|t| t.weight as u64).sum();
+        let total: u64 = types.iter().map(|&t| self.users[t].weight as u64).sum();
         let x = ((u as f64 + 0.5) * 0.618_033_988_749_894_9).fract() * total as f64;
         let mut acc = 0.0;
-        for (i, t) in self.users.iter().enumerate() {
-            acc += t.weight as f64;
+        for &t in types {
+            acc += self.users[t].weight as f64;
             if x < acc {
-                return i;
+                return t;
             }
         }
-        self.users.len() - 1
+        *types.last().expect("not empty")
     }
 }
 

@@ -221,6 +221,7 @@ mod tests {
             worker_cpu_max: 87.5,
             worker_wait_max: 12.5,
             steps: Vec::new(),
+            scenarios: Vec::new(),
         };
         let rows = parse(&timeline(&r));
         assert_eq!(rows.len(), 1 + 2, "one step: no step rows");

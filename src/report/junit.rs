@@ -243,7 +243,14 @@ mod tests {
     }
 
     fn threshold(expr: &str, ok: bool, value: f64, unit: &str, step: Option<&str>) -> ThresholdResult {
-        ThresholdResult { expr: expr.into(), ok, value, unit: unit.into(), step: step.map(String::from) }
+        ThresholdResult {
+            expr: expr.into(),
+            ok,
+            value,
+            unit: unit.into(),
+            step: step.map(String::from),
+            scenario: None,
+        }
     }
 
     #[test]

@@ -20,8 +20,8 @@ use hdrhistogram::Histogram;
 
 use super::RunResult;
 use super::result::{
-    GeneratorInfo, LoadInfo, SCHEMA, StepResult, Summary, ThresholdResult, Totals, decode_histogram, encode_histogram,
-    round2, round3,
+    GeneratorInfo, LoadInfo, SCHEMA, ScenarioResult, StepResult, Summary, ThresholdResult, Totals, decode_histogram,
+    encode_histogram, round2, round3,
 };
 use crate::stats::{StepSecond, TimelineRow};
 use crate::threshold::{self, Observed};
@@ -84,7 +84,19 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         );
     }
 
-    let thresholds = thresholds(results, &summary, &total_h, &steps, &step_histograms, duration_s)?;
+    let (mut scenarios, scenario_histograms) = scenarios(results)?;
+    let mut thresholds = thresholds(
+        results,
+        &summary,
+        &total_h,
+        (&steps, &step_histograms),
+        (&scenarios, &scenario_histograms),
+        duration_s,
+    )?;
+    for sc in &mut scenarios {
+        sc.thresholds = thresholds.iter().filter(|t| t.scenario.as_deref() == Some(&sc.name)).cloned().collect();
+    }
+    thresholds.sort_by_key(|t| t.scenario.is_some());
     let generator = generator(results, warnings);
     let load = LoadInfo {
         model: first.load.model.clone(),
@@ -114,6 +126,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
             data_exhausted: results.iter().map(|r| r.totals.data_exhausted).sum(),
         },
         steps,
+        scenarios,
         timeline: timeline(results, start_ms),
         thresholds,
         generator,
@@ -269,18 +282,40 @@ fn thresholds(
     results: &[RunResult],
     total: &Summary,
     total_h: &Histogram<u64>,
-    steps: &[StepResult],
-    step_histograms: &[Histogram<u64>],
+    (steps, step_histograms): (&[StepResult], &[Histogram<u64>]),
+    (scenarios, scenario_histograms): (&[ScenarioResult], &[Histogram<u64>]),
     duration_s: f64,
 ) -> Result<Vec<ThresholdResult>, String> {
     let mut out: Vec<ThresholdResult> = Vec::new();
     for (i, r) in results.iter().enumerate() {
         for th in &r.thresholds {
-            if out.iter().any(|o| o.expr == th.expr && o.step == th.step) {
+            if out.iter().any(|o| o.expr == th.expr && o.step == th.step && o.scenario == th.scenario) {
                 continue;
             }
             let rule = threshold::parse(&th.expr)
                 .map_err(|e| format!("{}: threshold `{}` does not parse: {e}", label(i, r), th.expr))?;
+            if let Some(name) = &th.scenario {
+                let j = scenarios.iter().position(|s| &s.name == name).ok_or_else(|| {
+                    format!(
+                        "{}: threshold `{}` is on scenario `{name}`, which the result does not have",
+                        label(i, r),
+                        th.expr
+                    )
+                })?;
+                let (sc, h) = (&scenarios[j], &scenario_histograms[j]);
+                let s = &sc.totals.summary;
+                let observed = Observed {
+                    latency: h,
+                    requests: s.requests,
+                    errors: s.errors,
+                    checks: s.checks,
+                    checks_failed: s.checks_failed,
+                    duration_s: sc.duration_s,
+                };
+                let judged = rule.judge(&observed, None);
+                out.push(ThresholdResult { expr: th.expr.clone(), scenario: Some(name.clone()), ..judged });
+                continue;
+            }
             let (s, h) = match &th.step {
                 None => (total, total_h),
                 Some(name) => {
@@ -306,6 +341,69 @@ fn thresholds(
         }
     }
     Ok(out)
+}
+
+/// The named scenarios of the shards together (every shard has the same ones, in the same
+/// order): histograms added, counters summed, each over its longest duration.
+fn scenarios(results: &[RunResult]) -> Result<(Vec<ScenarioResult>, Vec<Histogram<u64>>), String> {
+    let first = &results[0];
+    for (i, r) in results.iter().enumerate() {
+        let names = |r: &RunResult| r.scenarios.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        if names(r) != names(first) {
+            return Err(format!(
+                "{} has scenarios {:?} where {} has {:?}: only shards of one run merge",
+                label(i, r),
+                names(r),
+                label(0, first),
+                names(first)
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    let mut histograms = Vec::new();
+    for (j, sc) in first.scenarios.iter().enumerate() {
+        let h =
+            add_histograms(results.iter().enumerate().map(|(i, r)| {
+                (format!("{}, scenario `{}`", label(i, r), sc.name), r.scenarios[j].histogram.as_str())
+            }))?;
+        let secs = results.iter().map(|r| r.scenarios[j].duration_s).fold(0.0, f64::max).max(1e-3);
+        let mut service_dropped = false;
+        let summary =
+            merge_summaries(results.iter().map(|r| &r.scenarios[j].totals.summary), &h, secs, &mut service_dropped);
+        let sum = |f: fn(&Totals) -> u64| results.iter().map(|r| f(&r.scenarios[j].totals)).sum();
+        out.push(ScenarioResult {
+            name: sc.name.clone(),
+            executor: sc.executor.clone(),
+            start_s: sc.start_s,
+            duration_s: round3(secs),
+            totals: Totals {
+                summary,
+                unfinished: sum(|t| t.unfinished),
+                dropped_iterations: sum(|t| t.dropped_iterations),
+                iterations: sum(|t| t.iterations),
+                data_exhausted: sum(|t| t.data_exhausted),
+            },
+            histogram: encode_histogram(&h),
+            thresholds: Vec::new(),
+        });
+        histograms.push(h);
+    }
+    Ok((out, histograms))
+}
+
+/// Add one shard's per-scenario (or per-step) second into the merged one: counts summed,
+/// percentiles the highest.
+fn add_seconds(into: &mut Vec<StepSecond>, from: &[StepSecond]) {
+    if into.len() < from.len() {
+        into.resize(from.len(), StepSecond { requests: 0, errors: 0, p50_us: 0, p95_us: 0, p99_us: 0 });
+    }
+    for (a, b) in into.iter_mut().zip(from) {
+        a.requests += b.requests;
+        a.errors += b.errors;
+        a.p50_us = a.p50_us.max(b.p50_us);
+        a.p95_us = a.p95_us.max(b.p95_us);
+        a.p99_us = a.p99_us.max(b.p99_us);
+    }
 }
 
 /// The generators together: CPU, memory and workers summed, the worst lag and busiest worker,
@@ -359,6 +457,7 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
                 worker_cpu_max: 0.0,
                 worker_wait_max: 0.0,
                 steps: Vec::new(),
+                scenarios: Vec::new(),
             });
             m.t = m.t.max(round3(k as f64 + end));
             m.interval_s = m.interval_s.max(row.interval_s);
@@ -376,16 +475,8 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
             m.lag_p99_us = m.lag_p99_us.max(row.lag_p99_us);
             m.worker_cpu_max = m.worker_cpu_max.max(row.worker_cpu_max);
             m.worker_wait_max = m.worker_wait_max.max(row.worker_wait_max);
-            if m.steps.len() < row.steps.len() {
-                m.steps.resize(row.steps.len(), StepSecond { requests: 0, errors: 0, p50_us: 0, p95_us: 0, p99_us: 0 });
-            }
-            for (a, b) in m.steps.iter_mut().zip(&row.steps) {
-                a.requests += b.requests;
-                a.errors += b.errors;
-                a.p50_us = a.p50_us.max(b.p50_us);
-                a.p95_us = a.p95_us.max(b.p95_us);
-                a.p99_us = a.p99_us.max(b.p99_us);
-            }
+            add_seconds(&mut m.scenarios, &row.scenarios);
+            add_seconds(&mut m.steps, &row.steps);
         }
     }
     seconds.into_values().collect()
@@ -530,6 +621,7 @@ mod tests {
             value: 0.0,
             unit: "ms".into(),
             step: step.map(String::from),
+            scenario: None,
         };
         let mut a = shard(1, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
         let mut b = shard(2, 2, &[("s", &slow)], 10, STARTED_AT_UNIX_MS);
@@ -579,8 +671,14 @@ mod tests {
         bad.histogram = "AAAA".into();
         refused(&[a.clone(), bad], "result 2 (shard 2/2): histogram does not decode");
         let mut bad = b.clone();
-        bad.thresholds =
-            vec![ThresholdResult { expr: "p95 < 1".into(), ok: true, value: 0.0, unit: "".into(), step: None }];
+        bad.thresholds = vec![ThresholdResult {
+            expr: "p95 < 1".into(),
+            ok: true,
+            value: 0.0,
+            unit: "".into(),
+            step: None,
+            scenario: None,
+        }];
         refused(&[a.clone(), bad], "threshold `p95 < 1` does not parse");
         let mut cap = b.clone();
         cap.capacity = Some(crate::capacity::CapacityResult {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::RunOutput;
 use crate::error::ErrorKind;
-use crate::plan::{Load, Plan};
+use crate::plan::Plan;
 use crate::stats::{StepStats, TimelineRow};
 
 /// Identifies the document's shape; bumped when a field changes meaning.
@@ -143,6 +143,23 @@ pub struct StepResult {
 use crate::threshold::Observed;
 pub use crate::threshold::ThresholdResult;
 
+/// One named scenario of the run: when it ran, its requests together, its thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub executor: String,
+    /// When it started and how long it ran, seconds from the start of the run.
+    pub start_s: f64,
+    pub duration_s: f64,
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// Its requests' latency, base64 HdrHistogram V2 (for exact merging).
+    pub histogram: String,
+    /// Its own thresholds (also in the run's `thresholds`, with `scenario` set).
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoadInfo {
     /// `closed` or `open`.
@@ -201,6 +218,9 @@ pub struct RunResult {
     pub load: LoadInfo,
     pub totals: Totals,
     pub steps: Vec<StepResult>,
+    /// A file with `[scenarios.NAME]`: each scenario's own totals and thresholds, in file order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<ScenarioResult>,
     pub timeline: Vec<TimelineRow>,
     pub thresholds: Vec<ThresholdResult>,
     pub generator: GeneratorInfo,
@@ -215,7 +235,7 @@ pub struct RunResult {
 impl RunResult {
     pub fn build(plan: &Plan, out: &RunOutput) -> RunResult {
         let duration_s = out.elapsed.as_secs_f64();
-        let open = matches!(plan.load, Load::Open { .. });
+        let open = plan.open_model() != Some(false);
         let total = out.stats.total();
         let steps = plan
             .rows
@@ -229,6 +249,8 @@ impl RunResult {
                 by_user: by_user(plan, out, row, duration_s, open),
             })
             .collect();
+        let thresholds = evaluate_thresholds(plan, &out.stats, duration_s);
+        let scenarios = if plan.named_scenarios { scenario_results(plan, out, &thresholds) } else { Vec::new() };
         let unix_ms = out.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         RunResult {
             schema: SCHEMA.to_string(),
@@ -242,9 +264,14 @@ impl RunResult {
             interrupted: out.interrupted,
             aborted_by: None,
             load: LoadInfo {
-                model: if open { "open" } else { "closed" }.to_string(),
+                model: match plan.open_model() {
+                    Some(true) => "open",
+                    Some(false) => "closed",
+                    None => "mixed",
+                }
+                .to_string(),
                 users: plan.local_users() as u64,
-                rate: plan.load.rate().map(|r| r / plan.shard.count as f64),
+                rate: plan.rate().map(|r| r / plan.shard.count as f64),
                 workers: plan.workers as u64,
                 timeout_s: plan.max_timeout().as_secs_f64(),
                 shard: (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index + 1, plan.shard.count)),
@@ -257,8 +284,9 @@ impl RunResult {
                 data_exhausted: out.stats.data_exhausted,
             },
             steps,
+            scenarios,
             timeline: out.timeline.clone(),
-            thresholds: evaluate_thresholds(plan, &out.stats, duration_s),
+            thresholds,
             generator: GeneratorInfo {
                 cpu_percent: round2(out.generator.cpu_percent),
                 rss_bytes: out.generator.rss_bytes,
@@ -286,6 +314,47 @@ impl RunResult {
     }
 }
 
+/// How long scenario `i` ran within a run that lasted `elapsed_s`: from its start to its end
+/// or to the end of the run, whichever came first.
+pub fn scenario_seconds(plan: &Plan, i: usize, elapsed_s: f64) -> f64 {
+    let sc = &plan.scenarios[i];
+    (elapsed_s.min(sc.end().as_secs_f64()) - sc.start.as_secs_f64()).max(0.0)
+}
+
+/// The requests thresholds of scenario `i` are measured on: its own, or (with one scenario) all.
+pub fn scenario_stats(stats: &crate::stats::Stats, i: usize, total: &StepStats) -> StepStats {
+    stats.scenarios.get(i).cloned().unwrap_or_else(|| total.clone())
+}
+
+/// Each named scenario's part of the result.
+fn scenario_results(plan: &Plan, out: &RunOutput, thresholds: &[ThresholdResult]) -> Vec<ScenarioResult> {
+    let total = out.stats.total();
+    plan.scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, sc)| {
+            let s = scenario_stats(&out.stats, i, &total);
+            let secs = scenario_seconds(plan, i, out.elapsed.as_secs_f64());
+            let lane = out.stats.lanes.get(i).copied().unwrap_or_default();
+            ScenarioResult {
+                name: sc.name.clone(),
+                executor: sc.executor().to_string(),
+                start_s: round3(sc.start.as_secs_f64()),
+                duration_s: round3(secs),
+                totals: Totals {
+                    summary: Summary::of(&s, secs, sc.load.is_open()),
+                    unfinished: 0,
+                    dropped_iterations: lane.dropped,
+                    iterations: lane.iterations,
+                    data_exhausted: lane.data_exhausted,
+                },
+                histogram: encode_histogram(&s.latency),
+                thresholds: thresholds.iter().filter(|t| t.scenario.as_deref() == Some(&sc.name)).cloned().collect(),
+            }
+        })
+        .collect()
+}
+
 /// A shared row's breakdown: each user type's own step of that name (empty when one type has it).
 fn by_user(plan: &Plan, out: &RunOutput, row: usize, duration_s: f64, open: bool) -> BTreeMap<String, Summary> {
     let Some(by_step) = &out.by_step else { return BTreeMap::new() };
@@ -305,9 +374,17 @@ pub fn evaluate_thresholds(plan: &Plan, stats: &crate::stats::Stats, duration_s:
     let total = stats.total();
     plan.thresholds
         .iter()
-        .map(|rule| {
-            let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
-            rule.threshold.judge(&Observed::of(s, duration_s), rule.step.map(|i| plan.rows[i].clone()))
+        .map(|rule| match rule.scenario {
+            Some(i) => {
+                let s = scenario_stats(stats, i, &total);
+                let secs = scenario_seconds(plan, i, duration_s);
+                let judged = rule.threshold.judge(&Observed::of(&s, secs), None);
+                ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
+            }
+            None => {
+                let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
+                rule.threshold.judge(&Observed::of(s, duration_s), rule.step.map(|i| plan.rows[i].clone()))
+            }
         })
         .collect()
 }

@@ -48,6 +48,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
                 worker_cpu_max: 10.0,
                 worker_wait_max: 0.0,
                 steps: Vec::new(),
+                scenarios: Vec::new(),
             }
         })
         .collect();
@@ -74,6 +75,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
                 by_user: Default::default(),
             })
             .collect(),
+        scenarios: Vec::new(),
         timeline,
         thresholds: Vec::new(),
         generator: GeneratorInfo { workers: 1, worker_cpu_s: vec![0.5], ..GeneratorInfo::default() },

@@ -9,7 +9,9 @@ use crate::units::{bytes, group, micros};
 /// The full summary: heading, totals, latency, status codes, errors, steps, thresholds, generator.
 pub fn summary(r: &RunResult) -> String {
     let mut o = String::new();
-    let model = if r.load.model == "open" {
+    let model = if !r.scenarios.is_empty() {
+        format!("{} scenarios ({} model), {} users at most", r.scenarios.len(), r.load.model, r.load.users)
+    } else if r.load.model == "open" {
         format!("open model at {} req/s over {} connections", fmt_rate(r.load.rate.unwrap_or(0.0)), r.load.users)
     } else {
         format!("closed model, {} {}", r.load.users, if r.command == "bench" { "connections" } else { "users" })
@@ -66,13 +68,20 @@ pub fn summary(r: &RunResult) -> String {
             }
         }
     }
+    if !r.scenarios.is_empty() {
+        o.push_str("\n  scenario                          requests      req/s   errors      p50      p95      p99\n");
+        for s in &r.scenarios {
+            let window = format!("{} ({:.0}s–{:.0}s)", s.name, s.start_s, s.start_s + s.duration_s);
+            step_line(&mut o, "  ", &window, 30, &s.totals.summary);
+        }
+    }
     if let Some(expr) = &r.aborted_by {
         let _ = writeln!(o, "\n  ABORTED     threshold `{expr}` failed during the run (abort_on_fail)");
     }
     if !r.thresholds.is_empty() {
         o.push_str("\n  thresholds\n");
         for th in &r.thresholds {
-            let step = th.step.as_ref().map(|s| format!(" [{s}]")).unwrap_or_default();
+            let step = th.step.as_ref().or(th.scenario.as_ref()).map(|s| format!(" [{s}]")).unwrap_or_default();
             let _ = writeln!(
                 o,
                 "    {} {}{step}  (measured {}{}{})",

@@ -10,9 +10,89 @@ use super::{Compiler, DEFAULT_GRACEFUL_STOP, raw};
 /// Fixed-iteration executors end at this time if iterations are left (k6's default).
 pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
 use crate::error::PlanError;
-use crate::plan::{Curve, Load, Overflow, Stage};
+use crate::plan::{Curve, Load, Overflow, Scenario, Stage, ThresholdRule};
 
 impl Compiler<'_> {
+    /// The file's scenarios: its `[load]` as one scenario of every user type, or its
+    /// `[scenarios.NAME]` tables in file order (with whether they were named, and their
+    /// thresholds).
+    pub(super) fn scenarios(&self, file: &raw::File) -> Result<(Vec<Scenario>, bool, Vec<ThresholdRule>), PlanError> {
+        let all: Vec<usize> = (0..file.users.len()).collect();
+        match (&file.load, &file.scenarios) {
+            (Some(_), Some(s)) => self.err(
+                s.values().next().map_or(0..0, |v| v.span()),
+                "a file has either [load] (one scenario) or [scenarios.NAME] tables (several), not both",
+            ),
+            (None, None) => self.err(0..0, "no load: add a [load] table, or [scenarios.NAME] tables"),
+            (Some(l), None) => {
+                let spec = l.get_ref();
+                let only_named = [
+                    ("start_time", spec.start_time.as_ref().map(|v| v.span())),
+                    ("users", spec.users.as_ref().map(|v| v.span())),
+                    ("thresholds", spec.thresholds.first().map(|v| v.span())),
+                ];
+                if let Some((key, Some(span))) = only_named.into_iter().find(|(_, s)| s.is_some()) {
+                    return self.err(
+                        span,
+                        format!("`{key}` belongs to a named scenario ([scenarios.NAME]); in [load] every user type runs from the start"),
+                    );
+                }
+                let (load, graceful_stop) = self.load(l)?;
+                let scenario = Scenario { graceful_stop, ..Scenario::of_all(load, all.len()) };
+                Ok((vec![scenario], false, Vec::new()))
+            }
+            (None, Some(map)) => {
+                if map.is_empty() {
+                    return self.err(0..0, "[scenarios] is empty: add [scenarios.NAME] tables");
+                }
+                let names: Vec<&str> = file.users.iter().map(|u| u.get_ref().name.get_ref().trim()).collect();
+                let mut scenarios = Vec::new();
+                let mut thresholds = Vec::new();
+                for (i, (name, spec)) in map.iter().enumerate() {
+                    if name.trim().is_empty() {
+                        return self.err(spec.span(), "a scenario needs a name: [scenarios.NAME]");
+                    }
+                    let (load, graceful_stop) = self.load(spec)?;
+                    let s = spec.get_ref();
+                    let start = match &s.start_time {
+                        Some(t) => self.duration(t, "start_time")?,
+                        None => Duration::ZERO,
+                    };
+                    let users = match &s.users {
+                        None => all.clone(),
+                        Some(list) => {
+                            if list.get_ref().is_empty() {
+                                return self.err(list.span(), format!("scenario `{name}` runs no user type"));
+                            }
+                            let mut users = Vec::new();
+                            for u in list.get_ref() {
+                                match names.iter().position(|n| *n == u.get_ref().trim()) {
+                                    Some(t) => users.push(t),
+                                    None => {
+                                        return self.err(
+                                            u.span(),
+                                            format!(
+                                                "unknown user type `{}` (known: {})",
+                                                u.get_ref(),
+                                                names.join(", ")
+                                            ),
+                                        );
+                                    }
+                                }
+                            }
+                            users
+                        }
+                    };
+                    for t in &s.thresholds {
+                        thresholds.push(ThresholdRule { scenario: Some(i), ..self.threshold(t, None)? });
+                    }
+                    scenarios.push(Scenario { name: name.clone(), load, start, graceful_stop, users });
+                }
+                Ok((scenarios, true, thresholds))
+            }
+        }
+    }
+
     pub(super) fn load(&self, l: &Spanned<raw::LoadSpec>) -> Result<(Load, Duration), PlanError> {
         let spec = l.get_ref();
         let exec = spec.executor.get_ref().as_str();

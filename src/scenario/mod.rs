@@ -18,7 +18,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::error::PlanError;
-use crate::plan::{Curve, Load, Plan, Target, ThresholdRule};
+use crate::plan::{Curve, Load, Plan, Scenario, Target, ThresholdRule};
 use crate::template::Names;
 
 /// Per-request timeout when neither the step nor the file sets one.
@@ -180,15 +180,25 @@ impl<'a> Compiler<'a> {
             Some(t) => self.positive(t, "timeout")?,
             None => DEFAULT_TIMEOUT,
         };
-        let (mut load, graceful_stop) = self.load(&file.load)?;
+        let (mut scenarios, named, scenario_thresholds) = self.scenarios(&file)?;
         if let Some((vus, duration)) = over.constant {
             if vus == 0 || duration.is_zero() {
                 return Err(PlanError::Invalid("--vus must be at least 1 and --duration longer than 0s".into()));
             }
-            load = Load::Closed { users: Curve::constant(vus as f64, duration) };
+            let load = Load::Closed { users: Curve::constant(vus as f64, duration) };
+            scenarios = vec![Scenario {
+                graceful_stop: scenarios[0].graceful_stop,
+                ..Scenario::of_all(load, file.users.len())
+            }];
         }
+        let named = named && over.constant.is_none();
         if file.users.is_empty() {
-            return self.err(file.load.span(), "no users: add at least one [[users]] table with [[users.steps]]");
+            let span = file.load.as_ref().map(|l| l.span()).or(file
+                .scenarios
+                .as_ref()
+                .and_then(|s| s.values().next())
+                .map(|s| s.span()));
+            return self.err(span.unwrap_or(0..0), "no users: add at least one [[users]] table with [[users.steps]]");
         }
         let mut targets = vec![target.clone()];
         let mut steps = Vec::new();
@@ -203,6 +213,9 @@ impl<'a> Compiler<'a> {
         let mut thresholds = Vec::new();
         for t in &file.thresholds {
             thresholds.push(self.threshold(t, None)?);
+        }
+        if named {
+            thresholds.extend(scenario_thresholds);
         }
         // A step's thresholds are on its stats row, which steps of the same name share: each
         // threshold once, however many user types repeat it.
@@ -223,14 +236,15 @@ impl<'a> Compiler<'a> {
                 .file_stem()
                 .map_or_else(|| self.src.path.clone(), |s| s.to_string_lossy().into_owned())
         });
-        let mut plan = Plan::single("run", target, steps.remove(0), load);
+        let mut plan = Plan::single("run", target, steps.remove(0), scenarios[0].load.clone());
         plan.steps.extend(steps);
         plan.name = name;
         plan.targets = targets;
         plan.users = users;
         plan.vars = self.vars;
         plan.thresholds = thresholds;
-        plan.graceful_stop = graceful_stop;
+        plan.scenarios = scenarios;
+        plan.named_scenarios = named;
         plan.rows = self.rows;
         plan.status_slots = if self.reads_status { plan.rows.len() } else { 0 };
         Ok(plan)

@@ -20,7 +20,10 @@ pub struct File {
     pub timeout: Option<Spanned<String>>,
     /// Redirects followed at most by every step that does not set its own (default 10).
     pub redirects: Option<Spanned<i64>>,
-    pub load: Spanned<LoadSpec>,
+    /// One scenario: the shorthand for a file with a single load shape.
+    pub load: Option<Spanned<LoadSpec>>,
+    /// Named scenarios that run side by side, in file order.
+    pub scenarios: Option<indexmap::IndexMap<String, Spanned<LoadSpec>>>,
     #[serde(default)]
     pub users: Vec<Spanned<UserSpec>>,
 }
@@ -69,6 +72,13 @@ pub struct LoadSpec {
     pub iterations: Option<Spanned<u64>>,
     /// Fixed-iteration executors: the run ends at this time even if iterations are left.
     pub max_duration: Option<Spanned<String>>,
+    /// `[scenarios.NAME]` only: when it starts, from the start of the run (default 0s).
+    pub start_time: Option<Spanned<String>>,
+    /// `[scenarios.NAME]` only: the user types it runs (default: all).
+    pub users: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `[scenarios.NAME]` only: thresholds measured on its requests only.
+    #[serde(default)]
+    pub thresholds: Vec<Spanned<ThresholdSpec>>,
 }
 
 #[derive(Debug, Deserialize)]

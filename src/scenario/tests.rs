@@ -108,7 +108,7 @@ fn a_full_journey_compiles_into_the_plan() {
     assert!(plan.thresholds[1].threshold.abort_on_fail);
     assert_eq!(plan.thresholds[1].delay, Duration::from_secs(5));
     assert_eq!(plan.thresholds[2].step, Some(2));
-    match &plan.load {
+    match &plan.scenarios[0].load {
         Load::Closed { users } => {
             assert_eq!(users.max(), 10.0);
             assert_eq!(users.duration(), Duration::from_secs(3));
@@ -157,7 +157,7 @@ name = "u"
 "#;
     let p = files("arrival", text, &[]);
     let plan = compile(text, &p, &Overrides::default()).unwrap();
-    match &plan.load {
+    match &plan.scenarios[0].load {
         Load::Open { rate, pre_allocated, max_users, .. } => {
             assert_eq!((rate.start_value(), rate.max()), (10.0, 200.0));
             assert_eq!((*pre_allocated, *max_users), (50, 50));
@@ -415,14 +415,14 @@ fn fixed_iteration_executors_and_the_constant_override() {
         let p = files(exec, &text, &[]);
         let plan = compile(&text, &p, &Overrides::default()).unwrap();
         assert_eq!(
-            plan.load,
+            plan.scenarios[0].load,
             Load::Iterations { users: 3, iterations: 7, shared, max_duration: Duration::from_secs(30) },
             "{exec}"
         );
         let over = Overrides { constant: Some((5, Duration::from_secs(2))), ..Overrides::default() };
         let plan = compile(&text, &p, &over).unwrap();
         assert_eq!(
-            (plan.load.users(), plan.duration()),
+            (plan.scenarios[0].load.users(), plan.duration()),
             (5, Duration::from_secs(2)),
             "--vus/--duration replace [load]"
         );

@@ -36,6 +36,6 @@ impl Compiler<'_> {
             }
             None => Duration::ZERO,
         };
-        Ok(ThresholdRule { threshold: th, step, delay })
+        Ok(ThresholdRule { threshold: th, step, delay, scenario: None })
     }
 }

@@ -53,6 +53,7 @@ fn row(t: u64) -> TimelineRow {
             StepSecond { requests: requests / 3, errors: 0, p50_us: 800, p95_us: 2000, p99_us: 5000 },
             StepSecond { requests: requests - requests / 3, errors: t % 3, p50_us: 1000, p95_us: 4000, p99_us: 7000 },
         ],
+        scenarios: Vec::new(),
     }
 }
 
@@ -85,15 +86,24 @@ pub fn sample() -> RunResult {
         load: LoadInfo { model: "closed".into(), users: 50, rate: None, workers: 2, timeout_s: 10.0, shard: None },
         totals: Totals { summary: summary(5000, 20, &h), ..Totals::default() },
         steps,
+        scenarios: Vec::new(),
         timeline: (1..=10).map(row).collect(),
         thresholds: vec![
-            ThresholdResult { expr: "p(95) < 200ms".into(), ok: true, value: 8.1, unit: "ms".into(), step: None },
+            ThresholdResult {
+                expr: "p(95) < 200ms".into(),
+                ok: true,
+                value: 8.1,
+                unit: "ms".into(),
+                step: None,
+                scenario: None,
+            },
             ThresholdResult {
                 expr: "errors < 0.1%".into(),
                 ok: false,
                 value: 0.4,
                 unit: "%".into(),
                 step: Some(HOSTILE.into()),
+                scenario: None,
             },
         ],
         generator: GeneratorInfo {

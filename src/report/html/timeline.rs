@@ -76,6 +76,7 @@ mod tests {
             worker_cpu_max: 10.0,
             worker_wait_max: 0.0,
             steps: Vec::new(),
+            scenarios: Vec::new(),
         }
     }
 
