@@ -3,6 +3,8 @@
 //!
 //! - [`bench`]: `stampede bench` against scripted raw HTTP servers.
 //! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
+//! - [`scenarios`]: several scenarios in one file, their windows, thresholds and merging.
+//! - [`suite`]: what real suites need: HTTPS, cookies, redirects, conditions, feeders, executors.
 //! - [`results`]: `stampede merge`, `compare` and `report` on saved results.
 //! - [`report_html`]: the `--html` report of a real run, and its rendering in headless Chromium.
 //! - [`capacity`]: `stampede capacity` against servers of known capacity.
@@ -13,6 +15,7 @@ mod hostile;
 mod report_html;
 mod results;
 mod scenario;
+mod scenarios;
 mod suite;
 mod tls;
 mod util;

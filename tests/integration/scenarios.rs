@@ -1,0 +1,193 @@
+//! Integration tests of several scenarios in one file (`[scenarios.NAME]`): each runs only inside
+//! its window (checked against the server's own clock), its thresholds pass or fail on its own
+//! requests, and shards of a multi-scenario run merge into the run of both.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::util::tls_server::arg;
+use crate::util::{self, Outcome, Response, Server, TempDir};
+
+/// A server answering 200 to everything, recording when (wall clock, ms) each path arrived.
+fn clock_server() -> (Server, Arc<Mutex<Vec<(u64, String)>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let server = Server::start(move |req| {
+        let ms = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_millis() as u64;
+        s.lock().unwrap().push((ms, req.target.clone()));
+        Response::with_length(200, "ok").into()
+    });
+    (server, seen)
+}
+
+/// Background requests at 40/s for 3 s, and a burst of users on another path from 1.5 s to 2.5 s.
+fn two_scenarios(url: &str, extra: &str) -> String {
+    format!(
+        r#"name = "two"
+target = "{url}"
+
+[scenarios.background]
+executor = "constant-arrival-rate"
+rate = 40
+duration = "3s"
+users = ["reader"]
+thresholds = ["requests > 60"]
+
+[scenarios.burst]
+executor = "constant-vus"
+vus = 2
+duration = "1s"
+start_time = "1.5s"
+users = ["buyer"]
+thresholds = ["requests < 5"]
+{extra}
+[[users]]
+name = "reader"
+  [[users.steps]]
+  name = "read"
+  request = "GET /a"
+
+[[users]]
+name = "buyer"
+think = "20ms"
+  [[users.steps]]
+  name = "buy"
+  request = "GET /b"
+"#
+    )
+}
+
+fn scenario<'a>(out: &'a Outcome, name: &str) -> &'a serde_json::Value {
+    let all = out.at("/scenarios").as_array().expect("scenarios is an array");
+    all.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no scenario `{name}`: {all:?}"))
+}
+
+#[test]
+fn each_scenario_sends_only_inside_its_window() {
+    let _m = util::exclusive_machine();
+    let (server, seen) = clock_server();
+    let dir = TempDir::new("scenarios-window");
+    let file = dir.write("two.toml", &two_scenarios(&server.url(""), ""));
+    let out = util::scenario(&file, &["-t", "1"]);
+    // The burst's threshold fails, the background's holds: exit 1.
+    out.assert_code(1);
+    let start = out.u64("/started_at_unix_ms");
+    let seen = seen.lock().unwrap().clone();
+    let (a, b): (Vec<_>, Vec<_>) = seen.iter().partition(|(_, path)| path == "/a");
+    assert!(!b.is_empty() && a.len() > 100, "a {} b {}", a.len(), b.len());
+    for (ms, _) in &b {
+        let at = *ms as i64 - start as i64;
+        assert!((1450..=2600).contains(&at), "a burst request arrived {at} ms after the start, outside 1.5 s..2.5 s");
+    }
+    for (ms, _) in &a {
+        let at = *ms as i64 - start as i64;
+        assert!((-50..=3100).contains(&at), "a background request arrived {at} ms after the start");
+    }
+    // The client's counts per scenario are the server's per path.
+    assert_eq!(scenario(&out, "background")["requests"].as_u64(), Some(a.len() as u64), "{}", out.describe());
+    assert_eq!(scenario(&out, "burst")["requests"].as_u64(), Some(b.len() as u64), "{}", out.describe());
+    assert_eq!(scenario(&out, "burst")["start_s"].as_f64(), Some(1.5));
+    // The timeline's per-scenario seconds: nothing from the burst in the first second, some in
+    // the second and third (it runs from 1.5 s to 2.5 s), all of the background's in its own.
+    let rows = out.at("/timeline").as_array().expect("timeline");
+    let in_second = |i: usize, sc: usize| rows[i]["scenarios"][sc]["requests"].as_u64().expect("per-scenario second");
+    assert_eq!(in_second(0, 1), 0, "{rows:?}");
+    assert!(in_second(1, 1) > 0 && in_second(2, 1) > 0, "{rows:?}");
+    let per_second: u64 = (0..rows.len()).map(|i| in_second(i, 0)).sum();
+    assert_eq!(per_second, a.len() as u64, "{rows:?}");
+}
+
+#[test]
+fn scenario_thresholds_pass_and_fail_on_their_own_requests() {
+    let _m = util::shared_machine();
+    let (server, _) = clock_server();
+    let dir = TempDir::new("scenarios-thresholds");
+    let file = dir.write("two.toml", &two_scenarios(&server.url(""), ""));
+    let out = util::scenario(&file, &["-t", "1"]);
+    out.assert_code(1);
+    let verdict = |name: &str| {
+        let th = &scenario(&out, name)["thresholds"][0];
+        (th["ok"].as_bool().expect("ok"), th["scenario"].as_str().map(String::from))
+    };
+    assert_eq!(verdict("background"), (true, Some("background".into())), "{}", out.describe());
+    assert_eq!(verdict("burst"), (false, Some("burst".into())), "{}", out.describe());
+    // The run-wide list carries both, each naming its scenario.
+    let all = out.at("/thresholds").as_array().expect("thresholds");
+    assert_eq!(all.iter().filter(|t| t["scenario"].is_string()).count(), 2, "{all:?}");
+    assert!(out.stdout.contains("FAIL requests < 5 [burst]"), "{}", out.stdout);
+}
+
+#[test]
+fn shards_of_a_multi_scenario_run_merge_into_the_run_of_both() {
+    let _m = util::shared_machine();
+    let (server, seen) = clock_server();
+    let dir = TempDir::new("scenarios-merge");
+    let file = dir.write("two.toml", &two_scenarios(&server.url(""), ""));
+    let mut parts = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let json = dir.path().join(format!("shard-{}.json", &shard[..1]));
+        let out = util::stampede(&["run", arg(&file), "-t", "1", "-q", "--shard", shard, "--json", arg(&json)]);
+        assert!(matches!(out.code, Some(0 | 1)), "{}", out.describe());
+        parts.push(json);
+    }
+    let merged = dir.path().join("merged.json");
+    let out = util::stampede_json(&["merge", arg(&parts[0]), arg(&parts[1]), "-o", arg(&merged)]);
+    assert!(matches!(out.code, Some(0 | 1)), "{}\n{}", out.stdout, out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let count = |path: &str| seen.iter().filter(|(_, p)| p == path).count() as u64;
+    let sc = |i: usize, f: &str| doc["scenarios"][i][f].clone();
+    assert_eq!(sc(0, "name"), "background");
+    assert_eq!(sc(0, "requests").as_u64(), Some(count("/a")), "{doc}");
+    assert_eq!(sc(1, "requests").as_u64(), Some(count("/b")), "{doc}");
+    assert_eq!(doc["totals"]["requests"].as_u64(), Some(count("/a") + count("/b")));
+    // Each shard ran half of each scenario: 20/s of background, one burst user each.
+    let shard_requests = |p: &std::path::Path, i: usize| -> u64 {
+        let d: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        d["scenarios"][i]["requests"].as_u64().unwrap()
+    };
+    for i in 0..2 {
+        assert_eq!(shard_requests(&parts[0], i) + shard_requests(&parts[1], i), sc(i, "requests").as_u64().unwrap());
+    }
+    // Thresholds measured again on the merged scenarios.
+    let th = doc["scenarios"][1]["thresholds"][0].clone();
+    assert_eq!((th["expr"].as_str(), th["ok"].as_bool()), (Some("requests < 5"), Some(false)), "{doc}");
+}
+
+#[test]
+fn bad_scenario_tables_are_refused_where_they_are() {
+    let _m = util::shared_machine();
+    let (server, seen) = clock_server();
+    let dir = TempDir::new("scenarios-bad");
+    let url = server.url("");
+    let cases = [
+        (
+            "unknown-user",
+            two_scenarios(&url, "").replace("users = [\"buyer\"]", "users = [\"buyr\"]"),
+            "unknown user type `buyr`",
+        ),
+        (
+            "both",
+            two_scenarios(&url, "\n[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n"),
+            "not both",
+        ),
+        (
+            "start-in-load",
+            format!(
+                "target = \"{url}\"\n[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\nstart_time = \"1s\"\n[[users]]\nname = \"u\"\n  [[users.steps]]\n  request = \"GET /\"\n"
+            ),
+            "belongs to a named scenario",
+        ),
+        ("bad-start", two_scenarios(&url, "").replace("start_time = \"1.5s\"", "start_time = \"soon\""), "start_time"),
+    ];
+    for (name, text, needle) in cases {
+        let file = dir.write(&format!("{name}.toml"), &text);
+        let out = util::scenario(&file, &["-t", "1"]);
+        assert_eq!(out.code, Some(2), "{name}: {}", out.stderr);
+        let path = file.display().to_string();
+        assert!(out.stderr.contains(&format!("{path}:")), "{name}: names the file: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{name}: {}", out.stderr);
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(seen.lock().unwrap().is_empty(), "a refused file sent requests");
+}
