@@ -92,6 +92,28 @@ pub struct ThresholdResult {
     /// The scenario it is measured on, for a scenario's threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
+    /// The window of the run it is measured on (`"2m..12m"`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<String>,
+    /// `"warn"`: reported, does not fail the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+}
+
+impl ThresholdResult {
+    /// It failed, and it is not a warning: the run fails.
+    pub fn fails_run(&self) -> bool {
+        !self.ok && self.level.as_deref() != Some("warn")
+    }
+
+    /// How a report labels it: `ok`, `FAIL`, or `WARN` (a failed warning).
+    pub fn verdict(&self) -> &'static str {
+        match (self.ok, self.level.as_deref()) {
+            (true, _) => "ok",
+            (false, Some("warn")) => "WARN",
+            (false, _) => "FAIL",
+        }
+    }
 }
 
 impl Metric {
@@ -151,6 +173,8 @@ impl Threshold {
             unit: self.unit().to_string(),
             step,
             scenario: None,
+            during: None,
+            level: None,
         }
     }
 

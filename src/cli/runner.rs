@@ -14,7 +14,7 @@ use crate::plan::Plan;
 use crate::report::hdrlog::HdrLog;
 use crate::report::{self, RunResult};
 use crate::stats::{Stats, TimelineRow};
-use crate::threshold::Observed;
+use crate::threshold::{Observed, ThresholdResult};
 
 /// Where a run's results go.
 #[derive(Debug, Default)]
@@ -64,7 +64,8 @@ impl Observer for Watch<'_> {
             return;
         }
         let all = total.total();
-        for rule in self.plan.thresholds.iter().filter(|r| r.threshold.abort_on_fail) {
+        // A window's threshold is judged at the end, on the window's own seconds.
+        for rule in self.plan.thresholds.iter().filter(|r| r.threshold.abort_on_fail && r.during.is_none()) {
             if row.t < rule.delay.as_secs_f64() {
                 continue;
             }
@@ -144,7 +145,7 @@ pub fn outcome(r: &RunResult) -> Outcome {
         eprintln!("error: could not reach {} at all ({reason})", r.target);
         return Outcome::Unreachable;
     }
-    if r.aborted_by.is_some() || r.thresholds.iter().any(|th| !th.ok) {
+    if r.aborted_by.is_some() || r.thresholds.iter().any(ThresholdResult::fails_run) {
         return Outcome::ThresholdsFailed;
     }
     Outcome::Ok

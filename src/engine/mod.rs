@@ -141,6 +141,8 @@ impl GeneratorUsage {
 pub struct RunOutput {
     /// Merged over all workers and the whole run, one entry per stats row (`Plan::rows`).
     pub stats: Stats,
+    /// For each threshold of the plan with a `during` window: the seconds inside it, merged.
+    pub windows: Vec<Option<Stats>>,
     /// When steps share rows: the whole run's stats per step (`Plan::steps`), for the breakdown
     /// of a shared row by user type.
     pub by_step: Option<Stats>,
@@ -174,6 +176,9 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     drop(tx);
 
     let mut collector = Collector::new(plan.workers, plan.rows.len());
+    // Thresholds on a window of the run (`during`): the seconds inside it, merged.
+    let mut windows: Vec<Option<Stats>> =
+        plan.thresholds.iter().map(|r| r.during.map(|_| Stats::new(plan.rows.len()))).collect();
     // Steps of one name in several user types share a stats row; each one's own total is kept
     // for the report's breakdown by user type.
     let mut by_step = plan.shares_rows().then(|| Stats::new(plan.steps.len()));
@@ -188,6 +193,7 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
             Ok(Msg::Interval { worker, seq, elapsed, stats, last, cpu, wait: w }) => {
                 let stats = if regroup { into_rows(&plan, stats, by_step.as_mut()) } else { stats };
                 for (row, interval) in collector.add(worker, seq, elapsed, stats, last, (cpu, w)) {
+                    add_to_windows(&plan, &mut windows, &row, &interval);
                     observer.second(&row, &interval, &collector.total);
                 }
             }
@@ -215,6 +221,7 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         return Err(f);
     }
     for (row, interval) in collector.flush() {
+        add_to_windows(&plan, &mut windows, &row, &interval);
         observer.second(&row, &interval, &collector.total);
     }
     let wall = shared.start.elapsed();
@@ -243,6 +250,7 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         elapsed + Duration::from_millis(5) < plan.duration()
     };
     Ok(RunOutput {
+        windows,
         by_step,
         unfinished: collector.last_in_flight(),
         interrupted,
@@ -252,6 +260,18 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         generator,
         started_at,
     })
+}
+
+/// Add one second of the run to the windows of the thresholds it falls in (by its start).
+fn add_to_windows(plan: &Plan, windows: &mut [Option<Stats>], row: &TimelineRow, interval: &Stats) {
+    let start = (row.t - row.interval_s).max(0.0);
+    for (rule, window) in plan.thresholds.iter().zip(windows.iter_mut()) {
+        if let (Some((from, to)), Some(w)) = (rule.during, window.as_mut()) {
+            if start + 1e-3 >= from.as_secs_f64() && start + 1e-3 < to.as_secs_f64() {
+                w.merge(interval);
+            }
+        }
+    }
 }
 
 /// A worker's snapshot (one entry per scenario and step) as reports read it: one entry per stats

@@ -212,6 +212,10 @@ pub struct ThresholdRule {
     pub delay: Duration,
     /// Measured on this scenario's requests only (index into `Plan::scenarios`).
     pub scenario: Option<usize>,
+    /// Measured on the requests of this window of the run only (`during = "2m..12m"`).
+    pub during: Option<(Duration, Duration)>,
+    /// `warn`: reported, never fails the run.
+    pub warn: bool,
 }
 
 /// How load is offered.
@@ -477,9 +481,22 @@ impl Plan {
         self.steps.iter().any(|s| s.redirects > 0) || self.users.iter().any(|u| u.cookies)
     }
 
-    /// Users (connections) this instance runs at most, after sharding.
+    /// Users (connections) this instance runs at most at once, after sharding: scenarios that
+    /// follow one another (phases) do not add up, scenarios that overlap do.
     pub fn local_users(&self) -> usize {
-        self.scenarios.iter().map(|s| self.shard.share(s.load.users())).sum()
+        let users = |s: &Scenario| self.shard.share(s.load.users());
+        self.scenarios
+            .iter()
+            .map(|at| {
+                let t = at.start;
+                self.scenarios
+                    .iter()
+                    .filter(|s| s.start <= t && t < s.end().max(s.start + Duration::from_nanos(1)))
+                    .map(users)
+                    .sum()
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Users of scenario `s` run by one worker at most.

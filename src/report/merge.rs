@@ -289,11 +289,26 @@ fn thresholds(
     let mut out: Vec<ThresholdResult> = Vec::new();
     for (i, r) in results.iter().enumerate() {
         for th in &r.thresholds {
-            if out.iter().any(|o| o.expr == th.expr && o.step == th.step && o.scenario == th.scenario) {
+            if out
+                .iter()
+                .any(|o| o.expr == th.expr && o.step == th.step && o.scenario == th.scenario && o.during == th.during)
+            {
                 continue;
             }
             let rule = threshold::parse(&th.expr)
                 .map_err(|e| format!("{}: threshold `{}` does not parse: {e}", label(i, r), th.expr))?;
+            if th.during.is_some() {
+                // A window's seconds are not in the documents: the shards' verdicts together.
+                let same =
+                    results.iter().flat_map(|r| &r.thresholds).filter(|o| o.expr == th.expr && o.during == th.during);
+                let all: Vec<&ThresholdResult> = same.collect();
+                out.push(ThresholdResult {
+                    ok: all.iter().all(|o| o.ok),
+                    value: all.iter().map(|o| o.value).fold(f64::NAN, f64::max),
+                    ..th.clone()
+                });
+                continue;
+            }
             if let Some(name) = &th.scenario {
                 let j = scenarios.iter().position(|s| &s.name == name).ok_or_else(|| {
                     format!(
@@ -622,6 +637,8 @@ mod tests {
             unit: "ms".into(),
             step: step.map(String::from),
             scenario: None,
+            during: None,
+            level: None,
         };
         let mut a = shard(1, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
         let mut b = shard(2, 2, &[("s", &slow)], 10, STARTED_AT_UNIX_MS);
@@ -678,6 +695,8 @@ mod tests {
             unit: "".into(),
             step: None,
             scenario: None,
+            during: None,
+            level: None,
         }];
         refused(&[a.clone(), bad], "threshold `p95 < 1` does not parse");
         let mut cap = b.clone();

@@ -249,7 +249,7 @@ impl RunResult {
                 by_user: by_user(plan, out, row, duration_s, open),
             })
             .collect();
-        let thresholds = evaluate_thresholds(plan, &out.stats, duration_s);
+        let thresholds = evaluate_thresholds(plan, &out.stats, &out.windows, duration_s);
         let scenarios = if plan.named_scenarios { scenario_results(plan, out, &thresholds) } else { Vec::new() };
         let unix_ms = out.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         RunResult {
@@ -370,20 +370,40 @@ fn by_user(plan: &Plan, out: &RunOutput, row: usize, duration_s: f64, open: bool
 }
 
 /// Measure every threshold of the plan on `stats` (the whole run, or its step).
-pub fn evaluate_thresholds(plan: &Plan, stats: &crate::stats::Stats, duration_s: f64) -> Vec<ThresholdResult> {
-    let total = stats.total();
+pub fn evaluate_thresholds(
+    plan: &Plan,
+    stats: &crate::stats::Stats,
+    windows: &[Option<crate::stats::Stats>],
+    duration_s: f64,
+) -> Vec<ThresholdResult> {
     plan.thresholds
         .iter()
-        .map(|rule| match rule.scenario {
-            Some(i) => {
-                let s = scenario_stats(stats, i, &total);
-                let secs = scenario_seconds(plan, i, duration_s);
-                let judged = rule.threshold.judge(&Observed::of(&s, secs), None);
-                ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
-            }
-            None => {
-                let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
-                rule.threshold.judge(&Observed::of(s, duration_s), rule.step.map(|i| plan.rows[i].clone()))
+        .enumerate()
+        .map(|(k, rule)| {
+            // A window's own seconds, and its length within the run.
+            let (stats, secs) = match (rule.during, windows.get(k).and_then(Option::as_ref)) {
+                (Some((from, to)), Some(w)) => (w, (duration_s.min(to.as_secs_f64()) - from.as_secs_f64()).max(0.0)),
+                _ => (stats, duration_s),
+            };
+            let total = stats.total();
+            let judged = match rule.scenario {
+                Some(i) => {
+                    let s = scenario_stats(stats, i, &total);
+                    let secs = if rule.during.is_some() { secs } else { scenario_seconds(plan, i, secs) };
+                    let judged = rule.threshold.judge(&Observed::of(&s, secs), None);
+                    ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
+                }
+                None => {
+                    let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
+                    rule.threshold.judge(&Observed::of(s, secs), rule.step.map(|i| plan.rows[i].clone()))
+                }
+            };
+            ThresholdResult {
+                during: rule
+                    .during
+                    .map(|(a, b)| format!("{}..{}", crate::units::duration(a), crate::units::duration(b))),
+                level: rule.warn.then(|| "warn".to_string()),
+                ..judged
             }
         })
         .collect()

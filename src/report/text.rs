@@ -81,11 +81,14 @@ pub fn summary(r: &RunResult) -> String {
     if !r.thresholds.is_empty() {
         o.push_str("\n  thresholds\n");
         for th in &r.thresholds {
-            let step = th.step.as_ref().or(th.scenario.as_ref()).map(|s| format!(" [{s}]")).unwrap_or_default();
+            let mut step = th.step.as_ref().or(th.scenario.as_ref()).map(|s| format!(" [{s}]")).unwrap_or_default();
+            if let Some(w) = &th.during {
+                step += &format!(" during {w}");
+            }
             let _ = writeln!(
                 o,
                 "    {} {}{step}  (measured {}{}{})",
-                if th.ok { "ok  " } else { "FAIL" },
+                format!("{:<4}", th.verdict()),
                 th.expr,
                 fmt_value(th.value),
                 if th.unit.len() > 2 { " " } else { "" },

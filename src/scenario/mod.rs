@@ -90,6 +90,7 @@ pub fn compile(text: &str, path: &Path, over: &Overrides) -> Result<Plan, PlanEr
         redirects: DEFAULT_REDIRECTS,
         env: over.env.clone(),
         reads_status: false,
+        run_length: None,
     }
     .plan(file, over)
 }
@@ -110,6 +111,9 @@ struct Compiler<'a> {
     env: Vec<(String, String)>,
     /// Some condition reads a step's status: users keep the last status of each row.
     reads_status: bool,
+    /// How long the run lasts, once its scenarios are known (thresholds' windows must start
+    /// within it).
+    run_length: Option<Duration>,
 }
 
 /// The names a template may use at one place in a journey.
@@ -192,6 +196,7 @@ impl<'a> Compiler<'a> {
             }];
         }
         let named = named && over.constant.is_none();
+        self.run_length = scenarios.iter().map(Scenario::end).max();
         if file.users.is_empty() {
             let span = file.load.as_ref().map(|l| l.span()).or(file
                 .scenarios

@@ -44,6 +44,10 @@ pub struct ThresholdTable {
     pub abort_on_fail: bool,
     /// Do not abort before this much of the run has passed.
     pub delay: Option<String>,
+    /// `"2m..12m"`: measured on the requests of that window of the run only.
+    pub during: Option<String>,
+    /// `"warn"`: shown and reported, does not fail the exit code (default `"fail"`).
+    pub level: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,9 +15,11 @@ impl Compiler<'_> {
         t: &Spanned<raw::ThresholdSpec>,
         step: Option<usize>,
     ) -> Result<ThresholdRule, PlanError> {
-        let (expr, abort, delay) = match t.get_ref() {
-            raw::ThresholdSpec::Expr(e) => (e.as_str(), false, None),
-            raw::ThresholdSpec::Table(tt) => (tt.expr.as_str(), tt.abort_on_fail, tt.delay.as_deref()),
+        let (expr, abort, delay, during, level) = match t.get_ref() {
+            raw::ThresholdSpec::Expr(e) => (e.as_str(), false, None, None, None),
+            raw::ThresholdSpec::Table(tt) => {
+                (tt.expr.as_str(), tt.abort_on_fail, tt.delay.as_deref(), tt.during.as_deref(), tt.level.as_deref())
+            }
         };
         let mut th = threshold::parse(expr).or_else(|e| {
             let at = if matches!(t.get_ref(), raw::ThresholdSpec::Expr(_)) {
@@ -36,6 +38,37 @@ impl Compiler<'_> {
             }
             None => Duration::ZERO,
         };
-        Ok(ThresholdRule { threshold: th, step, delay, scenario: None })
+        let during = match during {
+            Some(w) => {
+                let bad = |why: String| self.src.at(t.span(), format!("threshold during `{w}`: {why}"));
+                let (from, to) = w
+                    .split_once("..")
+                    .ok_or_else(|| bad("write a window of the run as FROM..TO, as in \"2m..12m\"".into()))?;
+                let from = crate::units::parse_duration(from.trim()).map_err(|e| bad(e.to_string()))?;
+                let to = crate::units::parse_duration(to.trim()).map_err(|e| bad(e.to_string()))?;
+                if to <= from {
+                    return Err(bad("the window ends before it starts".into()));
+                }
+                if let Some(run) = self.run_length.filter(|run| from >= *run) {
+                    return Err(bad(format!(
+                        "the run lasts {}: the window starts after it",
+                        crate::units::duration(run)
+                    )));
+                }
+                Some((from, to))
+            }
+            None => None,
+        };
+        let warn = match level {
+            None | Some("fail") => false,
+            Some("warn") => true,
+            Some(other) => {
+                return self.err(t.span(), format!("threshold level `{other}`: use \"warn\" or \"fail\""));
+            }
+        };
+        if warn && abort {
+            return self.err(t.span(), "a threshold at level \"warn\" cannot abort_on_fail");
+        }
+        Ok(ThresholdRule { threshold: th, step, delay, scenario: None, during, warn })
     }
 }

@@ -191,3 +191,65 @@ fn bad_scenario_tables_are_refused_where_they_are() {
     std::thread::sleep(Duration::from_millis(30));
     assert!(seen.lock().unwrap().is_empty(), "a refused file sent requests");
 }
+
+/// A `during` window fails where the whole run passes; a failed `warn` threshold is reported as
+/// WARN and does not fail the exit code.
+#[test]
+fn a_window_threshold_fails_where_the_whole_run_passes_and_warnings_do_not_fail() {
+    let _m = util::exclusive_machine();
+    // Slow (60 ms) for requests that arrive between 1 s and 2 s after the first one.
+    let first = Arc::new(Mutex::new(None::<std::time::Instant>));
+    let f = first.clone();
+    let server = Server::start(move |_| {
+        let now = std::time::Instant::now();
+        let t0 = *f.lock().unwrap().get_or_insert(now);
+        let at = now.duration_since(t0);
+        let resp = Response::with_length(200, "ok");
+        if at >= Duration::from_millis(1000) && at < Duration::from_millis(2000) {
+            resp.delay(Duration::from_millis(60)).into()
+        } else {
+            resp.into()
+        }
+    });
+    let dir = TempDir::new("scenarios-during");
+    let text = format!(
+        r#"target = "{}"
+thresholds = [
+  "p(50) < 30ms",
+  {{ expr = "p(50) < 30ms", during = "1s..2s" }},
+  {{ expr = "max < 1ms", level = "warn" }},
+]
+[load]
+executor = "constant-vus"
+vus = 1
+duration = "3s"
+[[users]]
+name = "u"
+  [[users.steps]]
+  request = "GET /"
+"#,
+        server.url("")
+    );
+    let file = dir.write("during.toml", &text);
+    let out = util::scenario(&file, &["-t", "1"]);
+    out.assert_code(1);
+    let all = out.at("/thresholds").as_array().expect("thresholds").clone();
+    let whole = &all[0];
+    let window = &all[1];
+    let warn = &all[2];
+    assert_eq!(whole["ok"], true, "{all:?}");
+    assert_eq!((window["ok"].as_bool(), window["during"].as_str()), (Some(false), Some("1s..2s")), "{all:?}");
+    assert!(window["value"].as_f64().unwrap() >= 60.0, "the window's p50 is the slow second's: {all:?}");
+    assert_eq!((warn["ok"].as_bool(), warn["level"].as_str()), (Some(false), Some("warn")), "{all:?}");
+    assert!(out.stdout.contains("WARN max < 1ms"), "{}", out.stdout);
+
+    // Without the window's threshold, the failed warning alone leaves the exit code 0.
+    let text = text.replace("  {{ expr = \"p(50) < 30ms\", during = \"1s..2s\" }},\n", "");
+    let text = text.replace("  { expr = \"p(50) < 30ms\", during = \"1s..2s\" },\n", "");
+    let file = dir.write("warn.toml", &text);
+    *first.lock().unwrap() = None;
+    let out = util::scenario(&file, &["-t", "1"]);
+    out.assert_code(0);
+    assert_eq!(out.at("/thresholds/1/level"), "warn");
+    assert_eq!(out.at("/thresholds/1/ok"), false);
+}

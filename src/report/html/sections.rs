@@ -13,7 +13,7 @@ use crate::units::{bytes, group};
 pub fn header(o: &mut String, r: &RunResult) {
     let mut badges = String::new();
     if !r.thresholds.is_empty() {
-        let failed = r.thresholds.iter().filter(|t| !t.ok).count();
+        let failed = r.thresholds.iter().filter(|t| t.fails_run()).count();
         if failed == 0 {
             badges.push_str("<span class=\"badge ok\">THRESHOLDS PASSED</span>");
         } else {

@@ -96,6 +96,8 @@ pub fn sample() -> RunResult {
                 unit: "ms".into(),
                 step: None,
                 scenario: None,
+                during: None,
+                level: None,
             },
             ThresholdResult {
                 expr: "errors < 0.1%".into(),
@@ -104,6 +106,8 @@ pub fn sample() -> RunResult {
                 unit: "%".into(),
                 step: Some(HOSTILE.into()),
                 scenario: None,
+                during: None,
+                level: None,
             },
         ],
         generator: GeneratorInfo {
