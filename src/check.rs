@@ -534,7 +534,10 @@ fn unquote(v: &str) -> &str {
     v
 }
 
-const COND_FORMS: &str = "use `status == 200`, `status in 2xx`, `header X-Cache == HIT`, `header ETag`, `body contains ok` or `json $.ok == true`";
+const COND_FORMS: &str = concat!(
+    "use `status == 200`, `status in 2xx`, `header X-Cache == HIT`, `header ETag`, `body contains ok` or ",
+    "`json $.ok == true`"
+);
 
 /// Parse the text form of a condition (see the module documentation), e.g. `header X-Cache == HIT`.
 pub fn parse_cond(src: &str) -> Result<ResponseCond, CondParseError> {
