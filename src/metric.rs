@@ -39,8 +39,8 @@ pub const BUILT_IN: &[&str] = &["iteration_duration", "iterations", "dropped_ite
 /// The largest trend value kept; larger ones are recorded as this.
 pub const MAX_TREND_VALUE: f64 = 1e12;
 
-/// Trend values are stored ×1000: three decimals kept.
-const SCALE: f64 = 1000.0;
+/// Trend values are stored ×1000 in their histograms: three decimals kept.
+pub const TREND_SCALE: f64 = 1000.0;
 
 /// Significant digits of a trend's histogram (as latency's).
 const SIGFIGS: u8 = 3;
@@ -375,7 +375,7 @@ pub enum MetricStats {
 /// Record one trend value (finite and non-negative, as [`TrendSource::value`] gives).
 fn record_into(hist: &mut Histogram<u64>, v: f64) {
     // Cannot fail: the histogram resizes, and the value is within what it can hold.
-    let _ = hist.record((v.min(MAX_TREND_VALUE) * SCALE).round() as u64);
+    let _ = hist.record((v.min(MAX_TREND_VALUE) * TREND_SCALE).round() as u64);
 }
 
 /// The values recorded and their counts, in order.
@@ -416,7 +416,7 @@ impl MetricStats {
 
     /// A value as stored in a trend's histogram, back in the trend's unit.
     pub fn trend_value(stored: u64) -> f64 {
-        stored as f64 / SCALE
+        stored as f64 / TREND_SCALE
     }
 
     /// Record one value of a trend (e.g. a built-in one such as an iteration's duration): kept to
@@ -608,8 +608,8 @@ impl MetricSummary {
                     let q = |p| v(h.value_at_quantile(p));
                     t.count = h.len();
                     t.min = v(h.min());
-                    t.mean = round3(h.mean() / SCALE);
-                    t.stdev = round3(h.stdev() / SCALE);
+                    t.mean = round3(h.mean() / TREND_SCALE);
+                    t.stdev = round3(h.stdev() / TREND_SCALE);
                     (t.p50, t.p75, t.p90, t.p95, t.p99, t.p999) = (q(0.5), q(0.75), q(0.9), q(0.95), q(0.99), q(0.999));
                     t.max = v(h.max());
                 }
@@ -857,7 +857,7 @@ mod tests {
         let stored: Vec<u64> = hist.iter_recorded().map(|v| v.value_iterated_to()).collect();
         assert_eq!(&stored[..3], [0, 1500, 2001], "×1000, rounded; 0.0004 rounds to 0");
         assert_eq!(hist.count_at(0), 2);
-        assert!(hist.equivalent(hist.max(), (MAX_TREND_VALUE * SCALE) as u64), "1e13 is clamped");
+        assert!(hist.equivalent(hist.max(), (MAX_TREND_VALUE * TREND_SCALE) as u64), "1e13 is clamped");
         let MetricSummary::Trend(t) = MetricSummary::of(&s) else { panic!() };
         assert_eq!((t.count, t.missing, t.min, t.p50), (5, 3, 0.0, 1.5));
         assert!((t.max - MAX_TREND_VALUE).abs() / MAX_TREND_VALUE < 1e-3, "{}", t.max);

@@ -185,7 +185,7 @@ impl Threshold {
             (_, MetricStats::Trend { hist, .. }) if stat.is_trend() && hist.is_empty() => 0.0,
             (Stat::Percentile(p), MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(p / 100.0)),
             (Stat::Med, MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(0.5)),
-            (Stat::Avg, MetricStats::Trend { hist, .. }) => hist.mean() / 1000.0,
+            (Stat::Avg, MetricStats::Trend { hist, .. }) => hist.mean() / crate::metric::TREND_SCALE,
             (Stat::Min, MetricStats::Trend { hist, .. }) => v(hist.min()),
             (Stat::Max, MetricStats::Trend { hist, .. }) => v(hist.max()),
             _ => return None,
