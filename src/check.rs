@@ -1,6 +1,6 @@
-//! `expect` checks on a response: the serde spec used in scenario files, its validation into a
-//! compiled [`Expect`], and the per-response check (status, body substring, JSON values, header
-//! values).
+//! Response conditions, one vocabulary for two forms: the `expect` table of a scenario step and
+//! the text form of `[metrics]` ([`parse_cond`]), both compiled into [`ResponseCond`] and judged
+//! by its one evaluation; [`Expect`] is a list of them, counted one pass or fail each.
 //!
 //! ```toml
 //! expect = { status = 200 }                 # also "2xx", "200..299", [200, 201]
@@ -8,13 +8,30 @@
 //! expect = { json = { "$.status" = "active", "$.items[0].id" = 7, "$.ok" = true } }
 //! ```
 //!
+//! The text form (keywords and header names are case-insensitive, whitespace is free between
+//! tokens, error offsets are byte offsets into the text as given):
+//!
+//! ```text
+//! status == 201                a code, or a class (status == 2xx)
+//! status in 2xx                a class, an inclusive range (200..299, 200..=299) or a list (200, 201, 3xx)
+//! header X-Cache == HIT        the header has this value (any of its values when repeated); the value is the
+//!                              rest of the text, trimmed; a pair of "quotes" or 'quotes' around it is removed
+//! header ETag                  the header is present
+//! body contains ok             the body contains the rest of the text, trimmed; a pair of quotes around it is
+//!                              removed ("two words", '"id":7'), a quote that only starts it is kept ("id":7)
+//! json $.status == "active"    a JSON value: a string in "double" (JSON escapes) or 'single' quotes, a
+//! json $.n == 7                number, true or false
+//! ```
+//!
 //! A `json` key is a JSON path as `extract` reads it; its value (a string, integer, float or
 //! boolean) must equal the JSON value there. Numbers compare numerically (7 equals 7.0); a string
-//! never equals a number.
+//! never equals a number. Header values compare exactly, bytes for bytes.
 
 use crate::extract::{JsonBody, PathSeg};
 use crate::http::Response;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::mem::MaybeUninit;
 
 /// `expect = { ... }` as written in a scenario file.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
@@ -44,9 +61,21 @@ pub enum StatusSpec {
 
 /// Accepted status codes: inclusive ranges, and how the spec read (for messages).
 #[derive(Debug, Clone, PartialEq)]
-struct StatusMatch {
+pub struct StatusMatch {
     ranges: Vec<(u16, u16)>,
     text: String,
+}
+
+impl StatusMatch {
+    /// The accepted codes, as inclusive ranges.
+    pub fn ranges(&self) -> &[(u16, u16)] {
+        &self.ranges
+    }
+
+    /// Whether `status` is accepted.
+    pub fn contains(&self, status: u16) -> bool {
+        self.ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&status))
+    }
 }
 
 /// The value a `json` check expects.
@@ -60,21 +89,53 @@ enum JsonWant {
 
 /// One `json` check: the path (as written, and parsed), the expected value and its JSON text.
 #[derive(Debug, Clone, PartialEq)]
-struct JsonCheck {
+pub struct JsonCheck {
     text: String,
     path: Vec<PathSeg>,
     want: JsonWant,
     want_text: String,
 }
 
-/// A validated `expect`.
+/// One condition on a response. A response meets it or not; what not meeting it means is the
+/// caller's business (`expect`: a failed check and an error; a metric: a response not counted).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseCond {
+    /// The status is one of these codes.
+    Status(StatusMatch),
+    /// The header `.0` (name case-insensitive) has the value `.1`, exactly; when the header is
+    /// repeated, any of its values may.
+    Header(String, String),
+    /// The header is present, whatever its value.
+    HeaderPresent(String),
+    /// The (captured) body contains these bytes.
+    BodyContains(String),
+    /// The body is JSON and the value at a path equals the expected one.
+    Json(JsonCheck),
+}
+
+/// Why a condition did not hold, without allocating: [`ResponseCond::holds`] renders it.
+#[derive(Debug, Clone, Copy)]
+enum Why<'r> {
+    Status(u16),
+    HeaderMissing,
+    /// The header's first value, when none equals the expected one.
+    HeaderIs(&'r [u8]),
+    /// `captured`: the body was cut at the capture limit after this many bytes.
+    BodyLacks {
+        captured: Option<usize>,
+    },
+    NotJson {
+        truncated: bool,
+    },
+    JsonMissing,
+    /// The value is elsewhere in the parsed body (looked up again to render the message).
+    JsonDiffers,
+}
+
+/// A validated `expect`: its conditions, in the order they are counted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expect {
-    status: Option<StatusMatch>,
-    body_contains: Option<String>,
-    json: Vec<JsonCheck>,
-    header: Vec<(String, String)>,
-    header_present: Vec<String>,
+    conds: Vec<ResponseCond>,
 }
 
 /// The outcome of the checks on one response: one count per condition.
@@ -99,21 +160,22 @@ impl CheckResult {
 }
 
 const STATUS_FORMS: &str = "use a code (200), a class (\"2xx\"), a range (\"200..299\") or a list ([200, 201])";
+const STATUS_FORMS_TEXT: &str = "use a code (201), a class (2xx), a range (200..299) or a list (200, 201)";
 
 fn code(c: u16) -> Result<u16, String> {
     if (100..=999).contains(&c) { Ok(c) } else { Err(format!("status code {c} is outside 100..=999")) }
 }
 
-fn parse_code(s: &str, whole: &str) -> Result<u16, String> {
+fn parse_code(s: &str, whole: &str, forms: &str) -> Result<u16, String> {
     let s = s.trim();
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("bad status `{whole}`: {STATUS_FORMS}"));
+        return Err(format!("bad status `{whole}`: {forms}"));
     }
     code(s.parse().map_err(|_| format!("status code {s} is outside 100..=999"))?)
 }
 
 /// One item of the text form: `200`, `2xx`, `200..299`, `200..=299`.
-fn parse_status_item(item: &str, whole: &str) -> Result<((u16, u16), String), String> {
+fn parse_status_item(item: &str, whole: &str, forms: &str) -> Result<((u16, u16), String), String> {
     let b = item.as_bytes();
     if b.len() == 3 && (b'1'..=b'9').contains(&b[0]) && b[1..].eq_ignore_ascii_case(b"xx") {
         let lo = (b[0] - b'0') as u16 * 100;
@@ -121,13 +183,13 @@ fn parse_status_item(item: &str, whole: &str) -> Result<((u16, u16), String), St
     }
     if let Some((a, b)) = item.split_once("..") {
         let b = b.strip_prefix('=').unwrap_or(b);
-        let (a, b) = (parse_code(a, whole)?, parse_code(b, whole)?);
+        let (a, b) = (parse_code(a, whole, forms)?, parse_code(b, whole, forms)?);
         if a > b {
             return Err(format!("bad status `{whole}`: range {a}..{b} is reversed"));
         }
         return Ok(((a, b), format!("{a}..{b}")));
     }
-    let c = parse_code(item, whole)?;
+    let c = parse_code(item, whole, forms)?;
     Ok(((c, c), c.to_string()))
 }
 
@@ -156,7 +218,7 @@ impl StatusSpec {
                     return Err(format!("bad status `{t}`: {STATUS_FORMS}"));
                 }
                 t.split(',')
-                    .map(|item| parse_status_item(item.trim(), t))
+                    .map(|item| parse_status_item(item.trim(), t, STATUS_FORMS))
                     .collect::<Result<Vec<_>, _>>()?
                     .into_iter()
                     .unzip()
@@ -187,13 +249,27 @@ impl JsonCheck {
                 ));
             }
         };
+        Ok(JsonCheck::new(text, segs, want))
+    }
+
+    fn new(text: String, path: Vec<PathSeg>, want: JsonWant) -> JsonCheck {
         let want_text = match &want {
             JsonWant::Str(s) => serde_json::Value::from(s.as_str()).to_string(),
             JsonWant::Int(i) => i.to_string(),
             JsonWant::Float(f) => serde_json::Value::from(*f).to_string(),
             JsonWant::Bool(b) => b.to_string(),
         };
-        Ok(JsonCheck { text, path: segs, want, want_text })
+        JsonCheck { text, path, want, want_text }
+    }
+
+    /// The path as written.
+    pub fn path_text(&self) -> &str {
+        &self.text
+    }
+
+    /// The expected value as JSON text (`"active"`, `7`, `true`).
+    pub fn want_text(&self) -> &str {
+        &self.want_text
     }
 
     /// Whether `got` equals the expected value: same type, numbers compared numerically.
@@ -221,19 +297,13 @@ impl JsonCheck {
         }
     }
 
-    fn check(&self, json: &mut JsonBody<'_>) -> Result<(), String> {
+    fn eval(&self, json: &mut JsonBody<'_>) -> Result<(), Why<'static>> {
         let truncated = json.truncated();
-        let body = match json.get() {
-            Ok(v) => v,
-            Err(_) if truncated => return Err("the body is not JSON (it was cut at the capture limit)".into()),
-            Err(_) => return Err("the body is not JSON".into()),
-        };
+        let Ok(body) = json.get() else { return Err(Why::NotJson { truncated }) };
         match crate::extract::lookup(body, &self.path) {
-            None => Err(format!("{} not found in the JSON body", self.text)),
+            None => Err(Why::JsonMissing),
             Some(v) if self.matches(v) => Ok(()),
-            Some(v) => {
-                Err(format!("{} is {}, expected {}", self.text, shown(v.to_string().as_bytes()), self.want_text))
-            }
+            Some(_) => Err(Why::JsonDiffers),
         }
     }
 }
@@ -248,7 +318,6 @@ impl ExpectSpec {
     /// Validate the spec: status forms and codes in 100..=999, JSON paths and value types,
     /// non-empty header names.
     pub fn compile(&self) -> Result<Expect, String> {
-        let status = self.status.as_ref().map(StatusSpec::compile).transpose()?;
         let header_name = |n: &String| {
             if n.trim().is_empty() || n.contains(|c: char| c.is_whitespace() || c == ':') {
                 Err(format!("bad header name `{n}` in expect"))
@@ -256,11 +325,24 @@ impl ExpectSpec {
                 Ok(n.clone())
             }
         };
-        let header =
-            self.header.iter().map(|(n, v)| Ok((header_name(n)?, v.clone()))).collect::<Result<Vec<_>, String>>()?;
-        let header_present = self.header_present.iter().map(header_name).collect::<Result<Vec<_>, _>>()?;
-        let json = self.json.iter().map(|(p, v)| JsonCheck::compile(p, v)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Expect { status, body_contains: self.body_contains.clone(), json, header, header_present })
+        // The order in which conditions are counted (and the first failure chosen).
+        let mut conds = Vec::new();
+        if let Some(s) = &self.status {
+            conds.push(ResponseCond::Status(s.compile()?));
+        }
+        if let Some(b) = &self.body_contains {
+            conds.push(ResponseCond::BodyContains(b.clone()));
+        }
+        for (p, v) in &self.json {
+            conds.push(ResponseCond::Json(JsonCheck::compile(p, v)?));
+        }
+        for (n, v) in &self.header {
+            conds.push(ResponseCond::Header(header_name(n)?, v.clone()));
+        }
+        for n in &self.header_present {
+            conds.push(ResponseCond::HeaderPresent(header_name(n)?));
+        }
+        Ok(Expect { conds })
     }
 }
 
@@ -284,29 +366,376 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     false
 }
 
+/// Headers a response head may carry (as the response parser allows).
+const MAX_HEADERS: usize = 128;
+
+/// Call `f` on each value of the header `name` (case-insensitive) in `head` (a status line and
+/// headers, as [`Response::head`] holds them), in order, until it returns true; returns whether
+/// it did. Parses on the stack: no allocation. A head that does not parse has no headers.
+pub(crate) fn header_values<'r>(head: &'r [u8], name: &str, mut f: impl FnMut(&'r [u8]) -> bool) -> bool {
+    // Uninitialized, as in the response parser: zeroing 128 headers costs more than the parse.
+    let mut headers = [const { MaybeUninit::<httparse::Header<'r>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    // The response parser's own leniency, so that the same heads parse here.
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true);
+    if !matches!(
+        cfg.parse_response_with_uninit_headers(&mut resp, head, &mut headers),
+        Ok(httparse::Status::Complete(_))
+    ) {
+        return false;
+    }
+    resp.headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).any(|h| f(h.value))
+}
+
+impl ResponseCond {
+    /// Whether `r` meets the condition, or why not (e.g. "status 404, expected 200"). Reads the
+    /// JSON body through `json` (built from the same `r`), so every reader of one response shares
+    /// its single parse; allocates only to write the reason.
+    pub fn holds(&self, r: &Response<'_>, json: &mut JsonBody<'_>) -> Result<(), String> {
+        self.eval(r, json).map_err(|why| self.explain(why, json))
+    }
+
+    /// [`ResponseCond::holds`] without the reason: never allocates (but for the JSON parse).
+    pub fn is_met(&self, r: &Response<'_>, json: &mut JsonBody<'_>) -> bool {
+        self.eval(r, json).is_ok()
+    }
+
+    /// The one evaluation.
+    fn eval<'r>(&self, r: &Response<'r>, json: &mut JsonBody<'_>) -> Result<(), Why<'r>> {
+        match self {
+            ResponseCond::Status(s) if s.contains(r.status) => Ok(()),
+            ResponseCond::Status(_) => Err(Why::Status(r.status)),
+            ResponseCond::Header(name, want) => {
+                let mut first = None;
+                if header_values(r.head, name, |v| {
+                    first.get_or_insert(v);
+                    v == want.as_bytes()
+                }) {
+                    return Ok(());
+                }
+                Err(first.map_or(Why::HeaderMissing, Why::HeaderIs))
+            }
+            ResponseCond::HeaderPresent(name) if header_values(r.head, name, |_| true) => Ok(()),
+            ResponseCond::HeaderPresent(_) => Err(Why::HeaderMissing),
+            ResponseCond::BodyContains(needle) if contains(r.body, needle.as_bytes()) => Ok(()),
+            ResponseCond::BodyContains(_) => Err(Why::BodyLacks { captured: r.body_truncated.then_some(r.body.len()) }),
+            ResponseCond::Json(c) => c.eval(json),
+        }
+    }
+
+    /// The message for `why` (from [`ResponseCond::eval`] on the response `json` was built from).
+    fn explain(&self, why: Why<'_>, json: &mut JsonBody<'_>) -> String {
+        match (self, why) {
+            (ResponseCond::Status(s), Why::Status(got)) => format!("status {got}, expected {}", s.text),
+            (ResponseCond::Header(name, want), Why::HeaderMissing) => {
+                format!("header {name} missing, expected `{want}`")
+            }
+            (ResponseCond::Header(name, want), Why::HeaderIs(v)) => {
+                format!("header {name} is `{}`, expected `{want}`", shown(v))
+            }
+            (ResponseCond::HeaderPresent(name), _) => format!("header {name} missing"),
+            (ResponseCond::BodyContains(needle), Why::BodyLacks { captured: Some(n) }) => {
+                format!("body does not contain `{needle}` (in the first {n} bytes captured)")
+            }
+            (ResponseCond::BodyContains(needle), _) => format!("body does not contain `{needle}`"),
+            (ResponseCond::Json(_), Why::NotJson { truncated: true }) => {
+                "the body is not JSON (it was cut at the capture limit)".into()
+            }
+            (ResponseCond::Json(_), Why::NotJson { truncated: false }) => "the body is not JSON".into(),
+            (ResponseCond::Json(c), Why::JsonMissing) => format!("{} not found in the JSON body", c.text),
+            (ResponseCond::Json(c), _) => {
+                let got = json.get().ok().and_then(|body| crate::extract::lookup(body, &c.path));
+                let got = got.map_or_else(|| "missing".to_string(), |v| shown(v.to_string().as_bytes()));
+                format!("{} is {got}, expected {}", c.text, c.want_text)
+            }
+            (_, _) => format!("`{self}` does not hold"),
+        }
+    }
+
+    /// Whether evaluating it reads the response's headers (so the head must be captured).
+    pub fn needs_head(&self) -> bool {
+        matches!(self, ResponseCond::Header(..) | ResponseCond::HeaderPresent(_))
+    }
+
+    /// Whether evaluating it reads the body (so the body must be captured).
+    pub fn needs_body(&self) -> bool {
+        matches!(self, ResponseCond::BodyContains(_) | ResponseCond::Json(_))
+    }
+
+    /// Whether evaluating it parses the body as JSON.
+    pub fn needs_json(&self) -> bool {
+        matches!(self, ResponseCond::Json(_))
+    }
+}
+
+/// `v` as the text form reads it back: bare when it can be, else in double quotes (only the
+/// outer pair is removed when read, so any text round-trips).
+fn quoted(v: &str) -> String {
+    let bare = !v.is_empty() && v.trim() == v && !v.starts_with(['"', '\'']);
+    if bare { v.to_string() } else { format!("\"{v}\"") }
+}
+
+/// The text form, as [`parse_cond`] reads it.
+impl fmt::Display for ResponseCond {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResponseCond::Status(s) => {
+                let items: Vec<String> = s
+                    .ranges
+                    .iter()
+                    .map(|&(lo, hi)| match (lo, hi) {
+                        _ if lo == hi => lo.to_string(),
+                        _ if lo % 100 == 0 && hi == lo + 99 => format!("{}xx", lo / 100),
+                        _ => format!("{lo}..{hi}"),
+                    })
+                    .collect();
+                match items.as_slice() {
+                    [one] if !one.contains('.') => write!(f, "status == {one}"),
+                    _ => write!(f, "status in {}", items.join(", ")),
+                }
+            }
+            ResponseCond::Header(name, value) => write!(f, "header {name} == {}", quoted(value)),
+            ResponseCond::HeaderPresent(name) => write!(f, "header {name}"),
+            ResponseCond::BodyContains(text) => write!(f, "body contains {}", quoted(text)),
+            ResponseCond::Json(c) => write!(f, "json {} == {}", c.text, c.want_text),
+        }
+    }
+}
+
+/// A condition's text that does not parse: why, and where (a byte offset into the text as given).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CondParseError {
+    pub offset: usize,
+    pub message: String,
+}
+
+fn cond_err<T>(offset: usize, message: impl Into<String>) -> Result<T, CondParseError> {
+    Err(CondParseError { offset, message: message.into() })
+}
+
+/// Byte offset of the first non-whitespace character at or after `i`.
+fn skip_ws(s: &str, i: usize) -> usize {
+    let rest = &s[i..];
+    i + rest.len() - rest.trim_start().len()
+}
+
+/// `v` without one pair of surrounding quotes (`"…"` or `'…'`), else as it is: text that only
+/// starts with a quote (`"n":7`) is taken verbatim.
+fn unquote(v: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|rest| rest.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
+
+const COND_FORMS: &str = concat!(
+    "use `status == 200`, `status in 2xx`, `header X-Cache == HIT`, `header ETag`, `body contains ok` or ",
+    "`json $.ok == true`"
+);
+
+/// Parse the text form of a condition (see the module documentation), e.g. `header X-Cache == HIT`.
+pub fn parse_cond(src: &str) -> Result<ResponseCond, CondParseError> {
+    let start = skip_ws(src, 0);
+    if start == src.len() {
+        return cond_err(start, format!("empty condition: {COND_FORMS}"));
+    }
+    let word_end = src[start..].find(|c: char| !c.is_ascii_alphabetic()).map_or(src.len(), |r| start + r);
+    let word = &src[start..word_end];
+    let at = skip_ws(src, word_end);
+    match word.to_ascii_lowercase().as_str() {
+        "status" => parse_status_cond(src, at),
+        "header" => parse_header_cond(src, at),
+        "body" => parse_body_cond(src, at),
+        "json" => parse_json_cond(src, at),
+        _ => {
+            let token_end = src[start..].find(char::is_whitespace).map_or(src.len(), |r| start + r);
+            cond_err(start, format!("unknown condition `{}`: {COND_FORMS}", &src[start..token_end]))
+        }
+    }
+}
+
+/// After `status`: `== SPEC` or `in SPEC`.
+fn parse_status_cond(src: &str, at: usize) -> Result<ResponseCond, CondParseError> {
+    let rest = &src[at..];
+    let is_in = rest.get(..2).is_some_and(|w| w.eq_ignore_ascii_case("in"))
+        && (rest.len() == 2 || rest[2..].starts_with(|c: char| c.is_whitespace() || c.is_ascii_digit()));
+    if !is_in && !rest.starts_with("==") {
+        return if rest.starts_with("!=") {
+            cond_err(at, "`!=` is not supported: a condition names the statuses that meet it (`status in 2xx`)")
+        } else if rest.starts_with('=') {
+            cond_err(at, "`=` is not an operator — did you mean `==`?")
+        } else {
+            cond_err(at, "expected `==` or `in` after `status`, as in `status == 201` or `status in 2xx`")
+        };
+    }
+    let op_len = 2;
+    let spec_at = skip_ws(src, at + op_len);
+    let spec = src[spec_at..].trim_end();
+    if spec.is_empty() {
+        return cond_err(spec_at, format!("expected a status after `{}`: {STATUS_FORMS_TEXT}", &rest[..op_len]));
+    }
+    let (mut ranges, mut names) = (Vec::new(), Vec::new());
+    let mut item_at = spec_at;
+    for item in spec.split(',') {
+        let (range, name) = parse_status_item(item.trim(), spec, STATUS_FORMS_TEXT)
+            .or_else(|e| cond_err(skip_ws(src, item_at).min(spec_at + spec.len()), e))?;
+        ranges.push(range);
+        names.push(name);
+        item_at += item.len() + 1;
+    }
+    Ok(ResponseCond::Status(StatusMatch { ranges, text: either(&names) }))
+}
+
+/// After `header`: `NAME == VALUE` or `NAME`.
+fn parse_header_cond(src: &str, at: usize) -> Result<ResponseCond, CondParseError> {
+    let name_end = src[at..].find(|c: char| c.is_whitespace() || c == '=').map_or(src.len(), |r| at + r);
+    let name = &src[at..name_end];
+    if name.is_empty() {
+        return cond_err(at, "expected a header name after `header`, as in `header X-Cache == HIT`");
+    }
+    if let Some(colon) = name.find(':') {
+        return cond_err(at + colon, format!("bad header name `{name}`: write `header NAME == VALUE`, without `:`"));
+    }
+    let op_at = skip_ws(src, name_end);
+    let rest = &src[op_at..];
+    if rest.is_empty() {
+        return Ok(ResponseCond::HeaderPresent(name.to_string()));
+    }
+    if !rest.starts_with("==") {
+        let hint = if rest.starts_with("!=") {
+            "`!=` is not supported: a condition names the value that meets it"
+        } else if rest.starts_with('=') {
+            "`=` is not an operator — did you mean `==`?"
+        } else {
+            "expected `== VALUE` after the header name, or nothing (the header is present)"
+        };
+        return cond_err(op_at, hint);
+    }
+    let value_at = skip_ws(src, op_at + 2);
+    let raw = src[value_at..].trim_end();
+    if raw.is_empty() {
+        return cond_err(value_at, format!("expected a value after `header {name} ==` (\"\" for an empty one)"));
+    }
+    Ok(ResponseCond::Header(name.to_string(), unquote(raw).to_string()))
+}
+
+/// After `body`: `contains TEXT`.
+fn parse_body_cond(src: &str, at: usize) -> Result<ResponseCond, CondParseError> {
+    let rest = &src[at..];
+    let is_contains = rest.get(..8).is_some_and(|w| w.eq_ignore_ascii_case("contains"))
+        && (rest.len() == 8 || rest[8..].starts_with(|c: char| c.is_whitespace() || c == '"' || c == '\''));
+    if !is_contains {
+        return cond_err(at, "expected `contains` after `body`, as in `body contains ok`");
+    }
+    let text_at = skip_ws(src, at + 8);
+    let raw = src[text_at..].trim_end();
+    let text = unquote(raw);
+    if text.is_empty() {
+        return cond_err(text_at, "expected the text to look for after `body contains`");
+    }
+    Ok(ResponseCond::BodyContains(text.to_string()))
+}
+
+/// After `json`: `PATH == VALUE`.
+fn parse_json_cond(src: &str, at: usize) -> Result<ResponseCond, CondParseError> {
+    // The path runs to the first whitespace or `==` outside brackets and quotes.
+    let (mut quote, mut depth, mut end) = (None, 0usize, src.len());
+    for (i, c) in src[at..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') => depth = depth.saturating_sub(1),
+            (None, c) if depth == 0 && (c.is_whitespace() || src[at + i..].starts_with("==")) => {
+                end = at + i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let path = &src[at..end];
+    if path.is_empty() {
+        return cond_err(at, "expected a JSON path after `json`, as in `json $.status == \"active\"`");
+    }
+    let segs = crate::extract::parse_path(path).or_else(|e| cond_err(at, e))?;
+    let op_at = skip_ws(src, end);
+    if !src[op_at..].starts_with("==") {
+        return cond_err(op_at, format!("expected `==` and a value after `json {path}`"));
+    }
+    let value_at = skip_ws(src, op_at + 2);
+    let want = json_want(src[value_at..].trim_end()).or_else(|e| cond_err(value_at, e))?;
+    Ok(ResponseCond::Json(JsonCheck::new(path.to_string(), segs, want)))
+}
+
+/// A JSON value as the text form writes it: `"text"` (JSON escapes), `'text'` (verbatim), a
+/// number, `true` or `false`.
+fn json_want(v: &str) -> Result<JsonWant, String> {
+    if v.starts_with('"') {
+        return serde_json::from_str::<String>(v)
+            .map(JsonWant::Str)
+            .map_err(|_| format!("bad string `{v}`: write one JSON string, as in \"active\""));
+    }
+    if let Some(inner) = v.strip_prefix('\'') {
+        return inner
+            .strip_suffix('\'')
+            .map(|s| JsonWant::Str(s.to_string()))
+            .ok_or_else(|| "missing closing `'`".into());
+    }
+    match v {
+        "" => return Err("expected a value after `==`: a string in quotes, a number, true or false".into()),
+        "true" => return Ok(JsonWant::Bool(true)),
+        "false" => return Ok(JsonWant::Bool(false)),
+        "null" => return Err("null cannot be compared: use a string, a number, true or false".into()),
+        _ => {}
+    }
+    if v.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        let n = serde_json::from_str::<serde_json::Number>(v).map_err(|_| format!("`{v}` is not a JSON number"))?;
+        return match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Ok(JsonWant::Int(i)),
+            (None, Some(_), _) => Err(format!("`{v}` is too large (integers go up to {})", i64::MAX)),
+            (None, None, Some(f)) if f.is_finite() => Ok(JsonWant::Float(f)),
+            _ => Err(format!("`{v}` is not a JSON number")),
+        };
+    }
+    Err(format!("expected a string in quotes (\"{v}\"), a number, true or false"))
+}
+
 impl Expect {
+    /// An `expect` made of these conditions, counted in this order.
+    pub fn from_conds(conds: Vec<ResponseCond>) -> Expect {
+        Expect { conds }
+    }
+
+    /// The conditions, in the order they are counted.
+    pub fn conds(&self) -> &[ResponseCond] {
+        &self.conds
+    }
+
     /// Whether the status is checked explicitly (otherwise the caller applies its default).
     pub fn has_status(&self) -> bool {
-        self.status.is_some()
+        self.conds.iter().any(|c| matches!(c, ResponseCond::Status(_)))
     }
 
     /// Whether any condition reads the body (so the body must be captured).
     pub fn needs_body(&self) -> bool {
-        self.body_contains.is_some() || !self.json.is_empty()
+        self.conds.iter().any(ResponseCond::needs_body)
     }
 
     /// Whether any condition parses the body as JSON.
     pub fn needs_json(&self) -> bool {
-        !self.json.is_empty()
+        self.conds.iter().any(ResponseCond::needs_json)
     }
 
     /// Whether there is nothing to check.
     pub fn is_empty(&self) -> bool {
-        self.status.is_none()
-            && self.body_contains.is_none()
-            && self.json.is_empty()
-            && self.header.is_empty()
-            && self.header_present.is_empty()
+        self.conds.is_empty()
     }
 
     /// Check `r`: one pass or fail per condition (status, body, each JSON value, each header, each
@@ -319,39 +748,8 @@ impl Expect {
     /// extraction on the same response shares its single parse.
     pub fn check_with(&self, r: &Response<'_>, json: &mut JsonBody<'_>) -> CheckResult {
         let mut res = CheckResult::default();
-        if let Some(s) = &self.status {
-            let ok = s.ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&r.status));
-            res.record(if ok { Ok(()) } else { Err(format!("status {}, expected {}", r.status, s.text)) });
-        }
-        if let Some(needle) = &self.body_contains {
-            res.record(if contains(r.body, needle.as_bytes()) {
-                Ok(())
-            } else if r.body_truncated {
-                Err(format!("body does not contain `{needle}` (in the first {} bytes captured)", r.body.len()))
-            } else {
-                Err(format!("body does not contain `{needle}`"))
-            });
-        }
-        for c in &self.json {
-            res.record(c.check(json));
-        }
-        if self.header.is_empty() && self.header_present.is_empty() {
-            return res;
-        }
-        let headers: Vec<(&str, &[u8])> = r.headers().collect();
-        let values = |name: &str| {
-            headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v).collect::<Vec<_>>()
-        };
-        for (name, want) in &self.header {
-            let got = values(name);
-            res.record(match got.first() {
-                None => Err(format!("header {name} missing, expected `{want}`")),
-                Some(_) if got.contains(&want.as_bytes()) => Ok(()),
-                Some(v) => Err(format!("header {name} is `{}`, expected `{want}`", shown(v))),
-            });
-        }
-        for name in &self.header_present {
-            res.record(if values(name).is_empty() { Err(format!("header {name} missing")) } else { Ok(()) });
+        for c in &self.conds {
+            res.record(c.holds(r, json));
         }
         res
     }
@@ -647,5 +1045,260 @@ mod tests {
         assert!(contains(b"xxok", b"ok"));
         assert!(!contains(b"o", b"ok"));
         assert!(!contains(b"", b"a"));
+    }
+
+    fn cond(src: &str) -> ResponseCond {
+        parse_cond(src).unwrap_or_else(|e| panic!("{src:?}: {e} at {}", e.offset))
+    }
+
+    fn cond_err(src: &str) -> CondParseError {
+        parse_cond(src).expect_err(src)
+    }
+
+    fn met(c: &str, r: &Response<'_>) -> Result<(), String> {
+        cond(c).holds(r, &mut JsonBody::new(r))
+    }
+
+    #[test]
+    fn text_form_parses_every_kind() {
+        let status = |c: &str| match cond(c) {
+            ResponseCond::Status(s) => s.ranges,
+            other => panic!("{c}: {other:?}"),
+        };
+        assert_eq!(status("status == 201"), [(201, 201)]);
+        assert_eq!(status("status==201"), [(201, 201)]);
+        assert_eq!(status("  STATUS  ==  2xx "), [(200, 299)]);
+        assert_eq!(status("status in 2xx"), [(200, 299)]);
+        assert_eq!(status("status in 200..299"), [(200, 299)]);
+        assert_eq!(status("status in 200..=204"), [(200, 204)]);
+        assert_eq!(status("status in 200, 201 ,3XX"), [(200, 200), (201, 201), (300, 399)]);
+        assert_eq!(cond("header X-Cache == HIT"), ResponseCond::Header("X-Cache".into(), "HIT".into()));
+        assert_eq!(cond("header X-Cache==HIT"), ResponseCond::Header("X-Cache".into(), "HIT".into()));
+        assert_eq!(cond("header X-Cache == \"HIT\""), ResponseCond::Header("X-Cache".into(), "HIT".into()));
+        assert_eq!(cond("header X-Cache == 'HIT'"), ResponseCond::Header("X-Cache".into(), "HIT".into()));
+        assert_eq!(cond("header Via ==  1.1 proxy a  "), ResponseCond::Header("Via".into(), "1.1 proxy a".into()));
+        assert_eq!(cond("header ETag == '\"v1\"'"), ResponseCond::Header("ETag".into(), "\"v1\"".into()));
+        assert_eq!(cond("header X-Empty == \"\""), ResponseCond::Header("X-Empty".into(), "".into()));
+        assert_eq!(cond("header X-Q == \"HIT"), ResponseCond::Header("X-Q".into(), "\"HIT".into()), "unpaired: kept");
+        assert_eq!(cond("header X-Q == 'HIT\""), ResponseCond::Header("X-Q".into(), "'HIT\"".into()));
+        assert_eq!(cond("body contains \"id\":7"), ResponseCond::BodyContains("\"id\":7".into()));
+        assert_eq!(cond("body contains '\"id\":7'"), ResponseCond::BodyContains("\"id\":7".into()));
+        assert_eq!(cond("body contains \""), ResponseCond::BodyContains("\"".into()));
+        assert_eq!(cond("header X-Cache"), ResponseCond::HeaderPresent("X-Cache".into()));
+        assert_eq!(cond(" Header  ETag  "), ResponseCond::HeaderPresent("ETag".into()));
+        assert_eq!(cond("body contains ok"), ResponseCond::BodyContains("ok".into()));
+        assert_eq!(cond("body CONTAINS \"two words\""), ResponseCond::BodyContains("two words".into()));
+        assert_eq!(cond("body contains  two words "), ResponseCond::BodyContains("two words".into()));
+        assert_eq!(cond("body contains\"x\""), ResponseCond::BodyContains("x".into()));
+        let json = |c: &str| match cond(c) {
+            ResponseCond::Json(j) => (j.path, j.want, j.text),
+            other => panic!("{c}: {other:?}"),
+        };
+        assert_eq!(json("json $.status == \"active\"").1, JsonWant::Str("active".into()));
+        assert_eq!(json("json $.status == 'active'").1, JsonWant::Str("active".into()));
+        assert_eq!(json(r#"json $.s == "a\"b\u00e9""#).1, JsonWant::Str("a\"bé".into()));
+        assert_eq!(json("json $.n == 7").1, JsonWant::Int(7));
+        assert_eq!(json("json $.n == -7").1, JsonWant::Int(-7));
+        assert_eq!(json("json $.n==7.5").1, JsonWant::Float(7.5));
+        assert_eq!(json("json $.n == 1e3").1, JsonWant::Float(1000.0));
+        assert_eq!(json("json $.ok == true").1, JsonWant::Bool(true));
+        assert_eq!(json("json $.ok == false").1, JsonWant::Bool(false));
+        let (path, want, text) = json("json $['odd key'][0] == 1");
+        assert_eq!(
+            (path, want, text.as_str()),
+            (vec![PathSeg::Key("odd key".into()), PathSeg::Index(0)], JsonWant::Int(1), "$['odd key'][0]")
+        );
+        assert_eq!(json("json $['a == b'] == 1").0, [PathSeg::Key("a == b".into())], "`==` inside quotes is the key's");
+    }
+
+    #[test]
+    fn text_form_errors_say_where() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("", 0, "empty condition"),
+            ("   ", 3, "empty condition"),
+            ("stauts == 200", 0, "unknown condition `stauts`: use `status == 200`"),
+            ("$.a == 1", 0, "unknown condition `$.a`"),
+            ("status 200", 7, "expected `==` or `in` after `status`"),
+            ("status = 200", 7, "did you mean `==`?"),
+            ("status != 200", 7, "`!=` is not supported"),
+            ("status ==", 9, "expected a status after `==`"),
+            ("status in", 9, "expected a status after `in`"),
+            ("status == 42", 10, "status code 42 is outside 100..=999"),
+            ("status == ok", 10, "bad status `ok`: use a code (201), a class (2xx)"),
+            ("status in 200, 0xx", 15, "bad status `200, 0xx`"),
+            ("status in 299..200", 10, "range 299..200 is reversed"),
+            ("status in 200,", 14, "bad status `200,`"),
+            ("header", 6, "expected a header name after `header`"),
+            ("header X-Cache: HIT", 14, "bad header name `X-Cache:`"),
+            ("header X-Cache = HIT", 15, "did you mean `==`?"),
+            ("header X-Cache != HIT", 15, "`!=` is not supported"),
+            ("header X-Cache HIT", 15, "expected `== VALUE` after the header name"),
+            ("header X-Cache ==", 17, "expected a value after `header X-Cache ==`"),
+            ("body", 4, "expected `contains` after `body`"),
+            ("body has ok", 5, "expected `contains` after `body`"),
+            ("body containsok", 5, "expected `contains`"),
+            ("body contains", 13, "expected the text to look for"),
+            ("body contains \"\"", 14, "expected the text to look for"),
+            ("json", 4, "expected a JSON path after `json`"),
+            ("json == 1", 5, "expected a JSON path"),
+            ("json status == 1", 5, "bad JSON path `status`: must start with `$`"),
+            ("json $.a[ == 1", 5, "bad JSON path `$.a[ == 1`"),
+            ("json $.a", 8, "expected `==` and a value after `json $.a`"),
+            ("json $.a 1", 9, "expected `==`"),
+            ("json $.a ==", 11, "expected a value after `==`"),
+            ("json $.a == active", 12, "expected a string in quotes (\"active\")"),
+            ("json $.a == null", 12, "null cannot be compared"),
+            ("json $.a == \"x", 12, "bad string `\"x`"),
+            ("json $.a == \"x\" y", 12, "bad string"),
+            ("json $.a == 'x", 12, "missing closing `'`"),
+            ("json $.a == 1.2.3", 12, "`1.2.3` is not a JSON number"),
+            ("json $.a == 1e999", 12, "is not a JSON number"),
+            ("json $.a == 9223372036854775808", 12, "is too large"),
+            ("json $.a == 7 ms", 12, "`7 ms` is not a JSON number"),
+            ("  json   $.a   ==   -", 20, "`-` is not a JSON number"),
+            ("é == 1", 0, "unknown condition `é`"),
+            ("header é: x", 9, "bad header name `é:`"), // byte offsets: `é` is two bytes
+        ];
+        for &(src, offset, msg) in cases {
+            let e = cond_err(src);
+            assert!(e.message.contains(msg), "{src:?}: message {:?} lacks {msg:?}", e.message);
+            assert_eq!(e.offset, offset, "{src:?}: {}", e.message);
+            assert_eq!(e.to_string(), e.message);
+            assert!(src.is_char_boundary(e.offset));
+        }
+    }
+
+    #[test]
+    fn text_form_never_panics_on_odd_input() {
+        let odd = [
+            "status in ,,,",
+            "status in 2xx..",
+            "status in ..",
+            "header ==",
+            "header = =",
+            "json $[' == 1",
+            "json $[[[[",
+            "json $.a == \"\\u12\"",
+            "json ]]]] == 1",
+            "body contains '",
+            "body contains \"",
+            "status in é",
+            "héader x",
+            "json $.é == 'é",
+            "status == 2é",
+            "\u{0} \u{0}",
+            "header \u{a0}x == y",
+            "json\t$.a\t==\t1",
+        ];
+        for src in odd {
+            let got = parse_cond(src);
+            if let Err(e) = &got {
+                assert!(e.offset <= src.len() && src.is_char_boundary(e.offset), "{src:?}: {e:?}");
+            }
+        }
+        assert_eq!(cond("json\t$.a\t==\t1").to_string(), "json $.a == 1");
+    }
+
+    #[test]
+    fn text_form_displays_back_to_itself() {
+        for src in [
+            "status == 201",
+            "status == 2xx",
+            "status in 200..204",
+            "status in 200, 201, 3xx",
+            "header X-Cache == HIT",
+            "header Via == \"1.1 proxy a \"",
+            "header ETag == \"\"v1\"\"",
+            "header X-Empty == \"\"",
+            "header ETag",
+            "body contains ok",
+            "body contains two words",
+            "body contains \" padded \"",
+            "json $.status == \"active\"",
+            "json $.s == \"a\\\"b\"",
+            "json $.n == 7",
+            "json $.f == 7.5",
+            "json $.ok == true",
+            "json $['odd key'].x == false",
+        ] {
+            let c = cond(src);
+            assert_eq!(c.to_string(), src);
+            assert_eq!(cond(&c.to_string()), c, "{src}");
+        }
+        assert_eq!(cond("status in 200..=200").to_string(), "status == 200");
+        assert_eq!(cond("status in 200..299").to_string(), "status == 2xx");
+    }
+
+    #[test]
+    fn text_form_and_table_form_are_the_same_conditions() {
+        let table = expect(concat!(
+            r#"expect = { status = "2xx", body_contains = "ok", json = { "$.n" = 7 }, "#,
+            r#"header = { "X-Cache" = "HIT" }, header_present = ["ETag"] }"#
+        ));
+        let text: Vec<ResponseCond> =
+            ["status in 2xx", "body contains ok", "json $.n == 7", "header X-Cache == HIT", "header ETag"]
+                .into_iter()
+                .map(cond)
+                .collect();
+        assert_eq!(table.conds(), text.as_slice());
+        assert_eq!(Expect::from_conds(text), table);
+    }
+
+    #[test]
+    fn conditions_evaluate_with_the_expect_messages() {
+        let r = resp(201, br#"{"status":"active","n":7,"ok":true}"#);
+        assert_eq!(met("status == 201", &r), Ok(()));
+        assert_eq!(met("status in 2xx", &r), Ok(()));
+        assert_eq!(met("status in 200..200", &r).unwrap_err(), "status 201, expected 200..200");
+        assert_eq!(met("status in 200, 204", &r).unwrap_err(), "status 201, expected 200 or 204");
+        assert_eq!(met("header X-Cache == HIT", &r), Ok(()), "a repeated header matches on any value");
+        assert_eq!(met("header x-cache == MISS", &r), Ok(()));
+        assert_eq!(met("header X-Cache == hit", &r).unwrap_err(), "header X-Cache is `MISS`, expected `hit`");
+        assert_eq!(met("header X-Nope == a", &r).unwrap_err(), "header X-Nope missing, expected `a`");
+        assert_eq!(met("header ETag == '\"v1\"'", &r), Ok(()));
+        assert_eq!(met("header etag", &r), Ok(()));
+        assert_eq!(met("header Last-Modified", &r).unwrap_err(), "header Last-Modified missing");
+        assert_eq!(met("body contains active", &r), Ok(()));
+        assert_eq!(met("body contains \"n\":7", &r), Ok(()));
+        assert_eq!(met("body contains closed", &r).unwrap_err(), "body does not contain `closed`");
+        assert_eq!(met("json $.status == \"active\"", &r), Ok(()));
+        assert_eq!(met("json $.n == 7.0", &r), Ok(()));
+        assert_eq!(met("json $.ok == true", &r), Ok(()));
+        assert_eq!(met("json $.n == 8", &r).unwrap_err(), "$.n is 7, expected 8");
+        assert_eq!(met("json $.x == 8", &r).unwrap_err(), "$.x not found in the JSON body");
+        assert_eq!(met("json $.n == 8", &resp(200, b"<html>")).unwrap_err(), "the body is not JSON");
+
+        let c = cond("header X-Cache == HIT");
+        assert!(c.is_met(&r, &mut JsonBody::new(&r)));
+        assert!(!cond("status == 500").is_met(&r, &mut JsonBody::new(&r)));
+        let needs = |s: &str| {
+            let c = cond(s);
+            (c.needs_head(), c.needs_body(), c.needs_json())
+        };
+        assert_eq!(needs("status == 200"), (false, false, false));
+        assert_eq!(needs("header ETag"), (true, false, false));
+        assert_eq!(needs("header ETag == x"), (true, false, false));
+        assert_eq!(needs("body contains x"), (false, true, false));
+        assert_eq!(needs("json $.a == 1"), (false, true, true));
+    }
+
+    #[test]
+    fn headers_are_read_without_a_head_that_parses() {
+        for head in [&b""[..], b"HTTP/1.1 200 OK\r\nX-Cache: HIT\r\n", b"garbage\r\n\r\n", b"\xff\xfe\r\n\r\n"] {
+            let r = Response { status: 200, head, body: b"", body_truncated: false };
+            assert_eq!(met("header X-Cache", &r).unwrap_err(), "header X-Cache missing", "{head:?}");
+            assert!(!header_values(head, "X-Cache", |_| true));
+        }
+        let head =
+            b"HTTP/1.1  200 OK\r\nX-Cache : HIT\r\nX-Fold: a\r\n b\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\n\r\n";
+        let r = Response { status: 200, head, body: b"", body_truncated: false };
+        assert_eq!(met("header X-Cache == HIT", &r), Ok(()), "a space before the colon, as the parser allows");
+        let mut seen = Vec::new();
+        assert!(!header_values(head, "SET-COOKIE", |v| {
+            seen.push(v);
+            false
+        }));
+        assert_eq!(seen, [&b"a=1"[..], b"b=2"]);
+        assert!(header_values(head, "x-fold", |v| v.starts_with(b"a")));
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod feeder;
 pub mod http;
+pub mod metric;
 pub mod plan;
 pub mod report;
 pub mod scenario;

@@ -1,10 +1,19 @@
-//! Thresholds (`p(95) < 200ms`, `errors < 1%`, `rps > 100`): parsing with located errors, and evaluation.
+//! Thresholds (`p(95) < 200ms`, `errors < 1%`, `rps > 100`, `cache_hit > 95%`): parsing with located errors, and
+//! evaluation.
 //!
 //! Used run-wide and per step; a failed threshold makes the run exit 1. Bounds are held in the metric's
 //! reporting unit: milliseconds for latency, percent for rates, req/s for rps, a count for requests.
 //! Error offsets count characters (not bytes) into the text as given, so a caller can point a caret at them.
+//!
+//! Metrics of your own ([`crate::metric`]) are named: `cache_hit > 95%` or `cache_hit > 0.95` (a rate, in percent or
+//! as a fraction, measured in the form written), `created > 1000` (a counter), and for trends `p(95)(server_ms) < 50`,
+//! `avg(server_ms) < 20`, `min(…)`, `max(…)`, `med(…)` (`mean(…)` too), in the trend's own unit (an `ms` suffix is
+//! allowed and ignored). Any identifier that is not a built-in metric ([`is_reserved`]) names one: [`parse`] does not
+//! know which exist, [`parse_checked`] does; [`Threshold::measure_metric`] measures them on their [`MetricStats`].
 
 use hdrhistogram::Histogram;
+
+use crate::metric::{Kind, MetricStats};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
@@ -17,6 +26,28 @@ pub enum Metric {
     Checks,
     Rps,
     Requests,
+    /// A metric of `[metrics]` (or one the run defines, such as `iteration_duration`), by name.
+    Custom {
+        name: String,
+        stat: Stat,
+    },
+}
+
+/// What a threshold on a named metric measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stat {
+    /// `name op N`: a counter's count, or a rate as a fraction (`cache_hit > 0.95`).
+    Value,
+    /// `name op N%`: a rate in percent.
+    Percent,
+    /// `p(N)(name)`: a trend's percentile.
+    Percentile(f64),
+    /// `avg(name)` or `mean(name)`.
+    Avg,
+    Min,
+    Max,
+    /// `med(name)`: the 50th percentile.
+    Med,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +67,8 @@ pub struct Threshold {
     pub metric: Metric,
     pub op: Op,
     /// Bound in the metric's reporting unit: milliseconds for latency metrics, percent for
-    /// errors/checks, requests per second for rps, a count for requests.
+    /// errors/checks, requests per second for rps, a count for requests; for a named metric, the
+    /// number as written (percent with `%`, else a fraction or a count; a trend's own unit).
     pub bound: f64,
     /// Default false; set by the caller.
     pub abort_on_fail: bool,
@@ -122,9 +154,26 @@ impl Metric {
     }
 }
 
+impl Stat {
+    /// Whether it is a statistic of a trend (`p(N)(…)`, `avg(…)`, `min(…)`, `max(…)`, `med(…)`).
+    pub fn is_trend(&self) -> bool {
+        !matches!(self, Stat::Value | Stat::Percent)
+    }
+}
+
 impl Threshold {
+    /// The name of the metric of your own it is on (`cache_hit` in `cache_hit > 95%`, `server_ms` in
+    /// `p(95)(server_ms) < 50`), or `None` for a built-in metric.
+    pub fn metric_name(&self) -> Option<&str> {
+        match &self.metric {
+            Metric::Custom { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
     /// The measured value in the metric's reporting unit (ms / % / req/s / count).
     /// Latency metrics on an empty histogram measure 0; rates with no requests (or no checks) measure 0%.
+    /// A named metric is not measured here (0): see [`Threshold::measure_metric`].
     pub fn measure(&self, o: &Observed) -> f64 {
         let h = o.latency;
         let ms = |us: u64| us as f64 / 1000.0;
@@ -142,6 +191,71 @@ impl Threshold {
             Metric::Rps if o.duration_s <= 0.0 => 0.0,
             Metric::Rps => o.requests as f64 / o.duration_s,
             Metric::Requests => o.requests as f64,
+            Metric::Custom { .. } => 0.0,
+        }
+    }
+
+    /// The measured value of a threshold on a named metric, from that metric's stats: a rate in
+    /// percent or as a fraction (as the bound was written), a counter's count, a trend's statistic
+    /// in the trend's unit. A rate of nothing and any statistic of an empty trend measure 0.
+    /// `None` when the threshold is on a built-in metric, or `s` is of a kind it does not apply to.
+    pub fn measure_metric(&self, s: &MetricStats) -> Option<f64> {
+        let Metric::Custom { stat, .. } = &self.metric else { return None };
+        let v = MetricStats::trend_value;
+        Some(match (stat, s) {
+            (Stat::Value | Stat::Percent, &MetricStats::Rate { total: 0, .. }) => 0.0,
+            (Stat::Value, &MetricStats::Rate { hits, total }) => hits as f64 / total as f64,
+            (Stat::Percent, &MetricStats::Rate { hits, total }) => 100.0 * hits as f64 / total as f64,
+            (Stat::Value, &MetricStats::Counter { count }) => count as f64,
+            (_, MetricStats::Trend { hist, .. }) if stat.is_trend() && hist.is_empty() => 0.0,
+            (Stat::Percentile(p), MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(p / 100.0)),
+            (Stat::Med, MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(0.5)),
+            (Stat::Avg, MetricStats::Trend { hist, .. }) => hist.mean() / crate::metric::TREND_SCALE,
+            (Stat::Min, MetricStats::Trend { hist, .. }) => v(hist.min()),
+            (Stat::Max, MetricStats::Trend { hist, .. }) => v(hist.max()),
+            _ => return None,
+        })
+    }
+
+    /// (measured, holds) on a named metric's stats; `(0, false)` when they do not apply
+    /// ([`Threshold::measure_metric`] gives `None`).
+    pub fn evaluate_metric(&self, s: &MetricStats) -> (f64, bool) {
+        self.measure_metric(s).map_or((0.0, false), |m| (m, self.holds(m)))
+    }
+
+    /// Measure on a named metric's stats and say whether it holds, as a result row.
+    pub fn judge_metric(&self, s: &MetricStats, step: Option<String>) -> ThresholdResult {
+        let (value, ok) = self.evaluate_metric(s);
+        self.result(value, ok, step)
+    }
+
+    /// [`Threshold::judge`] for a built-in metric, [`Threshold::judge_metric`] for a named one,
+    /// whose stats `metrics` finds by name (a name it does not find fails, measuring 0).
+    pub fn judge_with<'m>(
+        &self,
+        o: &Observed,
+        metrics: &dyn Fn(&str) -> Option<&'m MetricStats>,
+        step: Option<String>,
+    ) -> ThresholdResult {
+        match self.metric_name() {
+            None => self.judge(o, step),
+            Some(name) => match metrics(name) {
+                Some(s) => self.judge_metric(s, step),
+                None => self.result(0.0, false, step),
+            },
+        }
+    }
+
+    fn result(&self, value: f64, ok: bool, step: Option<String>) -> ThresholdResult {
+        ThresholdResult {
+            expr: self.expr.clone(),
+            ok,
+            value: crate::units::round3(value),
+            unit: self.unit().to_string(),
+            step,
+            scenario: None,
+            during: None,
+            level: None,
         }
     }
 
@@ -157,8 +271,11 @@ impl Threshold {
         }
     }
 
-    /// Convenience: (measured, holds).
+    /// Convenience: (measured, holds). A named metric is not measured here: `(0, false)`.
     pub fn evaluate(&self, o: &Observed) -> (f64, bool) {
+        if self.metric_name().is_some() {
+            return (0.0, false);
+        }
         let m = self.measure(o);
         (m, self.holds(m))
     }
@@ -166,24 +283,17 @@ impl Threshold {
     /// Measure on `o` and say whether it holds, as a result row (`step`: the step it is on).
     pub fn judge(&self, o: &Observed, step: Option<String>) -> ThresholdResult {
         let (value, ok) = self.evaluate(o);
-        ThresholdResult {
-            expr: self.expr.clone(),
-            ok,
-            value: crate::units::round3(value),
-            unit: self.unit().to_string(),
-            step,
-            scenario: None,
-            during: None,
-            level: None,
-        }
+        self.result(value, ok, step)
     }
 
-    /// Human unit for reports: "ms", "%", "req/s", "".
+    /// Human unit for reports: "ms", "%", "req/s", "" (a named metric: "%" when written so, else "").
     pub fn unit(&self) -> &'static str {
         match self.metric {
             Metric::Errors | Metric::Checks => "%",
             Metric::Rps => "req/s",
             Metric::Requests => "",
+            Metric::Custom { stat: Stat::Percent, .. } => "%",
+            Metric::Custom { .. } => "",
             _ => "ms",
         }
     }
@@ -195,30 +305,110 @@ fn err(offset: usize, message: impl Into<String>) -> ThresholdError {
 
 const METRICS: &str = "p(N), avg, mean, min, max, med, errors, error_rate, checks, rps, requests";
 
-/// Parses `metric op value`, e.g. `p(95) < 200ms`, `errors < 1%`, `rps >= 100`.
+/// The built-in metric names (lower case; `p` is `p(N)`).
+const BUILT_IN: &[&str] =
+    &["p", "avg", "mean", "min", "max", "med", "errors", "error_rate", "checks", "rps", "requests"];
+
+/// What a near miss of a built-in metric means (`p95` → `p(95)`), lower case.
+fn near_miss(lower: &str) -> Option<String> {
+    match lower.strip_prefix('p').and_then(|n| n.parse::<f64>().ok()) {
+        Some(n) => Some(format!("p({n})")),
+        None if ["error", "check", "request"].contains(&lower) => Some(format!("{lower}s")),
+        None if lower == "median" => Some("med".into()),
+        None if lower == "average" => Some("avg".into()),
+        None => None,
+    }
+}
+
+/// Whether the threshold parser reads `word` itself, so that it cannot name a metric of your own:
+/// a built-in metric (`p`, `avg`, `errors`, …) or a near miss it corrects (`p95`, `error`,
+/// `median`). Case-insensitive.
+pub fn is_reserved(word: &str) -> bool {
+    let lower = word.to_lowercase();
+    BUILT_IN.contains(&lower.as_str()) || near_miss(&lower).is_some()
+}
+
+/// Parses `metric op value`, e.g. `p(95) < 200ms`, `errors < 1%`, `rps >= 100`, `cache_hit > 95%`,
+/// `p(95)(server_ms) < 50`. A name that is not a built-in metric is taken as a metric of your own,
+/// whether it exists or not: [`parse_checked`] checks.
 pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
-    let mut p = Parser { cs: expr.chars().collect(), i: 0 };
+    parse_located(expr).map(|(t, _)| t)
+}
+
+/// Where the parts of a threshold on a named metric are (character offsets).
+struct Spans {
+    /// The metric, as written (`p(95)(server_ms)` starts at `p`).
+    metric: usize,
+    /// The name inside it.
+    name: usize,
+    /// The value after the operator.
+    value: usize,
+}
+
+fn parse_located(expr: &str) -> Result<(Threshold, Spans), ThresholdError> {
+    let mut p = Parser { cs: expr.chars().collect(), i: 0, name_at: 0 };
     p.ws();
     if p.eof() {
         return Err(err(p.i, "empty threshold (expected e.g. `p(95) < 200ms` or `errors < 1%`)"));
     }
     let start = p.i;
-    let metric = p.metric()?;
+    let mut metric = p.metric()?;
     let name: String = p.text(start, p.i).chars().filter(|c| !c.is_whitespace()).collect();
     p.ws();
     let op = p.op(&name)?;
     p.ws();
-    let bound = p.value(&metric, &name)?;
+    let value_at = p.i;
+    let bound = p.value(&mut metric, &name)?;
     p.ws();
     if !p.eof() {
         return Err(err(p.i, format!("unexpected `{}` after the value", p.text(p.i, p.cs.len()))));
     }
-    Ok(Threshold { expr: expr.trim().to_string(), metric, op, bound, abort_on_fail: false })
+    let spans = Spans { metric: start, name: p.name_at, value: value_at };
+    Ok((Threshold { expr: expr.trim().to_string(), metric, op, bound, abort_on_fail: false }, spans))
+}
+
+/// [`parse`], then check a named metric against the metrics there are (`metrics`: each name and
+/// its kind): it must exist, and the form must fit its kind (`name > 95%` or `name > 0.95` for a
+/// rate, `name > 1000` for a counter, `p(95)(name) < 50` and the other statistics for a trend).
+pub fn parse_checked(expr: &str, metrics: &[(&str, Kind)]) -> Result<Threshold, ThresholdError> {
+    let (t, at) = parse_located(expr)?;
+    let Metric::Custom { name, stat } = &t.metric else { return Ok(t) };
+    let Some(kind) = metrics.iter().find(|(n, _)| n == name).map(|&(_, k)| k) else {
+        let mine = if metrics.is_empty() {
+            ", or a metric defined in [metrics]".to_string()
+        } else {
+            format!(", or one of [metrics]: {}", metrics.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
+        };
+        return Err(err(at.name, format!("unknown metric `{name}` (expected one of {METRICS}{mine})")));
+    };
+    let chars: Vec<char> = expr.chars().collect();
+    let w: String = chars[at.value.min(chars.len())..].iter().collect::<String>().trim().to_string();
+    let trend_forms = format!("p(95)({name}), avg({name}), min({name}), max({name}) or med({name})");
+    match (kind, stat) {
+        (Kind::Rate, Stat::Value) if t.bound > 1.0 => Err(err(
+            at.value,
+            format!("`{w}`: a rate without `%` is a fraction between 0 and 1 — did you mean {}%?", t.bound),
+        )),
+        (Kind::Counter, Stat::Percent) => Err(err(
+            at.value,
+            format!("`{w}`: `{name}` is a counter: compare it with a plain number, not a percentage"),
+        )),
+        (Kind::Rate | Kind::Counter, s) if s.is_trend() => Err(err(
+            at.metric,
+            format!("`{name}` is a {}: write `{name} > N` — {trend_forms} are for trends", kind.name()),
+        )),
+        (Kind::Trend, s) if !s.is_trend() => {
+            Err(err(at.metric, format!("`{name}` is a trend: write {trend_forms}, e.g. `p(95)({name}) < 50`")))
+        }
+        _ => Ok(t),
+    }
 }
 
 struct Parser {
     cs: Vec<char>,
     i: usize,
+    /// Where a named metric's name starts.
+    name_at: usize,
 }
 
 impl Parser {
@@ -257,31 +447,71 @@ impl Parser {
         let a = self.i;
         let word = self.take_while(|c| c.is_alphanumeric() || c == '_' || c == '.');
         Ok(match word.to_lowercase().as_str() {
-            "p" => return self.percentile(),
-            "avg" | "mean" => Metric::Avg,
-            "min" => Metric::Min,
-            "max" => Metric::Max,
-            "med" => Metric::Med,
+            "p" => {
+                let p = self.percentile()?;
+                return self.of_trend(Metric::Percentile(p), Stat::Percentile(p));
+            }
+            "avg" | "mean" => return self.of_trend(Metric::Avg, Stat::Avg),
+            "min" => return self.of_trend(Metric::Min, Stat::Min),
+            "max" => return self.of_trend(Metric::Max, Stat::Max),
+            "med" => return self.of_trend(Metric::Med, Stat::Med),
             "errors" | "error_rate" => Metric::Errors,
             "checks" => Metric::Checks,
             "rps" => Metric::Rps,
             "requests" => Metric::Requests,
             "" => return Err(err(a, format!("expected a metric ({METRICS}), found `{}`", self.text(a, a + 1)))),
             lower => {
-                let hint = match lower.strip_prefix('p').and_then(|n| n.parse::<f64>().ok()) {
-                    Some(n) => format!("p({n})"),
-                    None if ["error", "check", "request"].contains(&lower) => format!("{lower}s"),
-                    None if lower == "median" => "med".into(),
-                    None if lower == "average" => "avg".into(),
-                    None => return Err(err(a, format!("unknown metric `{word}` (expected one of {METRICS})"))),
-                };
-                return Err(err(a, format!("unknown metric `{word}` — did you mean {hint}?")));
+                if let Some(hint) = near_miss(lower) {
+                    return Err(err(a, format!("unknown metric `{word}` — did you mean {hint}?")));
+                }
+                let ident = word.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ident {
+                    return Err(err(a, format!("unknown metric `{word}` (expected one of {METRICS})")));
+                }
+                let after = self.i;
+                self.ws();
+                if self.peek() == Some('(') {
+                    return Err(err(
+                        a,
+                        format!(
+                            "unknown function `{word}(`: use p(N)(name), avg(name), min(name), max(name) or med(name)"
+                        ),
+                    ));
+                }
+                self.i = after;
+                self.name_at = a;
+                Metric::Custom { name: word, stat: Stat::Value }
             }
         })
     }
 
+    /// After a latency metric: `(name)` makes it the statistic of a named trend.
+    fn of_trend(&mut self, latency: Metric, stat: Stat) -> Result<Metric, ThresholdError> {
+        let after = self.i;
+        self.ws();
+        if self.peek() != Some('(') {
+            self.i = after;
+            return Ok(latency);
+        }
+        self.i += 1;
+        self.ws();
+        let a = self.i;
+        let name = self.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(err(a, "expected a metric name in `(...)`, e.g. p(95)(server_ms)"));
+        }
+        self.ws();
+        if self.peek() != Some(')') {
+            return Err(err(self.i, format!("expected `)` after the metric name `{name}`")));
+        }
+        self.i += 1;
+        self.name_at = a;
+        Ok(Metric::Custom { name, stat })
+    }
+
     /// After `p`: `(` NUMBER `)`, whitespace allowed inside.
-    fn percentile(&mut self) -> Result<Metric, ThresholdError> {
+    fn percentile(&mut self) -> Result<f64, ThresholdError> {
         self.ws();
         if self.peek() != Some('(') {
             return Err(err(self.i, "expected `(` after `p` (write percentiles as p(95))"));
@@ -298,7 +528,7 @@ impl Parser {
             return Err(err(self.i, format!("expected `)` to close `p({n}`")));
         }
         self.i += 1;
-        Ok(Metric::Percentile(n))
+        Ok(n)
     }
 
     fn op(&mut self, name: &str) -> Result<Op, ThresholdError> {
@@ -317,8 +547,9 @@ impl Parser {
         Ok(op)
     }
 
-    /// NUMBER [unit], converted to the metric's reporting unit.
-    fn value(&mut self, metric: &Metric, name: &str) -> Result<f64, ThresholdError> {
+    /// NUMBER [unit], converted to the metric's reporting unit (a named metric's `%` makes it
+    /// [`Stat::Percent`]).
+    fn value(&mut self, metric: &mut Metric, name: &str) -> Result<f64, ThresholdError> {
         let a = self.i;
         let Some(n) = self.number() else {
             let found = if self.eof() { "nothing".into() } else { format!("`{}`", self.text(a, self.cs.len())) };
@@ -335,6 +566,27 @@ impl Parser {
         let unit_err = |what: String| Err(err(ua, format!("`{w}`: {what}")));
         let range_err = |what: String| Err(err(a, format!("`{w}`: {what}")));
         match metric {
+            Metric::Custom { stat: stat @ (Stat::Value | Stat::Percent), .. } => match unit.as_str() {
+                "" if n < 0.0 => range_err(format!("{name} cannot be negative")),
+                "" => Ok(n),
+                "%" if (0.0..=100.0).contains(&n) => {
+                    *stat = Stat::Percent;
+                    Ok(n)
+                }
+                "%" => range_err(format!("{name} must be between 0% and 100%")),
+                _ => unit_err(format!(
+                    "unit `{unit}` does not apply to {name}: a rate takes a percentage (95%) or a fraction (0.95), \
+                     a counter a plain number"
+                )),
+            },
+            Metric::Custom { .. } => match unit.to_lowercase().as_str() {
+                "" | "ms" if n < 0.0 => range_err(format!("{name} cannot be negative")),
+                "" | "ms" => Ok(n),
+                _ => unit_err(format!(
+                    "unknown unit `{unit}` for {name}: a trend is compared in its own unit (`ms` may follow, and is \
+                     ignored)"
+                )),
+            },
             m if m.is_latency() => {
                 let scale = match unit.to_lowercase().as_str() {
                     "" | "ms" => 1.0,
@@ -482,7 +734,7 @@ mod tests {
             ("p(95) < 200µx", 11, "unknown unit `µx`"), // offsets count characters, not bytes
         ];
         for &(s, offset, msg) in cases {
-            let got = e(s);
+            let got = parse_checked(s, &[]).expect_err(s); // `latency` could name a metric of [metrics]
             assert!(got.message.contains(msg), "{s:?}: message {:?} lacks {msg:?}", got.message);
             assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
             assert_eq!(got.to_string(), got.message);
@@ -566,5 +818,243 @@ mod tests {
         assert_eq!(p("requests == 1000").evaluate(&o), (1000.0, true));
         let units: Vec<_> = ["errors<1", "checks>0", "rps>1", "requests>1"].iter().map(|s| p(s).unit()).collect();
         assert_eq!(units, ["%", "%", "req/s", ""]);
+    }
+
+    fn trend(values: impl Iterator<Item = f64>) -> MetricStats {
+        let mut s = MetricStats::new(Kind::Trend);
+        values.for_each(|v| s.record(v));
+        s
+    }
+
+    const MINE: &[(&str, Kind)] = &[("cache_hit", Kind::Rate), ("created", Kind::Counter), ("server_ms", Kind::Trend)];
+
+    fn custom(name: &str, stat: Stat) -> Metric {
+        Metric::Custom { name: name.into(), stat }
+    }
+
+    #[test]
+    fn parses_named_metrics() {
+        let cases: &[(&str, Metric, f64)] = &[
+            ("cache_hit > 95%", custom("cache_hit", Stat::Percent), 95.0),
+            ("cache_hit>=95.5 %", custom("cache_hit", Stat::Percent), 95.5),
+            ("cache_hit > 0.95", custom("cache_hit", Stat::Value), 0.95),
+            ("created > 1000", custom("created", Stat::Value), 1000.0),
+            ("Created_2 == 0", custom("Created_2", Stat::Value), 0.0),
+            ("_x < 1", custom("_x", Stat::Value), 1.0),
+            ("p(95)(server_ms) < 50", custom("server_ms", Stat::Percentile(95.0)), 50.0),
+            ("p(99.9) ( server_ms ) <= 50ms", custom("server_ms", Stat::Percentile(99.9)), 50.0),
+            ("avg(server_ms) < 20", custom("server_ms", Stat::Avg), 20.0),
+            ("mean(server_ms) < 20MS", custom("server_ms", Stat::Avg), 20.0),
+            ("MIN(server_ms) > 1", custom("server_ms", Stat::Min), 1.0),
+            ("max(server_ms) < 100", custom("server_ms", Stat::Max), 100.0),
+            ("med (server_ms) < 7.5", custom("server_ms", Stat::Med), 7.5),
+            ("p(95)(iteration_duration) < 5000", custom("iteration_duration", Stat::Percentile(95.0)), 5000.0),
+        ];
+        for (src, metric, bound) in cases {
+            let t = p(src);
+            assert_eq!((&t.metric, t.bound), (metric, *bound), "{src}");
+            assert_eq!(t.metric_name(), Some(metric_name_of(metric)), "{src}");
+            assert_eq!(parse_checked(src, &[(metric_name_of(metric), kind_for(metric))]), Ok(t.clone()), "{src}");
+        }
+        assert_eq!(p("cache_hit > 95%").unit(), "%");
+        assert_eq!(p("cache_hit > 0.95").unit(), "");
+        assert_eq!(p("created > 5").unit(), "");
+        assert_eq!(p("p(95)(server_ms) < 50ms").unit(), "", "a trend has no unit of its own");
+        assert_eq!(p("p(95)(server_ms) < 50").op, Op::Lt);
+        for builtin in ["p(95) < 50", "avg < 5", "max<5", "errors < 1%", "requests > 1", "rps > 1"] {
+            assert_eq!(p(builtin).metric_name(), None, "{builtin}");
+        }
+        assert_eq!(p("p(95) < 50").metric, Metric::Percentile(95.0), "without a name, still latency");
+        assert_eq!(p("avg < 50ms").metric, Metric::Avg);
+    }
+
+    fn metric_name_of(m: &Metric) -> &str {
+        match m {
+            Metric::Custom { name, .. } => name,
+            _ => "",
+        }
+    }
+
+    fn kind_for(m: &Metric) -> Kind {
+        match m {
+            Metric::Custom { stat: Stat::Percent, .. } => Kind::Rate,
+            Metric::Custom { stat: Stat::Value, name, .. } if name == "cache_hit" => Kind::Rate,
+            Metric::Custom { stat: Stat::Value, .. } => Kind::Counter,
+            _ => Kind::Trend,
+        }
+    }
+
+    #[test]
+    fn named_metric_errors_say_where() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("avg() < 1", 4, "expected a metric name in `(...)`"),
+            ("p(95)( ) < 1", 7, "expected a metric name"),
+            ("avg(9x) < 1", 4, "expected a metric name"),
+            ("avg(server_ms < 1", 14, "expected `)` after the metric name `server_ms`"),
+            ("avg(server-ms) < 1", 10, "expected `)`"),
+            ("foo(x) < 1", 0, "unknown function `foo(`: use p(N)(name), avg(name)"),
+            ("foo (x) < 1", 0, "unknown function `foo(`"),
+            ("cache_hit > 95ms", 14, "unit `ms` does not apply to cache_hit: a rate takes a percentage"),
+            ("cache_hit > 150%", 12, "cache_hit must be between 0% and 100%"),
+            ("cache_hit > -1", 12, "cache_hit cannot be negative"),
+            ("created > 10k", 12, "unit `k` does not apply to created"),
+            ("p(95)(server_ms) < 5%", 20, "unknown unit `%` for p(95)(server_ms): a trend is compared in its own unit"),
+            ("p(95)(server_ms) < 5s", 20, "unknown unit `s`"),
+            ("avg(server_ms) < -5", 17, "avg(server_ms) cannot be negative"),
+            ("cache-hit > 1", 5, "expected an operator (<, <=, >, >=, ==, !=) after `cache`"),
+            ("x.y > 1", 0, "unknown metric `x.y`"),
+            ("9lives > 1", 0, "unknown metric `9lives`"),
+            ("p95 < 200", 0, "did you mean p(95)?"),
+            ("median < 200", 0, "did you mean med?"),
+            ("cache_hit", 9, "expected an operator"),
+            ("p(95)(server_ms)", 16, "expected an operator (<, <=, >, >=, ==, !=) after `p(95)(server_ms)`"),
+        ];
+        for &(s, offset, msg) in cases {
+            let got = e(s);
+            assert!(got.message.contains(msg), "{s:?}: message {:?} lacks {msg:?}", got.message);
+            assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
+        }
+    }
+
+    #[test]
+    fn checked_parse_knows_which_metrics_exist_and_their_kinds() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("cache_hits > 95%", 0, "unknown metric `cache_hits` (expected one of p(N), avg"),
+            ("  p(95)(server) < 5", 8, "or one of [metrics]: cache_hit, created, server_ms"),
+            ("cache_hit > 95", 12, "`95`: a rate without `%` is a fraction between 0 and 1 — did you mean 95%?"),
+            ("cache_hit > 1.5 ", 12, "did you mean 1.5%?"),
+            ("created > 5%", 10, "`5%`: `created` is a counter: compare it with a plain number, not a percentage"),
+            (
+                "p(95)(cache_hit) < 5",
+                0,
+                "`cache_hit` is a rate: write `cache_hit > N` — p(95)(cache_hit), avg(cache_hit)",
+            ),
+            (" avg(created) < 5", 1, "`created` is a counter"),
+            ("server_ms < 50", 0, "`server_ms` is a trend: write p(95)(server_ms), avg(server_ms), min(server_ms)"),
+            ("server_ms < 50%", 0, "`server_ms` is a trend"),
+            ("server_ms < 5ms", 13, "unit `ms` does not apply to server_ms"),
+        ];
+        for &(s, offset, msg) in cases {
+            let got = parse_checked(s, MINE).expect_err(s);
+            assert!(got.message.contains(msg), "{s:?}: message {:?} lacks {msg:?}", got.message);
+            assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
+        }
+        assert!(parse_checked("x > 1", &[]).unwrap_err().message.ends_with("or a metric defined in [metrics])"));
+        for ok in [
+            "cache_hit > 95%",
+            "cache_hit > 0.95",
+            "cache_hit > 1",
+            "created > 1000",
+            "created >= 0.5",
+            "max(server_ms) < 9",
+        ] {
+            assert!(parse_checked(ok, MINE).is_ok(), "{ok}");
+        }
+        for builtin in ["p(95) < 200ms", "errors < 1%", "rps > 5", "checks > 99%"] {
+            assert_eq!(parse_checked(builtin, &[]), parse(builtin), "{builtin}");
+        }
+        assert_eq!(parse_checked("p(95 < 1", MINE).unwrap_err().offset, 5, "parse errors first");
+    }
+
+    #[test]
+    fn reserved_words_are_what_the_parser_reads_itself() {
+        for w in ["p", "P", "avg", "mean", "min", "max", "med", "errors", "Error_Rate", "checks", "rps", "requests"] {
+            assert!(is_reserved(w), "{w}");
+            assert!(
+                p(&format!("{w}{} < 1", if w.eq_ignore_ascii_case("p") { "(50)" } else { "" })).metric_name().is_none()
+            );
+        }
+        for w in ["p95", "p99.9", "error", "check", "request", "median", "average", "pinf"] {
+            assert!(is_reserved(w), "{w}");
+            assert!(parse(&format!("{w} < 1")).is_err(), "{w}");
+        }
+        for w in ["cache_hit", "created", "server_ms", "px", "latency", "iteration_duration"] {
+            assert!(!is_reserved(w), "{w}");
+            assert_eq!(p(&format!("{w} < 1")).metric_name(), Some(w));
+        }
+    }
+
+    #[test]
+    fn named_metrics_measure_on_their_stats() {
+        let hits = MetricStats::Rate { hits: 97, total: 100 };
+        assert_eq!(p("cache_hit > 95%").evaluate_metric(&hits), (97.0, true));
+        assert_eq!(p("cache_hit > 0.95").evaluate_metric(&hits), (0.97, true));
+        assert_eq!(p("cache_hit > 98%").evaluate_metric(&hits), (97.0, false));
+        assert_eq!(p("cache_hit >= 0.97").evaluate_metric(&hits), (0.97, true));
+        let none = MetricStats::Rate { hits: 0, total: 0 };
+        assert_eq!(p("cache_hit > 95%").evaluate_metric(&none), (0.0, false));
+        assert_eq!(p("cache_hit < 0.05").evaluate_metric(&none), (0.0, true));
+        let created = MetricStats::Counter { count: 1000 };
+        assert_eq!(p("created > 1000").evaluate_metric(&created), (1000.0, false));
+        assert_eq!(p("created >= 1000").evaluate_metric(&created), (1000.0, true));
+
+        let t = trend((1..=1000).map(f64::from));
+        let near = |s: &str, want: f64| {
+            let got = p(s).measure_metric(&t).unwrap();
+            assert!((got - want).abs() <= want * 0.002 + 0.001, "{s}: measured {got}, expected ~{want}");
+        };
+        near("p(95)(server_ms) < 1", 950.0);
+        near("p(99)(server_ms) < 1", 990.0);
+        near("p(100)(server_ms) < 1", 1000.0);
+        near("med(server_ms) < 1", 500.0);
+        near("avg(server_ms) < 1", 500.5);
+        near("min(server_ms) < 1", 1.0);
+        near("max(server_ms) < 1", 1000.0);
+        assert!(p("p(95)(server_ms) < 960").evaluate_metric(&t).1);
+        assert!(p("p(95)(server_ms) < 960ms").evaluate_metric(&t).1, "`ms` is ignored");
+        assert!(!p("p(95)(server_ms) < 940").evaluate_metric(&t).1);
+        let small = trend([0.25, 0.5, 0.75].into_iter());
+        assert_eq!(p("max(server_ms) < 1").measure_metric(&small), Some(0.75), "three decimals kept");
+        assert_eq!(p("min(server_ms) < 1").measure_metric(&small), Some(0.25));
+        assert_eq!(p("avg(server_ms) < 1").measure_metric(&small), Some(0.5));
+        let empty = MetricStats::new(Kind::Trend);
+        assert_eq!(p("p(95)(server_ms) < 50").evaluate_metric(&empty), (0.0, true));
+        assert_eq!(p("avg(server_ms) > 0").evaluate_metric(&empty), (0.0, false));
+
+        // Forms that do not fit the stats' kind, and built-in metrics, are not measured here.
+        assert_eq!(p("p(95)(x) < 1").measure_metric(&hits), None);
+        assert_eq!(p("x > 95%").measure_metric(&t), None);
+        assert_eq!(p("x > 5").measure_metric(&t), None);
+        assert_eq!(p("x > 5%").measure_metric(&created), None);
+        assert_eq!(p("x > 5%").evaluate_metric(&created), (0.0, false));
+        assert_eq!(p("p(95) < 5").measure_metric(&t), None);
+    }
+
+    #[test]
+    fn named_metrics_are_judged_by_name() {
+        let h = ms_1_to_1000();
+        let o = obs(&h, 1000, 10, 0, 0);
+        let hits = MetricStats::Rate { hits: 975, total: 1000 };
+        let t = trend((1..=100).map(|v| f64::from(v) / 100.0)); // exact: up to 2.048 at three decimals
+        let stats = |name: &str| match name {
+            "cache_hit" => Some(&hits),
+            "server_ms" => Some(&t),
+            _ => None,
+        };
+        let r = p("cache_hit > 95%").judge_with(&o, &stats, Some("authorize".into()));
+        assert_eq!(
+            r,
+            ThresholdResult {
+                expr: "cache_hit > 95%".into(),
+                ok: true,
+                value: 97.5,
+                unit: "%".into(),
+                step: Some("authorize".into()),
+                scenario: None,
+                during: None,
+                level: None,
+            }
+        );
+        let r = p("avg(server_ms) < 0.5").judge_with(&o, &stats, None);
+        assert_eq!((r.value, r.ok, r.unit.as_str()), (0.505, false, ""));
+        let r = p("errors < 2%").judge_with(&o, &stats, None);
+        assert_eq!((r.value, r.ok, r.unit.as_str()), (1.0, true, "%"), "a built-in metric: measured on `o`");
+        let r = p("nowhere > 1").judge_with(&o, &stats, None);
+        assert_eq!((r.value, r.ok), (0.0, false), "a name without stats fails");
+        assert_eq!(p("cache_hit > 95%").evaluate(&o), (0.0, false), "not measured on the latency stats");
+        assert_eq!(p("cache_hit > 95%").measure(&o), 0.0);
+        assert!(!p("cache_hit > 95%").judge(&o, None).ok);
+        let r = p("p(95)(server_ms) <= 0.95").judge_metric(&t, None);
+        assert_eq!((r.value, r.ok), (0.95, true));
     }
 }
