@@ -200,6 +200,8 @@ pub struct Stats {
     pub scenarios: Vec<StepStats>,
     /// Each scenario's iterations, drops and users.
     pub lanes: Vec<LaneCounts>,
+    /// Metrics of the user's own, in plan order (empty when the plan has none).
+    pub metrics: Vec<crate::metric::MetricStats>,
     /// Open model: requests whose start time came but found no free user and were not sent.
     pub dropped: u64,
     pub gauges: Gauges,
@@ -218,6 +220,7 @@ impl Stats {
             steps: (0..steps).map(|_| StepStats::default()).collect(),
             scenarios: Vec::new(),
             lanes: Vec::new(),
+            metrics: Vec::new(),
             dropped: 0,
             gauges: Gauges::default(),
             lag: histogram(),
@@ -243,6 +246,17 @@ impl Stats {
         }
         for (i, b) in other.lanes.iter().enumerate() {
             self.lane(i).merge(b);
+        }
+        if self.metrics.len() < other.metrics.len() {
+            self.metrics.extend(other.metrics[self.metrics.len()..].iter().map(|m| {
+                let mut fresh = m.clone();
+                fresh.clear();
+                fresh
+            }));
+        }
+        for (a, b) in self.metrics.iter_mut().zip(&other.metrics) {
+            // Same plan, same kinds: cannot fail.
+            let _ = a.merge(b);
         }
         self.dropped += other.dropped;
         self.iterations += other.iterations;

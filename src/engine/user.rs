@@ -453,7 +453,8 @@ fn record_reply(
         *st = r.status;
     }
     let mut stats = ctx.stats.borrow_mut();
-    let st = &mut stats.steps[u.base + s];
+    let crate::stats::Stats { steps, metrics, .. } = &mut *stats;
+    let st = &mut steps[u.base + s];
     st.response(r.status, latency, service, r.bytes_in, r.bytes_out);
     let conn = u.conns[slot].as_ref().expect("the request used it");
     let mut view = conn.parser().view();
@@ -484,6 +485,10 @@ fn record_reply(
             st.error(&Failure::new(ErrorKind::Check, why));
             failed = true;
         }
+    }
+    for &m in &step.metrics {
+        let metric = &ctx.plan.metrics[m];
+        metric.observe(step.row, &view, &mut json, &mut metrics[m]);
     }
     if chain_broken {
         return Outcome::Stop; // the journey did not get where this step leads

@@ -133,6 +133,14 @@ pub(super) fn stat_slots(plan: &Plan) -> usize {
     plan.scenarios.len() * plan.steps.len()
 }
 
+/// Empty stats for one interval of a worker: an entry per scenario and step, and the plan's
+/// metrics.
+fn fresh_stats(plan: &Plan) -> Stats {
+    let mut s = Stats::new(stat_slots(plan));
+    s.metrics = plan.metrics.iter().map(crate::metric::Metric::new_stats).collect();
+    s
+}
+
 /// Ring size (SQ entries) and provided receive buffers for a worker of `users` users.
 pub fn ring_sizes(users: usize) -> (u32, u16) {
     let entries = (users * 2).next_power_of_two().clamp(256, 16384) as u32;
@@ -240,7 +248,7 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
             plan: plan.clone(),
             nets: plan.targets.iter().map(|t| Net::new(&plan, t)).collect(),
             timeouts: Timeouts::default(),
-            stats: RefCell::new(Stats::new(stat_slots(&plan))),
+            stats: RefCell::new(fresh_stats(&plan)),
             statuses: plan.status_slots,
             start,
             lanes,
@@ -334,7 +342,7 @@ fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx
     let cpu = cpu_now.saturating_sub(ctx.cpu_mark.replace(cpu_now));
     let wait_now = crate::sys::thread_run_delay();
     let wait = wait_now.saturating_sub(ctx.wait_mark.replace(wait_now));
-    let mut stats = ctx.stats.replace(Stats::new(stat_slots(&ctx.plan)));
+    let mut stats = ctx.stats.replace(fresh_stats(&ctx.plan));
     for lane in &ctx.lanes {
         if let Some(a) = &lane.arrivals {
             stats.dropped(lane.scenario, a.take_dropped());

@@ -123,6 +123,8 @@ pub struct Step {
     pub condition: Option<crate::condition::Condition>,
     /// Redirects followed at most (0: the redirect is the answer).
     pub redirects: u32,
+    /// Metrics of the user's own measured on this step's responses (indices into `Plan::metrics`).
+    pub metrics: Vec<usize>,
     /// Cookies set (name, value) and cleared (names) in the user's jar before the request.
     pub set_cookies: Vec<(String, String)>,
     pub clear_cookies: Vec<String>,
@@ -154,6 +156,7 @@ impl Step {
             row: 0,
             condition: None,
             redirects: 0,
+            metrics: Vec::new(),
             set_cookies: Vec::new(),
             clear_cookies: Vec::new(),
             target: 0,
@@ -370,6 +373,8 @@ pub struct Plan {
     pub rows: Vec<String>,
     /// Status slots each user keeps for conditions (`status(step) == ...`).
     pub status_slots: usize,
+    /// Metrics of the user's own (`[metrics]`), in file order.
+    pub metrics: Vec<crate::metric::Metric>,
     pub users: Vec<UserType>,
     /// Names of the variable slots (CSV columns, extracted values), by index.
     pub vars: Vec<String>,
@@ -413,6 +418,7 @@ impl Plan {
             }],
             rows: vec![step.name.clone()],
             status_slots: 0,
+            metrics: Vec::new(),
             steps: vec![step],
             vars: Vec::new(),
             scenarios: vec![Scenario::of_all(load, 1)],

@@ -85,6 +85,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
     }
 
     let (mut scenarios, scenario_histograms) = scenarios(results)?;
+    let metrics = metrics(results)?;
     let mut thresholds = thresholds(
         results,
         &summary,
@@ -127,6 +128,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         },
         steps,
         scenarios,
+        metrics,
         timeline: timeline(results, start_ms),
         thresholds,
         generator,
@@ -297,6 +299,22 @@ fn thresholds(
             }
             let rule = threshold::parse(&th.expr)
                 .map_err(|e| format!("{}: threshold `{}` does not parse: {e}", label(i, r), th.expr))?;
+            if let Some(name) = rule.metric_name() {
+                // A metric of the user's own, measured again on the merged metric.
+                let merged = metrics(results)?;
+                let stats = merged
+                    .get(name)
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: threshold `{}` names metric `{name}`, which the result does not have",
+                            label(i, r),
+                            th.expr
+                        )
+                    })?
+                    .to_stats()?;
+                out.push(ThresholdResult { expr: th.expr.clone(), ..rule.judge_metric(&stats, th.step.clone()) });
+                continue;
+            }
             if th.during.is_some() {
                 // A window's seconds are not in the documents: the shards' verdicts together.
                 let same =
@@ -419,6 +437,28 @@ fn add_seconds(into: &mut Vec<StepSecond>, from: &[StepSecond]) {
         a.p95_us = a.p95_us.max(b.p95_us);
         a.p99_us = a.p99_us.max(b.p99_us);
     }
+}
+
+/// The metrics of the user's own, merged exactly (rates by hits and totals, counters summed,
+/// trends by their histograms); every shard has the same ones.
+fn metrics(results: &[RunResult]) -> Result<indexmap::IndexMap<String, crate::metric::MetricSummary>, String> {
+    let mut out = results[0].metrics.clone();
+    for (i, r) in results.iter().enumerate().skip(1) {
+        if r.metrics.keys().ne(out.keys()) {
+            return Err(format!(
+                "{} has other metrics than {}: only shards of one run merge",
+                label(i, r),
+                label(0, &results[0])
+            ));
+        }
+        for (name, m) in &r.metrics {
+            out.get_mut(name)
+                .expect("same keys")
+                .merge(m)
+                .map_err(|e| format!("{}: metric `{name}`: {e}", label(i, r)))?;
+        }
+    }
+    Ok(out)
 }
 
 /// The generators together: CPU, memory and workers summed, the worst lag and busiest worker,

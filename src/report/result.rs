@@ -221,6 +221,9 @@ pub struct RunResult {
     /// A file with `[scenarios.NAME]`: each scenario's own totals and thresholds, in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenarios: Vec<ScenarioResult>,
+    /// Metrics of the user's own (`[metrics]`), in file order.
+    #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub metrics: indexmap::IndexMap<String, crate::metric::MetricSummary>,
     pub timeline: Vec<TimelineRow>,
     pub thresholds: Vec<ThresholdResult>,
     pub generator: GeneratorInfo,
@@ -285,6 +288,12 @@ impl RunResult {
             },
             steps,
             scenarios,
+            metrics: plan
+                .metrics
+                .iter()
+                .zip(&out.stats.metrics)
+                .map(|(m, s)| (m.name.clone(), crate::metric::MetricSummary::of(s)))
+                .collect(),
             timeline: out.timeline.clone(),
             thresholds,
             generator: GeneratorInfo {
@@ -386,17 +395,24 @@ pub fn evaluate_thresholds(
                 _ => (stats, duration_s),
             };
             let total = stats.total();
-            let judged = match rule.scenario {
-                Some(i) => {
-                    let s = scenario_stats(stats, i, &total);
-                    let secs = if rule.during.is_some() { secs } else { scenario_seconds(plan, i, secs) };
-                    let judged = rule.threshold.judge(&Observed::of(&s, secs), None);
-                    ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
-                }
-                None => {
-                    let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
-                    rule.threshold.judge(&Observed::of(s, secs), rule.step.map(|i| plan.rows[i].clone()))
-                }
+            let metric = rule.threshold.metric_name().and_then(|name| {
+                let i = plan.metrics.iter().position(|m| m.name == name)?;
+                stats.metrics.get(i)
+            });
+            let judged = match (metric, rule.scenario) {
+                (Some(m), _) => rule.threshold.judge_metric(m, rule.step.map(|i| plan.rows[i].clone())),
+                (None, scenario) => match scenario {
+                    Some(i) => {
+                        let s = scenario_stats(stats, i, &total);
+                        let secs = if rule.during.is_some() { secs } else { scenario_seconds(plan, i, secs) };
+                        let judged = rule.threshold.judge(&Observed::of(&s, secs), None);
+                        ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
+                    }
+                    None => {
+                        let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
+                        rule.threshold.judge(&Observed::of(s, secs), rule.step.map(|i| plan.rows[i].clone()))
+                    }
+                },
             };
             ThresholdResult {
                 during: rule

@@ -76,6 +76,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
             })
             .collect(),
         scenarios: Vec::new(),
+        metrics: Default::default(),
         timeline,
         thresholds: Vec::new(),
         generator: GeneratorInfo { workers: 1, worker_cpu_s: vec![0.5], ..GeneratorInfo::default() },

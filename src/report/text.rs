@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::result::{Latency, RunResult, Summary};
+use crate::metric::MetricSummary;
 use crate::units::{bytes, group, micros};
 
 /// The full summary: heading, totals, latency, status codes, errors, steps, thresholds, generator.
@@ -73,6 +74,28 @@ pub fn summary(r: &RunResult) -> String {
         for s in &r.scenarios {
             let window = format!("{} ({:.0}s–{:.0}s)", s.name, s.start_s, s.start_s + s.duration_s);
             step_line(&mut o, "  ", &window, 30, &s.totals.summary);
+        }
+    }
+    if !r.metrics.is_empty() {
+        o.push_str("\n  metrics\n");
+        for (name, m) in &r.metrics {
+            let _ = match m {
+                MetricSummary::Rate { rate, hits, total } => {
+                    writeln!(o, "    {name:<24} rate     {rate:.2}%  ({} of {})", group(*hits), group(*total))
+                }
+                MetricSummary::Counter { count } => writeln!(o, "    {name:<24} counter  {}", group(*count)),
+                MetricSummary::Trend(t) => writeln!(
+                    o,
+                    "    {name:<24} trend    avg {}  p50 {}  p95 {}  p99 {}  max {}  ({} values{})",
+                    fmt_value(t.mean),
+                    fmt_value(t.p50),
+                    fmt_value(t.p95),
+                    fmt_value(t.p99),
+                    fmt_value(t.max),
+                    group(t.count),
+                    if t.missing > 0 { format!(", {} without one", group(t.missing)) } else { String::new() }
+                ),
+            };
         }
     }
     if let Some(expr) = &r.aborted_by {

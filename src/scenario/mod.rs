@@ -91,6 +91,7 @@ pub fn compile(text: &str, path: &Path, over: &Overrides) -> Result<Plan, PlanEr
         env: over.env.clone(),
         reads_status: false,
         run_length: None,
+        metric_kinds: Vec::new(),
     }
     .plan(file, over)
 }
@@ -114,6 +115,8 @@ struct Compiler<'a> {
     /// How long the run lasts, once its scenarios are known (thresholds' windows must start
     /// within it).
     run_length: Option<Duration>,
+    /// The `[metrics]` names and kinds thresholds may name (once compiled).
+    metric_kinds: Vec<(String, crate::metric::Kind)>,
 }
 
 /// The names a template may use at one place in a journey.
@@ -215,6 +218,7 @@ impl<'a> Compiler<'a> {
         if users.iter().all(|u| u.weight == 0) {
             return self.err(file.users[0].span(), "every user type has weight 0");
         }
+        let metrics = self.metrics(&file, &mut steps)?;
         let mut thresholds = Vec::new();
         for t in &file.thresholds {
             thresholds.push(self.threshold(t, None)?);
@@ -250,9 +254,40 @@ impl<'a> Compiler<'a> {
         plan.thresholds = thresholds;
         plan.scenarios = scenarios;
         plan.named_scenarios = named;
+        plan.metrics = metrics;
         plan.rows = self.rows;
         plan.status_slots = if self.reads_status { plan.rows.len() } else { 0 };
         Ok(plan)
+    }
+
+    /// `[metrics]`: each compiled against the step names, and each step told which metrics it
+    /// feeds (its responses are then captured as far as they need).
+    fn metrics(
+        &mut self,
+        file: &raw::File,
+        steps: &mut [crate::plan::Step],
+    ) -> Result<Vec<crate::metric::Metric>, PlanError> {
+        let Some(specs) = &file.metrics else { return Ok(Vec::new()) };
+        let mut metrics = Vec::new();
+        for (name, spec) in specs {
+            let rows = &self.row_of;
+            let m = crate::metric::compile(name, spec.get_ref(), &|step| rows.get(step).copied()).or_else(|e| {
+                let known: Vec<&str> = self.rows.iter().map(String::as_str).collect();
+                let hint = if matches!(e.which, crate::metric::Field::Step(_)) {
+                    format!(" (steps: {})", known.join(", "))
+                } else {
+                    String::new()
+                };
+                self.err(spec.span(), format!("{}{hint}", e.message))
+            })?;
+            self.metric_kinds.push((name.clone(), m.kind()));
+            metrics.push(m);
+        }
+        for step in steps.iter_mut() {
+            step.metrics = (0..metrics.len()).filter(|&i| metrics[i].applies_to(step.row)).collect();
+            step.capture |= step.metrics.iter().any(|&i| metrics[i].needs_head() || metrics[i].needs_body());
+        }
+        Ok(metrics)
     }
 
     /// `redirects = N`: 0 (do not follow) to 100.

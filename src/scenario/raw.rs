@@ -22,6 +22,8 @@ pub struct File {
     pub redirects: Option<Spanned<i64>>,
     /// One scenario: the shorthand for a file with a single load shape.
     pub load: Option<Spanned<LoadSpec>>,
+    /// Metrics of the user's own, measured on responses: `NAME = { rate | trend | counter = "...", steps = [...] }`.
+    pub metrics: Option<indexmap::IndexMap<String, Spanned<crate::metric::MetricSpec>>>,
     /// Named scenarios that run side by side, in file order.
     pub scenarios: Option<indexmap::IndexMap<String, Spanned<LoadSpec>>>,
     #[serde(default)]

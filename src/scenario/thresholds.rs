@@ -21,7 +21,8 @@ impl Compiler<'_> {
                 (tt.expr.as_str(), tt.abort_on_fail, tt.delay.as_deref(), tt.during.as_deref(), tt.level.as_deref())
             }
         };
-        let mut th = threshold::parse(expr).or_else(|e| {
+        let kinds: Vec<(&str, crate::metric::Kind)> = self.metric_kinds.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+        let mut th = threshold::parse_checked(expr, &kinds).or_else(|e| {
             let at = if matches!(t.get_ref(), raw::ThresholdSpec::Expr(_)) {
                 // The threshold parser counts characters; `inside` wants a byte offset.
                 let byte = expr.char_indices().nth(e.offset).map_or(expr.len(), |(i, _)| i);

@@ -253,3 +253,79 @@ name = "u"
     assert_eq!(out.at("/thresholds/1/level"), "warn");
     assert_eq!(out.at("/thresholds/1/ok"), false);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Metrics of your own
+// ---------------------------------------------------------------------------------------------
+
+/// A server whose answers have a known exact mix: `X-Cache: HIT` on three of every four, status
+/// 201 on one of every five, and `Server-Timing: app;dur=N` with N = 10, 20, 30 in turn. It
+/// counts what it sent, so the client's metrics can be held to it exactly.
+#[test]
+fn metrics_of_your_own_match_what_the_server_sent() {
+    let _m = util::shared_machine();
+    let sent = Arc::new(Mutex::new((0u64, 0u64, 0u64, 0u64))); // requests, hits, created, dur total
+    let s = sent.clone();
+    let server = Server::start(move |_| {
+        let mut g = s.lock().unwrap();
+        let i = g.0;
+        g.0 += 1;
+        let hit = i % 4 != 0;
+        let created = i % 5 == 0;
+        let dur = 10 * (i % 3 + 1);
+        g.1 += u64::from(hit);
+        g.2 += u64::from(created);
+        g.3 += dur;
+        let status = if created { "201 Created" } else { "200 OK" };
+        let cache = if hit { "HIT" } else { "MISS" };
+        Response::raw(format!(
+            "HTTP/1.1 {status}\r\nX-Cache: {cache}\r\nServer-Timing: app;desc=\"x, y\";dur={dur}\r\nContent-Length: 2\r\n\r\nok"
+        ))
+        .into()
+    });
+    let dir = TempDir::new("scenarios-metrics");
+    let text = format!(
+        r#"target = "{}"
+thresholds = ["cache_hit > 70%", "created > 5", {{ expr = "cache_hit > 80%", level = "warn" }}, "avg(server_ms) < 25"]
+
+[metrics]
+cache_hit = {{ rate = "header X-Cache == HIT", steps = ["authorize"] }}
+server_ms = {{ trend = "header Server-Timing dur" }}
+created = {{ counter = "status == 201" }}
+
+[load]
+executor = "per-vu-iterations"
+vus = 2
+iterations = 120
+
+[[users]]
+name = "u"
+  [[users.steps]]
+  name = "authorize"
+  request = "GET /authorize"
+"#,
+        server.url("")
+    );
+    let file = dir.write("metrics.toml", &text);
+    let out = util::scenario(&file, &["-t", "1"]);
+    out.assert_code(0);
+    let (requests, hits, created, dur) = *sent.lock().unwrap();
+    assert_eq!(requests, 240, "{}", out.describe());
+    assert_eq!(out.at("/metrics/cache_hit/kind"), "rate");
+    assert_eq!((out.u64("/metrics/cache_hit/hits"), out.u64("/metrics/cache_hit/total")), (hits, requests));
+    assert_eq!(out.f64("/metrics/cache_hit/rate"), 75.0, "three in four exactly over 240");
+    assert_eq!(out.u64("/metrics/created/count"), created);
+    assert_eq!(out.u64("/metrics/server_ms/count"), requests);
+    let mean = out.f64("/metrics/server_ms/mean");
+    assert!((mean - dur as f64 / requests as f64).abs() < 0.05, "mean {mean} vs {}", dur as f64 / requests as f64);
+    let max = out.f64("/metrics/server_ms/max");
+    assert!((max - 30.0).abs() < 0.05, "max {max}: 30 within the histogram's three digits");
+    // A metric's condition is not an error: the MISSes and 200s are no failures.
+    assert_eq!(out.errors(), 0, "{}", out.describe());
+    let th = |i: usize| (out.at(&format!("/thresholds/{i}/ok")).as_bool(), out.f64(&format!("/thresholds/{i}/value")));
+    assert_eq!(th(0), (Some(true), 75.0));
+    assert_eq!(th(1), (Some(true), created as f64));
+    assert_eq!(th(2).0, Some(false), "the 80% target is missed, as a warning");
+    assert_eq!(th(3).0, Some(true));
+    assert!(out.stdout.contains("cache_hit") && out.stdout.contains("75.00%"), "{}", out.stdout);
+}

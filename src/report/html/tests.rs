@@ -87,6 +87,7 @@ pub fn sample() -> RunResult {
         totals: Totals { summary: summary(5000, 20, &h), ..Totals::default() },
         steps,
         scenarios: Vec::new(),
+        metrics: Default::default(),
         timeline: (1..=10).map(row).collect(),
         thresholds: vec![
             ThresholdResult {
