@@ -89,6 +89,9 @@ pub enum TrendSource {
     ServerTiming(String),
     /// `json $.path`: a JSON number.
     Json(Vec<PathSeg>),
+    /// Built in: a whole iteration's time in ms, recorded by the engine at each iteration's end
+    /// (no response carries it).
+    Iteration,
 }
 
 /// What a metric measures.
@@ -339,12 +342,13 @@ impl TrendSource {
                 let v = crate::extract::lookup(json.get().ok()?, path)?.as_f64()?;
                 (v.is_finite() && v >= 0.0).then_some(v)
             }
+            TrendSource::Iteration => None,
         }
     }
 
     /// Whether reading it needs the response's headers.
     pub fn needs_head(&self) -> bool {
-        !matches!(self, TrendSource::Json(_))
+        matches!(self, TrendSource::Header(_) | TrendSource::ServerTiming(_))
     }
 
     /// Whether reading it needs the body.
@@ -460,6 +464,17 @@ impl MetricStats {
                 *missing = 0;
             }
         }
+    }
+}
+
+/// The built-in `iteration_duration` trend (k6's name): a whole journey's time in ms, of every
+/// user type (`name` = `iteration_duration`) or of one (`iteration_duration:TYPE`).
+pub fn iteration_duration(name: String) -> Metric {
+    Metric {
+        name,
+        kind: MetricKind::Trend(TrendSource::Iteration),
+        source: "iteration time (ms)".into(),
+        steps: Some(Vec::new()),
     }
 }
 

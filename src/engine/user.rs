@@ -164,10 +164,19 @@ pub(crate) async fn user(ctx: Rc<Ctx>, lane: usize, local: usize, flags: Rc<User
             flags.retired.set(true);
             break;
         }
+        let began = Instant::now();
         iteration(&ctx, &plan.users[ty], &mut u, intended, &flags).await;
         u.iter += 1;
         done += 1;
-        ctx.stats.borrow_mut().iteration(l.scenario);
+        let mut stats = ctx.stats.borrow_mut();
+        stats.iteration(l.scenario);
+        if let Some((all, per_type)) = &plan.iteration_metrics {
+            let ms = began.elapsed().as_secs_f64() * 1000.0;
+            stats.metrics[*all].record(ms);
+            if let Some(i) = per_type[ty] {
+                stats.metrics[i].record(ms);
+            }
+        }
     }
 }
 

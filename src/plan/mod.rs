@@ -373,8 +373,12 @@ pub struct Plan {
     pub rows: Vec<String>,
     /// Status slots each user keeps for conditions (`status(step) == ...`).
     pub status_slots: usize,
-    /// Metrics of the user's own (`[metrics]`), in file order.
+    /// Metrics of the user's own (`[metrics]`), in file order, then the built-in
+    /// `iteration_duration` trends.
     pub metrics: Vec<crate::metric::Metric>,
+    /// Where iterations' durations go: the index of `iteration_duration` in `metrics`, and of
+    /// each user type's own (when there are several types).
+    pub iteration_metrics: Option<(usize, Vec<Option<usize>>)>,
     pub users: Vec<UserType>,
     /// Names of the variable slots (CSV columns, extracted values), by index.
     pub vars: Vec<String>,
@@ -419,6 +423,7 @@ impl Plan {
             rows: vec![step.name.clone()],
             status_slots: 0,
             metrics: Vec::new(),
+            iteration_metrics: None,
             steps: vec![step],
             vars: Vec::new(),
             scenarios: vec![Scenario::of_all(load, 1)],

@@ -218,7 +218,24 @@ impl<'a> Compiler<'a> {
         if users.iter().all(|u| u.weight == 0) {
             return self.err(file.users[0].span(), "every user type has weight 0");
         }
-        let metrics = self.metrics(&file, &mut steps)?;
+        let mut metrics = self.metrics(&file, &mut steps)?;
+        // Built in (k6's name): every iteration's time, and each user type's when there are several.
+        let all = metrics.len();
+        metrics.push(crate::metric::iteration_duration("iteration_duration".into()));
+        self.metric_kinds.push(("iteration_duration".into(), crate::metric::Kind::Trend));
+        let per_type: Vec<Option<usize>> = file
+            .users
+            .iter()
+            .map(|u| {
+                (file.users.len() > 1).then(|| {
+                    metrics.push(crate::metric::iteration_duration(format!(
+                        "iteration_duration:{}",
+                        u.get_ref().name.get_ref().trim()
+                    )));
+                    metrics.len() - 1
+                })
+            })
+            .collect();
         let mut thresholds = Vec::new();
         for t in &file.thresholds {
             thresholds.push(self.threshold(t, None)?);
@@ -255,6 +272,7 @@ impl<'a> Compiler<'a> {
         plan.scenarios = scenarios;
         plan.named_scenarios = named;
         plan.metrics = metrics;
+        plan.iteration_metrics = Some((all, per_type));
         plan.rows = self.rows;
         plan.status_slots = if self.reads_status { plan.rows.len() } else { 0 };
         Ok(plan)
