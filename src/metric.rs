@@ -426,6 +426,23 @@ impl MetricStats {
     /// Record one value of a trend (e.g. a built-in one such as an iteration's duration): kept to
     /// three decimals (clamped at [`MAX_TREND_VALUE`]) when finite and non-negative, else counted
     /// as missing. Nothing happens to a rate or a counter.
+    /// One number for a timeline row: a rate's percent, a counter's count, a trend's p95 (in its
+    /// own unit; 0 when nothing was recorded).
+    pub fn headline(&self) -> f64 {
+        match self {
+            MetricStats::Rate { hits, total } => {
+                if *total == 0 {
+                    0.0
+                } else {
+                    (100_000.0 * *hits as f64 / *total as f64).round() / 1000.0
+                }
+            }
+            MetricStats::Counter { count } => *count as f64,
+            MetricStats::Trend { hist, .. } if hist.is_empty() => 0.0,
+            MetricStats::Trend { hist, .. } => Self::trend_value(hist.value_at_quantile(0.95)),
+        }
+    }
+
     pub fn record(&mut self, v: f64) {
         if let MetricStats::Trend { hist, missing } = self {
             if v.is_finite() && v >= 0.0 {

@@ -416,6 +416,10 @@ pub struct TimelineRow {
     /// The same second per scenario, in file order (only when the plan has several).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenarios: Vec<StepSecond>,
+    /// The same second's metrics of the user's own: a rate's percent, a counter's count, a
+    /// trend's p95.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// One step in one second of the run.
@@ -462,6 +466,7 @@ impl TimelineRow {
             worker_wait_max: 0.0,
             steps: if stats.steps.len() > 1 { stats.steps.iter().map(StepSecond::of).collect() } else { Vec::new() },
             scenarios: stats.scenarios.iter().map(StepSecond::of).collect(),
+            metrics: BTreeMap::new(),
         }
     }
 }

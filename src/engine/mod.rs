@@ -175,7 +175,8 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     }
     drop(tx);
 
-    let mut collector = Collector::new(plan.workers, plan.rows.len());
+    let mut collector =
+        Collector::new(plan.workers, plan.rows.len(), plan.metrics.iter().map(|m| m.name.clone()).collect());
     // Thresholds on a window of the run (`during`): the seconds inside it, merged.
     let mut windows: Vec<Option<Stats>> =
         plan.thresholds.iter().map(|r| r.during.map(|_| Stats::new(plan.rows.len()))).collect();
@@ -295,6 +296,8 @@ fn into_rows(plan: &Plan, stats: Stats, by_step: Option<&mut Stats>) -> Stats {
 struct Collector {
     workers: usize,
     steps: usize,
+    /// Names of the plan's metrics, for the timeline's per-second values.
+    metric_names: Vec<String>,
     pending: BTreeMap<u64, Pending>,
     /// Last interval index of each worker that has finished.
     last_seq: Vec<Option<u64>>,
@@ -316,10 +319,11 @@ struct Pending {
 }
 
 impl Collector {
-    fn new(workers: usize, steps: usize) -> Collector {
+    fn new(workers: usize, steps: usize, metric_names: Vec<String>) -> Collector {
         Collector {
             workers,
             steps,
+            metric_names,
             pending: BTreeMap::new(),
             last_seq: vec![None; workers],
             total: Stats::new(steps),
@@ -387,6 +391,7 @@ impl Collector {
         let cpu = 100.0 * p.cpu_max.as_secs_f64() / interval_s;
         let mut row = TimelineRow::from_interval(seq, p.elapsed, &p.stats, cpu.min(100.0));
         row.worker_wait_max = (1000.0 * p.wait_max.as_secs_f64() / interval_s).round().min(1000.0) / 10.0;
+        row.metrics = self.metric_names.iter().cloned().zip(p.stats.metrics.iter().map(|m| m.headline())).collect();
         self.timeline.push(row.clone());
         (row, p.stats)
     }

@@ -222,6 +222,7 @@ mod tests {
             worker_wait_max: 12.5,
             steps: Vec::new(),
             scenarios: Vec::new(),
+            metrics: Default::default(),
         };
         let rows = parse(&timeline(&r));
         assert_eq!(rows.len(), 1 + 2, "one step: no step rows");

@@ -513,6 +513,7 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
                 worker_wait_max: 0.0,
                 steps: Vec::new(),
                 scenarios: Vec::new(),
+                metrics: Default::default(),
             });
             m.t = m.t.max(round3(k as f64 + end));
             m.interval_s = m.interval_s.max(row.interval_s);
@@ -531,6 +532,11 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
             m.worker_cpu_max = m.worker_cpu_max.max(row.worker_cpu_max);
             m.worker_wait_max = m.worker_wait_max.max(row.worker_wait_max);
             add_seconds(&mut m.scenarios, &row.scenarios);
+            // Metric seconds carry no kind: the highest of the shards' values, like percentiles.
+            for (name, v) in &row.metrics {
+                let e = m.metrics.entry(name.clone()).or_insert(0.0);
+                *e = e.max(*v);
+            }
             add_seconds(&mut m.steps, &row.steps);
         }
     }

@@ -49,6 +49,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
                 worker_wait_max: 0.0,
                 steps: Vec::new(),
                 scenarios: Vec::new(),
+                metrics: Default::default(),
             }
         })
         .collect();

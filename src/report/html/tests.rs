@@ -54,6 +54,7 @@ fn row(t: u64) -> TimelineRow {
             StepSecond { requests: requests - requests / 3, errors: t % 3, p50_us: 1000, p95_us: 4000, p99_us: 7000 },
         ],
         scenarios: Vec::new(),
+        metrics: Default::default(),
     }
 }
 

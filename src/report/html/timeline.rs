@@ -77,6 +77,7 @@ mod tests {
             worker_wait_max: 0.0,
             steps: Vec::new(),
             scenarios: Vec::new(),
+            metrics: Default::default(),
         }
     }
 
