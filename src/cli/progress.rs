@@ -18,6 +18,8 @@ pub struct Progress {
     enabled: bool,
     total: Duration,
     steps: Vec<String>,
+    /// The plan's scenario names, when it has several.
+    scenarios: Vec<String>,
     /// Lines drawn last time, to move back over them.
     drawn: usize,
 }
@@ -25,7 +27,12 @@ pub struct Progress {
 impl Progress {
     /// `steps`: the plan's step names, in plan order.
     pub fn new(enabled: bool, total: Duration, steps: Vec<String>) -> Progress {
-        Progress { enabled, total, steps, drawn: 0 }
+        Progress { enabled, total, steps, scenarios: Vec::new(), drawn: 0 }
+    }
+
+    /// Show a line per scenario too (the names of a plan with several, in file order).
+    pub fn with_scenarios(self, scenarios: Vec<String>) -> Progress {
+        Progress { scenarios, ..self }
     }
 
     /// Erase the view before the summary is printed.
@@ -53,7 +60,8 @@ impl Observer for Progress {
         if !self.enabled {
             return;
         }
-        let view = render(row, interval, total, &self.steps, self.total);
+        let mut view = render(row, interval, total, &self.steps, self.total);
+        view.extend(scenario_lines(row, interval, total, &self.scenarios));
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "{}{}", erase(self.drawn), view.join("\n"));
         let _ = out.flush();
@@ -120,6 +128,30 @@ pub fn render(row: &TimelineRow, interval: &Stats, total: &Stats, names: &[Strin
     lines
 }
 
+/// A line per scenario: its users now, req/s this second, p99 and errors so far.
+pub fn scenario_lines(row: &TimelineRow, interval: &Stats, total: &Stats, names: &[String]) -> Vec<String> {
+    if names.len() < 2 || total.scenarios.len() < names.len() {
+        return Vec::new();
+    }
+    let mut lines =
+        vec![format!("  {:<NAME_WIDTH$} {:>8} {:>8} {:>9} {:>8}", "scenario", "users", "req/s", "p99", "errors")];
+    for (i, name) in names.iter().enumerate() {
+        let run = &total.scenarios[i];
+        let now = interval.scenarios.get(i).map_or(0, |s| s.requests);
+        let users = interval.lanes.get(i).map_or(0, |l| l.active_users);
+        let p99 = if run.latency.is_empty() { 0.0 } else { run.latency.value_at_quantile(0.99) as f64 };
+        lines.push(format!(
+            "  {:<NAME_WIDTH$} {:>8} {:>8} {:>9} {:>8}",
+            cut(name, NAME_WIDTH),
+            group(users),
+            group((now as f64 / row.interval_s.max(1e-3)).round() as u64),
+            micros(p99),
+            group(run.errors)
+        ));
+    }
+    lines
+}
+
 /// `name` cut to `width` characters, with an ellipsis when cut.
 fn cut(name: &str, width: usize) -> String {
     if name.chars().count() <= width {
@@ -153,6 +185,26 @@ mod tests {
         assert!(lines[0].starts_with("[##########··········]"), "half done: {}", lines[0]);
         assert!(lines[1].contains("req/s        20") && lines[1].contains("total 100"), "{}", lines[1]);
         assert!(lines[3].ends_with("errors   0"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn each_scenario_has_a_line_with_its_users_and_rate() {
+        let mut interval = Stats::new(1);
+        let mut total = Stats::new(1);
+        for (i, n) in [(0usize, 3u64), (1, 7)] {
+            interval.lane(i).active_users = n;
+            let mut s = crate::stats::StepStats::default();
+            (0..n * 10).for_each(|_| s.response(200, 1000, None, 1, 1));
+            interval.scenarios.push(s.clone());
+            total.scenarios.push(s);
+        }
+        let row = TimelineRow::from_interval(0, Duration::from_secs(1), &interval, 0.0);
+        let names = vec!["background".to_string(), "spike".to_string()];
+        let lines = scenario_lines(&row, &interval, &total, &names);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[1].contains("background") && lines[1].contains(" 3 ") && lines[1].contains("30"), "{lines:?}");
+        assert!(lines[2].contains("spike") && lines[2].contains(" 7 ") && lines[2].contains("70"), "{lines:?}");
+        assert!(scenario_lines(&row, &interval, &total, &names[..1]).is_empty(), "one scenario: no lines");
     }
 
     #[test]

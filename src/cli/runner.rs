@@ -109,7 +109,8 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
     };
     let mut watch = Watch {
         plan: &plan,
-        progress: Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration(), plan.rows.clone()),
+        progress: Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration(), plan.rows.clone())
+            .with_scenarios(plan.scenarios.iter().map(|s| s.name.clone()).collect()),
         stop: stop.clone(),
         aborted_by: None,
         hdr,

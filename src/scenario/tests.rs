@@ -475,3 +475,45 @@ fn braces_in_the_target_host_are_refused() {
         assert!(msg.contains("cannot contain"), "{msg}");
     }
 }
+
+/// `[metrics]` and thresholds on them: what cannot be understood is refused where it is written.
+#[test]
+fn bad_metrics_and_thresholds_on_unknown_metrics_are_located() {
+    let step = "  name = \"s\"\n  request = \"GET /\"";
+    let cases: [(&str, String, &str); 4] = [
+        ("metric-cond", with_step(step).replace("[load]", "[metrics]\nhit = { rate = \"header\" }\n[load]"), "hit"),
+        (
+            "metric-step",
+            with_step(step)
+                .replace("[load]", "[metrics]\nhit = { rate = \"status == 200\", steps = [\"nope\"] }\n[load]"),
+            "nope",
+        ),
+        (
+            "metric-two",
+            with_step(step).replace(
+                "[load]",
+                "[metrics]\nhit = { rate = \"status == 200\", counter = \"status == 201\" }\n[load]",
+            ),
+            "not both",
+        ),
+        (
+            "threshold-unknown",
+            with_step(step).replace("[load]", "thresholds = [\"cache_hits > 95%\"]\n[load]"),
+            "cache_hits",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let (line, col, msg) = refused(name, &text, &[]);
+        assert!(line >= 1 && col >= 1, "{name}");
+        assert!(msg.contains(needle), "{name}: {msg}");
+    }
+    // Known ones compile, and each step knows the metrics it feeds.
+    let text = with_step(step)
+        .replace("[load]", "thresholds = [\"hit > 95%\", \"p(95)(iteration_duration) < 1000\"]\n[metrics]\nhit = { rate = \"header X-Cache == HIT\" }\n[load]");
+    let p = files("metrics-ok", &text, &[]);
+    let plan = compile(&text, &p, &Overrides::default()).unwrap();
+    assert_eq!(plan.metrics[0].name, "hit");
+    assert_eq!(plan.steps[0].metrics, vec![0]);
+    assert!(plan.steps[0].capture, "a header metric needs the head kept");
+    assert_eq!(plan.metrics.last().unwrap().name, "iteration_duration");
+}
