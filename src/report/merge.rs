@@ -335,17 +335,8 @@ fn thresholds(
                         th.expr
                     )
                 })?;
-                let (sc, h) = (&scenarios[j], &scenario_histograms[j]);
-                let s = &sc.totals.summary;
-                let observed = Observed {
-                    latency: h,
-                    requests: s.requests,
-                    errors: s.errors,
-                    checks: s.checks,
-                    checks_failed: s.checks_failed,
-                    duration_s: sc.duration_s,
-                };
-                let judged = rule.judge(&observed, None);
+                let sc = &scenarios[j];
+                let judged = rule.judge(&observed(&sc.totals.summary, &scenario_histograms[j], sc.duration_s), None);
                 out.push(ThresholdResult { expr: th.expr.clone(), scenario: Some(name.clone()), ..judged });
                 continue;
             }
@@ -362,18 +353,25 @@ fn thresholds(
                     (&steps[j].summary, &step_histograms[j])
                 }
             };
-            let observed = Observed {
-                latency: h,
-                requests: s.requests,
-                errors: s.errors,
-                checks: s.checks,
-                checks_failed: s.checks_failed,
-                duration_s,
-            };
-            out.push(ThresholdResult { expr: th.expr.clone(), ..rule.judge(&observed, th.step.clone()) });
+            out.push(ThresholdResult {
+                expr: th.expr.clone(),
+                ..rule.judge(&observed(s, h, duration_s), th.step.clone())
+            });
         }
     }
     Ok(out)
+}
+
+/// What a threshold is measured against, from a merged summary and its histogram.
+fn observed<'a>(s: &Summary, latency: &'a Histogram<u64>, duration_s: f64) -> Observed<'a> {
+    Observed {
+        latency,
+        requests: s.requests,
+        errors: s.errors,
+        checks: s.checks,
+        checks_failed: s.checks_failed,
+        duration_s,
+    }
 }
 
 /// The named scenarios of the shards together (every shard has the same ones, in the same

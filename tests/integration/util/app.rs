@@ -288,7 +288,7 @@ fn serve<S: Read + Write>(stream: &mut S, shared: &Shared) {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        if let Some((head_len, len)) = complete_request(&buf) {
+        if let Some((head_len, len)) = super::server::request_extent(&buf) {
             let (method, target, head, body) = super::server::take_request(&mut buf, head_len, len);
             let index = shared.requests.fetch_add(1, Ordering::SeqCst);
             let req = Request { conn: 0, on_conn, index, method, target, head, body };
@@ -307,19 +307,6 @@ fn serve<S: Read + Write>(stream: &mut S, shared: &Shared) {
             Err(_) => return,
         }
     }
-}
-
-/// `(head length, head + Content-Length body length)` of the first complete request in `buf`.
-fn complete_request(buf: &[u8]) -> Option<(usize, usize)> {
-    let head_len = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = String::from_utf8_lossy(&buf[..head_len]);
-    let body_len = head
-        .split("\r\n")
-        .filter_map(|l| l.split_once(':'))
-        .find(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    (buf.len() >= head_len + body_len).then_some((head_len, head_len + body_len))
 }
 
 /// Every value of every `name` header (case-insensitive), in order.

@@ -366,8 +366,8 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
 
-/// Length of the first complete request in `buf` (head plus Content-Length body), if any.
-fn complete_request(buf: &[u8]) -> Option<usize> {
+/// `(head length, head + Content-Length body length)` of the first complete request in `buf`.
+pub fn request_extent(buf: &[u8]) -> Option<(usize, usize)> {
     let head_len = find_head_end(buf)?;
     let head = String::from_utf8_lossy(&buf[..head_len]);
     let body_len = head
@@ -376,7 +376,12 @@ fn complete_request(buf: &[u8]) -> Option<usize> {
         .find(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
         .and_then(|(_, v)| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
-    (buf.len() >= head_len + body_len).then_some(head_len + body_len)
+    (buf.len() >= head_len + body_len).then_some((head_len, head_len + body_len))
+}
+
+/// Length of the first complete request in `buf` (head plus Content-Length body), if any.
+fn complete_request(buf: &[u8]) -> Option<usize> {
+    request_extent(buf).map(|(_, len)| len)
 }
 
 fn reason(code: u16) -> &'static str {
