@@ -3,6 +3,8 @@
 //! (a Content-Security-Policy forbids it), every string from the run escaped.
 
 mod charts;
+mod metrics;
+mod scenarios;
 mod sections;
 mod tables;
 mod timeline;
@@ -37,6 +39,8 @@ pub fn render(r: &RunResult) -> String {
     sections::over_time(&mut o, r, &points);
     sections::latency(&mut o, r);
     tables::steps(&mut o, r, &points);
+    scenarios::scenarios(&mut o, r, &points);
+    metrics::metrics(&mut o, r);
     sections::responses(&mut o, r);
     tables::thresholds(&mut o, r);
     sections::generator(&mut o, r, &points);

@@ -6,19 +6,14 @@ use std::fmt::Write;
 use super::charts::{self, AMBER, BLUE_, Chart, GREEN_, Line, PURPLE, RED_};
 use super::timeline::{MAX_POINTS, Point};
 use super::{RunResult, bar, esc, fmt_pct, lat, pct, rate};
-use crate::report::result::Latency;
+use crate::report::result::{Latency, ThresholdResult};
 use crate::units::{bytes, group};
 
 /// Name, verdict badges and what was run against what, when.
 pub fn header(o: &mut String, r: &RunResult) {
     let mut badges = String::new();
     if !r.thresholds.is_empty() {
-        let failed = r.thresholds.iter().filter(|t| t.fails_run()).count();
-        if failed == 0 {
-            badges.push_str("<span class=\"badge ok\">THRESHOLDS PASSED</span>");
-        } else {
-            let _ = write!(badges, "<span class=\"badge bad\">{failed} THRESHOLD{} FAILED</span>", plural(failed));
-        }
+        badges.push_str(&threshold_badges(&r.thresholds));
     }
     // A capacity search's last step may stop early once clearly lost: the document then says
     // interrupted, though nobody interrupted the search.
@@ -44,6 +39,23 @@ pub fn header(o: &mut String, r: &RunResult) {
     o.push_str("</div>\n</header>\n");
 }
 
+/// `THRESHOLDS PASSED`, or how many failed, and how many warnings did not hold (they do not fail
+/// the run).
+pub(super) fn threshold_badges(thresholds: &[ThresholdResult]) -> String {
+    let failed = thresholds.iter().filter(|t| t.fails_run()).count();
+    let warned = thresholds.iter().filter(|t| t.verdict() == "WARN").count();
+    let mut badges = String::new();
+    if failed == 0 {
+        badges.push_str("<span class=\"badge ok\">THRESHOLDS PASSED</span>");
+    } else {
+        let _ = write!(badges, "<span class=\"badge bad\">{failed} THRESHOLD{} FAILED</span>", plural_caps(failed));
+    }
+    if warned > 0 {
+        let _ = write!(badges, "<span class=\"badge warn\">{warned} WARNING{}</span>", plural_caps(warned));
+    }
+    badges
+}
+
 fn load(r: &RunResult) -> String {
     let l = &r.load;
     let workers = format!("{} worker{}", l.workers, plural(l.workers as usize));
@@ -55,7 +67,7 @@ fn load(r: &RunResult) -> String {
     }
 }
 
-fn duration(secs: f64) -> String {
+pub(super) fn duration(secs: f64) -> String {
     if secs.is_finite() && secs >= 0.0 {
         crate::units::duration(std::time::Duration::from_secs_f64(secs.min(1e9)))
     } else {
@@ -122,8 +134,14 @@ pub fn cards(o: &mut String, r: &RunResult) {
     }
     if !r.thresholds.is_empty() {
         let ok = r.thresholds.iter().filter(|t| t.ok).count();
-        let class = if ok == r.thresholds.len() { "ok" } else { "bad" };
-        card(o, class, "thresholds", &format!("{ok} / {}", r.thresholds.len()), "passed");
+        let warned = r.thresholds.iter().filter(|t| t.verdict() == "WARN").count();
+        let class = match (r.thresholds.iter().any(|t| t.fails_run()), warned) {
+            (true, _) => "bad",
+            (false, 0) => "ok",
+            (false, _) => "warn",
+        };
+        let sub = if warned > 0 { format!("passed, {warned} warned") } else { "passed".to_string() };
+        card(o, class, "thresholds", &format!("{ok} / {}", r.thresholds.len()), &sub);
     }
     card(o, "", "data in", &short_bytes(t.bytes_in), &format!("out {}", short_bytes(t.bytes_out)));
     if r.totals.dropped_iterations > 0 {
@@ -135,7 +153,7 @@ pub fn cards(o: &mut String, r: &RunResult) {
     o.push_str("</div>\n");
 }
 
-fn card(o: &mut String, class: &str, label: &str, value: &str, sub: &str) {
+pub(super) fn card(o: &mut String, class: &str, label: &str, value: &str, sub: &str) {
     let _ = writeln!(
         o,
         "<div class=\"card {class}\"><div class=\"l\">{}</div><div class=\"v\">{}</div><div class=\"s\">{}</div></div>",
@@ -353,6 +371,10 @@ fn short_bytes(n: u64) -> String {
 /// One row of the percentile table.
 type Percentile = fn(&Latency) -> f64;
 
-fn plural(n: usize) -> &'static str {
+fn plural_caps(n: usize) -> &'static str {
+    if n == 1 { "" } else { "S" }
+}
+
+pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }

@@ -1,4 +1,4 @@
-//! The report's tables: steps (with bars and sparklines), thresholds (pass/fail), and the
+//! The report's tables: steps (with bars and sparklines), thresholds (pass/fail/warn), and the
 //! capacity search (its curves and steps).
 
 use std::fmt::Write;
@@ -8,6 +8,7 @@ use super::sections::figure;
 use super::timeline::Point;
 use super::{RunResult, bar, esc, fmt_pct, lat, lat_ms, pct, rate};
 use crate::capacity::CapacityResult;
+use crate::report::result::ThresholdResult;
 use crate::threshold::{Metric, Op};
 use crate::units::group;
 
@@ -62,34 +63,70 @@ pub fn steps(o: &mut String, r: &RunResult, points: &[Point]) {
     o.push_str("</table></div>\n</section>\n");
 }
 
-/// Every threshold, pass or fail, with what was measured.
+/// Every threshold, pass, fail or warning, with what it applies to and what was measured.
 pub fn thresholds(o: &mut String, r: &RunResult) {
     o.push_str("<section id=\"thresholds\">\n<h2>Thresholds</h2>\n");
     if r.thresholds.is_empty() {
         o.push_str("<p class=\"muted\">no thresholds set</p>\n</section>\n");
         return;
     }
-    o.push_str(
-        "<table>\n<tr><th class=\"t\">result</th><th class=\"t\">threshold</th><th class=\"t\">applies to</th>\
-         <th>measured</th></tr>\n",
-    );
-    for t in &r.thresholds {
-        let (class, word) = if t.ok { ("pass", "PASS") } else { ("fail", "FAIL") };
-        let unit = if t.unit.len() > 2 { format!(" {}", t.unit) } else { t.unit.clone() };
-        let _ = writeln!(
-            o,
-            "<tr class=\"{class}\"><td class=\"t v\">{word}</td><td class=\"wrap\"><code>{}</code></td>\
-             <td class=\"wrap\">{}</td><td>{}{}</td></tr>",
-            esc(&t.expr),
-            t.step.as_deref().map_or_else(|| "whole run".to_string(), esc),
-            value(t.value),
-            esc(&unit)
-        );
-    }
-    o.push_str("</table>\n</section>\n");
+    threshold_table(o, &r.thresholds, None);
+    o.push_str("</section>\n");
 }
 
-fn value(v: f64) -> String {
+/// A table of thresholds: PASS, FAIL, or WARN for a warning that did not hold (it does not fail the
+/// run), and what each applies to. In scenario `within`'s own table, the scenario goes without
+/// saying: the column is there only for a step or a window.
+pub fn threshold_table(o: &mut String, thresholds: &[ThresholdResult], within: Option<&str>) {
+    let scope = within.is_none()
+        || thresholds.iter().any(|t| t.step.is_some() || t.during.is_some() || t.scenario.as_deref() != within);
+    o.push_str("<table>\n<tr><th class=\"t\">result</th><th class=\"t\">threshold</th>");
+    if scope {
+        o.push_str("<th class=\"t\">applies to</th>");
+    }
+    o.push_str("<th>measured</th></tr>\n");
+    for t in thresholds {
+        let (class, word) = match t.verdict() {
+            "ok" => ("pass", "PASS"),
+            "WARN" => ("warn", "WARN"),
+            _ => ("fail", "FAIL"),
+        };
+        let unit = if t.unit.len() > 2 { format!(" {}", t.unit) } else { t.unit.clone() };
+        let level = if t.level.is_some() { " <span class=\"muted\">(warning only)</span>" } else { "" };
+        let _ = write!(
+            o,
+            "<tr class=\"{class}\"><td class=\"t v\">{word}</td><td class=\"wrap\"><code>{}</code>{level}</td>",
+            esc(&t.expr)
+        );
+        if scope {
+            let _ = write!(o, "<td class=\"wrap\">{}</td>", applies_to(t, within));
+        }
+        let _ = writeln!(o, "<td>{}{}</td></tr>", value(t.value), esc(&unit));
+    }
+    o.push_str("</table>\n");
+}
+
+/// What a threshold is measured on, escaped: the whole run (or scenario), a step, a scenario other
+/// than `within`, and the window of the run when it has one.
+fn applies_to(t: &ThresholdResult, within: Option<&str>) -> String {
+    let scenario = t.scenario.as_deref().filter(|sc| Some(*sc) != within);
+    let mut s = match (scenario, &t.step) {
+        (None, None) if within.is_some() && t.during.is_some() => String::new(),
+        (None, None) if within.is_some() => "the whole scenario".to_string(),
+        (None, None) => "whole run".to_string(),
+        (None, Some(step)) => esc(step),
+        (Some(sc), None) => format!("scenario <b>{}</b>", esc(sc)),
+        (Some(sc), Some(step)) => format!("scenario <b>{}</b>, step {}", esc(sc), esc(step)),
+    };
+    if let Some(w) = &t.during {
+        let space = if s.is_empty() { "" } else { " " };
+        let _ = write!(s, "{space}<span class=\"muted\">during {}</span>", esc(w));
+    }
+    s
+}
+
+/// A measured value: whole numbers bare, fractions to three decimals at most.
+pub fn value(v: f64) -> String {
     if !v.is_finite() {
         "–".into()
     } else if v.fract() == 0.0 && v.abs() < 1e15 {

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use super::render;
 use crate::capacity::{CapacityResult, Phase, StepReport};
+use crate::metric::{MetricSummary, TrendSummary};
 use crate::report::result::{
-    GeneratorInfo, Latency, LoadInfo, RunResult, SCHEMA, StepResult, Summary, ThresholdResult, Totals, encode_histogram,
+    GeneratorInfo, Latency, LoadInfo, RunResult, SCHEMA, ScenarioResult, StepResult, Summary, ThresholdResult, Totals,
+    encode_histogram,
 };
 use crate::stats::{StepSecond, TimelineRow, histogram, record};
 
@@ -304,4 +306,230 @@ fn capacity_runs_show_the_curve_the_answer_and_the_steps() {
     r.capacity.as_mut().unwrap().steps.clear();
     let html = render(&r);
     assert!(html.contains("no steps measured"));
+}
+
+fn threshold(expr: &str, ok: bool, value: f64, scenario: &str, during: Option<&str>, warn: bool) -> ThresholdResult {
+    ThresholdResult {
+        expr: expr.into(),
+        ok,
+        value,
+        unit: "ms".into(),
+        step: None,
+        scenario: Some(scenario.into()),
+        during: during.map(String::from),
+        level: warn.then(|| "warn".to_string()),
+    }
+}
+
+/// The sample as a file of two scenarios (the second with hostile name and three thresholds:
+/// one passing, one failing, one warning that did not hold) and four metrics of its own.
+pub fn with_scenarios_and_metrics() -> RunResult {
+    let mut r = sample();
+    let mut h = histogram();
+    for i in 1..=1234u64 {
+        record(&mut h, 1000 + i);
+    }
+    let spike = format!("spike {HOSTILE}");
+    let own = vec![
+        threshold("p(95) < 500ms", true, 2.2, &spike, None, false),
+        threshold("p(99) < 1ms", false, 2.3, &spike, None, false),
+        threshold("p(50) < 1ms", false, 2.1, &spike, Some("4s..8s"), true),
+    ];
+    r.thresholds.extend(own.iter().cloned());
+    let scenario = |name: &str, start_s: f64, duration_s: f64, thresholds: Vec<ThresholdResult>| ScenarioResult {
+        name: name.into(),
+        executor: "constant-vus".into(),
+        start_s,
+        duration_s,
+        totals: Totals {
+            summary: Summary { rps: 1234.0 / duration_s, ..summary(1234, 7, &h) },
+            dropped_iterations: 42,
+            iterations: 617,
+            ..Totals::default()
+        },
+        histogram: encode_histogram(&h),
+        thresholds,
+    };
+    r.scenarios = vec![scenario("browse", 0.0, 10.0, Vec::new()), scenario(&spike, 4.0, 4.0, own)];
+    r.metrics = [
+        ("cache_hit".to_string(), MetricSummary::Rate { rate: 97.5, hits: 975, total: 1000 }),
+        ("orders".to_string(), MetricSummary::Counter { count: 1234 }),
+        (
+            "server_ms".to_string(),
+            MetricSummary::Trend(TrendSummary {
+                count: 900,
+                missing: 3,
+                mean: 7.25,
+                p50: 6.5,
+                p95: 12.5,
+                p99: 20.125,
+                max: 31.0,
+                ..TrendSummary::default()
+            }),
+        ),
+        (format!("never {HOSTILE}"), MetricSummary::Trend(TrendSummary::default())),
+    ]
+    .into_iter()
+    .collect();
+    for row in &mut r.timeline {
+        let t = row.t as u64;
+        let inside = (5..=8).contains(&t);
+        row.scenarios = vec![
+            StepSecond {
+                requests: row.requests - 20 * u64::from(inside),
+                errors: 0,
+                p50_us: 900,
+                p95_us: 3000,
+                p99_us: 6000,
+            },
+            StepSecond { requests: 20 * u64::from(inside), errors: 0, p50_us: 2000, p95_us: 2200, p99_us: 2300 },
+        ];
+        row.metrics = [
+            ("cache_hit".to_string(), 95.0 + t as f64 / 4.0),
+            ("orders".to_string(), (t * 12) as f64),
+            ("server_ms".to_string(), 10.0 + t as f64),
+        ]
+        .into_iter()
+        .collect();
+    }
+    r
+}
+
+#[test]
+fn documents_without_scenarios_or_metrics_have_no_such_sections() {
+    let html = render(&sample());
+    assert!(!html.contains("id=\"scenarios\"") && !html.contains("id=\"metrics\""));
+    assert!(!html.contains("WARNING"));
+}
+
+#[test]
+fn each_scenario_has_its_section_and_a_line_on_the_chart() {
+    let html = render(&with_scenarios_and_metrics());
+    assert_self_contained(&html);
+    assert!(html.contains("<h2>Scenarios<span class=\"note\">2 scenarios"));
+    assert!(html.contains("<h3>Requests per second by scenario"));
+    assert!(html.contains("aria-label=\"Requests per second by scenario over time\""));
+    assert!(html.contains("<h3>p95 latency by scenario"));
+    assert!(html.contains("aria-label=\"p95 latency by scenario over time\""));
+    // The charts' legends names both scenarios (escaped).
+    assert!(html.contains("\">browse</span>"));
+    assert!(html.contains("\">spike &lt;script&gt;"));
+    let first = &html[html.find("id=\"scenario-1\"").expect("a section for the first")..];
+    let first = &first[..first.find("</section>").unwrap()];
+    assert!(first.contains("<h2>Scenario browse<span class=\"note\">constant-vus · from 0s to 10s (10s)</span></h2>"));
+    for number in [">1,234<", "<div class=\"v\">123</div>", ">0.57%<", ">42<", ">617<", "no thresholds of its own"] {
+        assert!(first.contains(number), "no {number} in\n{first}");
+    }
+    let second = &html[html.find("id=\"scenario-2\"").expect("a section for the second")..];
+    let second = &second[..second.find("</section>").unwrap()];
+    assert!(second.contains("Scenario spike &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "{second}");
+    assert!(second.contains("from 4s to 8s (4s)"), "{second}");
+    assert!(second.contains("<div class=\"v\">309</div>"), "its own rate, over its own window: {second}");
+    assert!(second.contains("1 THRESHOLD FAILED") && second.contains("1 WARNING"), "{second}");
+    assert!(second.contains("<tr class=\"pass\"><td class=\"t v\">PASS</td>"));
+    assert!(second.contains("<tr class=\"fail\"><td class=\"t v\">FAIL</td><td class=\"wrap\"><code>p(99) &lt; 1ms"));
+    assert!(second.contains("<tr class=\"warn\"><td class=\"t v\">WARN</td><td class=\"wrap\"><code>p(50) &lt; 1ms"));
+    // Its own table does not repeat the scenario, only the window.
+    assert!(!second.contains("scenario <b>"), "{second}");
+    assert!(second.contains("<td class=\"wrap\"><span class=\"muted\">during 4s..8s</span></td>"), "{second}");
+    assert!(second.contains("<td class=\"wrap\">the whole scenario</td>"), "{second}");
+}
+
+#[test]
+fn thresholds_show_warnings_and_what_they_are_on() {
+    let html = render(&with_scenarios_and_metrics());
+    let all = &html[html.find("<section id=\"thresholds\">").unwrap()..];
+    let all = &all[..all.find("</section>").unwrap()];
+    assert_eq!(all.matches("<tr class=").count(), 5, "{all}");
+    assert!(all.contains("scenario <b>spike &lt;script&gt;"), "{all}");
+    assert!(all.contains("<span class=\"muted\">during 4s..8s</span>"), "{all}");
+    assert!(all.contains("(warning only)"));
+    assert!(all.contains(">whole run<"));
+    // The header: two failed (the run's own and the scenario's), one warning that does not count.
+    let header = &html[..html.find("</header>").unwrap()];
+    assert!(header.contains("2 THRESHOLDS FAILED") && header.contains("1 WARNING"), "{header}");
+    assert!(html.contains("passed, 1 warned"));
+
+    // Only a warning failed: the run passes, and says so.
+    let mut r = with_scenarios_and_metrics();
+    r.thresholds.retain(|t| t.ok || t.level.is_some());
+    let header = render(&r);
+    let header = &header[..header.find("</header>").unwrap()];
+    assert!(header.contains("THRESHOLDS PASSED") && header.contains("1 WARNING"), "{header}");
+}
+
+#[test]
+fn metrics_have_a_table_and_a_chart_each() {
+    let html = render(&with_scenarios_and_metrics());
+    let m = &html[html.find("<section id=\"metrics\">").expect("a metrics section")..];
+    let m = &m[..m.find("</section>").unwrap()];
+    // Rate: percent and hits of total; counter: count and per second; trend: its statistics.
+    assert!(
+        m.contains(
+            "<td class=\"wrap\">cache_hit</td><td class=\"t\">rate</td><td>97.5%</td><td class=\"t\">975 of 1,000</td>"
+        ),
+        "{m}"
+    );
+    assert!(m.contains("<td class=\"wrap\">orders</td><td class=\"t\">counter</td><td>1,234</td><td class=\"t\">123 per second</td>"), "{m}");
+    assert!(
+        m.contains("<td class=\"wrap\">server_ms</td><td>900</td><td>7.25</td><td>6.5</td><td>12.5</td><td>20.125</td><td>31</td><td><span class=\"bad\">3</span></td>"),
+        "{m}"
+    );
+    // A trend that saw nothing: no zeros pretending to be percentiles.
+    assert!(m.contains("<td class=\"wrap\">never &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quoted&quot;</td><td>0</td><td>–</td>"), "{m}");
+    for title in [
+        "cache_hit (rate, percent per second)",
+        "orders (counter, count per second)",
+        "server_ms (trend, p95 per second)",
+    ] {
+        assert!(m.contains(&format!("<h3>{title}")), "no chart {title}");
+    }
+    assert!(m.contains("aria-label=\"server_ms over time\""));
+    // The metric the timeline does not carry: said, not drawn.
+    assert_eq!(m.matches("<svg class=\"chart\"").count(), 3, "{m}");
+    assert!(m.contains("the timeline has no seconds of this metric"));
+    // Six charts, the scenarios' two, three metrics'.
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 6 + 2 + 3);
+}
+
+#[test]
+fn scenarios_and_metrics_without_data_render() {
+    // Rows without per-scenario seconds or metric values (an older or merged document).
+    let mut r = with_scenarios_and_metrics();
+    for row in &mut r.timeline {
+        row.scenarios.clear();
+        row.metrics.clear();
+    }
+    let html = render(&r);
+    assert_eq!(html.matches("the timeline has no per-scenario seconds").count(), 2);
+    assert_eq!(html.matches("the timeline has no seconds of this metric").count(), 4);
+    assert_self_contained(&html);
+
+    // Nothing at all: no timeline, scenarios and metrics of nothing, NaNs.
+    let mut r = with_scenarios_and_metrics();
+    r.timeline.clear();
+    r.duration_s = 0.0;
+    r.histogram = encode_histogram(&histogram());
+    for s in &mut r.scenarios {
+        s.totals = Totals::default();
+        s.totals.summary.rps = f64::NAN;
+        s.duration_s = f64::NAN;
+        s.histogram = "not base64!".into();
+    }
+    r.metrics.insert("zero".into(), MetricSummary::Rate { rate: f64::NAN, hits: 0, total: 0 });
+    r.metrics.insert("none".into(), MetricSummary::Counter { count: 0 });
+    let html = render(&r);
+    assert!(html.contains("id=\"scenario-2\"") && html.contains("<h3>zero (rate"));
+    assert_eq!(html.matches("<svg").count(), 0, "charts drawn from nothing");
+    assert_self_contained(&html);
+
+    // A single scenario and rows without per-scenario seconds: the run's own rate is its rate.
+    let mut r = with_scenarios_and_metrics();
+    r.scenarios.truncate(1);
+    for row in &mut r.timeline {
+        row.scenarios.clear();
+    }
+    let html = render(&r);
+    assert!(html.contains("aria-label=\"Requests per second by scenario over time\""));
+    assert!(html.contains("1 scenario,"));
 }
