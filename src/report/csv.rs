@@ -1,17 +1,29 @@
-//! CSV of the per-second timeline (`--csv FILE`): a row per second for the whole run, and one per
-//! step and second when the plan has several steps, quoted per RFC 4180.
+//! CSV of the per-second timeline (`--csv FILE`): a row per second for the whole run, one per
+//! step and second when the plan has several steps, and one per scenario and second when the file
+//! has several scenarios; quoted per RFC 4180, lines ended by CRLF.
 //!
 //! Columns: `t` (seconds from the start to the end of the interval), `wall_time` (the end of the
 //! interval, RFC 3339 UTC with milliseconds), `step` (`total` or the step's name), then the
-//! interval's measurements. Latencies are in milliseconds. A step row leaves empty the columns
-//! only the whole run has (bytes, max, users, in flight, dropped, lag, CPU).
+//! interval's measurements ([`COLUMNS`]). Latencies are in milliseconds. A step row leaves empty
+//! the columns only the whole run has (bytes, max, users, in flight, dropped, lag, CPU).
+//!
+//! Two groups of columns follow, only in a document that has what they carry (a document without
+//! scenarios or metrics keeps exactly the columns above):
+//! - `scenario`, when the run had named scenarios: empty on the whole run's and the steps' rows;
+//!   each second then has a row per scenario (in file order) with its name here, `step` empty, and
+//!   the scenario's own counts and latencies in the step rows' columns.
+//! - `metric:NAME` per metric of the user's own (in the result's order, then any only the
+//!   timeline names), its value in that second on the `total` row, empty on the others: a rate's
+//!   percent, a counter's count, a trend's p95 in its own unit (empty when the second lacks it).
+//!
+//! So each second is: `total`, its steps, its scenarios.
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::RunResult;
-use crate::stats::TimelineRow;
+use crate::stats::{StepSecond, TimelineRow};
 
-/// The header, in column order.
+/// The header's fixed columns, in order (a document with scenarios or metrics has more after them).
 pub const COLUMNS: [&str; 18] = [
     "t",
     "wall_time",
@@ -36,35 +48,90 @@ pub const COLUMNS: [&str; 18] = [
 /// The step label of the whole run's rows.
 pub const TOTAL: &str = "total";
 
+/// The column naming scenario rows, after [`COLUMNS`] when the document has scenarios.
+pub const SCENARIO: &str = "scenario";
+
+/// The prefix of a metric's column: `metric:cache_hit`.
+pub const METRIC_PREFIX: &str = "metric:";
+
 /// The timeline as CSV: a header, then for each second a `total` row followed by one row per
-/// step (in the order of `r.steps`) when the second carries per-step measurements.
+/// step (in the order of `r.steps`) when the second carries per-step measurements, and one row per
+/// scenario (in the order of `r.scenarios`) when it carries per-scenario ones.
 pub fn timeline(r: &RunResult) -> String {
+    let with_scenarios = !r.scenarios.is_empty() || r.timeline.iter().any(|row| !row.scenarios.is_empty());
+    let mut metrics: Vec<&str> = r.metrics.keys().map(String::as_str).collect();
+    for row in &r.timeline {
+        for name in row.metrics.keys() {
+            if !metrics.contains(&name.as_str()) {
+                metrics.push(name);
+            }
+        }
+    }
+    let extra = usize::from(with_scenarios) + metrics.len();
+    let width = COLUMNS.len() + extra;
     let mut out = String::new();
-    line(&mut out, COLUMNS.iter().map(|c| c.to_string()));
+    let header = COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .chain(with_scenarios.then(|| SCENARIO.to_string()))
+        .chain(metrics.iter().map(|m| format!("{METRIC_PREFIX}{m}")));
+    line(&mut out, header);
     for row in &r.timeline {
         let t = format!("{:.3}", row.t);
         let wall = wall_time(r.started_at_unix_ms, row.t);
-        line(&mut out, total_row(row, &t, &wall));
+        let metric_values = metrics.iter().map(|m| row.metrics.get(*m).map_or_else(String::new, |v| number(*v)));
+        let scenario_blank = with_scenarios.then(String::new);
+        line(&mut out, total_row(row, &t, &wall).into_iter().chain(scenario_blank).chain(metric_values));
         for (i, s) in row.steps.iter().enumerate() {
             let name = r.steps.get(i).map_or_else(|| format!("step {}", i + 1), |s| s.name.clone());
-            let rps = s.requests as f64 / row.interval_s.max(1e-9);
-            let fields = [
-                t.clone(),
-                wall.clone(),
-                name,
-                format!("{:.3}", row.interval_s),
-                s.requests.to_string(),
-                format!("{rps:.2}"),
-                s.errors.to_string(),
-                String::new(),
-                ms(s.p50_us),
-                ms(s.p95_us),
-                ms(s.p99_us),
-            ];
-            line(&mut out, fields.into_iter().chain(std::iter::repeat_n(String::new(), COLUMNS.len() - 11)));
+            line(&mut out, padded(part_row(row, s, &t, &wall, name), width));
+        }
+        for (i, s) in row.scenarios.iter().enumerate() {
+            let name = r.scenarios.get(i).map_or_else(|| format!("scenario {}", i + 1), |s| s.name.clone());
+            let mut fields = padded(part_row(row, s, &t, &wall, String::new()), width);
+            fields[COLUMNS.len()] = name;
+            line(&mut out, fields);
         }
     }
     out
+}
+
+/// The columns a step or a scenario has in a second, labelled `step`; the rest left to pad.
+fn part_row(row: &TimelineRow, s: &StepSecond, t: &str, wall: &str, step: String) -> [String; 11] {
+    let rps = s.requests as f64 / row.interval_s.max(1e-9);
+    [
+        t.to_string(),
+        wall.to_string(),
+        step,
+        format!("{:.3}", row.interval_s),
+        s.requests.to_string(),
+        format!("{rps:.2}"),
+        s.errors.to_string(),
+        String::new(),
+        ms(s.p50_us),
+        ms(s.p95_us),
+        ms(s.p99_us),
+    ]
+}
+
+/// `fields` and empty ones after them, `width` in all.
+fn padded(fields: [String; 11], width: usize) -> Vec<String> {
+    let mut v = fields.to_vec();
+    v.resize(width, String::new());
+    v
+}
+
+/// A metric's value: whole numbers bare, else to three decimals without trailing zeros; empty
+/// when not finite.
+fn number(v: f64) -> String {
+    if !v.is_finite() {
+        String::new()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 fn total_row(row: &TimelineRow, t: &str, wall: &str) -> [String; COLUMNS.len()] {
@@ -249,6 +316,105 @@ mod tests {
                 "12.5"
             ]
         );
+    }
+
+    fn scenario(name: &str) -> crate::report::result::ScenarioResult {
+        crate::report::result::ScenarioResult {
+            name: name.into(),
+            executor: "constant-vus".into(),
+            start_s: 0.0,
+            duration_s: 2.0,
+            totals: Default::default(),
+            histogram: String::new(),
+            thresholds: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_row_per_scenario_and_second_after_the_steps() {
+        let mut r = sample(&[("login", &[1000]), ("home", &[2000])], 2);
+        r.scenarios = vec![scenario("browse"), scenario("spike, \"big\"")];
+        for row in &mut r.timeline {
+            row.steps = vec![step_second(7), step_second(9)];
+            row.scenarios = vec![step_second(12), step_second(4)];
+        }
+        let text = timeline(&r);
+        let rows = parse(&text);
+        assert_eq!(rows.len(), 1 + 2 * (1 + 2 + 2), "{text}");
+        assert_eq!(rows[0][..COLUMNS.len()], COLUMNS);
+        assert_eq!(rows[0][COLUMNS.len()..], [SCENARIO]);
+        assert!(rows.iter().all(|f| f.len() == COLUMNS.len() + 1), "{text}");
+        let labels: Vec<(&str, &str)> = rows[1..6].iter().map(|f| (f[2].as_str(), f[18].as_str())).collect();
+        assert_eq!(labels, [("total", ""), ("login", ""), ("home", ""), ("", "browse"), ("", "spike, \"big\"")]);
+        assert!(text.contains(",\"spike, \"\"big\"\"\"\r\n"), "{text}");
+        // A scenario row: its own counts, rate and latencies in the step rows' columns.
+        let browse = &rows[4];
+        assert_eq!(&browse[..2], &rows[1][..2], "the same second");
+        assert_eq!((browse[4].as_str(), browse[5].as_str(), browse[6].as_str()), ("12", "12.00", "1"));
+        assert_eq!((browse[8].as_str(), browse[9].as_str(), browse[10].as_str()), ("1.500", "2.500", "3.000"));
+        assert!(browse[7].is_empty() && browse[11..18].iter().all(String::is_empty));
+
+        // A document with scenarios whose rows carry none (a merged one, say): the column, no rows.
+        for row in &mut r.timeline {
+            row.scenarios.clear();
+        }
+        let rows = parse(&timeline(&r));
+        assert_eq!(rows.len(), 1 + 2 * 3);
+        assert_eq!(rows[0].last().map(String::as_str), Some(SCENARIO));
+    }
+
+    #[test]
+    fn metrics_are_columns_of_the_total_rows() {
+        use crate::metric::MetricSummary;
+        let mut r = sample(&[("login", &[1000]), ("home", &[2000])], 3);
+        r.scenarios = vec![scenario("browse")];
+        r.metrics = [
+            ("cache_hit".to_string(), MetricSummary::Rate { rate: 50.0, hits: 1, total: 2 }),
+            ("orders, paid".to_string(), MetricSummary::Counter { count: 3 }),
+        ]
+        .into_iter()
+        .collect();
+        for (i, row) in r.timeline.iter_mut().enumerate() {
+            row.steps = vec![step_second(1), step_second(2)];
+            row.scenarios = vec![step_second(3)];
+            row.metrics = [("cache_hit".to_string(), 97.125 + i as f64), ("orders, paid".to_string(), 4.0)].into();
+            if i == 1 {
+                // A second only the timeline names, and a second without a value.
+                row.metrics.insert("server_ms".into(), 12.5);
+                row.metrics.remove("cache_hit");
+            }
+        }
+        let text = timeline(&r);
+        let rows = parse(&text);
+        let n = COLUMNS.len();
+        assert_eq!(rows[0][n..], [SCENARIO, "metric:cache_hit", "metric:orders, paid", "metric:server_ms"]);
+        assert!(text.contains(",\"metric:orders, paid\","), "quoted: {text}");
+        assert!(rows.iter().all(|f| f.len() == n + 4), "{text}");
+        assert_eq!(rows.len(), 1 + 3 * (1 + 2 + 1));
+        let totals: Vec<&Vec<String>> = rows.iter().filter(|f| f[2] == TOTAL).collect();
+        assert_eq!(totals[0][n..], ["", "97.125", "4", ""]);
+        assert_eq!(totals[1][n..], ["", "", "4", "12.5"]);
+        assert_eq!(totals[2][n..], ["", "99.125", "4", ""]);
+        // Steps and scenarios carry no metric values.
+        assert!(rows[1..].iter().filter(|f| f[2] != TOTAL).all(|f| f[n + 1..].iter().all(String::is_empty)));
+
+        // Metrics without scenarios: the metric columns right after the fixed ones.
+        r.scenarios.clear();
+        for row in &mut r.timeline {
+            row.scenarios.clear();
+        }
+        let rows = parse(&timeline(&r));
+        assert_eq!(rows[0][n..], ["metric:cache_hit", "metric:orders, paid", "metric:server_ms"]);
+        assert_eq!(rows[1][n..], ["97.125", "4", ""]);
+    }
+
+    #[test]
+    fn metric_values() {
+        assert_eq!(number(4.0), "4");
+        assert_eq!(number(97.5), "97.5");
+        assert_eq!(number(0.1234), "0.123");
+        assert_eq!(number(f64::NAN), "");
+        assert_eq!(number(f64::INFINITY), "");
     }
 
     #[test]
