@@ -3,10 +3,14 @@
 //!
 //! Shape: `<testsuites>` holding one `<testsuite>` named after the run (with `tests`, `failures`,
 //! `time` = the run's duration and `timestamp` = its start, UTC), whose test cases are named by
-//! the threshold's expression, with classname `<run name>.<step>` (`total` for the whole run).
+//! the threshold's expression (followed by ` during FROM..TO` for a threshold on a window of the
+//! run), with classname `<run name>.<step>` (`total` for the whole run), or `<run name>.<scenario>`
+//! for a scenario's own threshold (`<run name>.<scenario>.<step>` should one name both).
 //! The threshold that aborted the run (`abort_on_fail`) fails even when its final value holds,
-//! as the run's exit code does. `<system-out>` says when the run was aborted or interrupted and
-//! carries the text summary.
+//! as the run's exit code does. A warning (`level = "warn"`) that did not hold is not a
+//! `<failure>`, as it does not fail the run: its test case carries `WARN` and the measured value in
+//! its own `<system-out>`. The suite's `<system-out>` says when the run was aborted or interrupted
+//! and carries the text summary.
 
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -49,21 +53,37 @@ pub fn thresholds(r: &RunResult) -> String {
     }
     o.push_str("    </properties>\n");
     for th in &r.thresholds {
-        let class = format!("{}.{}", r.name, th.step.as_deref().unwrap_or("total"));
-        let _ = write!(o, "    <testcase name=\"{}\" classname=\"{}\" time=\"0\"", esc(&th.expr), esc(&class));
+        let class = match (&th.scenario, &th.step) {
+            (Some(sc), Some(step)) => format!("{}.{sc}.{step}", r.name),
+            (Some(sc), None) => format!("{}.{sc}", r.name),
+            (None, step) => format!("{}.{}", r.name, step.as_deref().unwrap_or("total")),
+        };
+        let name = match &th.during {
+            Some(w) => format!("{} during {w}", th.expr),
+            None => th.expr.clone(),
+        };
+        let _ = write!(o, "    <testcase name=\"{}\" classname=\"{}\" time=\"0\"", esc(&name), esc(&class));
+        let measured = format!("measured {}", value(th));
         if !failed(th) {
-            o.push_str("/>\n");
+            if th.verdict() == "WARN" {
+                let warn = format!(
+                    "WARN: `{}` does not hold for {}: {measured} (a warning: the run does not fail).",
+                    th.expr,
+                    scope(th)
+                );
+                let _ = writeln!(o, ">\n      <system-out>{}</system-out>\n    </testcase>", esc(&warn));
+            } else {
+                o.push_str("/>\n");
+            }
             continue;
         }
-        let measured = format!("measured {}", value(th));
         let (message, detail) = if th.ok {
             (
                 format!("failed during the run and aborted it (abort_on_fail); {measured} at the end"),
                 format!("`{}` failed during the run; abort_on_fail stopped the run early.", th.expr),
             )
         } else {
-            let scope = th.step.as_ref().map_or("the whole run".to_string(), |s| format!("step `{s}`"));
-            (measured.clone(), format!("`{}` does not hold for {scope}: {measured}.", th.expr))
+            (measured.clone(), format!("`{}` does not hold for {}: {measured}.", th.expr, scope(th)))
         };
         let _ = writeln!(
             o,
@@ -84,6 +104,21 @@ pub fn thresholds(r: &RunResult) -> String {
     let _ = writeln!(o, "    <system-out>{}</system-out>", esc(&out));
     o.push_str("  </testsuite>\n</testsuites>\n");
     o
+}
+
+/// What a threshold is measured on, in words: "the whole run", "step `x`", "scenario `y`", with
+/// its window when it has one.
+fn scope(th: &ThresholdResult) -> String {
+    let mut s = match (&th.scenario, &th.step) {
+        (None, None) => "the whole run".to_string(),
+        (None, Some(step)) => format!("step `{step}`"),
+        (Some(sc), None) => format!("scenario `{sc}`"),
+        (Some(sc), Some(step)) => format!("step `{step}` of scenario `{sc}`"),
+    };
+    if let Some(w) = &th.during {
+        s += &format!(" during {w}");
+    }
+    s
 }
 
 /// `312.5 ms`, `2.5%`, `120 req/s`, `1000`.
@@ -281,6 +316,55 @@ mod tests {
         assert_eq!(cases[2].all("failure")[0].attr("message"), "measured 312.5 ms");
         assert!(cases[2].all("failure")[0].text.contains("step `log <in> & \"go\"`"));
         assert!(!suite.all("system-out")[0].text.contains("ABORTED"));
+    }
+
+    #[test]
+    fn scenario_thresholds_windows_and_warnings() {
+        let mut r = sample(&[("s", &[1000])], 1);
+        r.name = "shop".into();
+        let on = |mut th: ThresholdResult, scenario: Option<&str>, during: Option<&str>, warn: bool| {
+            th.scenario = scenario.map(String::from);
+            th.during = during.map(String::from);
+            th.level = warn.then(|| "warn".to_string());
+            th
+        };
+        r.thresholds = vec![
+            on(threshold("p(95) < 200ms", true, 2.0, "ms", None), Some("browse & <buy>"), None, false),
+            on(threshold("errors < 1%", false, 2.5, "%", None), Some("spike"), Some("2m..4m"), false),
+            on(threshold("p(99) < 1ms", false, 3.5, "ms", None), Some("spike"), None, true),
+            on(threshold("p(50) < 1ms", false, 1.5, "ms", None), None, Some("0s..30s"), true),
+            on(threshold("rps > 1", true, 9.0, "req/s", None), None, None, true),
+        ];
+        let root = parse_xml(&thresholds(&r));
+        let suite = &root.all("testsuite")[0];
+        // Warnings that did not hold do not fail the run, nor the suite.
+        assert_eq!((suite.attr("tests"), suite.attr("failures")), ("5", "1"));
+        let cases = suite.all("testcase");
+        let names: Vec<(&str, &str)> = cases.iter().map(|c| (c.attr("name"), c.attr("classname"))).collect();
+        assert_eq!(
+            names,
+            [
+                ("p(95) < 200ms", "shop.browse & <buy>"),
+                ("errors < 1% during 2m..4m", "shop.spike"),
+                ("p(99) < 1ms", "shop.spike"),
+                ("p(50) < 1ms during 0s..30s", "shop.total"),
+                ("rps > 1", "shop.total"),
+            ]
+        );
+        assert!(cases[0].children.is_empty());
+        let failure = &cases[1].all("failure")[0];
+        assert_eq!(failure.attr("message"), "measured 2.5%");
+        assert_eq!(failure.text, "`errors < 1%` does not hold for scenario `spike` during 2m..4m: measured 2.5%.");
+        for (case, scope) in [(cases[2], "scenario `spike`"), (cases[3], "the whole run during 0s..30s")] {
+            assert!(case.all("failure").is_empty(), "a warning is not a failure");
+            let out = &case.all("system-out")[0].text;
+            assert!(out.starts_with("WARN: ") && out.contains(scope) && out.contains("the run does not fail"), "{out}");
+        }
+        assert!(cases[2].all("system-out")[0].text.contains("measured 3.5 ms"));
+        // A warning that held is a plain passing case.
+        assert!(cases[4].children.is_empty());
+        // The suite's summary says WARN too.
+        assert!(suite.all("system-out")[0].text.contains("WARN"));
     }
 
     #[test]
