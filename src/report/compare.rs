@@ -18,6 +18,10 @@ pub const LATENCY_FLOOR_US: u64 = 1000;
 /// of 0.01% doubling to 0.02% is two errors in ten thousand, not a trend.
 pub const ERROR_FLOOR_POINTS: f64 = 1.0;
 
+/// A trend's p95 change of this much or less (in the trend's own unit) is never a regression:
+/// 1 ms for a duration such as `iteration_duration`, the latency floor again.
+pub const TREND_FLOOR: f64 = 1.0;
+
 /// The comparison of `current` with `baseline`.
 #[derive(Debug, Clone, Default)]
 pub struct Comparison {
@@ -50,8 +54,9 @@ pub struct Comparison {
 /// p95 (relative). Which way is worse comes from a threshold on the metric in either document
 /// (`<`: higher is worse, `>`: lower is; the current's first); a trend without one is taken as a
 /// duration (higher is worse); a rate or counter without one is shown, not judged. A regression:
-/// - a counter's count or a trend's p95 worse than the baseline's by more than `max_regression`
-///   of it (not judged when a trend recorded nothing on either side);
+/// - a counter's count worse than the baseline's by more than `max_regression` of it;
+/// - a trend's p95 worse than the baseline's by more than `max_regression` of it **and** by more
+///   than [`TREND_FLOOR`] (not judged when it recorded nothing on either side);
 /// - a rate's share on its worse side (the rate itself when higher is worse, 100% − the rate when
 ///   lower is) higher by more than `max_regression` of the baseline's and by more than
 ///   [`ERROR_FLOOR_POINTS`]: the error rate's rule (not judged when either side observed nothing).
@@ -71,7 +76,7 @@ pub fn compare(baseline: &RunResult, current: &RunResult, max_regression: f64) -
     if has_metrics {
         let _ = writeln!(
             t,
-            "metrics: a counter's count or a trend's p95 worse by more than {pct}, a rate's worse share higher by more than {pct} and {ERROR_FLOOR_POINTS} point (which way is worse: from their thresholds; a trend without one: higher)",
+            "metrics: a counter's count worse by more than {pct}, a trend's p95 by more than {pct} and {TREND_FLOOR} (in its unit), a rate's worse share higher by more than {pct} and {ERROR_FLOOR_POINTS} point (which way is worse: from their thresholds; a trend without one: higher)",
             pct = percent(bound),
         );
     }
@@ -198,11 +203,12 @@ fn metrics(
                 rows.push(rate_row(&scope, (*be, *bt), (*ce, *ct), worse, bound))
             }
             (MetricSummary::Counter { count: bc }, MetricSummary::Counter { count: cc }) => {
-                rows.push(relative_row(&scope, "count", Some(*bc as f64), Some(*cc as f64), worse, bound, counted))
+                let (b, c) = (Some(*bc as f64), Some(*cc as f64));
+                rows.push(relative_row(&scope, "count", b, c, worse, (bound, 0.0), counted))
             }
             (MetricSummary::Trend(bt), MetricSummary::Trend(ct)) => {
                 let p95 = |t: &TrendSummary| (t.count > 0).then_some(t.p95);
-                rows.push(relative_row(&scope, "p95", p95(bt), p95(ct), worse, bound, trend_value))
+                rows.push(relative_row(&scope, "p95", p95(bt), p95(ct), worse, (bound, TREND_FLOOR), trend_value))
             }
             _ => {
                 other_kind.push(format!("`{name}` ({} → {})", b.kind().name(), c.kind().name()));
@@ -260,20 +266,21 @@ fn rate_row(name: &str, (be, bt): (f64, u64), (ce, ct): (f64, u64), worse: Worse
     }
 }
 
-/// A counter's count or a trend's p95 (`None`: nothing recorded): judged by its relative change.
+/// A counter's count or a trend's p95 (`None`: nothing recorded): judged by its relative change
+/// beyond `bound`, when it also moved by more than `floor`.
 fn relative_row(
     name: &str,
     measure: &'static str,
     b: Option<f64>,
     c: Option<f64>,
     worse: Worse,
-    bound: f64,
+    (bound, floor): (f64, f64),
     f: fn(f64) -> String,
 ) -> Row {
     let both = b.zip(c);
     let regression = both.is_some_and(|(b, c)| match worse {
-        Worse::Higher => c > b * (1.0 + bound),
-        Worse::Lower => c < b * (1.0 - bound),
+        Worse::Higher => c > b * (1.0 + bound) && c - b > floor,
+        Worse::Lower => c < b * (1.0 - bound) && b - c > floor,
         Worse::Unknown => false,
     });
     Row {
@@ -285,8 +292,9 @@ fn relative_row(
         pct: both.map_or_else(String::new, |(b, c)| change(c, b)),
         arrow: both.map_or("", |(b, c)| arrow(c - b)),
         regression: both.filter(|_| regression).map(|(b, c)| {
+            let floor = if floor > 0.0 { format!(" and {floor}") } else { String::new() };
             format!(
-                "{name}: {measure} {} → {} ({}, {}), {} by more than {}",
+                "{name}: {measure} {} → {} ({}, {}), {} by more than {}{floor}",
                 f(b),
                 f(c),
                 signed(c - b, f),
@@ -696,15 +704,18 @@ mod tests {
         let at = |p95| with_metrics(vec![("server_ms", trend(100, p95))], &[]);
         assert_eq!(
             verdict(&at(10.0), &at(12.0)),
-            ["metric `server_ms`: p95 10 → 12 (+2, +20.0%), higher by more than 10%"]
+            ["metric `server_ms`: p95 10 → 12 (+2, +20.0%), higher by more than 10% and 1"]
         );
         assert!(verdict(&at(10.0), &at(10.5)).is_empty());
         assert!(verdict(&at(12.0), &at(10.0)).is_empty(), "faster is not worse");
+        // Within the floor, whatever the percentage: 0.2 → 1.1 is noise, 0.2 → 1.3 is not.
+        assert!(verdict(&at(0.2), &at(1.1)).is_empty());
+        assert_eq!(verdict(&at(0.2), &at(1.3)).len(), 1);
         // A threshold saying lower is worse turns it round.
         let at = |p95| with_metrics(vec![("score", trend(100, p95))], &["p(95)(score) > 5"]);
         assert_eq!(
             verdict(&at(10.0), &at(8.5)),
-            ["metric `score`: p95 10 → 8.5 (-1.5, -15.0%), lower by more than 10%"]
+            ["metric `score`: p95 10 → 8.5 (-1.5, -15.0%), lower by more than 10% and 1"]
         );
         assert!(verdict(&at(8.5), &at(10.0)).is_empty());
         // Nothing recorded on one side: shown, not judged.
