@@ -59,7 +59,9 @@ pub(super) fn threshold_badges(thresholds: &[ThresholdResult]) -> String {
 fn load(r: &RunResult) -> String {
     let l = &r.load;
     let workers = format!("{} worker{}", l.workers, plural(l.workers as usize));
-    if l.model == "open" {
+    if !r.scenarios.is_empty() {
+        format!("{} scenarios ({} model), {} users at most, {workers}", r.scenarios.len(), l.model, l.users)
+    } else if l.model == "open" {
         format!("open model, {} req/s over {} connections, {workers}", rate(l.rate.unwrap_or(0.0)), l.users)
     } else {
         let who = if r.command == "bench" { "connections" } else { "users" };
