@@ -84,6 +84,20 @@ impl Compiler<'_> {
                         }
                     };
                     for t in &s.thresholds {
+                        let expr = match t.get_ref() {
+                            raw::ThresholdSpec::Expr(e) => e.as_str(),
+                            raw::ThresholdSpec::Table(tt) => tt.expr.as_str(),
+                        };
+                        let words = expr.split(|c: char| !(c.is_alphanumeric() || c == '_'));
+                        let metric = |w: &str| {
+                            w == "iteration_duration" || file.metrics.as_ref().is_some_and(|m| m.contains_key(w))
+                        };
+                        if let Some(name) = words.into_iter().find(|w| metric(w)) {
+                            return self.err(
+                                t.span(),
+                                format!("threshold `{expr}`: metric `{name}` is measured over the whole run; put this threshold in the top-level `thresholds`"),
+                            );
+                        }
                         thresholds.push(ThresholdRule { scenario: Some(i), ..self.threshold(t, None)? });
                     }
                     scenarios.push(Scenario { name: name.clone(), load, start, graceful_stop, users });

@@ -517,3 +517,13 @@ fn bad_metrics_and_thresholds_on_unknown_metrics_are_located() {
     assert!(plan.steps[0].capture, "a header metric needs the head kept");
     assert_eq!(plan.metrics.last().unwrap().name, "iteration_duration");
 }
+
+/// A threshold on a metric of your own is run-wide: in a scenario's table it is refused, saying
+/// where it belongs.
+#[test]
+fn metric_thresholds_in_a_scenario_say_they_are_run_wide() {
+    let text = "target = \"http://127.0.0.1:9\"\n[metrics]\nhit = { rate = \"status == 200\" }\n[scenarios.a]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\nthresholds = [\"hit > 90%\"]\n[[users]]\nname = \"u\"\n  [[users.steps]]\n  request = \"GET /\"\n";
+    let (line, _, msg) = refused("scenario-metric-threshold", text, &[]);
+    assert_eq!(line, 8, "{msg}");
+    assert!(msg.contains("top-level `thresholds`"), "{msg}");
+}
