@@ -15,6 +15,7 @@ pub mod feeder;
 pub mod http;
 pub mod metric;
 pub mod plan;
+pub mod prom;
 pub mod report;
 pub mod scenario;
 pub mod stats;
