@@ -530,3 +530,360 @@ pub fn text(series: &[Series]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(values_us: &[u64]) -> Histogram<u64> {
+        let mut h = Histogram::new(3).unwrap();
+        for v in values_us {
+            h.record(*v).unwrap();
+        }
+        h
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut s = Snapshot { timestamp_ms: 1_700_000_000_123, in_flight: 7, cpu_ratio: 0.25, ..Snapshot::default() };
+        s.send_lag_seconds = 0.002;
+        let login = StepSnapshot {
+            requests: BTreeMap::from([(200, 3), (503, 1)]),
+            errors: BTreeMap::from([("timeout".to_string(), 1)]),
+            checks_pass: 3,
+            checks_fail: 1,
+            // 50 µs, 300 µs, 2 s, 100 s
+            latency_us: Some(hist(&[50, 300, 2_000_000, 100_000_000])),
+        };
+        s.steps.insert(("shop".into(), "login".into()), login);
+        let browse = StepSnapshot { checks_pass: 2, ..StepSnapshot::default() };
+        s.steps.insert(("admin".into(), "login".into()), browse);
+        s.scenarios.insert("shop".into(), ScenarioSnapshot { active_users: 10, dropped_iterations: 4 });
+        let mut trend = MetricStats::new(Kind::Trend);
+        trend.record(0.5);
+        trend.record(3.0);
+        trend.record(f64::NAN);
+        s.metrics.insert("server_ms".into(), trend);
+        s.metrics.insert("cache_hit".into(), MetricStats::Rate { hits: 2, total: 5 });
+        s.metrics.insert("created".into(), MetricStats::Counter { count: 9 });
+        s
+    }
+
+    fn labels() -> Labels {
+        Labels { run: "r1".into(), shard: None }
+    }
+
+    /// The value of the one series named `name` with exactly these labels (besides `run`).
+    fn value(all: &[Series], name: &str, want: &[(&str, &str)]) -> f64 {
+        let found: Vec<&Series> = all
+            .iter()
+            .filter(|s| {
+                s.name() == name && s.labels.len() == want.len() + 2 && want.iter().all(|(n, v)| s.label(n) == Some(*v))
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{name} {want:?}: {found:?}");
+        found[0].value
+    }
+
+    #[test]
+    fn prom_series_names_and_values() {
+        let all = series(&snapshot(), &labels());
+        let names: BTreeSet<&str> = all.iter().map(|s| s.name()).collect();
+        let expected = [
+            "stampede_active_users",
+            "stampede_checks_total",
+            "stampede_dropped_iterations_total",
+            "stampede_errors_total",
+            "stampede_generator_cpu_ratio",
+            "stampede_generator_send_lag_seconds",
+            "stampede_in_flight",
+            "stampede_metric_cache_hit_hits_total",
+            "stampede_metric_cache_hit_total",
+            "stampede_metric_created_total",
+            "stampede_metric_server_ms_bucket",
+            "stampede_metric_server_ms_count",
+            "stampede_metric_server_ms_missing_total",
+            "stampede_metric_server_ms_sum",
+            "stampede_request_duration_seconds_bucket",
+            "stampede_request_duration_seconds_count",
+            "stampede_request_duration_seconds_sum",
+            "stampede_requests_total",
+        ];
+        assert_eq!(names, BTreeSet::from(expected));
+        let at = [("scenario", "shop"), ("step", "login")];
+        assert_eq!(value(&all, "stampede_requests_total", &[at[0], at[1], ("status", "200")]), 3.0);
+        assert_eq!(value(&all, "stampede_requests_total", &[at[0], at[1], ("status", "503")]), 1.0);
+        assert_eq!(value(&all, "stampede_errors_total", &[at[0], at[1], ("kind", "timeout")]), 1.0);
+        assert_eq!(value(&all, "stampede_checks_total", &[("step", "login"), ("result", "pass")]), 5.0);
+        assert_eq!(value(&all, "stampede_checks_total", &[("step", "login"), ("result", "fail")]), 1.0);
+        assert_eq!(value(&all, "stampede_active_users", &[("scenario", "shop")]), 10.0);
+        assert_eq!(value(&all, "stampede_dropped_iterations_total", &[("scenario", "shop")]), 4.0);
+        assert_eq!(value(&all, "stampede_in_flight", &[]), 7.0);
+        assert_eq!(value(&all, "stampede_generator_cpu_ratio", &[]), 0.25);
+        assert_eq!(value(&all, "stampede_generator_send_lag_seconds", &[]), 0.002);
+        assert_eq!(value(&all, "stampede_metric_cache_hit_hits_total", &[]), 2.0);
+        assert_eq!(value(&all, "stampede_metric_cache_hit_total", &[]), 5.0);
+        assert_eq!(value(&all, "stampede_metric_created_total", &[]), 9.0);
+        assert_eq!(value(&all, "stampede_metric_server_ms_missing_total", &[]), 1.0);
+        assert_eq!(value(&all, "stampede_metric_server_ms_count", &[]), 2.0);
+        assert!((value(&all, "stampede_metric_server_ms_sum", &[]) - 3.5).abs() < 0.01);
+        assert_eq!(value(&all, "stampede_metric_server_ms_bucket", &[("le", "0.25")]), 0.0);
+        assert_eq!(value(&all, "stampede_metric_server_ms_bucket", &[("le", "0.5")]), 1.0);
+        assert_eq!(value(&all, "stampede_metric_server_ms_bucket", &[("le", "2.5")]), 1.0);
+        assert_eq!(value(&all, "stampede_metric_server_ms_bucket", &[("le", "5")]), 2.0);
+        assert_eq!(value(&all, "stampede_metric_server_ms_bucket", &[("le", "+Inf")]), 2.0);
+    }
+
+    #[test]
+    fn prom_duration_buckets_are_cumulative_counts_at_or_below_le() {
+        let all = series(&snapshot(), &labels());
+        let at = [("scenario", "shop"), ("step", "login")];
+        let name = "stampede_request_duration_seconds_bucket";
+        let bucket = |le| value(&all, name, &[at[0], at[1], ("le", le)]);
+        assert_eq!(bucket("0.0001"), 1.0);
+        assert_eq!(bucket("0.00025"), 1.0);
+        assert_eq!(bucket("0.0005"), 2.0);
+        assert_eq!(bucket("1"), 2.0);
+        assert_eq!(bucket("2.5"), 3.0);
+        assert_eq!(bucket("60"), 3.0);
+        assert_eq!(bucket("+Inf"), 4.0);
+        assert_eq!(value(&all, "stampede_request_duration_seconds_count", &at), 4.0);
+        let sum = value(&all, "stampede_request_duration_seconds_sum", &at);
+        assert!((sum - 102.00035).abs() < 0.2, "{sum}");
+        // A value exactly on a bound is counted in it, even where bins are coarse.
+        let exact = hist(&[100, 1_000_000, 60_000_000]);
+        let counts = cumulative(&exact, DURATION_BUCKETS.iter().map(|(_, us)| *us));
+        assert_eq!(counts[0], 1);
+        assert_eq!(counts[12], 2);
+        assert_eq!(counts[17], 3);
+        // Buckets of a step without responses are all there, and zero.
+        let admin = [("scenario", "admin"), ("step", "login")];
+        let zeros: Vec<&Series> =
+            all.iter().filter(|s| s.name() == name && s.label("scenario") == Some("admin")).collect();
+        assert_eq!(zeros.len(), DURATION_BUCKETS.len() + 1);
+        assert!(zeros.iter().all(|s| s.value == 0.0));
+        assert_eq!(value(&all, "stampede_request_duration_seconds_count", &admin), 0.0);
+        // Bounds ascend, and each label reads back as its bound in seconds.
+        for w in DURATION_BUCKETS.windows(2) {
+            assert!(w[0].1 < w[1].1);
+        }
+        for (le, us) in DURATION_BUCKETS {
+            assert_eq!(le.parse::<f64>().unwrap(), us as f64 / 1e6, "{le}");
+        }
+        for (le, v) in TREND_BUCKETS {
+            assert_eq!(le.parse::<f64>().unwrap(), v, "{le}");
+        }
+    }
+
+    #[test]
+    fn prom_labels_sorted_name_first_and_families_grouped() {
+        let all = series(&snapshot(), &Labels { run: "r1".into(), shard: Some("2".into()) });
+        assert!(all.iter().all(|s| s.label("shard") == Some("2") && s.label("run") == Some("r1")));
+        for s in &all {
+            assert_eq!(s.labels[0].name, "__name__");
+            let rest: Vec<&str> = s.labels[1..].iter().map(|l| l.name.as_str()).collect();
+            let mut sorted = rest.clone();
+            sorted.sort();
+            assert_eq!(rest, sorted);
+            assert_eq!(s.timestamp_ms, 1_700_000_000_123);
+        }
+        // Each family in one run, in name order; a histogram's buckets ascending, then _sum, _count.
+        let families: Vec<&str> = all.iter().map(|s| s.family.as_str()).collect();
+        let mut runs = families.clone();
+        runs.dedup();
+        let mut sorted = runs.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(runs, sorted);
+        let h: Vec<&Series> = all.iter().filter(|s| s.label("scenario") == Some("shop")).collect();
+        let h: Vec<&str> =
+            h.iter().filter(|s| s.family == "stampede_request_duration_seconds").map(|s| s.name()).collect();
+        assert_eq!(h.len(), DURATION_BUCKETS.len() + 3);
+        assert!(h[..=DURATION_BUCKETS.len()].iter().all(|n| n.ends_with("_bucket")));
+        assert_eq!(
+            &h[DURATION_BUCKETS.len() + 1..],
+            ["stampede_request_duration_seconds_sum", "stampede_request_duration_seconds_count"]
+        );
+        // No two series share a label set.
+        let sets: BTreeSet<&Vec<Label>> = all.iter().map(|s| &s.labels).collect();
+        assert_eq!(sets.len(), all.len());
+    }
+
+    #[test]
+    fn prom_empty_label_values_left_out_and_names_made_valid() {
+        let mut s = Snapshot::default();
+        s.steps.insert((String::new(), "GET /".into()), StepSnapshot::default());
+        s.metrics.insert("9x-y".into(), MetricStats::Counter { count: 1 });
+        let all = series(&s, &labels());
+        assert!(all.iter().all(|s| s.label("scenario").is_none()));
+        assert!(all.iter().any(|s| s.name() == "stampede_metric__9x_y_total"));
+        assert!(
+            all.iter()
+                .filter(|s| s.family.starts_with("stampede_request_duration"))
+                .all(|s| s.label("step") == Some("GET /"))
+        );
+    }
+
+    #[test]
+    fn prom_user_metric_name_clash() {
+        let err = check_metric_names([("a", Kind::Rate), ("a_hits", Kind::Counter)]).unwrap_err();
+        assert!(matches!(&err, PromError::NameClash { first, second, series }
+            if first == "a" && second == "a_hits" && series == "stampede_metric_a_hits_total"));
+        assert!(err.to_string().contains("stampede_metric_a_hits_total"), "{err}");
+        assert!(check_metric_names([("a", Kind::Counter), ("a_total", Kind::Trend)]).is_err());
+        assert!(check_metric_names([("a", Kind::Rate), ("b", Kind::Trend), ("c", Kind::Counter)]).is_ok());
+        // series() keeps the first in name order and stays free of duplicates.
+        let mut s = Snapshot::default();
+        s.metrics.insert("a".into(), MetricStats::Rate { hits: 1, total: 2 });
+        s.metrics.insert("a_hits".into(), MetricStats::Counter { count: 5 });
+        let all = series(&s, &labels());
+        let hits: Vec<f64> =
+            all.iter().filter(|s| s.name() == "stampede_metric_a_hits_total").map(|s| s.value).collect();
+        assert_eq!(hits, [1.0]);
+    }
+
+    #[test]
+    fn prom_encode_round_trip() {
+        let all = series(&snapshot(), &labels());
+        let body = encode(&all).unwrap();
+        let proto = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+        let back = wire::WriteRequest::decode(proto.as_slice()).unwrap();
+        assert_eq!(back, write_request(&all));
+        assert_eq!(back.timeseries.len(), all.len());
+        for (ts, s) in back.timeseries.iter().zip(&all) {
+            let labels: Vec<(&str, &str)> = ts.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+            let want: Vec<(&str, &str)> = s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+            assert_eq!(labels, want);
+            assert_eq!(ts.samples.len(), 1);
+            assert_eq!(ts.samples[0].value.to_bits(), s.value.to_bits());
+            assert_eq!(ts.samples[0].timestamp, 1_700_000_000_123);
+        }
+    }
+
+    #[test]
+    fn prom_encode_golden_bytes() {
+        let one = Series {
+            family: "a".into(),
+            kind: Type::Gauge,
+            labels: vec![label("__name__", "a")],
+            value: 1.0,
+            timestamp_ms: 2,
+        };
+        #[rustfmt::skip]
+        let want: Vec<u8> = [
+            &[0x0a, 28][..],                 // WriteRequest.timeseries (1, length-delimited), 28 bytes
+            &[0x0a, 13],                     // TimeSeries.labels (1, length-delimited), 13 bytes
+            &[0x0a, 8], b"__name__",         // Label.name (1, length-delimited)
+            &[0x12, 1], b"a",                // Label.value (2, length-delimited)
+            &[0x12, 11],                     // TimeSeries.samples (2, length-delimited), 11 bytes
+            &[0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f], // Sample.value (1, 64-bit): 1.0 little-endian
+            &[0x10, 2],                      // Sample.timestamp (2, varint): 2
+        ]
+        .concat();
+        let proto = write_request(std::slice::from_ref(&one)).encode_to_vec();
+        assert_eq!(proto, want);
+        let body = encode(&[one]).unwrap();
+        // Snappy block format: the uncompressed length as a varint first.
+        assert_eq!(body[0], 30);
+        assert_eq!(snap::raw::Decoder::new().decompress_vec(&body).unwrap(), want);
+        assert_eq!(encode(&[]).unwrap(), [0]);
+    }
+
+    #[test]
+    fn prom_headers() {
+        let h = headers();
+        assert!(h.contains(&("Content-Encoding", "snappy")));
+        assert!(h.contains(&("Content-Type", "application/x-protobuf")));
+        assert!(h.contains(&("X-Prometheus-Remote-Write-Version", "0.1.0")));
+        assert_eq!(h[3], ("User-Agent", concat!("stampede/", env!("CARGO_PKG_VERSION"))));
+    }
+
+    #[test]
+    fn prom_text_escapes_and_types() {
+        let mut s = Snapshot::default();
+        let step = StepSnapshot { requests: BTreeMap::from([(200, 1)]), ..StepSnapshot::default() };
+        s.steps.insert(("sc".into(), "a\\b\"c\nd".into()), step);
+        let all = series(&s, &Labels { run: "r".into(), shard: None });
+        let t = text(&all);
+        assert!(t.contains("# TYPE stampede_requests_total counter\n"), "{t}");
+        assert!(t.contains("# TYPE stampede_request_duration_seconds histogram\n"), "{t}");
+        assert!(t.contains("# TYPE stampede_in_flight gauge\n"), "{t}");
+        let line = "stampede_requests_total{run=\"r\",scenario=\"sc\",status=\"200\",step=\"a\\\\b\\\"c\\nd\"} 1\n";
+        assert!(t.contains(line), "{t}");
+        assert!(
+            t.contains("stampede_request_duration_seconds_bucket{le=\"+Inf\",run=\"r\",scenario=\"sc\",step="),
+            "{t}"
+        );
+        assert_eq!(t.matches("# TYPE").count(), all.iter().map(|s| &s.family).collect::<BTreeSet<_>>().len());
+        let mut v = String::new();
+        for (x, w) in [(f64::INFINITY, "+Inf"), (f64::NEG_INFINITY, "-Inf"), (f64::NAN, "NaN"), (0.25, "0.25")] {
+            v.clear();
+            format_value(x, &mut v);
+            assert_eq!(v, w);
+        }
+    }
+
+    /// A sample as (name, labels without `__name__`, value).
+    type Flat = (String, Vec<(String, String)>, f64);
+
+    #[test]
+    fn prom_text_round_trip_through_a_parser() {
+        use openmetrics_parser::{MetricNumber, PrometheusValue, prometheus::parse_prometheus};
+        let mut snap = snapshot();
+        let step = StepSnapshot { requests: BTreeMap::from([(201, 2)]), ..StepSnapshot::default() };
+        snap.steps.insert(("odd \"one\"".into(), "x\\y\nz, {a=b}".into()), step);
+        let all = series(&snap, &Labels { run: "r1".into(), shard: Some("s=1".into()) });
+        let parsed = parse_prometheus(&text(&all)).unwrap();
+
+        // (name, labels without __name__, value) as the parser reads them, against ours.
+        let mut got: Vec<Flat> = Vec::new();
+        for (name, family) in &parsed.families {
+            for sample in family.iter_samples() {
+                let set = sample.get_labelset().unwrap();
+                let mut labels: Vec<(String, String)> = set.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+                labels.sort();
+                let num = |n: &MetricNumber| n.as_f64();
+                match &sample.value {
+                    PrometheusValue::Counter(c) => got.push((name.clone(), labels, num(&c.value))),
+                    PrometheusValue::Gauge(g) => got.push((name.clone(), labels, num(g))),
+                    PrometheusValue::Histogram(h) => {
+                        for b in &h.buckets {
+                            let mut with_le = labels.clone();
+                            with_le.push(("le".into(), b.upper_bound.to_string()));
+                            with_le.sort();
+                            got.push((format!("{name}_bucket"), with_le, num(&b.count)));
+                        }
+                        got.push((format!("{name}_sum"), labels.clone(), h.sum.as_ref().map_or(f64::NAN, num)));
+                        got.push((format!("{name}_count"), labels, h.count.map_or(f64::NAN, |c| c as f64)));
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        let mut want: Vec<Flat> = all
+            .iter()
+            .map(|s| {
+                let mut labels: Vec<(String, String)> = s
+                    .labels
+                    .iter()
+                    .filter(|l| l.name != "__name__")
+                    .map(|l| {
+                        let v =
+                            if l.name == "le" { l.value.parse::<f64>().unwrap().to_string() } else { l.value.clone() };
+                        (l.name.clone(), v)
+                    })
+                    .collect();
+                labels.sort();
+                (s.name().to_string(), labels, s.value)
+            })
+            .collect();
+        let key = |a: &Flat, b: &Flat| (&a.0, &a.1).cmp(&(&b.0, &b.1));
+        got.sort_by(key);
+        want.sort_by(key);
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!((&g.0, &g.1), (&w.0, &w.1));
+            assert!((g.2 - w.2).abs() <= 1e-9 * w.2.abs().max(1.0), "{g:?} vs {w:?}");
+        }
+        assert!(got.iter().any(|g| g.1.contains(&("step".into(), "x\\y\nz, {a=b}".into()))));
+    }
+}
