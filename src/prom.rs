@@ -19,8 +19,8 @@
 //! | `stampede_in_flight` | gauge | — |
 //! | `stampede_dropped_iterations_total` | counter | `scenario` |
 //! | `stampede_checks_total` | counter | `step`, `result` (`pass` or `fail`; summed over scenarios) |
-//! | `stampede_generator_cpu_ratio` | gauge | — |
-//! | `stampede_generator_send_lag_seconds` | gauge | — |
+//! | `stampede_generator_cpu_ratio` | gauge | — (busiest worker's CPU, share of one core) |
+//! | `stampede_generator_send_lag_seconds` | gauge | — (send lag p99 in the last second) |
 //! | `stampede_metric_NAME_total` | counter | — (a user counter: responses that met its condition) |
 //! | `stampede_metric_NAME_hits_total`, `stampede_metric_NAME_total` | counter | — (a user rate: hits of total) |
 //! | `stampede_metric_NAME` (`_bucket`, `_sum`, `_count`) | histogram | `le` (a user trend, in its own unit) |
@@ -118,9 +118,11 @@ pub struct Snapshot {
     pub scenarios: BTreeMap<String, ScenarioSnapshot>,
     /// Requests sent and not yet answered.
     pub in_flight: u64,
-    /// Generator CPU time over wall time, summed over workers' cores (0..=1 per core).
+    /// The busiest worker thread's CPU use in the last second, as a share of one core (the
+    /// timeline's `worker_cpu_max` / 100).
     pub cpu_ratio: f64,
-    /// How late requests were sent against their schedule, in seconds.
+    /// The generator's send lag (how late requests left against their schedule, open model) in
+    /// the last second, p99, in seconds; 0 without a schedule.
     pub send_lag_seconds: f64,
     /// The user's metrics (`[metrics]`), by name.
     pub metrics: BTreeMap<String, MetricStats>,
