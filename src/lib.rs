@@ -14,6 +14,7 @@ pub mod extract;
 pub mod feeder;
 pub mod http;
 pub mod metric;
+pub mod names;
 pub mod plan;
 pub mod prom;
 pub mod report;

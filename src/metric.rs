@@ -19,7 +19,7 @@
 //!   up to [`MAX_TREND_VALUE`], larger ones are clamped to it; a trend has no unit of its own.
 //! - `steps` names the steps whose responses are observed; without it, every step's.
 //! - Names are ASCII letters, digits and `_`, starting with a letter, and none of the names the
-//!   threshold parser reads itself (`p`, `avg`, `errors`, `p95`, …: [`crate::threshold::is_reserved`])
+//!   threshold parser reads itself (`p`, `avg`, `errors`, `p95`, …: [`crate::names::is_reserved`])
 //!   nor a built-in metric ([`BUILT_IN`]).
 //!
 //! Only responses are observed (a request without a response has nothing to read).
@@ -149,7 +149,7 @@ fn bad_name(name: &str) -> Option<String> {
             "metric name `{name}`: use ASCII letters, digits and `_`, starting with a letter (e.g. cache_hit)"
         ));
     }
-    if crate::threshold::is_reserved(name) || BUILT_IN.iter().any(|b| b.eq_ignore_ascii_case(name)) {
+    if crate::names::is_reserved(name) || BUILT_IN.iter().any(|b| b.eq_ignore_ascii_case(name)) {
         return Some(format!("metric name `{name}` is taken by a built-in metric; choose another"));
     }
     None

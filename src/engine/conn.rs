@@ -66,6 +66,36 @@ impl Net {
     }
 }
 
+/// Where one request of a step goes: a connection slot of the user (a target of the plan, or a
+/// host first reached by a redirect) and the URL's parts cookies and `Location`s are read against.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    pub slot: usize,
+    pub tls: bool,
+    /// Host without port or brackets, lowercase (cookie domains).
+    pub host: Rc<str>,
+    /// `host[:port]` as in the URL.
+    pub authority: Rc<str>,
+}
+
+impl Hop {
+    /// The hop to target `slot` of the plan.
+    pub fn to_target(slot: usize, t: &crate::plan::Target) -> Hop {
+        Hop {
+            slot,
+            tls: t.tls,
+            host: t.bare_host().to_ascii_lowercase().into(),
+            authority: t.authority.as_str().into(),
+        }
+    }
+
+    /// The absolute URL of `path` (origin form) on this hop's host.
+    pub fn url(&self, path: &str) -> Option<url::Url> {
+        let scheme = if self.tls { "https" } else { "http" };
+        url::Url::parse(&format!("{scheme}://{}{path}", self.authority)).ok()
+    }
+}
+
 /// A complete response.
 #[derive(Debug, Clone, Copy)]
 pub struct Reply {

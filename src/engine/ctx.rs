@@ -90,7 +90,7 @@ pub(super) struct Ctx {
     /// One per target of the plan.
     pub nets: Vec<Net>,
     /// The plan's targets as first hops of a step's exchange.
-    pub hops: Vec<super::follow::Hop>,
+    pub hops: Vec<super::conn::Hop>,
     /// Hosts reached by redirects that are not targets of the plan, by `(authority, tls)`;
     /// index `nets.len() + i` for users' connection slots.
     pub extra_nets: RefCell<Vec<((String, bool), Rc<Net>)>>,

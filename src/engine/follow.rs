@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use super::conn::Net;
+use super::conn::{Hop, Net};
 use super::ctx::Ctx;
 use crate::cookie::Jar;
 use crate::http::Response;
@@ -15,36 +15,6 @@ use crate::plan::Target;
 
 /// Most headers carried from one request to the redirected one.
 const MAX_HEADERS: usize = 64;
-
-/// Where one request of a step goes: a connection slot of the user (a target of the plan, or a
-/// host first reached by a redirect) and the URL's parts cookies and `Location`s are read against.
-#[derive(Debug, Clone)]
-pub(super) struct Hop {
-    pub slot: usize,
-    pub tls: bool,
-    /// Host without port or brackets, lowercase (cookie domains).
-    pub host: Rc<str>,
-    /// `host[:port]` as in the URL.
-    pub authority: Rc<str>,
-}
-
-impl Hop {
-    /// The hop to target `slot` of the plan.
-    pub fn to_target(slot: usize, t: &Target) -> Hop {
-        Hop {
-            slot,
-            tls: t.tls,
-            host: t.bare_host().to_ascii_lowercase().into(),
-            authority: t.authority.as_str().into(),
-        }
-    }
-
-    /// The absolute URL of `path` (origin form) on this hop's host.
-    fn url(&self, path: &str) -> Option<url::Url> {
-        let scheme = if self.tls { "https" } else { "http" };
-        url::Url::parse(&format!("{scheme}://{}{path}", self.authority)).ok()
-    }
-}
 
 /// A connection setting of the worker: one of the plan's targets, or a host reached by redirect.
 pub(super) enum NetRef<'a> {

@@ -6,9 +6,10 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::conn::Hop;
 use super::conn::{Conn, Reply};
 use super::ctx::{Ctx, UserFlags};
-use super::follow::{self, Hop};
+use super::follow;
 use crate::cookie::Jar;
 use crate::error::{ErrorKind, Failure};
 use crate::extract::{JsonBody, extract_all_with};

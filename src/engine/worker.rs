@@ -236,7 +236,7 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
                 .map(|u| u.data.as_ref().map(|d| Feeder::new(d.order, d.rows.len(), slot, slots)))
                 .collect(),
             extra_nets: RefCell::new(Vec::new()),
-            hops: plan.targets.iter().enumerate().map(|(i, t)| super::follow::Hop::to_target(i, t)).collect(),
+            hops: plan.targets.iter().enumerate().map(|(i, t)| super::conn::Hop::to_target(i, t)).collect(),
             fixed: plan
                 .steps
                 .iter()
