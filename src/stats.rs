@@ -202,16 +202,10 @@ pub struct Stats {
     pub lanes: Vec<LaneCounts>,
     /// Metrics of the user's own, in plan order (empty when the plan has none).
     pub metrics: Vec<crate::metric::MetricStats>,
-    /// Open model: requests whose start time came but found no free user and were not sent.
-    pub dropped: u64,
     pub gauges: Gauges,
     /// Open model: how late the generator itself sent each start (µs), beyond any wait for a
     /// free user — the generator's own lag, not the server's queueing.
     pub lag: Histogram<u64>,
-    /// Iterations (passes over a journey) completed.
-    pub iterations: u64,
-    /// Users stopped because their data (`order = "unique"`) ran out.
-    pub data_exhausted: u64,
 }
 
 impl Stats {
@@ -221,11 +215,8 @@ impl Stats {
             scenarios: Vec::new(),
             lanes: Vec::new(),
             metrics: Vec::new(),
-            dropped: 0,
             gauges: Gauges::default(),
             lag: histogram(),
-            iterations: 0,
-            data_exhausted: 0,
         }
     }
 
@@ -258,9 +249,6 @@ impl Stats {
             // Same plan, same kinds: cannot fail.
             let _ = a.merge(b);
         }
-        self.dropped += other.dropped;
-        self.iterations += other.iterations;
-        self.data_exhausted += other.data_exhausted;
         // Cannot fail: auto-resizing histograms accept any value of another one.
         let _ = self.lag.add(&other.lag);
         self.gauges.active_users += other.gauges.active_users;
@@ -286,21 +274,34 @@ impl Stats {
     }
 
     /// `n` starts of scenario `lane` were not sent.
-    pub fn dropped(&mut self, lane: usize, n: u64) {
-        self.dropped += n;
+    pub fn drop_starts(&mut self, lane: usize, n: u64) {
         self.lane(lane).dropped += n;
     }
 
     /// An iteration of scenario `lane` completed.
     pub fn iteration(&mut self, lane: usize) {
-        self.iterations += 1;
         self.lane(lane).iterations += 1;
     }
 
     /// A user of scenario `lane` stopped: its unique data ran out.
     pub fn exhausted(&mut self, lane: usize) {
-        self.data_exhausted += 1;
         self.lane(lane).data_exhausted += 1;
+    }
+
+    /// Open model: starts whose time came but found no free user and were not sent, all
+    /// scenarios together.
+    pub fn dropped(&self) -> u64 {
+        self.lanes.iter().map(|l| l.dropped).sum()
+    }
+
+    /// Iterations (passes over a journey) completed, all scenarios together.
+    pub fn iterations(&self) -> u64 {
+        self.lanes.iter().map(|l| l.iterations).sum()
+    }
+
+    /// Users stopped because their data (`order = "unique"`) ran out, all scenarios together.
+    pub fn data_exhausted(&self) -> u64 {
+        self.lanes.iter().map(|l| l.data_exhausted).sum()
     }
 
     /// Each scenario's requests together, from entries kept per scenario and step (`per` steps
@@ -460,7 +461,7 @@ impl TimelineRow {
             max_us: if total.latency.is_empty() { 0 } else { total.latency.max() },
             active_users: stats.gauges.active_users,
             in_flight: stats.gauges.in_flight,
-            dropped: stats.dropped,
+            dropped: stats.dropped(),
             lag_p99_us: if stats.lag.is_empty() { 0 } else { stats.lag.value_at_quantile(0.99) },
             worker_cpu_max: (worker_cpu_max * 10.0).round() / 10.0,
             worker_wait_max: 0.0,

@@ -128,9 +128,11 @@ impl GeneratorUsage {
                 crate::units::micros(self.schedule_lag_p99_us as f64)
             ));
         }
-        if stats.dropped > 0 {
-            self.warnings
-                .push(format!("{} scheduled starts were not sent (no free user)", crate::units::group(stats.dropped)));
+        if stats.dropped() > 0 {
+            self.warnings.push(format!(
+                "{} scheduled starts were not sent (no free user)",
+                crate::units::group(stats.dropped())
+            ));
         }
         self.saturated = !self.warnings.is_empty();
     }

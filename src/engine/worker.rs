@@ -314,7 +314,7 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
     for lane in &ctx.lanes {
         if let Some(arrivals) = &lane.arrivals {
             let unstarted = arrivals.unstarted(stop_at.min(lane.end));
-            ctx.stats.borrow_mut().dropped(lane.scenario, unstarted);
+            ctx.stats.borrow_mut().drop_starts(lane.scenario, unstarted);
         }
     }
     let interrupted = shared.stop.load(Ordering::Relaxed);
@@ -345,7 +345,7 @@ fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx
     let mut stats = ctx.stats.replace(fresh_stats(&ctx.plan));
     for lane in &ctx.lanes {
         if let Some(a) = &lane.arrivals {
-            stats.dropped(lane.scenario, a.take_dropped());
+            stats.drop_starts(lane.scenario, a.take_dropped());
         }
         stats.lane(lane.scenario).active_users = lane.running_users() as u64;
     }

@@ -282,9 +282,9 @@ impl RunResult {
             totals: Totals {
                 summary: Summary::of(&total, duration_s, open),
                 unfinished: out.unfinished,
-                dropped_iterations: out.stats.dropped,
-                iterations: out.stats.iterations,
-                data_exhausted: out.stats.data_exhausted,
+                dropped_iterations: out.stats.dropped(),
+                iterations: out.stats.iterations(),
+                data_exhausted: out.stats.data_exhausted(),
             },
             steps,
             scenarios,
