@@ -333,10 +333,9 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             }
         }
         Request::Template { head, body } => {
-            if let Err(slot) = render(u, head, body.as_ref(), &hop) {
+            if render(u, head, body.as_ref(), &hop).is_err() {
                 // Not sent, so not a request: counted apart, and the iteration ends (later steps
                 // would lack the value too).
-                let _ = slot;
                 ctx.stats.borrow_mut().steps[u.base + s].skipped += 1;
                 return Outcome::Stop;
             }
@@ -407,7 +406,6 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
                 break Ok(reply);
             }
         };
-        let sent_bytes: &[u8] = sent_prebuilt.as_deref().unwrap_or(&u.buf);
         let (method, keep_body) = crate::http::redirect::next_method(reply.status, follow::method_of(sent_bytes));
         let method = method.to_string();
         let mut out = Vec::with_capacity(sent_bytes.len() + 64);
@@ -432,7 +430,8 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             if let Some(slot) = u.statuses.get_mut(step.row) {
                 *slot = 0;
             }
-            st.failure(&f, if sent { bytes_out.max(len as u64) } else { 0 });
+            // Bytes of the hops answered before, and of this request if it went out.
+            st.failure(&f, bytes_out + if sent { len as u64 } else { 0 });
             drop(stats);
             if !sent {
                 // Could not connect (or shake hands): probe the target, do not hammer it.

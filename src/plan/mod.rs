@@ -487,11 +487,6 @@ impl Plan {
         self.rows.len() < self.steps.len()
     }
 
-    /// Whether any step follows redirects or any user keeps cookies: responses' heads are watched.
-    pub fn watches_heads(&self) -> bool {
-        self.steps.iter().any(|s| s.redirects > 0) || self.users.iter().any(|u| u.cookies)
-    }
-
     /// Users (connections) this instance runs at most at once, after sharding: scenarios that
     /// follow one another (phases) do not add up, scenarios that overlap do.
     pub fn local_users(&self) -> usize {
