@@ -331,8 +331,8 @@ pub fn scenario_seconds(plan: &Plan, i: usize, elapsed_s: f64) -> f64 {
 }
 
 /// The requests thresholds of scenario `i` are measured on: its own, or (with one scenario) all.
-pub fn scenario_stats(stats: &crate::stats::Stats, i: usize, total: &StepStats) -> StepStats {
-    stats.scenarios.get(i).cloned().unwrap_or_else(|| total.clone())
+pub fn scenario_stats<'a>(stats: &'a crate::stats::Stats, i: usize, total: &'a StepStats) -> &'a StepStats {
+    stats.scenarios.get(i).unwrap_or(total)
 }
 
 /// Each named scenario's part of the result.
@@ -385,34 +385,36 @@ pub fn evaluate_thresholds(
     windows: &[Option<crate::stats::Stats>],
     duration_s: f64,
 ) -> Vec<ThresholdResult> {
+    let run_total = stats.total();
     plan.thresholds
         .iter()
         .enumerate()
         .map(|(k, rule)| {
-            // A window's own seconds, and its length within the run.
-            let (stats, secs) = match (rule.during, windows.get(k).and_then(Option::as_ref)) {
-                (Some((from, to)), Some(w)) => (w, (duration_s.min(to.as_secs_f64()) - from.as_secs_f64()).max(0.0)),
-                _ => (stats, duration_s),
+            // A window's own seconds (and their total), and its length within the run.
+            let (stats, secs, window_total) = match (rule.during, windows.get(k).and_then(Option::as_ref)) {
+                (Some((from, to)), Some(w)) => {
+                    (w, (duration_s.min(to.as_secs_f64()) - from.as_secs_f64()).max(0.0), Some(w.total()))
+                }
+                _ => (stats, duration_s, None),
             };
-            let total = stats.total();
+            let total = window_total.as_ref().unwrap_or(&run_total);
             let metric = rule.threshold.metric_name().and_then(|name| {
                 let i = plan.metrics.iter().position(|m| m.name == name)?;
                 stats.metrics.get(i)
             });
+            let step = rule.step.map(|i| plan.rows[i].clone());
             let judged = match (metric, rule.scenario) {
-                (Some(m), _) => rule.threshold.judge_metric(m, rule.step.map(|i| plan.rows[i].clone())),
-                (None, scenario) => match scenario {
-                    Some(i) => {
-                        let s = scenario_stats(stats, i, &total);
-                        let secs = if rule.during.is_some() { secs } else { scenario_seconds(plan, i, secs) };
-                        let judged = rule.threshold.judge(&Observed::of(&s, secs), None);
-                        ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
-                    }
-                    None => {
-                        let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(&total);
-                        rule.threshold.judge(&Observed::of(s, secs), rule.step.map(|i| plan.rows[i].clone()))
-                    }
-                },
+                (Some(m), _) => rule.threshold.judge_metric(m, step),
+                (None, Some(i)) => {
+                    let s = scenario_stats(stats, i, total);
+                    let secs = if rule.during.is_some() { secs } else { scenario_seconds(plan, i, secs) };
+                    let judged = rule.threshold.judge(&Observed::of(s, secs), None);
+                    ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
+                }
+                (None, None) => {
+                    let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(total);
+                    rule.threshold.judge(&Observed::of(s, secs), step)
+                }
             };
             ThresholdResult {
                 during: rule
