@@ -51,7 +51,7 @@ pub fn describe(plan: &Plan) -> String {
                 o,
                 "  scenario    {} ({}, from {} to {}, users {})",
                 sc.name,
-                sc.executor(),
+                sc.executor,
                 duration(sc.start),
                 duration(sc.end()),
                 users.join(", ")

@@ -283,6 +283,8 @@ impl Load {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     pub name: String,
+    /// The executor's name, as the file wrote it.
+    pub executor: String,
     pub load: Load,
     /// From the start of the run (`start_time`).
     pub start: Duration,
@@ -293,10 +295,19 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// A scenario of every one of `types` user types, from the start of the run.
+    /// A scenario of every one of `types` user types, from the start of the run. Its executor
+    /// is named as for a constant load (what `bench`, `capacity` and `--vus` make); a file's
+    /// compiler sets the name the file wrote.
     pub fn of_all(load: Load, types: usize) -> Scenario {
+        let executor = match &load {
+            Load::Closed { .. } => "constant-vus",
+            Load::Open { .. } => "constant-arrival-rate",
+            Load::Iterations { shared: false, .. } => "per-vu-iterations",
+            Load::Iterations { shared: true, .. } => "shared-iterations",
+        };
         Scenario {
             name: "default".into(),
+            executor: executor.into(),
             load,
             start: Duration::ZERO,
             graceful_stop: Duration::ZERO,
@@ -307,20 +318,6 @@ impl Scenario {
     /// When it ends, from the start of the run.
     pub fn end(&self) -> Duration {
         self.start + self.load.duration()
-    }
-
-    /// The executor's name, as a file writes it.
-    pub fn executor(&self) -> &'static str {
-        match &self.load {
-            Load::Closed { users } if users.stages().len() == 1 && users.start_value() == users.max() => "constant-vus",
-            Load::Closed { .. } => "ramping-vus",
-            Load::Open { rate, .. } if rate.stages().len() == 1 && rate.start_value() == rate.max() => {
-                "constant-arrival-rate"
-            }
-            Load::Open { .. } => "ramping-arrival-rate",
-            Load::Iterations { shared: false, .. } => "per-vu-iterations",
-            Load::Iterations { shared: true, .. } => "shared-iterations",
-        }
     }
 }
 

@@ -347,7 +347,7 @@ fn scenario_results(plan: &Plan, out: &RunOutput, thresholds: &[ThresholdResult]
             let lane = out.stats.lanes.get(i).copied().unwrap_or_default();
             ScenarioResult {
                 name: sc.name.clone(),
-                executor: sc.executor().to_string(),
+                executor: sc.executor.clone(),
                 start_s: round3(sc.start.as_secs_f64()),
                 duration_s: round3(secs),
                 totals: Totals {

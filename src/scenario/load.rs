@@ -38,7 +38,8 @@ impl Compiler<'_> {
                     );
                 }
                 let (load, graceful_stop) = self.load(l)?;
-                let scenario = Scenario { graceful_stop, ..Scenario::of_all(load, all.len()) };
+                let executor = l.get_ref().executor.get_ref().clone();
+                let scenario = Scenario { graceful_stop, executor, ..Scenario::of_all(load, all.len()) };
                 Ok((vec![scenario], false, Vec::new()))
             }
             (None, Some(map)) => {
@@ -100,7 +101,8 @@ impl Compiler<'_> {
                         }
                         thresholds.push(ThresholdRule { scenario: Some(i), ..self.threshold(t, None)? });
                     }
-                    scenarios.push(Scenario { name: name.clone(), load, start, graceful_stop, users });
+                    let executor = s.executor.get_ref().clone();
+                    scenarios.push(Scenario { name: name.clone(), executor, load, start, graceful_stop, users });
                 }
                 Ok((scenarios, true, thresholds))
             }

@@ -527,3 +527,13 @@ fn metric_thresholds_in_a_scenario_say_they_are_run_wide() {
     assert_eq!(line, 8, "{msg}");
     assert!(msg.contains("top-level `thresholds`"), "{msg}");
 }
+
+/// A scenario is reported with the executor its file names, even when its curve happens to be
+/// flat (a ramping-vus that starts at its target is not a constant-vus).
+#[test]
+fn a_scenario_keeps_the_executor_its_file_names() {
+    let text = "target = \"http://127.0.0.1:9\"\n[scenarios.a]\nexecutor = \"ramping-vus\"\nstart_vus = 3\nstages = [{ duration = \"1s\", target = 3 }]\n[[users]]\nname = \"u\"\n  [[users.steps]]\n  request = \"GET /\"\n";
+    let p = files("executor-name", text, &[]);
+    let plan = compile(text, &p, &Overrides::default()).unwrap();
+    assert_eq!(plan.scenarios[0].executor, "ramping-vus");
+}
