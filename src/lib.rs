@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod feeder;
 pub mod http;
+pub mod live;
 pub mod metric;
 pub mod names;
 pub mod plan;

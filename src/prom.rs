@@ -359,7 +359,8 @@ pub fn series(snapshot: &Snapshot, labels: &Labels) -> Vec<Series> {
         let buckets: Vec<(&str, u64)> = DURATION_BUCKETS.iter().map(|(le, _)| *le).zip(counts).collect();
         b.histogram("stampede_request_duration_seconds", &at, &buckets, count, total_us / 1e6);
     }
-    for (step, (pass, fail)) in checks {
+    // Steps without checks have no check series.
+    for (step, (pass, fail)) in checks.into_iter().filter(|(_, (p, f))| p + f > 0) {
         for (result, n) in [("pass", pass), ("fail", fail)] {
             let l = [("step", step), ("result", result)];
             b.push("stampede_checks_total", Type::Counter, "stampede_checks_total", &l, n as f64);

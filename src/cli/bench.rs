@@ -83,6 +83,7 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
+    let live = args.live.settings()?;
     let plan = plan(&args)?.finish(&Finish { workers: args.workers, tls: args.request.tls.options() })?;
-    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at })
+    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live })
 }

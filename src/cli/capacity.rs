@@ -12,14 +12,13 @@ use crate::capacity::{
     CapacityResult, Next, Phase, Search, SearchConfig, StepReport, Verdict, Window, clearly_lost, judge,
 };
 use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, signals};
-use crate::engine::{Observer, RunOutput, SATURATED_LAG};
+use crate::engine::{Observer, RunOutput, SATURATED_LAG, Tick};
 use crate::error::PlanError;
 use crate::plan::Finish;
 use crate::plan::curve::Curve;
 use crate::plan::{Load, Overflow, Plan};
 use crate::report::{self, RunResult};
 use crate::scenario::{self, Overrides};
-use crate::stats::{Stats, TimelineRow};
 use crate::threshold::{self, Metric};
 use crate::units::{group, micros};
 
@@ -37,6 +36,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Arc<Plan>, PlanError> {
             rate: Some(args.start),
             request: args.request.clone(),
             out: Default::default(),
+            live: Default::default(),
             boxes: Default::default(),
             quiet: true,
         };
@@ -92,10 +92,15 @@ struct StepWatch<'a> {
     stopped_early: bool,
     live: bool,
     rate: f64,
+    plan: &'a Plan,
+    /// `--out` and `--dashboard`, over the whole search.
+    outputs: &'a mut crate::live::Live,
 }
 
 impl Observer for StepWatch<'_> {
-    fn second(&mut self, row: &TimelineRow, interval: &Stats, _total: &Stats) {
+    fn second(&mut self, tick: &Tick) {
+        self.outputs.second(self.plan, tick);
+        let (row, interval) = (tick.row, tick.interval);
         if row.t - row.interval_s >= self.warmup - 1e-6 {
             self.window.add(row, interval, self.users);
         }
@@ -133,12 +138,16 @@ fn step(
     live: bool,
     lag_limit: Duration,
     baseline: Option<u64>,
+    outputs: &mut crate::live::Live,
 ) -> anyhow::Result<(Verdict, StepReport, RunOutput, Arc<Plan>, u64)> {
     let mut plan = base.clone();
     plan.set_load(step_load(rate, duration, args.connections));
     let plan = Arc::new(plan);
     let stop = Arc::new(AtomicBool::new(false));
+    outputs.begin(&plan, true);
     let mut watch = StepWatch {
+        plan: &plan,
+        outputs,
         slos,
         warmup: args.warmup.as_secs_f64(),
         users: plan.local_users(),
@@ -150,6 +159,7 @@ fn step(
         rate,
     };
     let out = crate::engine::run(plan.clone(), stop, &mut watch).context("a step of the search failed")?;
+    watch.outputs.end_run(&out.stats);
     if live {
         print!("\r\x1b[2K");
     }
@@ -191,6 +201,7 @@ fn recover(base: &Plan, bound: Duration) -> anyhow::Result<()> {
 
 pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     args.out.refuse_hdr_log("capacity")?;
+    let settings = args.live.settings()?;
     let slos = args
         .slos
         .iter()
@@ -204,6 +215,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     }
     let precision = parse_precision(&args.precision)?;
     let base = base_plan(&args)?;
+    let mut outputs = crate::live::Live::start(&settings, &base)?;
     // Healthy latency for recovery probes: half the tightest latency SLO (or 100 ms).
     let bound = slos
         .iter()
@@ -237,7 +249,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
             Next::Step { rate, phase } => {
                 let duration = if phase == Phase::Confirm { args.step_duration * 2 } else { args.step_duration };
                 let (verdict, mut report, out, plan, service) =
-                    step(&base, &args, &slos, rate, duration, live, lag_limit, baseline)?;
+                    step(&base, &args, &slos, rate, duration, live, lag_limit, baseline, &mut outputs)?;
                 if verdict == Verdict::Pass {
                     baseline = Some(service);
                 }
@@ -276,13 +288,20 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
         Some((_, out, plan)) => Some((out, plan)),
         None => last,
     };
-    let Some((out, plan)) = chosen else { return Ok(Outcome::Ok) };
+    let pushes = outputs.finish();
+    let Some((out, plan)) = chosen else {
+        outputs.linger(&signals::stop_flag());
+        return Ok(Outcome::Ok);
+    };
     let mut result = RunResult::build(&plan, &out);
     // A step stopped early once lost is the search at work, not an interruption.
     result.interrupted = signals::stop_flag().load(Ordering::Relaxed);
     result.capacity =
         Some(CapacityResult { max_rps: (max_rps * 100.0).round() / 100.0, limited_by, slo: slo_text, steps });
+    result.run_id = settings.run_id.clone();
+    result.outputs = pushes;
     print!("{}", report::text::summary(&result));
     report::write_files(&result, &args.out.files())?;
+    outputs.linger(&signals::stop_flag());
     Ok(if max_rps > 0.0 { Outcome::Ok } else { Outcome::ThresholdsFailed })
 }

@@ -15,6 +15,7 @@ use crate::target::Target;
 pub const SCENARIO: &str = include_str!("../../scenarios/demo.toml");
 
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
+    let live = args.live.settings()?;
     let target = Target::start("127.0.0.1:0".parse().expect("literal address"), 1)
         .context("cannot start the built-in target")?;
     println!("built-in target on {}; running scenarios/demo.toml against it\n", target.url());
@@ -24,7 +25,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         &Overrides { target: Some(target.url()), ..Overrides::default() },
     )?
     .finish(&Finish { workers: Some(args.workers), ..Finish::default() })?;
-    let outcome = runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: None });
+    let outcome = runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: None, live });
     let c = &target.counters;
     println!(
         "  target      served {} requests: {} logins, {} records created, {} misuse (wrong token, id or owner)",

@@ -94,6 +94,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub out: OutputArgs,
     #[command(flatten)]
+    pub live: LiveArgs,
+    #[command(flatten)]
     pub boxes: BoxesArgs,
     /// No live view
     #[arg(short = 'q', long)]
@@ -136,9 +138,43 @@ pub struct CapacityArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub out: OutputArgs,
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// Live outputs while the run goes: `bench`, `run`, `capacity`, `demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LiveArgs {
+    /// Send live metrics while the run goes: prometheus=URL pushes Prometheus remote write (1.0)
+    /// once a second, e.g. prometheus=http://127.0.0.1:9090/api/v1/write (repeatable)
+    #[arg(short = 'o', long = "out", value_name = "KIND=URL")]
+    pub outs: Vec<String>,
+    /// This run's id: the `run` label of its live metrics, and `run_id` in the result
+    /// [default: 8 random hex digits]
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Serve a live dashboard (and Prometheus text at /metrics) on this address, e.g.
+    /// 127.0.0.1:5665
+    #[arg(long, value_name = "ADDR")]
+    pub dashboard: Option<String>,
+    /// Keep the dashboard up this long after the run ends (Ctrl-C closes it)
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, requires = "dashboard")]
+    pub dashboard_linger: Option<Duration>,
+}
+
+impl LiveArgs {
+    /// The checked settings (exit 2 on a bad `--out`, `--run-id` or `--dashboard`).
+    pub fn settings(&self) -> Result<crate::live::Settings, PlanError> {
+        crate::live::Settings::parse(
+            &self.outs,
+            self.run_id.as_deref(),
+            self.dashboard.as_deref(),
+            self.dashboard_linger,
+        )
+    }
 }
 
 /// One run split across several boxes: `bench` and `run`.
@@ -275,6 +311,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub out: OutputArgs,
     #[command(flatten)]
+    pub live: LiveArgs,
+    #[command(flatten)]
     pub boxes: BoxesArgs,
     /// No live view
     #[arg(short = 'q', long)]
@@ -312,6 +350,8 @@ pub struct DemoArgs {
     pub workers: usize,
     #[command(flatten)]
     pub out: OutputArgs,
+    #[command(flatten)]
+    pub live: LiveArgs,
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,

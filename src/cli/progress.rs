@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::engine::Observer;
+use crate::engine::{Observer, Tick};
 use crate::error::ErrorKind;
 use crate::stats::{Stats, TimelineRow};
 use crate::units::{group, micros};
@@ -56,10 +56,11 @@ fn erase(lines: usize) -> String {
 }
 
 impl Observer for Progress {
-    fn second(&mut self, row: &TimelineRow, interval: &Stats, total: &Stats) {
+    fn second(&mut self, tick: &Tick) {
         if !self.enabled {
             return;
         }
+        let (row, interval, total) = (tick.row, tick.interval, tick.total);
         let mut view = render(row, interval, total, &self.steps, self.total);
         view.extend(scenario_lines(row, interval, total, &self.scenarios));
         let mut out = std::io::stdout().lock();

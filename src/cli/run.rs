@@ -24,6 +24,7 @@ pub fn compile(args: &RunArgs) -> Result<Plan, PlanError> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
+    let live = args.live.settings()?;
     let plan = compile(&args)?;
     if args.dry_run {
         // No DNS, no connections: a file with a placeholder host checks as well as a real one.
@@ -31,7 +32,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let plan = plan.finish(&Finish { workers: args.workers, tls: args.tls.options() })?;
-    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at })
+    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live })
 }
 
 /// What the plan will do, for `--dry-run`.

@@ -9,11 +9,10 @@ use anyhow::Context;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::{Outcome, OutputArgs, progress::Progress, signals};
-use crate::engine::Observer;
+use crate::engine::{Observer, Tick};
 use crate::plan::Plan;
 use crate::report::hdrlog::HdrLog;
 use crate::report::{self, RunResult};
-use crate::stats::{Stats, TimelineRow};
 use crate::threshold::{Observed, ThresholdResult};
 
 /// Where a run's results go.
@@ -23,6 +22,8 @@ pub struct Output {
     pub quiet: bool,
     /// `--start-at`: wait for this wall-clock time before starting.
     pub start_at: Option<SystemTime>,
+    /// `--out`, `--run-id`, `--dashboard`.
+    pub live: crate::live::Settings,
 }
 
 /// Wait for `--start-at`; false when Ctrl-C came first (nothing was sent).
@@ -46,14 +47,18 @@ struct Watch<'a> {
     progress: Progress,
     stop: Arc<AtomicBool>,
     aborted_by: Option<String>,
+    /// `--out` and `--dashboard`.
+    live: crate::live::Live,
     /// `--hdr-log`: each second's latency histogram, and the first error writing it.
     hdr: Option<HdrLog>,
     hdr_error: Option<std::io::Error>,
 }
 
 impl Observer for Watch<'_> {
-    fn second(&mut self, row: &TimelineRow, interval: &Stats, total: &Stats) {
-        self.progress.second(row, interval, total);
+    fn second(&mut self, tick: &Tick) {
+        self.progress.second(tick);
+        self.live.second(self.plan, tick);
+        let (row, interval, total) = (tick.row, tick.interval, tick.total);
         if let Some(log) = &mut self.hdr {
             let start = Duration::from_secs_f64((row.t - row.interval_s).max(0.0));
             if let Err(e) = log.add(&interval.total().latency, start, Duration::from_secs_f64(row.interval_s)) {
@@ -107,8 +112,10 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
+    let live = crate::live::Live::start(&out.live, &plan)?;
     let mut watch = Watch {
         plan: &plan,
+        live,
         progress: Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration(), plan.rows.clone())
             .with_scenarios(plan.scenarios.iter().map(|s| s.name.clone()).collect()),
         stop: stop.clone(),
@@ -122,12 +129,16 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
         eprintln!("interrupted before the start: nothing was sent");
         return Ok(Outcome::Interrupted);
     }
-    let output = crate::engine::run(plan.clone(), stop, &mut watch).context("the run failed")?;
+    watch.live.begin(&plan, false);
+    let output = crate::engine::run(plan.clone(), stop.clone(), &mut watch).context("the run failed")?;
     watch.progress.finish();
     let mut result = RunResult::build(&plan, &output);
     result.aborted_by = watch.aborted_by;
+    result.run_id = out.live.run_id.clone();
+    result.outputs = watch.live.finish();
     print!("{}", report::text::summary(&result));
     report::write_files(&result, &out.files.files())?;
+    watch.live.linger(&stop);
     if let Some(e) = watch.hdr_error {
         return Err(e).context("cannot write the HdrHistogram log");
     }

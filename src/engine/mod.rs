@@ -60,14 +60,27 @@ pub(crate) enum Msg {
     },
 }
 
-/// Receives each second of the run as it completes (progress display, live reports).
+/// One complete second of the run, as an [`Observer`] sees it.
+pub struct Tick<'a> {
+    /// Its timeline row.
+    pub row: &'a TimelineRow,
+    /// What was measured in it (one entry per stats row).
+    pub interval: &'a Stats,
+    /// The run so far (one entry per stats row).
+    pub total: &'a Stats,
+    /// With several scenarios: the run so far per scenario and stats row (entry
+    /// `scenario * rows + row`); `None` with one scenario, whose rows are the total's.
+    pub by_scenario: Option<&'a Stats>,
+}
+
+/// Receives each second of the run as it completes (progress display, live outputs).
 pub trait Observer {
-    /// One second is complete: its row, what was measured in it, and the total so far.
-    fn second(&mut self, row: &TimelineRow, interval: &Stats, total: &Stats);
+    /// One second is complete.
+    fn second(&mut self, tick: &Tick);
 }
 
 impl Observer for () {
-    fn second(&mut self, _: &TimelineRow, _: &Stats, _: &Stats) {}
+    fn second(&mut self, _: &Tick) {}
 }
 
 /// How the generator itself fared.
@@ -185,6 +198,8 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     // Steps of one name in several user types share a stats row; each one's own total is kept
     // for the report's breakdown by user type.
     let mut by_step = plan.shares_rows().then(|| Stats::new(plan.steps.len()));
+    // Several scenarios: the run per scenario and row, for outputs labelled by both.
+    let mut by_scenario = (plan.scenarios.len() > 1).then(|| Stats::new(plan.scenarios.len() * plan.rows.len()));
     // Workers count per scenario and step; reports read rows (and scenarios).
     let regroup = worker::stat_slots(&plan) != plan.rows.len();
     let mut cpu = vec![Duration::ZERO; plan.workers];
@@ -194,10 +209,14 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     while done < plan.workers {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Interval { worker, seq, elapsed, stats, last, cpu, wait: w }) => {
+                if let Some(b) = by_scenario.as_mut() {
+                    b.merge(&scenario_rows(&plan, &stats));
+                }
                 let stats = if regroup { into_rows(&plan, stats, by_step.as_mut()) } else { stats };
                 for (row, interval) in collector.add(worker, seq, elapsed, stats, last, (cpu, w)) {
                     add_to_windows(&plan, &mut windows, &row, &interval);
-                    observer.second(&row, &interval, &collector.total);
+                    let (total, by_scenario) = (&collector.total, by_scenario.as_ref());
+                    observer.second(&Tick { row: &row, interval: &interval, total, by_scenario });
                 }
             }
             Ok(Msg::Done { worker, cpu: c, wait: w }) => {
@@ -225,7 +244,8 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     }
     for (row, interval) in collector.flush() {
         add_to_windows(&plan, &mut windows, &row, &interval);
-        observer.second(&row, &interval, &collector.total);
+        let (total, by_scenario) = (&collector.total, by_scenario.as_ref());
+        observer.second(&Tick { row: &row, interval: &interval, total, by_scenario });
     }
     let wall = shared.start.elapsed();
     let (rss, peak) = crate::sys::rss_bytes();
@@ -291,6 +311,17 @@ fn into_rows(plan: &Plan, stats: Stats, by_step: Option<&mut Stats>) -> Stats {
     let mut rows = stats.into_rows(plan.rows.len(), |i| plan.steps[i % n].row);
     rows.scenarios = scenarios;
     rows
+}
+
+/// A worker's snapshot (one entry per scenario and step) with one entry per scenario and stats
+/// row: entry `scenario * rows + row`.
+fn scenario_rows(plan: &Plan, stats: &Stats) -> Stats {
+    let (n, rows) = (plan.steps.len(), plan.rows.len());
+    let mut out = Stats::new(plan.scenarios.len() * rows);
+    for (i, s) in stats.steps.iter().enumerate() {
+        out.steps[(i / n) * rows + plan.steps[i % n].row].merge(s);
+    }
+    out
 }
 
 /// Merges worker snapshots: the running total, and a timeline row per second once every worker

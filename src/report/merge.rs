@@ -134,6 +134,12 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         generator,
         histogram: encode_histogram(&total_h),
         capacity: None,
+        // Shards of one run pushed under one id; shards of several keep none.
+        run_id: match results.first().map(|r| &r.run_id) {
+            Some(id) if results.iter().all(|r| &r.run_id == id) => id.clone(),
+            _ => String::new(),
+        },
+        outputs: results.iter().flat_map(|r| r.outputs.iter().cloned()).collect(),
     })
 }
 

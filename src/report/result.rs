@@ -233,6 +233,29 @@ pub struct RunResult {
     /// describes the last step, normally the confirming hold at the answer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<crate::capacity::CapacityResult>,
+    /// The run's id: the `run` label of its live metrics (`--run-id`, or made up).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run_id: String,
+    /// What each live output (`--out`) delivered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<PushReport>,
+}
+
+/// What one live output (`--out KIND=URL`) delivered during the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PushReport {
+    /// `prometheus`.
+    pub kind: String,
+    /// Where it went (a password in the URL shown as `***`).
+    pub url: String,
+    /// Pushes the endpoint accepted.
+    pub pushed: u64,
+    /// Seconds not delivered: pushes that failed, and seconds replaced by a newer one while a
+    /// push was slow or waiting to be retried.
+    pub dropped: u64,
+    /// The last failure, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 impl RunResult {
@@ -310,6 +333,8 @@ impl RunResult {
             },
             histogram: encode_histogram(&total.latency),
             capacity: None,
+            run_id: String::new(),
+            outputs: Vec::new(),
         }
     }
 

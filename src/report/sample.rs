@@ -83,5 +83,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
         generator: GeneratorInfo { workers: 1, worker_cpu_s: vec![0.5], ..GeneratorInfo::default() },
         histogram: encode_histogram(&total.latency),
         capacity: None,
+        run_id: String::new(),
+        outputs: Vec::new(),
     }
 }

@@ -140,6 +140,20 @@ pub fn summary(r: &RunResult) -> String {
     for w in &g.warnings {
         let _ = writeln!(o, "  WARNING     {w}");
     }
+    for p in &r.outputs {
+        let failed = p.last_error.as_ref().map(|e| format!(" (last failure: {e})")).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  output      {} {}: {} pushes sent, {} seconds dropped{failed}",
+            p.kind,
+            p.url,
+            group(p.pushed),
+            group(p.dropped)
+        );
+    }
+    if !r.run_id.is_empty() && !r.outputs.is_empty() {
+        let _ = writeln!(o, "  run id      {} (the `run` label of its series)", r.run_id);
+    }
     o
 }
 

@@ -8,10 +8,12 @@
 //! - [`results`]: `stampede merge`, `compare` and `report` on saved results.
 //! - [`report_html`]: the `--html` report of a real run, and its rendering in headless Chromium.
 //! - [`capacity`]: `stampede capacity` against servers of known capacity.
+//! - [`live`]: live outputs: remote write into a real Prometheus, the dashboard in headless Chromium.
 
 mod bench;
 mod capacity;
 mod hostile;
+mod live;
 mod report_html;
 mod results;
 mod scenario;

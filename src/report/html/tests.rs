@@ -128,6 +128,8 @@ pub fn sample() -> RunResult {
         },
         histogram: encode_histogram(&h),
         capacity: None,
+        run_id: String::new(),
+        outputs: Vec::new(),
     }
 }
 
