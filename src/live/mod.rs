@@ -266,16 +266,6 @@ impl Live {
         }
         d.close();
     }
-
-    /// The labels every series carries.
-    pub fn labels(&self) -> &prom::Labels {
-        &self.labels
-    }
-
-    /// The last snapshot handed on, if any.
-    pub fn last(&self) -> Option<&prom::Snapshot> {
-        self.last.as_deref()
-    }
 }
 
 impl Drop for Live {

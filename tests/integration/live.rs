@@ -432,3 +432,55 @@ fn the_dashboard_follows_the_run_in_headless_chromium() {
     assert!(http_get(addr, "/").is_err(), "the dashboard still answers after the exit");
     let _ = std::fs::remove_file(&json);
 }
+
+#[test]
+fn a_capacity_search_pushes_every_step_and_serves_its_dashboard() {
+    let prom = Prometheus::start();
+    let target = util::TestTarget::start();
+    let url = format!("{}/capacity/refuse/400", target.url());
+    let id = run_id("capacity");
+    let port = free_port().to_string();
+    let dashboard = format!("127.0.0.1:{port}");
+    let out = {
+        let _m = util::shared_machine();
+        util::stampede_json_within(
+            &[
+                "capacity",
+                &url,
+                "-q",
+                "-t",
+                "1",
+                "--step-duration",
+                "2s",
+                "--warmup",
+                "500ms",
+                "--start",
+                "100",
+                "--max",
+                "800",
+                "--slo",
+                "errors < 1%",
+                "--out",
+                &format!("prometheus={}", prom.write_url()),
+                "--run-id",
+                &id,
+                "--dashboard",
+                &dashboard,
+            ],
+            Duration::from_secs(90),
+        )
+    };
+    out.assert_code(0);
+    let steps = out.at("/capacity/steps").as_array().unwrap().len();
+    assert!(steps >= 3, "{}", out.describe());
+    assert_eq!(out.at("/run_id"), &Value::from(id.clone()));
+    let pushed = out.u64("/outputs/0/pushed");
+    assert!(pushed as usize >= 2 * steps, "{pushed} pushes over {steps} steps of 2 s\n{}", out.describe());
+    // The counters keep rising across the steps: their sum is every step's requests, more than
+    // the one step the document describes.
+    let total = prom.value(&format!("sum(stampede_requests_total{{run=\"{id}\"}})")) as u64;
+    assert!(total > out.requests(), "Prometheus has {total} requests, the last step alone {}", out.requests());
+    let refused = prom.value(&format!("sum(stampede_requests_total{{run=\"{id}\",status=\"503\"}})"));
+    assert!(refused > 0.0, "the steps above 400/s were refused in part");
+    assert!(out.stderr.contains(&format!("dashboard: http://{dashboard}/")), "{}", out.stderr);
+}
