@@ -197,11 +197,20 @@ pub struct Window {
     pub busy: Vec<f64>,
     /// Most-delayed worker's wait for its CPU per second (percent).
     pub wait: Vec<f64>,
+    /// The watched series (`[monitor]`, `--monitor`) sampled in the window, when watched.
+    pub series: Option<crate::monitor::MonitorResult>,
 }
 
 impl Window {
     pub fn new(steps: usize) -> Window {
-        Window { stats: Stats::new(steps), seconds: 0.0, cpu: Vec::new(), busy: Vec::new(), wait: Vec::new() }
+        Window {
+            stats: Stats::new(steps),
+            seconds: 0.0,
+            cpu: Vec::new(),
+            busy: Vec::new(),
+            wait: Vec::new(),
+            series: None,
+        }
     }
 
     /// Add one second of the run (only call for seconds after the warm-up).
@@ -265,8 +274,21 @@ pub fn judge(
         return Verdict::Generator { sent: w.sent_rps(), why };
     }
     let o = Observed::of(&total, w.seconds);
-    let failed = slos.iter().find(|t| !t.evaluate(&o).1);
+    // An SLO on a watched series is judged on the window's samples.
+    let on_series = |t: &Threshold| {
+        let none = crate::monitor::SeriesSummary::default();
+        let name = t.metric_name()?;
+        Some(t.judge_series(w.series.as_ref().and_then(|m| m.series.get(name)).unwrap_or(&none)))
+    };
+    let failed = slos.iter().find(|t| match on_series(t) {
+        Some(r) => !r.ok,
+        None => !t.evaluate(&o).1,
+    });
     let Some(t) = failed else { return Verdict::Pass };
+    if let Some(r) = on_series(t) {
+        // The service's own limit: the generator's state says nothing about it.
+        return Verdict::Fail(format!("{} (measured {})", t.expr, crate::units::round3(r.value)));
+    }
     // Latency counts from each start's intended time, so a generator that was slow (busy core,
     // late sends, a core shared with something else) only made it look worse: a pass holds. A
     // failure may be the generator's own, and then the service is not blamed.
@@ -350,6 +372,9 @@ pub struct StepReport {
     /// How long the step ran (it may stop early when clearly lost).
     pub duration_s: f64,
     pub stopped_early: bool,
+    /// Each watched series' average over the step's window.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub monitor: std::collections::BTreeMap<String, f64>,
 }
 
 impl StepReport {
@@ -381,6 +406,11 @@ impl StepReport {
             reason,
             duration_s: round2(duration_s),
             stopped_early,
+            monitor: w
+                .series
+                .as_ref()
+                .map(|m| m.series.iter().filter(|(_, s)| s.samples > 0).map(|(k, s)| (k.clone(), s.avg)).collect())
+                .unwrap_or_default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod feeder;
 pub mod http;
 pub mod live;
 pub mod metric;
+pub mod monitor;
 pub mod names;
 pub mod plan;
 pub mod prom;

@@ -3,7 +3,7 @@
 
 /// The built-in metric names (lower case; `p` is `p(N)`).
 pub const BUILT_IN: &[&str] =
-    &["p", "avg", "mean", "min", "max", "med", "errors", "error_rate", "checks", "rps", "requests"];
+    &["p", "avg", "mean", "min", "max", "med", "last", "growth", "errors", "error_rate", "checks", "rps", "requests"];
 
 /// What a near miss of a built-in metric means (`p95` → `p(95)`), lower case.
 pub fn near_miss(lower: &str) -> Option<String> {
@@ -22,4 +22,19 @@ pub fn near_miss(lower: &str) -> Option<String> {
 pub fn is_reserved(word: &str) -> bool {
     let lower = word.to_lowercase();
     BUILT_IN.contains(&lower.as_str()) || near_miss(&lower).is_some()
+}
+
+/// Why `name` cannot name a metric of your own or a watched series, if it cannot: ASCII letters,
+/// digits and `_`, starting with a letter, and not a word the threshold grammar reads itself.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let first = name.chars().next();
+    if !first.is_some_and(|c| c.is_ascii_alphabetic()) || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "name `{name}`: use ASCII letters, digits and `_`, starting with a letter (e.g. server_cpu)"
+        ));
+    }
+    if is_reserved(name) {
+        return Err(format!("name `{name}` is taken by a built-in metric; choose another"));
+    }
+    Ok(())
 }

@@ -421,6 +421,9 @@ pub struct TimelineRow {
     /// trend's p95.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, f64>,
+    /// The service's watched series (`[monitor]`) sampled in this second.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub monitor: BTreeMap<String, f64>,
 }
 
 /// One step in one second of the run.
@@ -468,6 +471,7 @@ impl TimelineRow {
             steps: if stats.steps.len() > 1 { stats.steps.iter().map(StepSecond::of).collect() } else { Vec::new() },
             scenarios: stats.scenarios.iter().map(StepSecond::of).collect(),
             metrics: BTreeMap::new(),
+            monitor: BTreeMap::new(),
         }
     }
 }

@@ -48,6 +48,10 @@ pub enum Stat {
     Max,
     /// `med(name)`: the 50th percentile.
     Med,
+    /// `last(name)`: a watched series' last value.
+    Last,
+    /// `growth(name)`: a watched series' change from its first value to its last, in percent.
+    Growth,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +221,27 @@ impl Threshold {
         })
     }
 
+    /// The value on a watched series' summary (`None`: not a threshold on a series statistic).
+    pub fn measure_series(&self, s: &crate::monitor::SeriesSummary) -> Option<f64> {
+        let Metric::Custom { stat, .. } = &self.metric else { return None };
+        Some(match stat {
+            Stat::Avg => s.avg,
+            Stat::Min => s.min,
+            Stat::Max => s.max,
+            Stat::Last => s.last,
+            Stat::Growth => s.growth_percent(),
+            _ => return None,
+        })
+    }
+
+    /// Judge on a watched series: a series without samples fails, measuring 0.
+    pub fn judge_series(&self, s: &crate::monitor::SeriesSummary) -> ThresholdResult {
+        match self.measure_series(s).filter(|_| s.samples > 0) {
+            Some(v) => self.result(v, self.holds(v), None),
+            None => self.result(0.0, false, None),
+        }
+    }
+
     /// (measured, holds) on a named metric's stats; `(0, false)` when they do not apply
     /// ([`Threshold::measure_metric`] gives `None`).
     pub fn evaluate_metric(&self, s: &MetricStats) -> (f64, bool) {
@@ -292,7 +317,7 @@ impl Threshold {
             Metric::Errors | Metric::Checks => "%",
             Metric::Rps => "req/s",
             Metric::Requests => "",
-            Metric::Custom { stat: Stat::Percent, .. } => "%",
+            Metric::Custom { stat: Stat::Percent | Stat::Growth, .. } => "%",
             Metric::Custom { .. } => "",
             _ => "ms",
         }
@@ -351,16 +376,42 @@ fn parse_located(expr: &str) -> Result<(Threshold, Spans), ThresholdError> {
 /// its kind): it must exist, and the form must fit its kind (`name > 95%` or `name > 0.95` for a
 /// rate, `name > 1000` for a counter, `p(95)(name) < 50` and the other statistics for a trend).
 pub fn parse_checked(expr: &str, metrics: &[(&str, Kind)]) -> Result<Threshold, ThresholdError> {
+    parse_checked_with(expr, metrics, &[])
+}
+
+/// [`parse_checked`], where `series` also names the watched series (`[monitor]`): thresholds on
+/// them are `avg(NAME)`, `min(NAME)`, `max(NAME)`, `last(NAME)` or `growth(NAME)`.
+pub fn parse_checked_with(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ThresholdError> {
     let (t, at) = parse_located(expr)?;
     let Metric::Custom { name, stat } = &t.metric else { return Ok(t) };
+    if series.contains(&name.as_str()) {
+        return match stat {
+            Stat::Avg | Stat::Min | Stat::Max | Stat::Last | Stat::Growth => Ok(t),
+            _ => Err(err(
+                at.metric,
+                format!(
+                    "`{name}` is a watched series: write avg({name}), min({name}), max({name}), last({name}) or growth({name})"
+                ),
+            )),
+        };
+    }
     let Some(kind) = metrics.iter().find(|(n, _)| n == name).map(|&(_, k)| k) else {
-        let mine = if metrics.is_empty() {
+        let mut mine = if metrics.is_empty() {
             ", or a metric defined in [metrics]".to_string()
         } else {
             format!(", or one of [metrics]: {}", metrics.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
         };
+        if !series.is_empty() {
+            mine.push_str(&format!(", or a watched series: {}", series.join(", ")));
+        }
         return Err(err(at.name, format!("unknown metric `{name}` (expected one of {METRICS}{mine})")));
     };
+    if matches!(stat, Stat::Last | Stat::Growth) {
+        return Err(err(
+            at.metric,
+            format!("last() and growth() are for watched series ([monitor]); `{name}` is a metric"),
+        ));
+    }
     let chars: Vec<char> = expr.chars().collect();
     let w: String = chars[at.value.min(chars.len())..].iter().collect::<String>().trim().to_string();
     let trend_forms = format!("p(95)({name}), avg({name}), min({name}), max({name}) or med({name})");
@@ -435,6 +486,8 @@ impl Parser {
             "min" => return self.of_trend(Metric::Min, Stat::Min),
             "max" => return self.of_trend(Metric::Max, Stat::Max),
             "med" => return self.of_trend(Metric::Med, Stat::Med),
+            "last" => return self.of_series(&word, Stat::Last),
+            "growth" => return self.of_series(&word, Stat::Growth),
             "errors" | "error_rate" => Metric::Errors,
             "checks" => Metric::Checks,
             "rps" => Metric::Rps,
@@ -488,6 +541,21 @@ impl Parser {
         self.i += 1;
         self.name_at = a;
         Ok(Metric::Custom { name, stat })
+    }
+
+    /// After `last` or `growth`: `(name)`, a watched series.
+    fn of_series(&mut self, word: &str, stat: Stat) -> Result<Metric, ThresholdError> {
+        let a = self.i;
+        let after = self.i;
+        self.ws();
+        if self.peek() != Some('(') {
+            return Err(err(a, format!("`{word}` takes a watched series: write {word}(NAME), e.g. {word}(api_rss)")));
+        }
+        self.i = after;
+        match self.of_trend(Metric::Max, stat)? {
+            m @ Metric::Custom { .. } => Ok(m),
+            _ => Err(err(a, format!("write {word}(NAME)"))),
+        }
     }
 
     /// After `p`: `(` NUMBER `)`, whitespace allowed inside.
@@ -558,6 +626,11 @@ impl Parser {
                     "unit `{unit}` does not apply to {name}: a rate takes a percentage (95%) or a fraction (0.95), \
                      a counter a plain number"
                 )),
+            },
+            Metric::Custom { stat: Stat::Growth, .. } => match unit.as_str() {
+                "%" => Ok(n),
+                "" => Ok(n * 100.0),
+                _ => unit_err(format!("growth is a percentage (10%) or a fraction (0.1), not `{unit}`")),
             },
             Metric::Custom { .. } => match unit.to_lowercase().as_str() {
                 "" | "ms" if n < 0.0 => range_err(format!("{name} cannot be negative")),

@@ -79,6 +79,7 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
     plan.max_head = args.request.max_header_bytes;
     plan.shard = shard;
     plan.no_keepalive = args.request.no_keepalive;
+    plan.monitor = args.monitor.plan()?.map(std::sync::Arc::new);
     Ok(plan)
 }
 

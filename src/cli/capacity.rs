@@ -14,6 +14,7 @@ use crate::capacity::{
 use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, signals};
 use crate::engine::{Observer, RunOutput, SATURATED_LAG, Tick};
 use crate::error::PlanError;
+use crate::monitor::sampler::Monitor;
 use crate::plan::Finish;
 use crate::plan::curve::Curve;
 use crate::plan::{Load, Overflow, Plan};
@@ -37,6 +38,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Arc<Plan>, PlanError> {
             request: args.request.clone(),
             out: Default::default(),
             live: Default::default(),
+            monitor: Default::default(),
             boxes: Default::default(),
             quiet: true,
         };
@@ -46,6 +48,10 @@ fn base_plan(args: &CapacityArgs) -> Result<Arc<Plan>, PlanError> {
     };
     plan.command = "capacity".into();
     plan.thresholds.clear();
+    // --monitor replaces the file's [monitor].
+    if let Some(m) = args.monitor.plan()? {
+        plan.monitor = Some(Arc::new(m));
+    }
     // A step stopped early is over: what is still in flight is not waited for.
     plan.stop_grace = Duration::ZERO;
     // Room for every connection, whatever the scenario said about users; one load shape over
@@ -93,13 +99,32 @@ struct StepWatch<'a> {
     live: bool,
     rate: f64,
     plan: &'a Plan,
-    /// `--out` and `--dashboard`, over the whole search.
-    outputs: &'a mut crate::live::Live,
+    /// Live outputs and the watched series, over the whole search.
+    side: &'a mut Side,
+}
+
+/// What runs beside the search from its first step to its last: `--out`/`--dashboard`, and the
+/// watched series (sampled from the search's start).
+struct Side {
+    outputs: crate::live::Live,
+    monitor: Option<(Monitor, Instant)>,
+}
+
+impl Side {
+    /// Seconds since the monitor started (0 without one).
+    fn now(&self) -> f64 {
+        self.monitor.as_ref().map_or(0.0, |(_, origin)| origin.elapsed().as_secs_f64())
+    }
+
+    fn samples(&self) -> Option<crate::monitor::Samples> {
+        self.monitor.as_ref().map(|(m, _)| m.samples())
+    }
 }
 
 impl Observer for StepWatch<'_> {
     fn second(&mut self, tick: &Tick) {
-        self.outputs.second(self.plan, tick);
+        let samples = self.side.samples();
+        self.side.outputs.second(self.plan, tick, samples.as_ref());
         let (row, interval) = (tick.row, tick.interval);
         if row.t - row.interval_s >= self.warmup - 1e-6 {
             self.window.add(row, interval, self.users);
@@ -138,16 +163,17 @@ fn step(
     live: bool,
     lag_limit: Duration,
     baseline: Option<u64>,
-    outputs: &mut crate::live::Live,
-) -> anyhow::Result<(Verdict, StepReport, RunOutput, Arc<Plan>, u64)> {
+    side: &mut Side,
+) -> anyhow::Result<StepRun> {
     let mut plan = base.clone();
     plan.set_load(step_load(rate, duration, args.connections));
     let plan = Arc::new(plan);
     let stop = Arc::new(AtomicBool::new(false));
-    outputs.begin(&plan, true);
+    side.outputs.begin(&plan, true);
+    let from = side.now();
     let mut watch = StepWatch {
         plan: &plan,
-        outputs,
+        side,
         slos,
         warmup: args.warmup.as_secs_f64(),
         users: plan.local_users(),
@@ -159,7 +185,10 @@ fn step(
         rate,
     };
     let out = crate::engine::run(plan.clone(), stop, &mut watch).context("a step of the search failed")?;
-    watch.outputs.end_run(&out.stats);
+    watch.side.outputs.end_run(&out.stats);
+    let to = watch.side.now();
+    // The window's samples: after the warm-up, to the step's end.
+    watch.window.series = watch.side.samples().map(|s| s.summary_between(from + args.warmup.as_secs_f64(), to));
     if live {
         print!("\r\x1b[2K");
     }
@@ -171,8 +200,23 @@ fn step(
     let phase = Phase::Probe; // replaced by the caller
     let report = StepReport::new(rate, phase, &watch.window, &verdict, out.elapsed.as_secs_f64(), watch.stopped_early);
     let service = watch.window.service_p50_us();
-    Ok((verdict, report, out, plan, service))
+    Ok(StepRun { verdict, report, out, plan, service, window: (from, to) })
 }
+
+/// One step run and judged.
+struct StepRun {
+    verdict: Verdict,
+    report: StepReport,
+    out: RunOutput,
+    plan: Arc<Plan>,
+    /// Median service time in the window (µs).
+    service: u64,
+    /// The window on the monitor's clock: from the step's start to its end (seconds).
+    window: (f64, f64),
+}
+
+/// A step kept for the result document: its output, plan and window.
+type Kept = (RunOutput, Arc<Plan>, (f64, f64));
 
 /// After a failed step, wait until the service answers promptly again (its queues drained),
 /// probing with one user pausing 20 ms between requests (at most ~50 req/s, so the probe itself
@@ -202,10 +246,31 @@ fn recover(base: &Plan, bound: Duration) -> anyhow::Result<()> {
 pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     args.out.refuse_hdr_log("capacity")?;
     let settings = args.live.settings()?;
+    // The plan first (it says which series are watched), then the SLOs that may name them.
+    let base = base_plan(&args)?;
+    let series: Vec<&str> = base.monitor.as_ref().map(|m| m.names()).unwrap_or_default();
     let slos = args
         .slos
         .iter()
-        .map(|s| threshold::parse(s).map_err(|e| PlanError::Invalid(format!("--slo `{s}`: {e}"))))
+        .map(|s| {
+            threshold::parse(s)
+                .and_then(|t| match t.metric_name() {
+                    Some(n) if series.contains(&n) => threshold::parse_checked_with(s, &[], &series),
+                    Some(n) => Err(threshold::ThresholdError {
+                        offset: 0,
+                        message: format!(
+                            "`{n}` is not a watched series{}",
+                            if series.is_empty() {
+                                " (watch one with --monitor NAME=EXPR)".to_string()
+                            } else {
+                                format!(" (watched: {})", series.join(", "))
+                            }
+                        ),
+                    }),
+                    None => Ok(t),
+                })
+                .map_err(|e| PlanError::Invalid(format!("--slo `{s}`: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if !(args.start > 0.0 && args.start.is_finite()) || !(args.max >= args.start) {
         return Err(PlanError::Invalid("need 0 < --start <= --max".into()).into());
@@ -214,8 +279,12 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
         return Err(PlanError::Invalid("--step-duration must be longer than --warmup".into()).into());
     }
     let precision = parse_precision(&args.precision)?;
-    let base = base_plan(&args)?;
-    let mut outputs = crate::live::Live::start(&settings, &base)?;
+    let outputs = crate::live::Live::start(&settings, &base)?;
+    if let Some(m) = &base.monitor {
+        crate::monitor::sampler::check(m).map_err(PlanError::Invalid)?;
+    }
+    let monitor = base.monitor.clone().map(|m| (Monitor::start(m, Instant::now()), Instant::now()));
+    let mut side = Side { outputs, monitor };
     // Healthy latency for recovery probes: half the tightest latency SLO (or 100 ms).
     let bound = slos
         .iter()
@@ -236,8 +305,8 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     let mut steps = Vec::new();
     // The document describes the step at the answer (the best pass, its confirming hold when
     // there was one); only when nothing passed, the last step.
-    let mut passes: Vec<(f64, RunOutput, Arc<Plan>)> = Vec::new();
-    let mut last: Option<(RunOutput, Arc<Plan>)> = None;
+    let mut passes: Vec<(f64, Kept)> = Vec::new();
+    let mut last: Option<Kept> = None;
     let mut baseline = None;
     let (max_rps, limited_by) = loop {
         if signals::stop_flag().load(Ordering::Relaxed) {
@@ -248,8 +317,8 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
             Next::Done { max_rps, limited_by } => break (max_rps, limited_by),
             Next::Step { rate, phase } => {
                 let duration = if phase == Phase::Confirm { args.step_duration * 2 } else { args.step_duration };
-                let (verdict, mut report, out, plan, service) =
-                    step(&base, &args, &slos, rate, duration, live, lag_limit, baseline, &mut outputs)?;
+                let StepRun { verdict, mut report, out, plan, service, window } =
+                    step(&base, &args, &slos, rate, duration, live, lag_limit, baseline, &mut side)?;
                 if verdict == Verdict::Pass {
                     baseline = Some(service);
                 }
@@ -272,9 +341,9 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
                 steps.push(report);
                 let failed = matches!(verdict, Verdict::Fail(_));
                 if verdict == Verdict::Pass {
-                    passes.push((rate, out, plan));
+                    passes.push((rate, (out, plan, window)));
                 } else {
-                    last = Some((out, plan));
+                    last = Some((out, plan, window));
                 }
                 if failed {
                     recover(&base, bound)?;
@@ -282,18 +351,32 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
             }
         }
     };
+    // The watched series where the search stopped: at the first failing step above the answer.
+    let knee =
+        steps.iter().filter(|s| s.rate > max_rps && s.verdict != "pass").min_by(|a, b| a.rate.total_cmp(&b.rate));
+    let limited_by = match knee.filter(|k| !k.monitor.is_empty()) {
+        Some(k) => {
+            let values: Vec<String> =
+                k.monitor.iter().map(|(n, v)| format!("{n} {}", crate::units::round3(*v))).collect();
+            format!("{limited_by}; {} there ({} /s)", values.join(", "), group(k.rate.round() as u64))
+        }
+        None => limited_by,
+    };
     println!("\n  capacity    {} req/s", group(max_rps.round() as u64));
     println!("  limited by  {limited_by}\n");
     let chosen = match passes.into_iter().rfind(|(rate, ..)| *rate == max_rps) {
-        Some((_, out, plan)) => Some((out, plan)),
+        Some((_, kept)) => Some(kept),
         None => last,
     };
-    let pushes = outputs.finish();
-    let Some((out, plan)) = chosen else {
-        outputs.linger(&signals::stop_flag());
+    let pushes = side.outputs.finish();
+    let samples = side.monitor.take().map(|(m, _)| m.finish());
+    let Some((out, plan, (from, to))) = chosen else {
+        side.outputs.linger(&signals::stop_flag());
         return Ok(Outcome::Ok);
     };
-    let mut result = RunResult::build(&plan, &out);
+    // The document describes the chosen step: its samples, on its own clock.
+    let samples = samples.map(|s| s.shifted(from, to));
+    let mut result = RunResult::build(&plan, &out, samples.as_ref());
     // A step stopped early once lost is the search at work, not an interruption.
     result.interrupted = signals::stop_flag().load(Ordering::Relaxed);
     result.capacity =
@@ -302,6 +385,6 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     result.outputs = pushes;
     print!("{}", report::text::summary(&result));
     report::write_files(&result, &args.out.files())?;
-    outputs.linger(&signals::stop_flag());
+    side.outputs.linger(&signals::stop_flag());
     Ok(if max_rps > 0.0 { Outcome::Ok } else { Outcome::ThresholdsFailed })
 }

@@ -96,6 +96,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub live: LiveArgs,
     #[command(flatten)]
+    pub monitor: MonitorArgs,
+    #[command(flatten)]
     pub boxes: BoxesArgs,
     /// No live view
     #[arg(short = 'q', long)]
@@ -140,6 +142,8 @@ pub struct CapacityArgs {
     pub out: OutputArgs,
     #[command(flatten)]
     pub live: LiveArgs,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -174,6 +178,58 @@ impl LiveArgs {
             self.dashboard.as_deref(),
             self.dashboard_linger,
         )
+    }
+}
+
+/// The service's own series, watched during the run: `bench` and `capacity` (a scenario file
+/// says it in `[monitor]`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct MonitorArgs {
+    /// Watch the service: a Prometheus server, where each --monitor is a PromQL expression
+    #[arg(long, value_name = "URL")]
+    pub monitor_prometheus: Option<String>,
+    /// Watch the service: a Prometheus text endpoint to scrape, where each --monitor is a metric
+    /// selector such as node_load1 (repeatable)
+    #[arg(long, value_name = "URL")]
+    pub monitor_scrape: Vec<String>,
+    /// A series to watch, NAME=EXPR: its values go in the timeline and the summary, and
+    /// thresholds or --slo may name it: max(NAME) < 0.8 (repeatable)
+    #[arg(long = "monitor", value_name = "NAME=EXPR")]
+    pub series: Vec<String>,
+    /// Time between two samples of the watched series
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, default_value = "1s")]
+    pub monitor_interval: Duration,
+}
+
+impl MonitorArgs {
+    /// The series to watch, checked (not contacted yet); `None` without --monitor.
+    pub fn plan(&self) -> Result<Option<crate::monitor::MonitorPlan>, PlanError> {
+        if self.series.is_empty() {
+            if self.monitor_prometheus.is_some() || !self.monitor_scrape.is_empty() {
+                return Err(PlanError::Invalid(
+                    "--monitor-prometheus/--monitor-scrape need at least one --monitor NAME=EXPR".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        let series = self
+            .series
+            .iter()
+            .map(|s| match s.split_once('=') {
+                Some((n, e)) if !n.trim().is_empty() => {
+                    Ok((n.trim().to_string(), crate::monitor::Written::Plain(e.to_string())))
+                }
+                _ => Err(PlanError::Invalid(format!("--monitor `{s}`: write NAME=EXPR"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::monitor::MonitorPlan::build(
+            self.monitor_interval,
+            self.monitor_prometheus.as_deref(),
+            &self.monitor_scrape,
+            series,
+        )
+        .map(Some)
+        .map_err(|e| PlanError::Invalid(format!("--monitor: {e}")))
     }
 }
 

@@ -22,17 +22,24 @@ pub struct Progress {
     scenarios: Vec<String>,
     /// Lines drawn last time, to move back over them.
     drawn: usize,
+    /// The watched series' latest values, shown under the view.
+    monitor: std::collections::BTreeMap<String, f64>,
 }
 
 impl Progress {
     /// `steps`: the plan's step names, in plan order.
     pub fn new(enabled: bool, total: Duration, steps: Vec<String>) -> Progress {
-        Progress { enabled, total, steps, scenarios: Vec::new(), drawn: 0 }
+        Progress { enabled, total, steps, scenarios: Vec::new(), drawn: 0, monitor: Default::default() }
     }
 
     /// Show a line per scenario too (the names of a plan with several, in file order).
     pub fn with_scenarios(self, scenarios: Vec<String>) -> Progress {
         Progress { scenarios, ..self }
+    }
+
+    /// The watched series' latest values, for the next redraw.
+    pub fn monitor(&mut self, latest: &std::collections::BTreeMap<String, f64>) {
+        self.monitor = latest.clone();
     }
 
     /// Erase the view before the summary is printed.
@@ -63,6 +70,11 @@ impl Observer for Progress {
         let (row, interval, total) = (tick.row, tick.interval, tick.total);
         let mut view = render(row, interval, total, &self.steps, self.total);
         view.extend(scenario_lines(row, interval, total, &self.scenarios));
+        if !self.monitor.is_empty() {
+            let values: Vec<String> =
+                self.monitor.iter().map(|(k, v)| format!("{k} {}", crate::units::round3(*v))).collect();
+            view.push(format!("  service  {}", values.join("   ")));
+        }
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "{}{}", erase(self.drawn), view.join("\n"));
         let _ = out.flush();

@@ -130,5 +130,11 @@ pub fn describe(plan: &Plan) -> String {
         let abort = if t.threshold.abort_on_fail { " (aborts the run)" } else { "" };
         let _ = writeln!(o, "  threshold   {}{on}{abort}", t.threshold.expr);
     }
+    if let Some(m) = &plan.monitor {
+        let _ = writeln!(o, "  monitor     every {} (sources are contacted when the run starts)", duration(m.interval));
+        for s in &m.series {
+            let _ = writeln!(o, "    series    {} ({})", s.name, s.describe());
+        }
+    }
     o
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::{Outcome, OutputArgs, progress::Progress, signals};
 use crate::engine::{Observer, Tick};
+use crate::error::PlanError;
+use crate::monitor::sampler::Monitor;
 use crate::plan::Plan;
 use crate::report::hdrlog::HdrLog;
 use crate::report::{self, RunResult};
@@ -49,6 +51,8 @@ struct Watch<'a> {
     aborted_by: Option<String>,
     /// `--out` and `--dashboard`.
     live: crate::live::Live,
+    /// The service's series (`[monitor]`), sampled on their own thread.
+    monitor: Option<Monitor>,
     /// `--hdr-log`: each second's latency histogram, and the first error writing it.
     hdr: Option<HdrLog>,
     hdr_error: Option<std::io::Error>,
@@ -56,9 +60,14 @@ struct Watch<'a> {
 
 impl Observer for Watch<'_> {
     fn second(&mut self, tick: &Tick) {
+        let samples = self.monitor.as_ref().map(Monitor::samples);
+        if let Some(s) = &samples {
+            self.progress.monitor(&s.latest());
+        }
         self.progress.second(tick);
-        self.live.second(self.plan, tick);
+        self.live.second(self.plan, tick, samples.as_ref());
         let (row, interval, total) = (tick.row, tick.interval, tick.total);
+        let watched = samples.as_ref().map(crate::monitor::Samples::summary);
         if let Some(log) = &mut self.hdr {
             let start = Duration::from_secs_f64((row.t - row.interval_s).max(0.0));
             if let Err(e) = log.add(&interval.total().latency, start, Duration::from_secs_f64(row.interval_s)) {
@@ -74,7 +83,12 @@ impl Observer for Watch<'_> {
             if row.t < rule.delay.as_secs_f64() {
                 continue;
             }
+            let series = rule.threshold.metric_name().and_then(|n| watched.as_ref()?.series.get(n));
             let ok = match rule.scenario {
+                _ if rule.threshold.metric_name().is_some() => {
+                    // A watched series, once it has values; a metric of the user's is judged at the end.
+                    series.is_none_or(|s| s.samples == 0 || rule.threshold.judge_series(s).ok)
+                }
                 Some(i) => {
                     let s = crate::report::result::scenario_stats(total, i, &all);
                     let secs = crate::report::result::scenario_seconds(self.plan, i, row.t);
@@ -113,9 +127,14 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
         None => None,
     };
     let live = crate::live::Live::start(&out.live, &plan)?;
+    if let Some(m) = &plan.monitor {
+        crate::monitor::sampler::check(m).map_err(PlanError::Invalid)?;
+        eprintln!("monitor: {} series checked, sampled every {}", m.series.len(), crate::units::duration(m.interval));
+    }
     let mut watch = Watch {
         plan: &plan,
         live,
+        monitor: None,
         progress: Progress::new(!out.quiet && crate::sys::is_tty(1), plan.duration(), plan.rows.clone())
             .with_scenarios(plan.scenarios.iter().map(|s| s.name.clone()).collect()),
         stop: stop.clone(),
@@ -130,9 +149,11 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Interrupted);
     }
     watch.live.begin(&plan, false);
+    watch.monitor = plan.monitor.clone().map(|m| Monitor::start(m, std::time::Instant::now()));
     let output = crate::engine::run(plan.clone(), stop.clone(), &mut watch).context("the run failed")?;
     watch.progress.finish();
-    let mut result = RunResult::build(&plan, &output);
+    let samples = watch.monitor.take().map(Monitor::finish);
+    let mut result = RunResult::build(&plan, &output, samples.as_ref());
     result.aborted_by = watch.aborted_by;
     result.run_id = out.live.run_id.clone();
     result.outputs = watch.live.finish();

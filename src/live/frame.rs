@@ -95,7 +95,17 @@ fn quantiles(s: &StepStats) -> [f64; 4] {
 
 /// The dashboard's frame for this second (see `page.html` for how it is shown). `t`: seconds on
 /// the dashboard's time axis.
-pub fn dashboard(plan: &Plan, tick: &Tick, total: &Stats, info: &super::RunInfo, run_id: &str, t: f64) -> Frame {
+pub fn dashboard(
+    plan: &Plan,
+    tick: &Tick,
+    total: &Stats,
+    info: &super::RunInfo,
+    run_id: &str,
+    t: f64,
+    monitor_samples: Option<&crate::monitor::Samples>,
+) -> Frame {
+    let watched = monitor_samples.map(crate::monitor::Samples::summary);
+    let monitor = watched.as_ref();
     let row = tick.row;
     let all = total.total();
     let [p50, p95, p99, max] = quantiles(&all);
@@ -129,9 +139,11 @@ pub fn dashboard(plan: &Plan, tick: &Tick, total: &Stats, info: &super::RunInfo,
     } else {
         Vec::new()
     };
-    let thresholds = crate::report::result::evaluate_thresholds(plan, total, &[], row.t);
+    let thresholds = crate::report::result::evaluate_thresholds(plan, total, &[], row.t, monitor);
     let metrics: serde_json::Map<String, Value> =
         row.metrics.iter().map(|(k, v)| (k.clone(), json!(crate::units::round3(*v)))).collect();
+    let latest: serde_json::Map<String, Value> =
+        monitor_samples.map(|m| m.latest().into_iter().map(|(k, v)| (k, json!(v))).collect()).unwrap_or_default();
     let point = json!({
         "t": crate::units::round3(t),
         "rps": crate::units::round2(row.rps),
@@ -143,6 +155,7 @@ pub fn dashboard(plan: &Plan, tick: &Tick, total: &Stats, info: &super::RunInfo,
         "errors": row.errors,
         "cpu_percent": crate::units::round2(row.worker_cpu_max),
         "lag_p99_ms": ms(row.lag_p99_us),
+        "monitor": latest,
     });
     let json = json!({
         "run_id": run_id,
@@ -172,6 +185,7 @@ pub fn dashboard(plan: &Plan, tick: &Tick, total: &Stats, info: &super::RunInfo,
             "lag_p99_ms": ms(row.lag_p99_us),
         },
         "metrics": metrics,
+        "monitor": monitor.map(|m| m.series.iter().map(|(k, v)| (k.clone(), json!({"last": v.last, "min": v.min, "avg": v.avg, "max": v.max, "samples": v.samples}))).collect::<serde_json::Map<String, Value>>()),
     });
     Frame { json, point: point.to_string() }
 }

@@ -129,7 +129,6 @@ struct RunInfo {
 /// The live outputs of one command, started before the load and finished after it.
 pub struct Live {
     settings: Settings,
-    labels: prom::Labels,
     pushers: Vec<push::Pusher>,
     dashboard: Option<dashboard::Dashboard>,
     info: RunInfo,
@@ -169,9 +168,9 @@ impl Live {
             None => None,
         };
         let pushers = settings.prometheus.iter().map(|url| push::Pusher::start(url.clone(), labels.clone())).collect();
+        drop(labels);
         Ok(Live {
             settings: settings.clone(),
-            labels,
             pushers,
             dashboard,
             info: RunInfo::default(),
@@ -203,7 +202,8 @@ impl Live {
     }
 
     /// A second of the current run is complete.
-    pub fn second(&mut self, plan: &Plan, tick: &Tick) {
+    /// `monitor`: what the service's series gave so far, if they are watched.
+    pub fn second(&mut self, plan: &Plan, tick: &Tick, monitor: Option<&crate::monitor::Samples>) {
         if self.settings.is_idle() {
             return;
         }
@@ -223,7 +223,7 @@ impl Live {
         }
         if let Some(d) = &self.dashboard {
             let t = self.offset_s + tick.row.t;
-            let f = frame::dashboard(plan, tick, total, &self.info, &self.settings.run_id, t);
+            let f = frame::dashboard(plan, tick, total, &self.info, &self.settings.run_id, t, monitor);
             d.publish(f, snapshot.clone());
         }
         self.last = Some(snapshot);

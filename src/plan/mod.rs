@@ -399,6 +399,8 @@ pub struct Plan {
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// A new connection for every request (`--no-keepalive`).
     pub no_keepalive: bool,
+    /// The service's own series to watch during the run (`[monitor]`, `--monitor`).
+    pub monitor: Option<std::sync::Arc<crate::monitor::MonitorPlan>>,
 }
 
 impl Plan {
@@ -435,6 +437,7 @@ impl Plan {
             cores: Vec::new(),
             tls: None,
             no_keepalive: false,
+            monitor: None,
         }
     }
 

@@ -106,6 +106,7 @@ pub fn compare(baseline: &RunResult, current: &RunResult, max_regression: f64) -
             not_judged.join(", ")
         );
     }
+    service(t, baseline, current);
     let (lb, lc) = (load(baseline), load(current));
     if lb != lc {
         let _ =
@@ -118,6 +119,46 @@ pub fn compare(baseline: &RunResult, current: &RunResult, max_regression: f64) -
     }
     c.regressions = rows.into_iter().filter_map(|r| r.regression).collect();
     c
+}
+
+/// The watched series both results have (by name; a merged result's first shard): avg and max,
+/// shown with their change, not judged (which way is worse depends on the series).
+fn service(t: &mut String, baseline: &RunResult, current: &RunResult) {
+    let series = |r: &RunResult| {
+        r.monitor.as_ref().map(|m| {
+            if m.series.is_empty() {
+                m.shards.first().map(|s| s.series.clone()).unwrap_or_default()
+            } else {
+                m.series.clone()
+            }
+        })
+    };
+    let (Some(b), Some(c)) = (series(baseline), series(current)) else { return };
+    let both: Vec<(&String, &crate::monitor::SeriesSummary, &crate::monitor::SeriesSummary)> =
+        b.iter().filter_map(|(n, bs)| c.get(n).map(|cs| (n, bs, cs))).collect();
+    if both.is_empty() {
+        return;
+    }
+    let _ = writeln!(t, "\nservice (watched series; shown, not judged)");
+    let _ = writeln!(
+        t,
+        "  {:<24} {:>14} {:>14} {:>9}   {:>14} {:>14} {:>9}",
+        "", "avg before", "avg now", "", "max before", "max now", ""
+    );
+    for (name, bs, cs) in both {
+        let num = |v: f64| crate::units::round3(v).to_string();
+        let _ = writeln!(
+            t,
+            "  {:<24} {:>14} {:>14} {:>9}   {:>14} {:>14} {:>9}",
+            name,
+            num(bs.avg),
+            num(cs.avg),
+            change(cs.avg, bs.avg),
+            num(bs.max),
+            num(cs.max),
+            change(cs.max, bs.max)
+        );
+    }
 }
 
 /// Rows for the steps (or scenarios) both sides have, matched by name, when either has several

@@ -15,6 +15,8 @@
 //! - `metric:NAME` per metric of the user's own (in the result's order, then any only the
 //!   timeline names), its value in that second on the `total` row, empty on the others: a rate's
 //!   percent, a counter's count, a trend's p95 in its own unit (empty when the second lacks it).
+//! - `monitor:NAME` per watched series of the service (`[monitor]`), its value sampled in that
+//!   second on the `total` row (empty when the second has none: a gap), empty on the others.
 //!
 //! So each second is: `total`, its steps, its scenarios.
 
@@ -54,6 +56,9 @@ pub const SCENARIO: &str = "scenario";
 /// The prefix of a metric's column: `metric:cache_hit`.
 pub const METRIC_PREFIX: &str = "metric:";
 
+/// The prefix of a watched series' column: `monitor:server_cpu`.
+pub const MONITOR_PREFIX: &str = "monitor:";
+
 /// The timeline as CSV: a header, then for each second a `total` row followed by one row per
 /// step (in the order of `r.steps`) when the second carries per-step measurements, and one row per
 /// scenario (in the order of `r.scenarios`) when it carries per-scenario ones.
@@ -67,21 +72,35 @@ pub fn timeline(r: &RunResult) -> String {
             }
         }
     }
-    let extra = usize::from(with_scenarios) + metrics.len();
+    let mut series: Vec<&str> =
+        r.monitor.as_ref().map(|m| m.series.keys().map(String::as_str).collect()).unwrap_or_default();
+    for row in &r.timeline {
+        for name in row.monitor.keys() {
+            if !series.contains(&name.as_str()) {
+                series.push(name);
+            }
+        }
+    }
+    let extra = usize::from(with_scenarios) + metrics.len() + series.len();
     let width = COLUMNS.len() + extra;
     let mut out = String::new();
     let header = COLUMNS
         .iter()
         .map(|c| c.to_string())
         .chain(with_scenarios.then(|| SCENARIO.to_string()))
-        .chain(metrics.iter().map(|m| format!("{METRIC_PREFIX}{m}")));
+        .chain(metrics.iter().map(|m| format!("{METRIC_PREFIX}{m}")))
+        .chain(series.iter().map(|m| format!("{MONITOR_PREFIX}{m}")));
     line(&mut out, header);
     for row in &r.timeline {
         let t = format!("{:.3}", row.t);
         let wall = wall_time(r.started_at_unix_ms, row.t);
         let metric_values = metrics.iter().map(|m| row.metrics.get(*m).map_or_else(String::new, |v| number(*v)));
         let scenario_blank = with_scenarios.then(String::new);
-        line(&mut out, total_row(row, &t, &wall).into_iter().chain(scenario_blank).chain(metric_values));
+        let series_values = series.iter().map(|m| row.monitor.get(*m).map_or_else(String::new, |v| number(*v)));
+        line(
+            &mut out,
+            total_row(row, &t, &wall).into_iter().chain(scenario_blank).chain(metric_values).chain(series_values),
+        );
         for (i, s) in row.steps.iter().enumerate() {
             let name = r.steps.get(i).map_or_else(|| format!("step {}", i + 1), |s| s.name.clone());
             line(&mut out, padded(part_row(row, s, &t, &wall, name), width));
@@ -290,6 +309,7 @@ mod tests {
             steps: Vec::new(),
             scenarios: Vec::new(),
             metrics: Default::default(),
+            monitor: Default::default(),
         };
         let rows = parse(&timeline(&r));
         assert_eq!(rows.len(), 1 + 2, "one step: no step rows");
@@ -361,6 +381,20 @@ mod tests {
         let rows = parse(&timeline(&r));
         assert_eq!(rows.len(), 1 + 2 * 3);
         assert_eq!(rows[0].last().map(String::as_str), Some(SCENARIO));
+    }
+
+    #[test]
+    fn watched_series_are_columns_of_the_total_rows() {
+        let mut r = sample(&[("login", &[1000])], 3);
+        r.timeline[0].monitor = [("server_cpu".to_string(), 0.5)].into();
+        r.timeline[1].monitor = [("server_cpu".to_string(), 0.75), ("api_rss".to_string(), 1.5e9)].into();
+        let text = timeline(&r);
+        let rows = parse(&text);
+        let n = COLUMNS.len();
+        assert_eq!(rows[0][n..], ["monitor:server_cpu", "monitor:api_rss"]);
+        let totals: Vec<&Vec<String>> = rows.iter().filter(|r| r[2] == TOTAL).collect();
+        assert_eq!(totals[0][n..], ["0.5", ""], "a gap stays empty");
+        assert_eq!(totals[1][n..], ["0.75", "1500000000"]);
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
             _ => String::new(),
         },
         outputs: results.iter().flat_map(|r| r.outputs.iter().cloned()).collect(),
+        monitor: merged_monitor(results),
     })
 }
 
@@ -518,6 +519,7 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
                 steps: Vec::new(),
                 scenarios: Vec::new(),
                 metrics: Default::default(),
+                monitor: Default::default(),
             });
             m.t = m.t.max(round3(k as f64 + end));
             m.interval_s = m.interval_s.max(row.interval_s);
@@ -783,4 +785,20 @@ mod tests {
         assert_eq!(m.timeline, a.timeline);
         assert_same_histogram(&m.latency_histogram().unwrap(), &a.latency_histogram().unwrap());
     }
+}
+
+/// Each shard's watched series, kept apart: monitoring is per box, and one box's CPU does not add
+/// to another's.
+fn merged_monitor(results: &[RunResult]) -> Option<crate::monitor::MonitorResult> {
+    let first = results.iter().find_map(|r| r.monitor.as_ref())?;
+    let shards = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let m = r.monitor.as_ref()?;
+            let shard = r.load.shard.clone().unwrap_or_else(|| format!("{}", i + 1));
+            Some(crate::monitor::ShardMonitor { shard, series: m.series.clone() })
+        })
+        .collect();
+    Some(crate::monitor::MonitorResult { interval_s: first.interval_s, series: Default::default(), shards })
 }

@@ -239,6 +239,9 @@ pub struct RunResult {
     /// What each live output (`--out`) delivered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<PushReport>,
+    /// The service's own series (`[monitor]`): min, avg, max, last per series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<crate::monitor::MonitorResult>,
 }
 
 /// What one live output (`--out KIND=URL`) delivered during the run.
@@ -259,8 +262,10 @@ pub struct PushReport {
 }
 
 impl RunResult {
-    pub fn build(plan: &Plan, out: &RunOutput) -> RunResult {
+    /// The result of a run, with what its monitor sampled (if it had one).
+    pub fn build(plan: &Plan, out: &RunOutput, monitor: Option<&crate::monitor::Samples>) -> RunResult {
         let duration_s = out.elapsed.as_secs_f64();
+        let watched = monitor.map(crate::monitor::Samples::summary);
         let open = plan.open_model() != Some(false);
         let total = out.stats.total();
         let steps = plan
@@ -275,7 +280,13 @@ impl RunResult {
                 by_user: by_user(plan, out, row, duration_s, open),
             })
             .collect();
-        let thresholds = evaluate_thresholds(plan, &out.stats, &out.windows, duration_s);
+        let thresholds = evaluate_thresholds(plan, &out.stats, &out.windows, duration_s, watched.as_ref());
+        let mut timeline = out.timeline.clone();
+        if let Some(m) = monitor {
+            for row in &mut timeline {
+                row.monitor = m.in_window(row.t - row.interval_s, row.t);
+            }
+        }
         let scenarios = if plan.named_scenarios { scenario_results(plan, out, &thresholds) } else { Vec::new() };
         let unix_ms = out.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         RunResult {
@@ -317,7 +328,7 @@ impl RunResult {
                 .zip(&out.stats.metrics)
                 .map(|(m, s)| (m.name.clone(), crate::metric::MetricSummary::of(s)))
                 .collect(),
-            timeline: out.timeline.clone(),
+            timeline,
             thresholds,
             generator: GeneratorInfo {
                 cpu_percent: round2(out.generator.cpu_percent),
@@ -335,6 +346,7 @@ impl RunResult {
             capacity: None,
             run_id: String::new(),
             outputs: Vec::new(),
+            monitor: watched,
         }
     }
 
@@ -409,8 +421,10 @@ pub fn evaluate_thresholds(
     stats: &crate::stats::Stats,
     windows: &[Option<crate::stats::Stats>],
     duration_s: f64,
+    monitor: Option<&crate::monitor::MonitorResult>,
 ) -> Vec<ThresholdResult> {
     let run_total = stats.total();
+    let watched = |name: &str| plan.monitor.as_ref().is_some_and(|m| m.series.iter().any(|s| s.name == name));
     plan.thresholds
         .iter()
         .enumerate()
@@ -428,7 +442,13 @@ pub fn evaluate_thresholds(
                 stats.metrics.get(i)
             });
             let step = rule.step.map(|i| plan.rows[i].clone());
+            let series = rule.threshold.metric_name().filter(|n| watched(n));
+            let on_series = series.map(|name| {
+                let none = crate::monitor::SeriesSummary::default();
+                rule.threshold.judge_series(monitor.and_then(|m| m.series.get(name)).unwrap_or(&none))
+            });
             let judged = match (metric, rule.scenario) {
+                _ if on_series.is_some() => on_series.expect("checked"),
                 (Some(m), _) => rule.threshold.judge_metric(m, step),
                 (None, Some(i)) => {
                     let s = scenario_stats(stats, i, total);

@@ -50,6 +50,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
                 steps: Vec::new(),
                 scenarios: Vec::new(),
                 metrics: Default::default(),
+                monitor: Default::default(),
             }
         })
         .collect();
@@ -85,5 +86,6 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
         capacity: None,
         run_id: String::new(),
         outputs: Vec::new(),
+        monitor: None,
     }
 }

@@ -76,6 +76,9 @@ pub fn summary(r: &RunResult) -> String {
             step_line(&mut o, "  ", &window, 30, &s.totals.summary);
         }
     }
+    if let Some(m) = &r.monitor {
+        service(&mut o, m);
+    }
     if !r.metrics.is_empty() {
         o.push_str("\n  metrics\n");
         for (name, m) in &r.metrics {
@@ -248,4 +251,28 @@ fn fmt_value(v: f64) -> String {
 
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+}
+
+/// The watched series: min, avg, max, last (and each shard's, in a merged result).
+fn service(o: &mut String, m: &crate::monitor::MonitorResult) {
+    let lines = |o: &mut String, indent: &str, series: &indexmap::IndexMap<String, crate::monitor::SeriesSummary>| {
+        for (name, s) in series {
+            let gaps = if s.failures > 0 { format!(", {} failed", group(s.failures)) } else { String::new() };
+            let _ = writeln!(
+                o,
+                "{indent}{name:<24} min {}  avg {}  max {}  last {}  ({} samples{gaps})",
+                fmt_value(s.min),
+                fmt_value(s.avg),
+                fmt_value(s.max),
+                fmt_value(s.last),
+                group(s.samples)
+            );
+        }
+    };
+    o.push_str("\n  service     (watched series)\n");
+    lines(o, "    ", &m.series);
+    for shard in &m.shards {
+        let _ = writeln!(o, "    shard {}", shard.shard);
+        lines(o, "      ", &shard.series);
+    }
 }

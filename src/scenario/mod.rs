@@ -92,6 +92,7 @@ pub fn compile(text: &str, path: &Path, over: &Overrides) -> Result<Plan, PlanEr
         reads_status: false,
         run_length: None,
         metric_kinds: Vec::new(),
+        series: Vec::new(),
     }
     .plan(file, over)
 }
@@ -117,6 +118,8 @@ struct Compiler<'a> {
     run_length: Option<Duration>,
     /// The `[metrics]` names and kinds thresholds may name (once compiled).
     metric_kinds: Vec<(String, crate::metric::Kind)>,
+    /// The watched series' names (`[monitor.series]`), which thresholds may name too.
+    series: Vec<String>,
 }
 
 /// The names a template may use at one place in a journey.
@@ -236,6 +239,7 @@ impl<'a> Compiler<'a> {
                 })
             })
             .collect();
+        let monitor = self.monitor(&file)?;
         let mut thresholds = Vec::new();
         for t in &file.thresholds {
             thresholds.push(self.threshold(t, None)?);
@@ -275,7 +279,55 @@ impl<'a> Compiler<'a> {
         plan.iteration_metrics = Some((all, per_type));
         plan.rows = self.rows;
         plan.status_slots = if self.reads_status { plan.rows.len() } else { 0 };
+        plan.monitor = monitor.map(std::sync::Arc::new);
         Ok(plan)
+    }
+
+    /// `[monitor]`: the sources and series, checked (not yet contacted: that happens just before
+    /// the run, see [`crate::monitor::sampler::check`]).
+    fn monitor(&mut self, file: &raw::File) -> Result<Option<crate::monitor::MonitorPlan>, PlanError> {
+        use crate::monitor::{DEFAULT_INTERVAL, MonitorPlan, Written};
+        let Some(spec) = &file.monitor else { return Ok(None) };
+        let m = spec.get_ref();
+        let interval = match &m.interval {
+            Some(i) => self.positive(i, "monitor interval")?,
+            None => DEFAULT_INTERVAL,
+        };
+        let mut series = Vec::new();
+        for (name, s) in &m.series {
+            let written = match s.get_ref() {
+                raw::SeriesSpec::Plain(t) => Written::Plain(t.clone()),
+                raw::SeriesSpec::Table(raw::SeriesTable { promql: Some(p), scrape: None }) => {
+                    Written::Promql(p.clone())
+                }
+                raw::SeriesSpec::Table(raw::SeriesTable { promql: None, scrape: Some(x) }) => {
+                    Written::Scrape(x.clone())
+                }
+                raw::SeriesSpec::Table(_) => {
+                    return self.err(
+                        s.span(),
+                        format!("series `{name}`: give one of `promql = \"...\"` or `scrape = \"...\"`"),
+                    );
+                }
+            };
+            if self.metric_kinds.iter().any(|(n, _)| n == name) {
+                return self.err(s.span(), format!("series `{name}`: a metric of [metrics] has that name"));
+            }
+            series.push((name.clone(), written));
+        }
+        let scrape: Vec<String> = m.scrape.iter().map(|s| s.get_ref().clone()).collect();
+        let plan = MonitorPlan::build(interval, m.prometheus.as_ref().map(|p| p.get_ref().as_str()), &scrape, series)
+            .or_else(|e| {
+            // Point at the series the message names, else at the table.
+            let span = m
+                .series
+                .iter()
+                .find(|(n, _)| e.contains(&format!("series `{n}`")))
+                .map_or(spec.span(), |(_, s)| s.span());
+            self.err(span, format!("[monitor]: {e}"))
+        })?;
+        self.series = plan.series.iter().map(|s| s.name.clone()).collect();
+        Ok(Some(plan))
     }
 
     /// `[metrics]`: each compiled against the step names, and each step told which metrics it

@@ -26,8 +26,41 @@ pub struct File {
     pub metrics: Option<indexmap::IndexMap<String, Spanned<crate::metric::MetricSpec>>>,
     /// Named scenarios that run side by side, in file order.
     pub scenarios: Option<indexmap::IndexMap<String, Spanned<LoadSpec>>>,
+    /// The service's own series to watch during the run.
+    pub monitor: Option<Spanned<MonitorSpec>>,
     #[serde(default)]
     pub users: Vec<Spanned<UserSpec>>,
+}
+
+/// `[monitor]`: where to read the service's series, and which.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSpec {
+    /// Time between two samples (default 1s).
+    pub interval: Option<Spanned<String>>,
+    /// A Prometheus server: each plain series is a PromQL expression.
+    pub prometheus: Option<Spanned<String>>,
+    /// Prometheus text endpoints read directly.
+    #[serde(default)]
+    pub scrape: Vec<Spanned<String>>,
+    /// `NAME = "EXPR"`, `{ promql = "..." }` or `{ scrape = "..." }`, in file order.
+    #[serde(default)]
+    pub series: indexmap::IndexMap<String, Spanned<SeriesSpec>>,
+}
+
+/// One watched series as written.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SeriesSpec {
+    Plain(String),
+    Table(SeriesTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesTable {
+    pub promql: Option<String>,
+    pub scrape: Option<String>,
 }
 
 /// `"p(95) < 200ms"` or `{ expr = "errors < 1%", abort_on_fail = true, delay = "10s" }`.

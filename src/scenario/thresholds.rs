@@ -22,7 +22,8 @@ impl Compiler<'_> {
             }
         };
         let kinds: Vec<(&str, crate::metric::Kind)> = self.metric_kinds.iter().map(|(n, k)| (n.as_str(), *k)).collect();
-        let mut th = threshold::parse_checked(expr, &kinds).or_else(|e| {
+        let series: Vec<&str> = self.series.iter().map(String::as_str).collect();
+        let mut th = threshold::parse_checked_with(expr, &kinds, &series).or_else(|e| {
             let at = if matches!(t.get_ref(), raw::ThresholdSpec::Expr(_)) {
                 // The threshold parser counts characters; `inside` wants a byte offset.
                 let byte = expr.char_indices().nth(e.offset).map_or(expr.len(), |(i, _)| i);
@@ -32,6 +33,9 @@ impl Compiler<'_> {
             };
             self.err(at, format!("threshold `{expr}`: {}", e.message))
         })?;
+        if step.is_some() && th.metric_name().is_some_and(|n| self.series.iter().any(|s| s == n)) {
+            return self.err(t.span(), format!("threshold `{expr}`: a watched series is the service's, not a step's: put it in the file's `thresholds`"));
+        }
         th.abort_on_fail = abort;
         let delay = match delay {
             Some(d) => {

@@ -82,7 +82,10 @@ fn remote_write_reaches_a_real_prometheus_and_agrees_with_the_result() {
         a.abs_diff(b) <= 1,
         "histogram_quantile p99 {q99}s (bucket {a}) against the result's p99 {p99}s (bucket {b})"
     );
-    assert_eq!(prom.value(&format!("sum(stampede_in_flight{sel}) >= 0")) >= 0.0, true);
+    // The gauges are there, one series each for an unsharded run.
+    for gauge in ["stampede_in_flight", "stampede_generator_cpu_ratio", "stampede_generator_send_lag_seconds"] {
+        assert_eq!(prom.value(&format!("count({gauge}{sel})")), 1.0, "{gauge}");
+    }
 
     // Every query of the Grafana dashboard runs on these series; those on requests and
     // durations find them.
@@ -347,6 +350,9 @@ fn number(dom: &str, id: &str) -> f64 {
 fn the_dashboard_follows_the_run_in_headless_chromium() {
     let chromium = program("chromium", "chromium");
     let server = Server::start(|_| Response::with_length(200, "ok").into());
+    // A watched series (a gauge of 7 from an in-process exporter) shows on the page too.
+    let exporter = crate::util::exporter::Exporter::start(|| "# TYPE queue_depth gauge\nqueue_depth 7\n".to_string());
+    let exporter_url = exporter.url();
     let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let json = util::run::temp_path("dashboard.json");
@@ -373,6 +379,10 @@ fn the_dashboard_follows_the_run_in_headless_chromium() {
         &addr_arg,
         "--dashboard-linger",
         "60s",
+        "--monitor-scrape",
+        &exporter_url,
+        "--monitor",
+        "queue=queue_depth",
     ]);
     // Wait for the first second.
     let start = Instant::now();
@@ -397,6 +407,7 @@ fn the_dashboard_follows_the_run_in_headless_chromium() {
     assert!(a > 0.0 && b > a, "requests on the page did not grow: {a} then {b}");
     assert!(number(&second, "elapsed") > number(&first, "elapsed"));
     assert_eq!(data_value(&second, "status"), "running");
+    assert!(second.contains("data-series=\"queue\" data-value=\"7\""), "the watched series on the page:\n{second}");
     assert!(second.contains("dash"), "the run id is on the page");
     // A run at 300 req/s shows about that.
     let rps = number(&second, "rps-now");

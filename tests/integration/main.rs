@@ -9,11 +9,13 @@
 //! - [`report_html`]: the `--html` report of a real run, and its rendering in headless Chromium.
 //! - [`capacity`]: `stampede capacity` against servers of known capacity.
 //! - [`live`]: live outputs: remote write into a real Prometheus, the dashboard in headless Chromium.
+//! - [`monitor`]: the service's own series (node_exporter, Prometheus, an in-process exporter).
 
 mod bench;
 mod capacity;
 mod hostile;
 mod live;
+mod monitor;
 mod report_html;
 mod results;
 mod scenario;

@@ -6,6 +6,7 @@ mod charts;
 mod metrics;
 mod scenarios;
 mod sections;
+mod service;
 mod tables;
 mod timeline;
 
@@ -37,6 +38,7 @@ pub fn render(r: &RunResult) -> String {
         tables::capacity(&mut o, c);
     }
     sections::over_time(&mut o, r, &points);
+    service::service(&mut o, r);
     sections::latency(&mut o, r);
     tables::steps(&mut o, r, &points);
     scenarios::scenarios(&mut o, r, &points);

@@ -57,6 +57,7 @@ fn row(t: u64) -> TimelineRow {
         ],
         scenarios: Vec::new(),
         metrics: Default::default(),
+        monitor: Default::default(),
     }
 }
 
@@ -130,6 +131,7 @@ pub fn sample() -> RunResult {
         capacity: None,
         run_id: String::new(),
         outputs: Vec::new(),
+        monitor: None,
     }
 }
 
@@ -267,6 +269,7 @@ fn step(rate: f64, phase: Phase, p99_ms: f64, verdict: &str) -> StepReport {
         reason: (verdict != "pass").then(|| "p(99) < 50ms (measured 700ms)".into()),
         duration_s: 5.0,
         stopped_early: verdict == "fail",
+        monitor: Default::default(),
     }
 }
 

@@ -115,6 +115,7 @@ mod tests {
             steps: Vec::new(),
             scenarios: Vec::new(),
             metrics: Default::default(),
+            monitor: Default::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod exporter;
 pub mod prometheus;
 pub mod raw;
 pub mod run;

@@ -68,11 +68,23 @@ pub struct Prometheus {
 impl Prometheus {
     /// Start one that receives remote writes (and scrapes nothing).
     pub fn start() -> Prometheus {
+        Prometheus::start_scraping(&[])
+    }
+
+    /// Start one that also scrapes these targets (`host:port`, path `/metrics`) every second.
+    pub fn start_scraping(targets: &[SocketAddr]) -> Prometheus {
         let binary = program("prometheus", "prometheus");
         let dir = TempDir::new("prometheus");
         let config = dir.path().join("prometheus.yml");
-        std::fs::write(&config, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n")
-            .expect("write the config");
+        let mut yml = String::from("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n");
+        if !targets.is_empty() {
+            let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+            yml.push_str(&format!(
+                "scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [{}]\n",
+                list.join(", ")
+            ));
+        }
+        std::fs::write(&config, yml).expect("write the config");
         let log = dir.path().join("prometheus.log");
         for _ in 0..5 {
             let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
@@ -173,4 +185,52 @@ fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// A real node_exporter (Debian's `prometheus-node-exporter`) on a free loopback port, with the
+/// CPU, memory and load collectors only; stopped when dropped.
+pub struct NodeExporter {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl NodeExporter {
+    pub fn start() -> NodeExporter {
+        let binary = program("prometheus-node-exporter", "prometheus-node-exporter");
+        for _ in 0..5 {
+            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
+            let mut child = Command::new(&binary)
+                .arg(format!("--web.listen-address={addr}"))
+                .args(["--collector.disable-defaults", "--collector.cpu", "--collector.meminfo", "--collector.loadavg"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if matches!(http_get(addr, "/metrics"), Ok((200, _))) {
+                    return NodeExporter { addr, child };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("node_exporter did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+}
+
+impl Drop for NodeExporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
