@@ -12,8 +12,8 @@
 //!
 //! | name | type | labels |
 //! |---|---|---|
-//! | `stampede_requests_total` | counter | `scenario`, `step`, `status` (responses by status code) |
-//! | `stampede_errors_total` | counter | `scenario`, `step`, `kind` (requests without a response) |
+//! | `stampede_requests_total` | counter | `scenario`, `step`, `status` (requests by status code; `0`: no response) |
+//! | `stampede_errors_total` | counter | `scenario`, `step`, `kind` (errors by kind, status and check failures included) |
 //! | `stampede_request_duration_seconds` (`_bucket`, `_sum`, `_count`) | histogram | `scenario`, `step` (+ `le`) |
 //! | `stampede_active_users` | gauge | `scenario` |
 //! | `stampede_in_flight` | gauge | — |
@@ -131,9 +131,9 @@ pub struct Snapshot {
 /// One step of one scenario.
 #[derive(Debug, Clone, Default)]
 pub struct StepSnapshot {
-    /// Responses by status code.
+    /// Requests by status code; `0` for those without a response.
     pub requests: BTreeMap<u16, u64>,
-    /// Requests without a response, by error kind (as the result names them).
+    /// Errors by kind (as the result names them).
     pub errors: BTreeMap<String, u64>,
     pub checks_pass: u64,
     pub checks_fail: u64,
