@@ -85,6 +85,8 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     let live = args.live.settings()?;
-    let plan = plan(&args)?.finish(&Finish { workers: args.workers, tls: args.request.tls.options() })?;
+    let plan = plan(&args)?;
+    let io = runner::io_path(args.io.io)?;
+    let plan = plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io })?;
     runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live })
 }

@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::capacity::{
     CapacityResult, Next, Phase, Search, SearchConfig, StepReport, Verdict, Window, clearly_lost, judge,
 };
-use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, signals};
+use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, runner, signals};
 use crate::engine::{Observer, RunOutput, SATURATED_LAG, Tick};
 use crate::error::PlanError;
 use crate::monitor::sampler::Monitor;
@@ -27,7 +27,7 @@ use crate::units::{group, micros};
 const MAX_RECOVERY: Duration = Duration::from_secs(15);
 
 /// The plan every step starts from: the URL's request or the scenario's journeys.
-fn base_plan(args: &CapacityArgs) -> Result<Arc<Plan>, PlanError> {
+fn base_plan(args: &CapacityArgs, io: crate::plan::io::IoDecision) -> Result<Arc<Plan>, PlanError> {
     let mut plan = if args.target.contains("://") {
         let bench_args = BenchArgs {
             url: args.target.clone(),
@@ -38,6 +38,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Arc<Plan>, PlanError> {
             request: args.request.clone(),
             out: Default::default(),
             live: Default::default(),
+            io: Default::default(),
             monitor: Default::default(),
             boxes: Default::default(),
             quiet: true,
@@ -58,7 +59,7 @@ fn base_plan(args: &CapacityArgs) -> Result<Arc<Plan>, PlanError> {
     // every user type, whatever scenarios the file had.
     plan.set_load(step_load(args.start, args.step_duration, args.connections));
     plan.scenarios[0].graceful_stop = Duration::ZERO;
-    plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options() })
+    plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io })
 }
 
 /// An open model at `rate` for `duration`: starts wait for a free connection rather than being
@@ -247,7 +248,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     args.out.refuse_hdr_log("capacity")?;
     let settings = args.live.settings()?;
     // The plan first (it says which series are watched), then the SLOs that may name them.
-    let base = base_plan(&args)?;
+    let base = base_plan(&args, runner::io_path(args.io.io)?)?;
     let series: Vec<&str> = base.monitor.as_ref().map(|m| m.names()).unwrap_or_default();
     let slos = args
         .slos

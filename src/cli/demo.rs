@@ -16,6 +16,7 @@ pub const SCENARIO: &str = include_str!("../../scenarios/demo.toml");
 
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let live = args.live.settings()?;
+    let io = runner::io_path(args.io.io)?;
     let target = Target::start("127.0.0.1:0".parse().expect("literal address"), 1)
         .context("cannot start the built-in target")?;
     println!("built-in target on {}; running scenarios/demo.toml against it\n", target.url());
@@ -24,7 +25,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         Path::new("scenarios/demo.toml"),
         &Overrides { target: Some(target.url()), ..Overrides::default() },
     )?
-    .finish(&Finish { workers: Some(args.workers), ..Finish::default() })?;
+    .finish(&Finish { workers: Some(args.workers), io, ..Finish::default() })?;
     let outcome = runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: None, live });
     let c = &target.counters;
     println!(

@@ -203,16 +203,24 @@ fn uring_switch(disabled: Option<u32>, kernel: Option<Kernel>, may_use: bool) ->
             "kernel.io_uring_disabled = 1 (only root and kernel.io_uring_group)",
             format!("{FIX}, or add this user to the group in kernel.io_uring_group"),
         ),
-        Some(v) => Check::fail(NAME, format!("kernel.io_uring_disabled = {v} (off for everyone)"), FIX),
+        Some(v) => Check::warn(
+            NAME,
+            format!("kernel.io_uring_disabled = {v} (off for everyone): runs take the epoll path"),
+            FIX,
+        ),
     }
 }
 
 fn ring(result: &Result<String, String>, users: usize) -> Check {
     match result {
-        Ok(found) => Check::ok("io_uring ring", found.clone()),
-        Err(why) => {
-            Check::fail("io_uring ring", format!("a worker's ring for {users} users could not be set up"), why.clone())
-        }
+        Ok(found) => Check::ok("io_uring ring", format!("{found}: runs take the io_uring path")),
+        Err(why) => Check::warn(
+            "io_uring ring",
+            format!(
+                "a worker's ring for {users} users could not be set up: runs take the epoll path (--io auto; --io uring would stop)"
+            ),
+            why.clone(),
+        ),
     }
 }
 
@@ -504,7 +512,7 @@ fn try_ring(users: usize) -> Result<String, String> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let outcome = std::thread::spawn(move || -> Result<(), (&'static str, std::io::Error)> {
-        let rt = crate::engine::build_runtime(users).map_err(|e| ("ring", e))?;
+        let rt = crate::engine::build_runtime(users, crate::plan::io::IoPath::Uring).map_err(|e| ("ring", e))?;
         rt.buffer_pool().map(drop).map_err(|e| ("buffers", e))?;
         rt.block_on(compio::time::sleep(Duration::from_millis(1)));
         Ok(())

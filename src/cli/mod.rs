@@ -96,6 +96,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub live: LiveArgs,
     #[command(flatten)]
+    pub io: IoArgs,
+    #[command(flatten)]
     pub monitor: MonitorArgs,
     #[command(flatten)]
     pub boxes: BoxesArgs,
@@ -143,10 +145,25 @@ pub struct CapacityArgs {
     #[command(flatten)]
     pub live: LiveArgs,
     #[command(flatten)]
+    pub io: IoArgs,
+    #[command(flatten)]
     pub monitor: MonitorArgs,
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// The I/O path: `bench`, `run`, `capacity`, `demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct IoArgs {
+    /// I/O path: io_uring where this box allows it, else epoll with a warning (auto); io_uring
+    /// or nothing (uring); epoll without trying io_uring (epoll)
+    #[arg(long, value_name = "auto|uring|epoll", default_value = "auto", value_parser = io_arg)]
+    pub io: crate::plan::io::IoChoice,
+}
+
+fn io_arg(s: &str) -> Result<crate::plan::io::IoChoice, String> {
+    crate::plan::io::IoChoice::parse(s)
 }
 
 /// Live outputs while the run goes: `bench`, `run`, `capacity`, `demo`.
@@ -369,6 +386,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub live: LiveArgs,
     #[command(flatten)]
+    pub io: IoArgs,
+    #[command(flatten)]
     pub boxes: BoxesArgs,
     /// No live view
     #[arg(short = 'q', long)]
@@ -408,6 +427,8 @@ pub struct DemoArgs {
     pub out: OutputArgs,
     #[command(flatten)]
     pub live: LiveArgs,
+    #[command(flatten)]
+    pub io: IoArgs,
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,

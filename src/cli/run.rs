@@ -31,7 +31,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         print!("{}", describe(&plan));
         return Ok(Outcome::Ok);
     }
-    let plan = plan.finish(&Finish { workers: args.workers, tls: args.tls.options() })?;
+    let io = runner::io_path(args.io.io)?;
+    let plan = plan.finish(&Finish { workers: args.workers, tls: args.tls.options(), io })?;
     runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live })
 }
 

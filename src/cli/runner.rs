@@ -108,6 +108,16 @@ impl Observer for Watch<'_> {
     }
 }
 
+/// Decide the I/O path for `--io`: a warning when `auto` falls back to epoll; an error (exit 3)
+/// when `uring` cannot be had.
+pub fn io_path(choice: crate::plan::io::IoChoice) -> anyhow::Result<crate::plan::io::IoDecision> {
+    let d = crate::engine::io::decide(choice).map_err(anyhow::Error::msg)?;
+    if let Some(why) = &d.fallback {
+        eprintln!("warning: {why}; running on the epoll path instead ({})", crate::engine::io::FIX);
+    }
+    Ok(d)
+}
+
 /// Run the plan, show progress, print the summary, write the JSON; map the result to an outcome.
 pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
     if let Some((lo, hi)) = crate::sys::local_port_range() {

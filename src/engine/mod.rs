@@ -6,6 +6,7 @@ pub mod arrivals;
 mod conn;
 mod ctx;
 mod follow;
+pub mod io;
 mod limit;
 pub mod pacer;
 pub mod timeouts;
@@ -107,6 +108,8 @@ pub struct GeneratorUsage {
     pub saturated: bool,
     /// Why the results may show the generator's limits rather than the target's.
     pub warnings: Vec<String>,
+    /// The I/O path the workers took.
+    pub io: io::IoPath,
 }
 
 /// A worker this busy (percent of a core) may be what limits the run.
@@ -260,6 +263,7 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         peak_rss_bytes: peak,
         busiest_worker_cpu_percent: (100.0 * busiest / wall.as_secs_f64().max(1e-9)).min(100.0),
         worker_wait_s: wait.iter().map(Duration::as_secs_f64).collect(),
+        io: plan.io.path,
         busiest_worker_wait_percent: (100.0 * wait.iter().map(Duration::as_secs_f64).fold(0.0, f64::max)
             / wall.as_secs_f64().max(1e-9))
         .min(100.0),

@@ -10,7 +10,9 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use compio::driver::ProactorBuilder;
+use compio::driver::{DriverType, ProactorBuilder};
+
+use crate::plan::io::IoPath;
 use compio::runtime::{Runtime, RuntimeBuilder};
 
 use super::arrivals::Arrivals;
@@ -148,12 +150,17 @@ pub fn ring_sizes(users: usize) -> (u32, u16) {
     (entries, bufs)
 }
 
-/// Build a worker's runtime: io_uring with SINGLE_ISSUER, DEFER_TASKRUN and COOP_TASKRUN, a
-/// ring big enough for every connection's receive and send, and a provided-buffer pool for
-/// receives. `stampede doctor` builds the same to check the box.
-pub fn build_runtime(users: usize) -> std::io::Result<Runtime> {
+/// Build a worker's runtime on `path`. io_uring: SINGLE_ISSUER, DEFER_TASKRUN and COOP_TASKRUN,
+/// a ring big enough for every connection's receive and send, and a provided-buffer pool for
+/// receives. epoll: compio's polling driver (the same operations, each a readiness wait and a
+/// plain syscall). `stampede doctor` builds the same to check the box.
+pub fn build_runtime(users: usize, path: IoPath) -> std::io::Result<Runtime> {
     let (entries, bufs) = ring_sizes(users);
     let mut proactor = ProactorBuilder::new();
+    proactor.driver_type(match path {
+        IoPath::Uring => DriverType::IoUring,
+        IoPath::Epoll => DriverType::Poll,
+    });
     proactor
         .single_issuer(true)
         .defer_taskrun(true)
@@ -171,7 +178,7 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
         crate::sys::pin_to(core);
     }
     let max_users = plan.worker_users(worker);
-    let rt = match build_runtime(max_users) {
+    let rt = match build_runtime(max_users, plan.io.path) {
         Ok(rt) => rt,
         Err(e) => {
             let _ = tx.send(Msg::Failed {

@@ -14,6 +14,8 @@ pub struct Finish {
     pub workers: Option<usize>,
     /// TLS settings for https targets.
     pub tls: TlsOptions,
+    /// The I/O path the workers take (see `engine::io::decide`).
+    pub io: super::io::IoDecision,
 }
 
 impl Plan {
@@ -24,6 +26,7 @@ impl Plan {
         }
         self.set_tls(&how.tls)?;
         self.place_workers(how.workers)?;
+        self.io = how.io.clone();
         Ok(Arc::new(self))
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::check::Expect;
 pub mod curve;
 mod finish;
+pub mod io;
 
 use crate::error::PlanError;
 use crate::extract::Extractor;
@@ -401,6 +402,8 @@ pub struct Plan {
     pub no_keepalive: bool,
     /// The service's own series to watch during the run (`[monitor]`, `--monitor`).
     pub monitor: Option<std::sync::Arc<crate::monitor::MonitorPlan>>,
+    /// The I/O path the workers take (decided by [`Plan::finish`] from `--io`).
+    pub io: io::IoDecision,
 }
 
 impl Plan {
@@ -438,6 +441,7 @@ impl Plan {
             tls: None,
             no_keepalive: false,
             monitor: None,
+            io: io::IoDecision::default(),
         }
     }
 

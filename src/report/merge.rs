@@ -475,6 +475,12 @@ fn generator(results: &[RunResult], mut warnings: Vec<String>) -> GeneratorInfo 
     }
     let g = results.iter().map(|r| &r.generator);
     GeneratorInfo {
+        // One path when every shard took it, else each shard's.
+        io: {
+            let mut paths: Vec<&str> = results.iter().map(|r| r.generator.io.as_str()).collect();
+            paths.dedup();
+            paths.join(",")
+        },
         cpu_percent: round2(g.clone().map(|g| g.cpu_percent).sum()),
         rss_bytes: g.clone().map(|g| g.rss_bytes).sum(),
         peak_rss_bytes: g.clone().map(|g| g.peak_rss_bytes).sum(),

@@ -197,6 +197,10 @@ pub struct GeneratorInfo {
     pub saturated: bool,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The I/O path the workers took: `io_uring` or `epoll` (empty in documents from before
+    /// there was a choice: io_uring).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub io: String,
 }
 
 /// The whole result document.
@@ -331,6 +335,7 @@ impl RunResult {
             timeline,
             thresholds,
             generator: GeneratorInfo {
+                io: out.generator.io.name().to_string(),
                 cpu_percent: round2(out.generator.cpu_percent),
                 rss_bytes: out.generator.rss_bytes,
                 peak_rss_bytes: out.generator.peak_rss_bytes,

@@ -133,12 +133,13 @@ pub fn summary(r: &RunResult) -> String {
     }
     let _ = writeln!(
         o,
-        "\n  generator   {:.0}% CPU over {} workers (busiest {:.0}%){lag}, RSS {} (peak {})",
+        "\n  generator   {:.0}% CPU over {} workers (busiest {:.0}%){lag}, RSS {} (peak {}){}",
         g.cpu_percent,
         g.workers,
         g.busiest_worker_cpu_percent,
         bytes(g.rss_bytes as f64),
-        bytes(g.peak_rss_bytes as f64)
+        bytes(g.peak_rss_bytes as f64),
+        if g.io == "epoll" { ", epoll I/O path" } else { "" }
     );
     for w in &g.warnings {
         let _ = writeln!(o, "  WARNING     {w}");

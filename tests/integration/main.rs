@@ -8,12 +8,14 @@
 //! - [`results`]: `stampede merge`, `compare` and `report` on saved results.
 //! - [`report_html`]: the `--html` report of a real run, and its rendering in headless Chromium.
 //! - [`capacity`]: `stampede capacity` against servers of known capacity.
+//! - [`io`]: the epoll path, under a seccomp filter that refuses io_uring as containers do.
 //! - [`live`]: live outputs: remote write into a real Prometheus, the dashboard in headless Chromium.
 //! - [`monitor`]: the service's own series (node_exporter, Prometheus, an in-process exporter).
 
 mod bench;
 mod capacity;
 mod hostile;
+mod io;
 mod live;
 mod monitor;
 mod report_html;

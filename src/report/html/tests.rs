@@ -116,6 +116,7 @@ pub fn sample() -> RunResult {
             },
         ],
         generator: GeneratorInfo {
+            io: String::new(),
             cpu_percent: 35.0,
             rss_bytes: 12 << 20,
             peak_rss_bytes: 13 << 20,
