@@ -73,6 +73,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("shard", |a| a.help(SHARD_BENCH)))]
 pub struct BenchArgs {
     /// URL to load, e.g. http://127.0.0.1:8080/path
     pub url: String,
@@ -250,11 +251,17 @@ impl MonitorArgs {
     }
 }
 
-/// One run split across several boxes: `bench` and `run`.
+/// `--shard` on `run`: what this instance's share is of.
+const SHARD_RUN: &str = "Run shard i of N (1-based): this instance takes its share of the users and of the rate";
+/// `--shard` on `bench`: what this instance's share is of.
+const SHARD_BENCH: &str =
+    "Run shard i of N (1-based): this instance takes its share of the connections and of the rate";
+
+/// One run split across several boxes: `bench` and `run`. The help of `--shard` is set by each
+/// command (`SHARD_RUN`, `SHARD_BENCH`): what is shared differs.
 #[derive(Debug, Args, Clone, Default)]
 pub struct BoxesArgs {
-    /// Run shard i of N (1-based): this instance takes its share of users (bench: connections)
-    /// and of the rate
+    /// Run shard i of N (1-based): this instance takes its share of the load
     #[arg(long, value_name = "i/N")]
     pub shard: Option<String>,
     /// Wait until this wall-clock time before starting (RFC 3339 such as 2026-11-24T18:00:00Z,
@@ -337,7 +344,8 @@ impl OutputArgs {
 /// TLS settings for https:// targets.
 #[derive(Debug, Args, Default, Clone)]
 pub struct TlsArgs {
-    /// Trust only the CA certificates in this PEM file (default: the system's roots)
+    /// Trust only the CA certificates in this PEM file (default: the system's roots, or the
+    /// Mozilla roots built in when the system has none)
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
     /// Client certificate chain (PEM), for servers that require one
@@ -372,6 +380,7 @@ impl TlsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("shard", |a| a.help(SHARD_RUN)))]
 pub struct RunArgs {
     /// Scenario file (TOML); see scenarios/ for ready-made ones
     pub file: PathBuf,
