@@ -46,6 +46,8 @@ pub fn describe(plan: &Plan) -> String {
     let stages = |c: &crate::plan::curve::Curve| {
         c.stages().iter().map(|s| format!("{} → {}", duration(s.duration), s.target)).collect::<Vec<_>>().join(", ")
     };
+    // A curve that never leaves its start value is a constant load, not a ramp.
+    let flat = |c: &crate::plan::curve::Curve| c.stages().iter().all(|s| s.target == c.start_value());
     for sc in &plan.scenarios {
         let label = if plan.named_scenarios {
             let users: Vec<&str> = sc.users.iter().map(|&u| plan.users[u].name.as_str()).collect();
@@ -63,25 +65,40 @@ pub fn describe(plan: &Plan) -> String {
             "  load        "
         };
         match &sc.load {
+            Load::Closed { users } if flat(users) => {
+                let _ = writeln!(
+                    o,
+                    "{label}closed model, {} for {}",
+                    count(users.start_value(), "user", "users"),
+                    duration(users.duration())
+                );
+            }
             Load::Closed { users } => {
-                let _ =
-                    writeln!(o, "{label}closed model, {} users at the start: {}", users.start_value(), stages(users));
+                let _ = writeln!(
+                    o,
+                    "{label}closed model, {} at the start: {}",
+                    count(users.start_value(), "user", "users"),
+                    stages(users)
+                );
             }
             Load::Iterations { users, iterations, shared, max_duration } => {
                 let each = if *shared { "shared by all" } else { "each" };
                 let _ = writeln!(
                     o,
-                    "{label}{users} users, {iterations} iterations {each} (at most {})",
+                    "{label}{}, {} {each} (at most {})",
+                    count(*users as f64, "user", "users"),
+                    count(*iterations as f64, "iteration", "iterations"),
                     duration(*max_duration)
                 );
             }
             Load::Open { rate, pre_allocated, max_users, .. } => {
-                let _ = writeln!(
-                    o,
-                    "{label}open model, {}/s at the start: {} ({pre_allocated} users ready, at most {max_users})",
-                    rate.start_value(),
-                    stages(rate)
-                );
+                let ready = count(*pre_allocated as f64, "user", "users");
+                let shape = if flat(rate) {
+                    format!("{}/s for {}", rate.start_value(), duration(rate.duration()))
+                } else {
+                    format!("{}/s at the start: {}", rate.start_value(), stages(rate))
+                };
+                let _ = writeln!(o, "{label}open model, {shape} ({ready} ready, at most {max_users})");
             }
         }
     }
@@ -138,4 +155,64 @@ pub fn describe(plan: &Plan) -> String {
         }
     }
     o
+}
+
+/// `1 user`, `2 users`, `0 users`, `1.5 iterations`: a number with the word that agrees with it.
+fn count(n: f64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1.0 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const USERS: &str = "[[users]]\nname = \"u\"\n  [[users.steps]]\n  request = \"GET /\"\n";
+
+    /// The `load` lines of the dry run of a file whose `[load]` is `load`.
+    fn load_lines(load: &str) -> Vec<String> {
+        let text = format!("target = \"http://127.0.0.1:9\"\n[load]\n{load}\n{USERS}");
+        let plan = scenario::compile(&text, Path::new("describe.toml"), &Overrides::default()).unwrap();
+        describe(&plan).lines().filter(|l| l.trim_start().starts_with("load")).map(|l| l.trim().to_string()).collect()
+    }
+
+    #[test]
+    fn a_constant_load_is_not_described_as_a_ramp() {
+        assert_eq!(
+            load_lines("executor = \"constant-vus\"\nvus = 1\nduration = \"1s\""),
+            ["load        closed model, 1 user for 1s"]
+        );
+        assert_eq!(
+            load_lines("executor = \"constant-vus\"\nvus = 20\nduration = \"2m\""),
+            ["load        closed model, 20 users for 2m"]
+        );
+        assert_eq!(
+            load_lines("executor = \"constant-arrival-rate\"\nrate = 50\nduration = \"30s\"\nmax_vus = 60"),
+            ["load        open model, 50/s for 30s (50 users ready, at most 60)"]
+        );
+    }
+
+    #[test]
+    fn a_ramp_keeps_its_stages_and_counts_agree_with_their_words() {
+        assert_eq!(
+            load_lines(
+                "executor = \"ramping-vus\"\nstart_vus = 1\nstages = [{ duration = \"1s\", target = 5 }, { duration = \"2s\", target = 0 }]"
+            ),
+            ["load        closed model, 1 user at the start: 1s → 5, 2s → 0"]
+        );
+        assert_eq!(
+            load_lines(
+                "executor = \"ramping-arrival-rate\"\nstages = [{ duration = \"10s\", target = 1 }]\npre_allocated_vus = 1\nmax_vus = 10"
+            ),
+            ["load        open model, 0/s at the start: 10s → 1 (1 user ready, at most 10)"]
+        );
+        assert_eq!(
+            load_lines("executor = \"per-vu-iterations\"\nvus = 1\niterations = 1"),
+            ["load        1 user, 1 iteration each (at most 10m)"]
+        );
+        assert_eq!(
+            load_lines("executor = \"shared-iterations\"\nvus = 2\niterations = 6"),
+            ["load        2 users, 6 iterations shared by all (at most 10m)"]
+        );
+    }
 }
