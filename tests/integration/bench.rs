@@ -786,10 +786,13 @@ fn every_reported_success_was_received_by_the_server() {
 #[test]
 fn ipv6_literal_url_works() {
     let _m = util::shared_machine();
-    let Ok(server) = Server::start_on("[::1]:0", |_| Response::with_length(200, "six").into()) else {
-        println!("note: cannot bind [::1] on this machine; IPv6 test skipped");
-        return;
-    };
+    // No silent skip: a machine without IPv6 on loopback fails here, saying what it needs.
+    let server = Server::start_on("[::1]:0", |_| Response::with_length(200, "six").into()).unwrap_or_else(|e| {
+        panic!(
+            "cannot bind [::1]: {e}; this test needs IPv6 on loopback \
+             (sysctl -w net.ipv6.conf.lo.disable_ipv6=0, or a kernel booted without ipv6.disable=1)"
+        )
+    });
     let url = server.url("/v6");
     assert!(url.starts_with("http://[::1]:"), "{url}");
     let out = bench(&url, &["-c", "2", "-d", "1s", "-t", "1"]);
