@@ -542,11 +542,28 @@ stages = [{ duration = "2s", target = 400 }, { duration = "1s", target = 400 }]"
     let out = run(&file, &target);
     out.assert_code(0);
     assert_eq!(out.errors(), 0, "{}", out.describe());
-    assert_eq!(out.u64("/totals/dropped_iterations"), 0, "{}", out.describe());
-    // 0 → 400/s over 2 s (400 iterations), then 400/s for 1 s (400 more).
-    assert!(out.requests().abs_diff(800) <= 24, "800 iterations ± 3% expected\n{}", out.describe());
+    // 0 → 400/s over 2 s (400 iterations), then 400/s for 1 s (400 more): the schedule has
+    // exactly 800 starts, the last due at 2.9975 s. Every one of them is either sent (answered,
+    // or unfinished at the end) or counted as dropped, never lost and never added: that sum is
+    // the executor's total and must be the integral exactly.
+    let (sent, dropped) = (out.requests() + out.u64("/totals/unfinished"), out.u64("/totals/dropped_iterations"));
+    assert_eq!(sent + dropped, 800, "{sent} sent + {dropped} dropped, 800 scheduled\n{}", out.describe());
+    // Dropped starts are allowed only at the boundary. With 400 users ready (the default: one per
+    // start per second), no start waits for a free user, so none is dropped during the run.
+    // But a start due just before the end that the worker has not sent when the end comes (the
+    // OS ran something else on its core at that moment: the machine is busy even when no other
+    // test runs) is honestly counted as dropped, not sent after the end; that happened once
+    // under load (one start). Such drops land in the last interval, and are the starts due in
+    // the last moments of the run: allow those due in the last 50 ms (20 at 400/s, several
+    // scheduler time slices), nothing earlier. (Measured by stopping the process with SIGSTOP:
+    // 20 ms across the end dropped 6 starts, 300 ms dropped 19 to 55, all in the last second and
+    // with the sum still 800; the same stalls at 1.5 s or 2.5 s dropped none.)
+    let drops: Vec<u64> = timeline(&out).iter().map(|r| r["dropped"].as_u64().unwrap_or(0)).collect();
+    let (last, earlier) = drops.split_last().expect("a timeline row");
+    assert!(earlier.iter().all(|&d| d == 0), "starts dropped before the end, per second {drops:?}");
+    assert!(*last <= 20, "{last} starts dropped at the end, more than were due in its last 50 ms");
     let rows: Vec<u64> = timeline(&out).iter().map(|r| r["requests"].as_u64().unwrap()).collect();
-    println!("ramping-arrival-rate: {} requests, per second {rows:?}", out.requests());
+    println!("ramping-arrival-rate: {sent} sent, {dropped} dropped at the end, per second {rows:?}");
     // Seconds 1, 2, 3 carry about 100, 300 and 400.
     assert!(rows.len() >= 3, "{rows:?}");
     for (i, want) in [100u64, 300, 400].into_iter().enumerate() {
