@@ -198,9 +198,9 @@ fn uring_switch(disabled: Option<u32>, kernel: Option<Kernel>, may_use: bool) ->
         Some(1) if may_use => {
             Check::ok(NAME, "kernel.io_uring_disabled = 1 (only root and kernel.io_uring_group; this user may)")
         }
-        Some(1) => Check::fail(
+        Some(1) => Check::warn(
             NAME,
-            "kernel.io_uring_disabled = 1 (only root and kernel.io_uring_group)",
+            "kernel.io_uring_disabled = 1 (only root and kernel.io_uring_group): runs take the epoll path",
             format!("{FIX}, or add this user to the group in kernel.io_uring_group"),
         ),
         Some(v) => Check::warn(
@@ -231,9 +231,11 @@ fn kernel(k: Option<Kernel>, release: Option<&str>) -> Check {
     if k >= (6, 1, 0) {
         Check::ok(NAME, format!("{shown} (DEFER_TASKRUN needs 6.1, multishot receive 6.0)"))
     } else {
-        Check::fail(
+        Check::warn(
             NAME,
-            format!("{shown}: workers ask for DEFER_TASKRUN (6.1+) and multishot receive (6.0+)"),
+            format!(
+                "{shown}: the io_uring path needs DEFER_TASKRUN (6.1+) and multishot receive (6.0+): runs take the epoll path"
+            ),
             "boot a 6.1+ kernel (Debian 12, Ubuntu 22.04 HWE or 24.04, RHEL 10, or a backports kernel)",
         )
     }
@@ -729,9 +731,11 @@ mod tests {
     fn io_uring_switch() {
         assert_eq!(uring_switch(Some(0), Some((6, 8, 0)), false).status, Status::Ok);
         assert_eq!(uring_switch(Some(1), Some((6, 8, 0)), true).status, Status::Ok);
-        assert_eq!(uring_switch(Some(1), Some((6, 8, 0)), false).status, Status::Fail);
+        // Refused io_uring is a warning: runs take the epoll path.
+        assert_eq!(uring_switch(Some(1), Some((6, 8, 0)), false).status, Status::Warn);
         let off = uring_switch(Some(2), Some((6, 8, 0)), true);
-        assert_eq!(off.status, Status::Fail);
+        assert_eq!(off.status, Status::Warn);
+        assert!(off.found.contains("epoll"));
         assert!(off.advice.contains("kernel.io_uring_disabled=0"));
         assert_eq!(uring_switch(None, Some((6, 1, 0)), false).status, Status::Ok);
         assert_eq!(uring_switch(None, Some((6, 8, 0)), false).found, "unknown");
@@ -740,7 +744,7 @@ mod tests {
     #[test]
     fn kernel_versions() {
         assert_eq!(kernel(Some((6, 1, 0)), Some("6.1.0")).status, Status::Ok);
-        assert_eq!(kernel(Some((5, 15, 0)), Some("5.15.0")).status, Status::Fail);
+        assert_eq!(kernel(Some((5, 15, 0)), Some("5.15.0")).status, Status::Warn);
         assert_eq!(kernel(None, None).status, Status::Warn);
     }
 

@@ -15,15 +15,16 @@ pub fn summary(r: &RunResult) -> String {
     } else if r.load.model == "open" {
         format!("open model at {} req/s over {} connections", fmt_rate(r.load.rate.unwrap_or(0.0)), r.load.users)
     } else {
-        format!("closed model, {} {}", r.load.users, if r.command == "bench" { "connections" } else { "users" })
+        let what = if r.command == "bench" { "connection" } else { "user" };
+        format!("closed model, {}", count(r.load.users, what))
     };
     let shard = r.load.shard.as_ref().map(|s| format!(", shard {s}")).unwrap_or_default();
     let _ = writeln!(
         o,
-        "stampede {} · {} · {model} · {} workers{shard} · {:.1}s{}",
+        "stampede {} · {} · {model} · {}{shard} · {:.1}s{}",
         r.command,
         r.target,
-        r.load.workers,
+        count(r.load.workers, "worker"),
         r.duration_s,
         if r.interrupted { " (interrupted)" } else { "" }
     );
@@ -133,9 +134,9 @@ pub fn summary(r: &RunResult) -> String {
     }
     let _ = writeln!(
         o,
-        "\n  generator   {:.0}% CPU over {} workers (busiest {:.0}%){lag}, RSS {} (peak {}){}",
+        "\n  generator   {:.0}% CPU over {} (busiest {:.0}%){lag}, RSS {} (peak {}){}",
         g.cpu_percent,
-        g.workers,
+        count(g.workers, "worker"),
         g.busiest_worker_cpu_percent,
         bytes(g.rss_bytes as f64),
         bytes(g.peak_rss_bytes as f64),
@@ -276,4 +277,9 @@ fn service(o: &mut String, m: &crate::monitor::MonitorResult) {
         let _ = writeln!(o, "    shard {}", shard.shard);
         lines(o, "      ", &shard.series);
     }
+}
+
+/// `1 worker`, `2 workers`: a count and its noun.
+fn count(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", group(n), if n == 1 { "" } else { "s" })
 }

@@ -133,7 +133,7 @@ fn node_exporter_through_prometheus_shows_cpu_rising_under_load() {
         std::thread::sleep(Duration::from_millis(250));
     }
     let _m = util::exclusive_machine();
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(3));
     let idle = prom.value(cpu);
     let server = format!("http://{}", prom.addr);
     let out = util::bench(
@@ -144,7 +144,7 @@ fn node_exporter_through_prometheus_shows_cpu_rising_under_load() {
             "-t",
             "1",
             "-d",
-            "8s",
+            "6s",
             "--monitor-prometheus",
             &server,
             "--monitor",
