@@ -194,7 +194,7 @@ fn a_capacity_search_finds_the_rate_a_series_slo_allows() {
                 "--warmup",
                 "1s",
                 "--start",
-                "200",
+                "700",
                 "--slo",
                 "p(99) < 500ms",
                 "--slo",
