@@ -126,8 +126,9 @@ measure() {
   local tool=$1 case=$2 users=$3 secs=$4 res=$5 rc; shift 5
   rm -f "$res" "$W/time" "$W/out"
   say "-- $tool: $users users, $secs s ..."
-  # In the background and waited for, so that Ctrl-C reaches the trap at once (a shell waiting for a
-  # foreground command that does not die of SIGINT ignores it); timeout leads its own process group.
+  # In the background and waited for, so that Ctrl-C runs the trap at once, whatever the tool does
+  # with SIGINT (a shell runs a trap only when its foreground command has ended); the trap stops
+  # the tool through timeout's own process group.
   timeout -k 5 $((secs + GRACE)) /usr/bin/time -f "%e %U %S %M" -o "$W/time" taskset -c "$GEN_CPU" "$@" >"$W/out" 2>&1 </dev/null &
   RUNPID=$!
   wait "$RUNPID"
