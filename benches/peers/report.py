@@ -90,6 +90,9 @@ def table(rows):
     for r in rs:
         print(line(r))
     print()
+    if not any(r["tool"] != "stampede" and any(s["tool"] == "stampede" and s["case"] == r["case"] for s in rs) for r in rs):
+        print("no peer ran beside stampede: no ratios")
+        return
     print("stampede / peer (throughput: above 1 = stampede faster; CPU per request, memory, p95: below 1 = stampede uses less)")
     print(f"{'case':18s} {'peer':9s} {'throughput':>10s} {'CPU/req':>9s} {'memory':>8s} {'p95':>8s}")
     for case in CASES:
