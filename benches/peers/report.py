@@ -100,7 +100,7 @@ def table(rows):
         if not s:
             continue
         for p in (r for r in rs if r["case"] == case and r["tool"] != "stampede"):
-            x = lambda a, b: f"x{a / b:.2f}" if a is not None and b else "—"
+            x = lambda a, b: f"x{a / b:.3g}" if a is not None and b else "—"
             print(f"{CASES[case]:18s} {p['tool']:9s} {x(s['rps'], p['rps']):>10s} {x(s['cpu'], p['cpu']):>9s} "
                   f"{x(s['rss'], p['rss']):>8s} {x(s['p95'], p['p95']):>8s}")
 

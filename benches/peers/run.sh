@@ -142,7 +142,8 @@ measure() {
 
 say "peers: stampede beside wrk, h2load, k6 and Locust; generators on CPU $GEN_CPU, servers on CPU $SERVER_CPU"
 {
-  say "machine: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, $(uname -sr), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+  HV=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p' | head -1)
+  say "machine: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs${HV:+ (a $HV guest)}, $(uname -sr), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
   say "stampede: $("$BIN" --version 2>&1)"
   [[ -n $NGINX ]] && say "nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //')"
   [[ -n $WRK ]] && say "wrk: $("$WRK" -v 2>&1 | head -1 | awk '{print $2}')"
