@@ -242,31 +242,9 @@ async fn think(u: &mut User, think: Think, flags: &UserFlags) {
         return;
     }
     flags.thinking.set(true);
-    compio::time::sleep_until(think_end(Instant::now(), d)).await;
+    compio::time::sleep(d).await;
     flags.thinking.set(false);
 }
-
-/// Most a think time is stretched so that users' wake-ups fall together (one worker wake-up
-/// serves every user whose think ends in the same quantum).
-const THINK_QUANTUM: Duration = Duration::from_millis(5);
-
-/// When a think of `d` begun at `now` ends: `now + d` rounded up to a multiple of a quantum of
-/// `d / 100` (at most [`THINK_QUANTUM`]), so a think is never shorter than asked and at most 1%
-/// longer. Thousands of users thinking 1–3 s then wake the worker at most 200 times a second for
-/// their timers, instead of once per user; a 10 ms think keeps 100 µs precision.
-pub(super) fn think_end(now: Instant, d: Duration) -> Instant {
-    let q = (d / 100).min(THINK_QUANTUM).as_nanos() as u64;
-    let end = now + d;
-    if q == 0 {
-        return end;
-    }
-    // Quanta counted from a fixed origin shared by every user of the process.
-    let since = end.duration_since(*THINK_ORIGIN).as_nanos() as u64;
-    let rounded = since.div_ceil(q) * q;
-    *THINK_ORIGIN + Duration::from_nanos(rounded)
-}
-
-static THINK_ORIGIN: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
 
 /// How a step went, for the journey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -534,27 +512,4 @@ fn record_reply(
         return Outcome::Stop;
     }
     Outcome::Next
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_think_ends_on_a_shared_quantum_never_early_and_at_most_1_percent_late() {
-        let now = Instant::now();
-        for ms in [10u64, 150, 1000, 2345, 3000] {
-            let d = Duration::from_millis(ms);
-            let end = think_end(now, d);
-            let took = end - now;
-            assert!(took >= d, "{ms} ms think ended early: {took:?}");
-            assert!(took <= d + (d / 100).min(THINK_QUANTUM), "{ms} ms think stretched to {took:?}");
-        }
-        // Users whose thinks end within one quantum wake together.
-        let a = think_end(now, Duration::from_millis(2000));
-        let b = think_end(now + Duration::from_micros(700), Duration::from_millis(2000));
-        let c = think_end(now + Duration::from_micros(1300), Duration::from_millis(1999));
-        assert!(a == b || b == c || a == c, "three ends within 0.7 ms of one another fall on at most two quanta");
-        assert_eq!(think_end(now, Duration::from_nanos(50)), now + Duration::from_nanos(50), "tiny thinks exact");
-    }
 }
