@@ -13,6 +13,7 @@
 #   env: DURATION=15 (s, each flat-out run)  MANY_DURATION=20 (s, each thinking run)
 #        CONNS=100 (users or connections flat out)  USERS=10000 (thinking users)
 #        THINK_MIN=1 THINK_MAX=3 (s)  GEN_CPU=0 SERVER_CPU=1  BIN=target/release/stampede
+#        IO=epoll (stampede's I/O path: auto, uring or epoll; default auto)
 #        SKIP_URL=1 SKIP_JOURNEY=1 SKIP_FAST=1 SKIP_MANY=1 (parts)  SKIP_WRK=1 SKIP_H2LOAD=1
 #        SKIP_K6=1 SKIP_LOCUST=1 (peers)  INSTALL=0 (never install a missing tool)
 #        OUT=DIR (keep the table, each tool's output and the machine's description there)
@@ -26,6 +27,7 @@ CONNS=${CONNS:-100} USERS=${USERS:-10000}
 THINK_MIN=${THINK_MIN:-1} THINK_MAX=${THINK_MAX:-3}
 GEN_CPU=${GEN_CPU:-0} SERVER_CPU=${SERVER_CPU:-1}
 BIN=${BIN:-$ROOT/target/release/stampede}
+IO=${IO:-auto}
 INSTALL=${INSTALL:-1} OUT=${OUT:-}
 GRACE=90 # seconds a tool may run past its duration (start-up, spawning users) before it is killed
 
@@ -172,7 +174,7 @@ CONF
     URL=http://127.0.0.1:$PORT/
     [[ -n $WRK ]] && measure wrk url "$CONNS" "$DURATION" "" "$WRK" -t1 -c"$CONNS" -d"${DURATION}s" -s "$HERE/p95.lua" "$URL"
     [[ -n $H2LOAD ]] && measure h2load url "$CONNS" "$DURATION" "" "$H2LOAD" --h1 -t1 -c"$CONNS" -D "$DURATION" "$URL"
-    measure stampede url "$CONNS" "$DURATION" "$W/url.json" "$BIN" bench -q -t 1 -c "$CONNS" -d "${DURATION}s" --json "$W/url.json" "$URL"
+    measure stampede url "$CONNS" "$DURATION" "$W/url.json" "$BIN" bench --io "$IO" -q -t 1 -c "$CONNS" -d "${DURATION}s" --json "$W/url.json" "$URL"
     kill "$(cat "$W/nginx.pid")" 2>/dev/null; NGINX_UP=
   else
     say "nginx did not start; the one-URL part is skipped:"; cat "$W/nginx.out" "$W/nginx-error.log" 2>/dev/null | tail -n 5 | sed 's/^/   | /'
@@ -206,7 +208,7 @@ journey() { # case users seconds think-min think-max
     stop_target
   fi
   if start_target; then
-    measure stampede "$case" "$n" "$d" "$W/journey.json" "$BIN" run -q -t 1 --target "http://127.0.0.1:$TPORT" \
+    measure stampede "$case" "$n" "$d" "$W/journey.json" "$BIN" run --io "$IO" -q -t 1 --target "http://127.0.0.1:$TPORT" \
       --vus "$n" --duration "${d}s" --json "$W/journey.json" "$W/journey.toml"
     stop_target
   fi
