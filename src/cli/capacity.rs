@@ -125,7 +125,8 @@ impl Side {
 impl Observer for StepWatch<'_> {
     fn second(&mut self, tick: &Tick) {
         let samples = self.side.samples();
-        self.side.outputs.second(self.plan, tick, samples.as_ref());
+        let watched = samples.as_ref().map(crate::monitor::Samples::summary);
+        self.side.outputs.second(self.plan, tick, samples.as_ref().zip(watched.as_ref()));
         let (row, interval) = (tick.row, tick.interval);
         if row.t - row.interval_s >= self.warmup - 1e-6 {
             self.window.add(row, interval, self.users);

@@ -60,14 +60,16 @@ struct Watch<'a> {
 
 impl Observer for Watch<'_> {
     fn second(&mut self, tick: &Tick) {
+        // The samples so far and their summary, once a second for the view, the outputs and
+        // the thresholds that abort.
         let samples = self.monitor.as_ref().map(Monitor::samples);
+        let watched = samples.as_ref().map(crate::monitor::Samples::summary);
         if let Some(s) = &samples {
             self.progress.monitor(&s.latest());
         }
         self.progress.second(tick);
-        self.live.second(self.plan, tick, samples.as_ref());
+        self.live.second(self.plan, tick, samples.as_ref().zip(watched.as_ref()));
         let (row, interval, total) = (tick.row, tick.interval, tick.total);
-        let watched = samples.as_ref().map(crate::monitor::Samples::summary);
         if let Some(log) = &mut self.hdr {
             let start = Duration::from_secs_f64((row.t - row.interval_s).max(0.0));
             if let Err(e) = log.add(&interval.total().latency, start, Duration::from_secs_f64(row.interval_s)) {

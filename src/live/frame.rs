@@ -10,7 +10,7 @@ use crate::prom::{ScenarioSnapshot, Snapshot, StepSnapshot};
 use crate::stats::{Stats, StepStats};
 
 /// Milliseconds since the Unix epoch, now.
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
@@ -102,10 +102,9 @@ pub fn dashboard(
     info: &super::RunInfo,
     run_id: &str,
     t: f64,
-    monitor_samples: Option<&crate::monitor::Samples>,
+    watched: Option<(&crate::monitor::Samples, &crate::monitor::MonitorResult)>,
 ) -> Frame {
-    let watched = monitor_samples.map(crate::monitor::Samples::summary);
-    let monitor = watched.as_ref();
+    let monitor = watched.map(|(_, summary)| summary);
     let row = tick.row;
     let all = total.total();
     let [p50, p95, p99, max] = quantiles(&all);
@@ -143,7 +142,7 @@ pub fn dashboard(
     let metrics: serde_json::Map<String, Value> =
         row.metrics.iter().map(|(k, v)| (k.clone(), json!(crate::units::round3(*v)))).collect();
     let latest: serde_json::Map<String, Value> =
-        monitor_samples.map(|m| m.latest().into_iter().map(|(k, v)| (k, json!(v))).collect()).unwrap_or_default();
+        watched.map(|(m, _)| m.latest().into_iter().map(|(k, v)| (k, json!(v))).collect()).unwrap_or_default();
     let point = json!({
         "t": crate::units::round3(t),
         "rps": crate::units::round2(row.rps),

@@ -137,8 +137,6 @@ pub struct Live {
     offset_s: f64,
     /// Earlier runs of a capacity search: their totals, so counters keep rising across steps.
     base: Option<Stats>,
-    /// The last second seen, for the end: counters as they stood.
-    last: Option<Arc<prom::Snapshot>>,
     finished: bool,
 }
 
@@ -177,7 +175,6 @@ impl Live {
             started: None,
             offset_s: 0.0,
             base: None,
-            last: None,
             finished: false,
         })
     }
@@ -202,8 +199,13 @@ impl Live {
     }
 
     /// A second of the current run is complete.
-    /// `monitor`: what the service's series gave so far, if they are watched.
-    pub fn second(&mut self, plan: &Plan, tick: &Tick, monitor: Option<&crate::monitor::Samples>) {
+    /// `monitor`: what the service's series gave so far and its summary, if they are watched.
+    pub fn second(
+        &mut self,
+        plan: &Plan,
+        tick: &Tick,
+        monitor: Option<(&crate::monitor::Samples, &crate::monitor::MonitorResult)>,
+    ) {
         if self.settings.is_idle() {
             return;
         }
@@ -224,9 +226,8 @@ impl Live {
         if let Some(d) = &self.dashboard {
             let t = self.offset_s + tick.row.t;
             let f = frame::dashboard(plan, tick, total, &self.info, &self.settings.run_id, t, monitor);
-            d.publish(f, snapshot.clone());
+            d.publish(f, snapshot);
         }
-        self.last = Some(snapshot);
     }
 
     /// A run of a capacity search is over: later snapshots count its `total` too.

@@ -94,7 +94,7 @@ fn run(endpoint: Endpoint, labels: Labels, rx: Receiver<Cmd>) -> PushReport {
             // Once more at the end, stamped now: the final counts, whatever was sent before.
             if let Some(s) = &latest {
                 let mut last = (**s).clone();
-                last.timestamp_ms = s.timestamp_ms.max(now_ms());
+                last.timestamp_ms = s.timestamp_ms.max(super::frame::now_ms());
                 match push(&endpoint, &last, &labels, FINAL_TIMEOUT) {
                     Ok(()) => report.pushed += 1,
                     Err(e) => {
@@ -137,10 +137,6 @@ fn run(endpoint: Endpoint, labels: Labels, rx: Receiver<Cmd>) -> PushReport {
             }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// POST one snapshot; Ok on a 2xx answer.
