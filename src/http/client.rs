@@ -163,6 +163,9 @@ fn exchange(mut s: impl Read + Write, head: &[u8], body: &[u8], deadline: Instan
                     break;
                 }
             }
+            // A signal (Ctrl-C's handler, a stop and continue) lands during the read: a read
+            // with a timeout is never restarted by the kernel, so read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             // A TLS peer that closes without close_notify: what came is the answer.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !answer.is_empty() => break,
             Err(e) => return Err(e),
@@ -266,5 +269,43 @@ mod tests {
         let a = parse_answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
             .unwrap();
         assert_eq!(a.body, b"abcde");
+    }
+
+    extern "C" fn nothing(_: libc::c_int) {}
+
+    /// Regression: a monitor check failed with "Interrupted system call (os error 4)" when a
+    /// signal reached the process during the scrape's read (a socket read with a timeout is
+    /// never restarted, SA_RESTART or not).
+    #[test]
+    fn a_signal_during_the_read_is_not_an_error() {
+        // SAFETY: a handler that does nothing, without SA_RESTART, as a program's Ctrl-C handler.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = nothing as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = url::Url::parse(&format!("http://{}/metrics", listener.local_addr().unwrap())).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            std::thread::sleep(Duration::from_millis(300));
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").unwrap();
+        });
+        // SAFETY: pthread_self of this thread, which lives until the end of the test.
+        let me = unsafe { libc::pthread_self() } as usize;
+        let poker = std::thread::spawn(move || {
+            for _ in 0..5 {
+                std::thread::sleep(Duration::from_millis(40));
+                // SAFETY: signalling the test's own thread, alive while it waits for the answer.
+                unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
+            }
+        });
+        let answer = Endpoint::new(url).request("GET", None, &[], b"", Duration::from_secs(5));
+        poker.join().unwrap();
+        server.join().unwrap();
+        assert_eq!(answer.unwrap().body, b"ok");
     }
 }
