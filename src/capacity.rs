@@ -12,10 +12,26 @@ use crate::threshold::Observed;
 use crate::threshold::{Metric, Threshold};
 use crate::units::round2;
 
+/// A backlog growing by this share of the rate each second fails a step whose SLOs still held
+/// (half the default precision: a rate this far above the knee is not one the service takes).
+const FALLING_BEHIND: f64 = 0.025;
+/// A worker this busy (running or waiting for its core, percent) may be why starts went out short.
+const STRAINED_CPU: f64 = 50.0;
 /// Lowest rate worth trying (starts per second).
 pub const MIN_RATE: f64 = 1.0;
 /// Confirming holds tried before giving up on confirmation.
 const MAX_CONFIRMS: usize = 2;
+/// Fewest users a step gets when they are sized for it (what `-c` always was before).
+pub const MIN_USERS: usize = 1000;
+
+/// Users for a step at `rate` starts per second when one iteration (a user's journey, think
+/// time included) takes `iteration`: twice what Little's law asks (room for the service to slow
+/// down near its knee), at least [`MIN_USERS`], at most `cap` (what the file limit allows).
+pub fn users_for(rate: f64, iteration: std::time::Duration, cap: usize) -> usize {
+    let need = (rate * iteration.as_secs_f64() * 2.0).ceil();
+    let need = if need.is_finite() { need.min(usize::MAX as f64 / 2.0) as usize } else { usize::MAX / 2 };
+    need.max(MIN_USERS).min(cap.max(1))
+}
 
 /// How the search is set up.
 #[derive(Debug, Clone)]
@@ -193,8 +209,19 @@ pub struct Window {
     pub seconds: f64,
     /// Busiest worker's CPU per second (percent).
     pub cpu: Vec<f64>,
-    /// Users busy at each second's end, as a share of all users (0..1).
+    /// Users busy in an iteration (a request, or thinking between two) at each second's end, as
+    /// a share of all users (0..1).
     pub busy: Vec<f64>,
+    /// Users busy in an iteration at each second's end.
+    pub busy_users: Vec<f64>,
+    /// Iterations finished in the window.
+    pub iterations: u64,
+    /// Users busy at the end of the warm-up (the window's start), and the warm-up's length (s).
+    pub busy_before: Option<f64>,
+    pub warmup_s: f64,
+    /// Median latency (µs) of the warm-up's last second, and of each second of the window.
+    pub p50_before: u64,
+    pub p50: Vec<u64>,
     /// Most-delayed worker's wait for its CPU per second (percent).
     pub wait: Vec<f64>,
     /// The watched series (`[monitor]`, `--monitor`) sampled in the window, when watched.
@@ -208,6 +235,12 @@ impl Window {
             seconds: 0.0,
             cpu: Vec::new(),
             busy: Vec::new(),
+            busy_users: Vec::new(),
+            iterations: 0,
+            busy_before: None,
+            warmup_s: 0.0,
+            p50_before: 0,
+            p50: Vec::new(),
             wait: Vec::new(),
             series: None,
         }
@@ -219,7 +252,47 @@ impl Window {
         self.seconds += row.interval_s;
         self.cpu.push(row.worker_cpu_max);
         self.wait.push(row.worker_wait_max);
-        self.busy.push(row.in_flight as f64 / users.max(1) as f64);
+        let g = interval.gauges;
+        let busy = g.active_users.saturating_sub(g.idle_users) as f64;
+        self.busy_users.push(busy);
+        self.busy.push(busy / users.max(1) as f64);
+        self.p50.push(row.p50_us);
+        self.iterations += interval.iterations();
+    }
+
+    /// Note a second of the warm-up (before the window): its busy users are the window's start.
+    pub fn warming(&mut self, row: &TimelineRow, interval: &Stats, seconds: f64) {
+        self.p50_before = row.p50_us;
+        let g = interval.gauges;
+        self.busy_before = Some(g.active_users.saturating_sub(g.idle_users) as f64);
+        self.warmup_s = seconds;
+    }
+
+    /// How fast the users busy in an iteration piled up over the window (per second): a
+    /// service answering slower than the starts come holds more of them each second. `None`
+    /// when it cannot be told: no warm-up second to start from, or iterations (think time
+    /// included) so long that the users were still filling up when the window began.
+    pub fn backlog_growth(&self) -> Option<f64> {
+        let (before, after) = (self.busy_before?, *self.busy_users.last()?);
+        let iteration = self.iteration_time()?.as_secs_f64();
+        if iteration * 2.0 > self.warmup_s || self.seconds <= 0.0 {
+            return None;
+        }
+        // A queue makes every request wait longer; a pause of the service at the last second's
+        // end leaves the median where it was (and is not a backlog that keeps growing).
+        let rising = *self.p50.last()? as f64 > self.p50_before as f64 * 1.2 + 1000.0;
+        Some(if rising { (after - before) / self.seconds } else { 0.0 })
+    }
+
+    /// How long an iteration took on average, by Little's law (users busy over iterations per
+    /// second); `None` before any finished.
+    pub fn iteration_time(&self) -> Option<std::time::Duration> {
+        if self.iterations == 0 || self.busy_users.is_empty() {
+            return None;
+        }
+        let busy = self.busy_users.iter().sum::<f64>() / self.busy_users.len() as f64;
+        let per_s = self.iterations as f64 / self.seconds.max(1e-9);
+        Some(std::time::Duration::from_secs_f64((busy / per_s).clamp(0.0, 3600.0)))
     }
 
     pub fn total(&self) -> StepStats {
@@ -268,8 +341,12 @@ pub fn judge(
     // bound otherwise.)
     let mean_demand = w.cpu.iter().zip(&w.wait).map(|(c, q)| c + q).sum::<f64>() / w.cpu.len().max(1) as f64;
     let mean_wait = w.wait.iter().sum::<f64>() / w.wait.len().max(1) as f64;
-    let behind = w.sent_rps() < 0.95 * rate && mean_busy < 0.9;
-    if behind {
+    // Short with users free, but only the generator's fault when it shows it (a busy or delayed
+    // worker, late sends): with its CPU idle, users that were never free (thinking, waiting for
+    // answers) held the starts back, and the SLOs judge the wait.
+    let strained = mean_demand >= STRAINED_CPU || lag_p99 > lag_limit_us;
+    let short = w.sent_rps() < 0.95 * rate;
+    if short && mean_busy < 0.9 && strained {
         let why = format!("it sent {:.0} of {rate:.0} starts per second with users free", w.sent_rps());
         return Verdict::Generator { sent: w.sent_rps(), why };
     }
@@ -284,7 +361,25 @@ pub fn judge(
         Some(r) => !r.ok,
         None => !t.evaluate(&o).1,
     });
-    let Some(t) = failed else { return Verdict::Pass };
+    let Some(t) = failed else {
+        // The SLOs held, but the rate was not offered: users were the limit, not the service.
+        if short {
+            return Verdict::Connections;
+        }
+        // The SLOs held over a short window, but the service fell behind the starts: its queue
+        // grows each second, and the SLO breaks if the rate is held longer. A step just above
+        // the knee must not pass only because it was short.
+        if let Some(g) = w.backlog_growth() {
+            if g > FALLING_BEHIND * rate && g * w.seconds >= 20.0 {
+                return Verdict::Fail(format!(
+                    "the service fell behind: {:.0} more requests waiting each second ({:.1}% of the rate)",
+                    g,
+                    100.0 * g / rate
+                ));
+            }
+        }
+        return Verdict::Pass;
+    };
     if let Some(r) = on_series(t) {
         // The service's own limit: the generator's state says nothing about it.
         return Verdict::Fail(format!("{} (measured {})", t.expr, crate::units::round3(r.value)));
@@ -375,6 +470,16 @@ pub struct StepReport {
     /// Each watched series' average over the step's window.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub monitor: std::collections::BTreeMap<String, f64>,
+    /// Users the step had (sized for its rate unless `-c` fixed them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub users: usize,
+    /// Which search the step belongs to, from 1 (with `--repeat`; 0 otherwise).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub search: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl StepReport {
@@ -411,6 +516,8 @@ impl StepReport {
                 .as_ref()
                 .map(|m| m.series.iter().filter(|(_, s)| s.samples > 0).map(|(k, s)| (k.clone(), s.avg)).collect())
                 .unwrap_or_default(),
+            users: 0,
+            search: 0,
         }
     }
 }
@@ -424,6 +531,48 @@ pub struct CapacityResult {
     pub limited_by: String,
     pub slo: Vec<String>,
     pub steps: Vec<StepReport>,
+    /// With `--repeat N`: each search's answer, in order (`max_rps` is the lowest of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub searches: Vec<SearchAnswer>,
+    /// With `--repeat N`: how far the answers spread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Spread>,
+}
+
+/// One search's answer, with `--repeat`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchAnswer {
+    pub max_rps: f64,
+    pub limited_by: String,
+}
+
+/// How far repeated answers spread: `range` is (highest - lowest) / lowest, a fraction;
+/// `agree` whether it is within the search's precision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub min: f64,
+    pub max: f64,
+    pub range: f64,
+    pub precision: f64,
+    pub agree: bool,
+}
+
+impl Spread {
+    /// The spread of `answers` (at least one) against `precision` (a fraction).
+    pub fn of(answers: &[f64], precision: f64) -> Spread {
+        let min = answers.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = answers.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let range = if min > 0.0 {
+            (max - min) / min
+        } else if max > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+        // Serialised as a number: an answer of 0 beside a positive one is a 100% spread and more.
+        let range = if range.is_finite() { range } else { 1e9 };
+        Spread { min, max, range: (range * 1e4).round() / 1e4, precision, agree: range <= precision + 1e-9 }
+    }
 }
 
 #[cfg(test)]
@@ -456,7 +605,8 @@ mod tests {
             for _ in 0..answered / seconds {
                 s.steps[0].response(200, latency_us, Some(latency_us), 10, 10);
             }
-            s.gauges.in_flight = (busy * 1000.0) as u64;
+            s.gauges.active_users = 1000;
+            s.gauges.idle_users = 1000 - (busy * 1000.0) as u64;
             let mut row = TimelineRow::from_interval(0, std::time::Duration::from_secs(1), &s, cpu);
             row.worker_wait_max = wait;
             w.add(&row, &s, 1000);
@@ -491,6 +641,105 @@ mod tests {
         }
     }
 
+    /// Regression: users thinking 100 ms were counted free (only requests in flight counted as
+    /// busy), so a step short of starts because every user was thinking blamed the generator at
+    /// 2% CPU. Thinking users are busy, and an idle generator is never blamed for short sends.
+    #[test]
+    fn regression_short_sends_with_an_idle_generator_are_not_the_generators_fault() {
+        // 400/s asked, 259/s sent, users all in an iteration (most of them thinking).
+        let thinking = window(2, 518, 518, 150_000, 50, 0.97, 2.0);
+        assert!(matches!(judge(&slos(), &thinking, 400.0, 2000, None), Verdict::Fail(_)));
+        // The same short sends with users reported free: the generator idles, so not its fault.
+        let idle = window(2, 518, 518, 150_000, 50, 0.3, 2.0);
+        assert!(matches!(judge(&slos(), &idle, 400.0, 2000, None), Verdict::Fail(_)));
+        // Quick answers but the rate never went out: not a pass, too few users.
+        let quick = window(2, 518, 518, 1_000, 50, 0.3, 2.0);
+        assert_eq!(judge(&slos(), &quick, 400.0, 2000, None), Verdict::Connections);
+    }
+
+    #[test]
+    fn iteration_time_is_users_busy_over_iterations_per_second() {
+        let mut w = Window::new(1);
+        for _ in 0..3 {
+            let mut s = Stats::new(1);
+            // 300 users busy, 1,000 iterations a second: 0.3 s each.
+            s.gauges.active_users = 1000;
+            s.gauges.idle_users = 700;
+            s.lane(0).iterations = 1000;
+            let row = TimelineRow::from_interval(0, std::time::Duration::from_secs(1), &s, 10.0);
+            w.add(&row, &s, 1000);
+        }
+        let t = w.iteration_time().unwrap().as_secs_f64();
+        assert!((t - 0.3).abs() < 1e-9, "{t}");
+        assert_eq!(Window::new(1).iteration_time(), None);
+    }
+
+    #[test]
+    fn the_spread_of_repeated_answers_is_judged_against_the_precision() {
+        let s = Spread::of(&[2000.0, 1950.0, 2025.0], 0.05);
+        assert_eq!((s.min, s.max), (1950.0, 2025.0));
+        assert!((s.range - 0.0385).abs() < 1e-4, "{}", s.range);
+        assert!(s.agree);
+        assert!(!Spread::of(&[1600.0, 2000.0], 0.05).agree, "25% apart");
+        assert!(Spread::of(&[0.0, 0.0], 0.05).agree);
+        assert!(!Spread::of(&[0.0, 10.0], 0.05).agree);
+    }
+
+    /// A window after one warm-up second with `before` users busy, then `seconds` seconds of
+    /// `per_s` iterations a second ending with `busy` users busy each.
+    fn growing(before: u64, busy: &[u64], per_s: u64, latency_us: u64) -> Window {
+        let mut w = Window::new(1);
+        let mut warm = Stats::new(1);
+        warm.gauges.active_users = 1000;
+        warm.gauges.idle_users = 1000 - before;
+        let mut row = TimelineRow::from_interval(0, std::time::Duration::from_secs(1), &warm, 20.0);
+        row.p50_us = latency_us / 2;
+        w.warming(&row, &warm, 1.0);
+        for &b in busy {
+            let mut s = Stats::new(1);
+            for _ in 0..per_s {
+                crate::stats::record(&mut s.lag, 50);
+                s.steps[0].response(200, latency_us, Some(latency_us), 10, 10);
+            }
+            s.lane(0).iterations = per_s;
+            s.gauges.active_users = 1000;
+            s.gauges.idle_users = 1000 - b;
+            let row = TimelineRow::from_interval(0, std::time::Duration::from_secs(1), &s, 20.0);
+            w.add(&row, &s, 1000);
+        }
+        w
+    }
+
+    /// Regression: a step 5% above a queueing server's capacity passed a 1 s window (its queue
+    /// had not yet reached the SLO), so the answer depended on how long the steps were.
+    #[test]
+    fn regression_a_step_whose_queue_grows_fails_though_its_slos_held() {
+        // 2,100/s offered, 2,000/s served: 100 more busy each second, latency still under 100 ms.
+        let w = growing(60, &[160], 2000, 60_000);
+        match judge(&slos(), &w, 2100.0, 2000, None) {
+            Verdict::Fail(why) => assert!(why.contains("fell behind"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // Below the knee the busy users stay level (noise of a few is not a queue).
+        assert_eq!(judge(&slos(), &growing(60, &[64], 2000, 30_000), 2000.0, 2000, None), Verdict::Pass);
+        // Iterations as long as the warm-up: users still filling up, nothing to tell.
+        let slow = growing(100, &[1000], 1000, 60_000);
+        assert_eq!(slow.backlog_growth(), None);
+        // Users piling up at the window's end while the median stays (a pause, not a queue).
+        let mut paused = growing(60, &[260], 2000, 30_000);
+        paused.p50_before = 30_000;
+        assert_eq!(judge(&slos(), &paused, 2000.0, 2000, None), Verdict::Pass);
+    }
+
+    #[test]
+    fn users_are_sized_from_the_rate_and_the_iteration_time() {
+        let s = std::time::Duration::from_secs;
+        assert_eq!(users_for(100.0, s(1), 19_000), MIN_USERS, "never fewer than before");
+        assert_eq!(users_for(3000.0, s(1), 19_000), 6000, "twice Little's law");
+        assert_eq!(users_for(30_000.0, s(1), 19_000), 19_000, "capped by the file limit");
+        assert_eq!(users_for(f64::INFINITY, s(1), 500), 500);
+    }
+
     #[test]
     fn starts_waiting_for_busy_users_are_not_the_generators_fault() {
         // Every user busy: starts wait for one, fewer are sent, and the SLO decides.
@@ -507,7 +756,7 @@ mod tests {
                 crate::stats::record(&mut s.lag, 50);
                 s.steps[0].response(200, 300_000, Some(1_000), 10, 10);
             }
-            s.gauges.in_flight = 1000;
+            s.gauges.active_users = 1000;
             let mut row = TimelineRow::from_interval(0, std::time::Duration::from_secs(1), &s, 30.0);
             row.worker_wait_max = wait;
             w.add(&row, &s, 1000);

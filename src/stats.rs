@@ -167,6 +167,8 @@ impl StepStats {
 pub struct Gauges {
     /// Users currently running (connections held, in bench).
     pub active_users: u64,
+    /// Open model: running users parked between iterations, waiting for a start (free).
+    pub idle_users: u64,
     /// Requests sent and not yet answered.
     pub in_flight: u64,
 }
@@ -252,6 +254,7 @@ impl Stats {
         // Cannot fail: auto-resizing histograms accept any value of another one.
         let _ = self.lag.add(&other.lag);
         self.gauges.active_users += other.gauges.active_users;
+        self.gauges.idle_users += other.gauges.idle_users;
         self.gauges.in_flight += other.gauges.in_flight;
     }
 

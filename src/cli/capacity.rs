@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::capacity::{
-    CapacityResult, Next, Phase, Search, SearchConfig, StepReport, Verdict, Window, clearly_lost, judge,
+    CapacityResult, MIN_USERS, Next, Phase, Search, SearchAnswer, SearchConfig, Spread, StepReport, Verdict, Window,
+    clearly_lost, judge, users_for,
 };
 use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, runner, signals};
 use crate::engine::{Observer, RunOutput, SATURATED_LAG, Tick};
@@ -31,7 +32,7 @@ fn base_plan(args: &CapacityArgs, io: crate::plan::io::IoDecision) -> Result<Arc
     let mut plan = if args.target.contains("://") {
         let bench_args = BenchArgs {
             url: args.target.clone(),
-            connections: args.connections,
+            connections: args.connections.unwrap_or(MIN_USERS),
             duration: args.step_duration,
             workers: args.workers,
             rate: Some(args.start),
@@ -57,7 +58,7 @@ fn base_plan(args: &CapacityArgs, io: crate::plan::io::IoDecision) -> Result<Arc
     plan.stop_grace = Duration::ZERO;
     // Room for every connection, whatever the scenario said about users; one load shape over
     // every user type, whatever scenarios the file had.
-    plan.set_load(step_load(args.start, args.step_duration, args.connections));
+    plan.set_load(step_load(args.start, args.step_duration, args.connections.unwrap_or(MIN_USERS)));
     plan.scenarios[0].graceful_stop = Duration::ZERO;
     plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io })
 }
@@ -130,6 +131,8 @@ impl Observer for StepWatch<'_> {
         let (row, interval) = (tick.row, tick.interval);
         if row.t - row.interval_s >= self.warmup - 1e-6 {
             self.window.add(row, interval, self.users);
+        } else {
+            self.window.warming(row, interval, row.t);
         }
         if self.interrupt.load(Ordering::Relaxed) {
             self.stop.store(true, Ordering::Relaxed);
@@ -155,20 +158,18 @@ impl Observer for StepWatch<'_> {
     }
 }
 
-/// Run one step at `rate` and judge it.
+/// Run one step at `rate` with `users` and judge it.
 fn step(
-    base: &Plan,
-    args: &CapacityArgs,
-    slos: &[threshold::Threshold],
+    set: &Setup,
     rate: f64,
+    users: usize,
     duration: Duration,
-    live: bool,
-    lag_limit: Duration,
     baseline: Option<u64>,
     side: &mut Side,
 ) -> anyhow::Result<StepRun> {
-    let mut plan = base.clone();
-    plan.set_load(step_load(rate, duration, args.connections));
+    let (args, slos, live) = (set.args, set.slos, set.live);
+    let mut plan = set.base.clone();
+    plan.set_load(step_load(rate, duration, users));
     let plan = Arc::new(plan);
     let stop = Arc::new(AtomicBool::new(false));
     side.outputs.begin(&plan, true);
@@ -197,12 +198,15 @@ fn step(
     let verdict = if watch.window.seconds <= 0.0 {
         Verdict::Fail("the step ended before its warm-up did".into())
     } else {
-        judge(slos, &watch.window, rate, lag_limit.as_micros() as u64, baseline)
+        judge(slos, &watch.window, rate, set.lag_limit.as_micros() as u64, baseline)
     };
     let phase = Phase::Probe; // replaced by the caller
-    let report = StepReport::new(rate, phase, &watch.window, &verdict, out.elapsed.as_secs_f64(), watch.stopped_early);
+    let mut report =
+        StepReport::new(rate, phase, &watch.window, &verdict, out.elapsed.as_secs_f64(), watch.stopped_early);
+    report.users = users;
     let service = watch.window.service_p50_us();
-    Ok(StepRun { verdict, report, out, plan, service, window: (from, to) })
+    let iteration = watch.window.iteration_time();
+    Ok(StepRun { verdict, report, out, plan, service, iteration, window: (from, to) })
 }
 
 /// One step run and judged.
@@ -213,6 +217,8 @@ struct StepRun {
     plan: Arc<Plan>,
     /// Median service time in the window (µs).
     service: u64,
+    /// How long an iteration took in the window, think time included.
+    iteration: Option<Duration>,
     /// The window on the monitor's clock: from the step's start to its end (seconds).
     window: (f64, f64),
 }
@@ -245,6 +251,188 @@ fn recover(base: &Plan, bound: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many users each step gets: the `-c` count, or sized for the step's rate from the
+/// iteration time measured at the last passing step (before any, the journey's think time and
+/// 100 ms of requests), capped by the file limit.
+struct Sizing {
+    fixed: Option<usize>,
+    cap: usize,
+    /// The journey's think time per iteration, a floor for the estimate.
+    think: Duration,
+    iteration: Duration,
+}
+
+/// Reruns of a step whose users were all busy, each with more of them.
+const MAX_RESIZES: usize = 2;
+
+impl Sizing {
+    fn new(fixed: Option<usize>, plan: &Plan) -> Sizing {
+        // What the process may open, less the plan's own other files and the side work's sockets.
+        let cap = (crate::sys::raise_nofile_limit().saturating_sub(64 + 100) as usize).max(1);
+        let think = think_per_iteration(plan);
+        Sizing { fixed, cap, think, iteration: think + Duration::from_millis(100) }
+    }
+
+    fn users(&self, rate: f64) -> usize {
+        self.fixed.unwrap_or_else(|| users_for(rate, self.iteration, self.cap))
+    }
+
+    /// Learn the iteration time from a step that passed (a failing one's includes its queues).
+    fn learn(&mut self, iteration: Option<Duration>) {
+        if let Some(t) = iteration {
+            self.iteration = t.max(self.think);
+        }
+    }
+
+    /// More users for a step whose users were all busy, or `None` when they are fixed or at the cap.
+    fn more(&self, rate: f64, users: usize, iteration: Option<Duration>) -> Option<usize> {
+        if self.fixed.is_some() || users >= self.cap {
+            return None;
+        }
+        let measured = iteration.map_or(0, |t| users_for(rate, t, self.cap));
+        Some(measured.max(users.saturating_mul(2)).min(self.cap))
+    }
+}
+
+/// Mean think time in one iteration of the slowest-thinking user type.
+fn think_per_iteration(plan: &Plan) -> Duration {
+    let mean = |t: crate::plan::Think| match t {
+        crate::plan::Think::None => Duration::ZERO,
+        crate::plan::Think::Fixed(d) => d,
+        crate::plan::Think::Range(a, b) => (a + b) / 2,
+    };
+    plan.users
+        .iter()
+        .map(|u| u.steps.iter().map(|&i| mean(plan.steps[i].think.unwrap_or(u.think))).sum::<Duration>())
+        .max()
+        .unwrap_or_default()
+}
+
+/// The shortest step that leaves a whole second after the warm-up (steps are judged on whole
+/// seconds after it).
+fn shortest_step(warmup: Duration) -> Duration {
+    Duration::from_secs(warmup.as_secs_f64().ceil() as u64 + 1)
+}
+
+/// What one search found, with the step the document describes.
+struct Found {
+    max_rps: f64,
+    limited_by: String,
+    steps: Vec<StepReport>,
+    chosen: Option<Kept>,
+}
+
+/// Everything a search needs that stays the same from one search to the next.
+struct Setup<'a> {
+    args: &'a CapacityArgs,
+    base: &'a Plan,
+    slos: &'a [threshold::Threshold],
+    precision: f64,
+    bound: Duration,
+    lag_limit: Duration,
+    live: bool,
+}
+
+/// Run one search from its first probe to its answer. `search`: its number (0 without --repeat).
+fn search_once(set: &Setup, search_no: usize, side: &mut Side) -> anyhow::Result<Found> {
+    let args = set.args;
+    let mut sizing = Sizing::new(args.connections, set.base);
+    let mut search = Search::new(SearchConfig {
+        slos: set.slos.to_vec(),
+        start: args.start,
+        max: args.max,
+        precision: set.precision,
+    });
+    let mut steps: Vec<StepReport> = Vec::new();
+    // The document describes the step at the answer (the best pass, its confirming hold when
+    // there was one); only when nothing passed, the last step.
+    let mut passes: Vec<(f64, Kept)> = Vec::new();
+    let mut last: Option<Kept> = None;
+    let mut baseline = None;
+    let (max_rps, limited_by) = loop {
+        if signals::stop_flag().load(Ordering::Relaxed) {
+            let best = steps.iter().filter(|s| s.verdict == "pass").map(|s| s.rate).fold(0.0, f64::max);
+            break (best, "interrupted before the search ended".to_string());
+        }
+        let (rate, phase) = match search.next() {
+            Next::Done { max_rps, limited_by } => break (max_rps, limited_by),
+            Next::Step { rate, phase } => (rate, phase),
+        };
+        let duration = if phase == Phase::Confirm { args.step_duration * 2 } else { args.step_duration };
+        let mut users = sizing.users(rate);
+        let mut resizes = 0;
+        let (verdict, kept) = loop {
+            let StepRun { verdict, mut report, out, plan, service, iteration, window } =
+                step(set, rate, users, duration, baseline, side)?;
+            report.phase = phase;
+            report.search = search_no;
+            // Every user was busy: with users sized by the search, run the step again with more.
+            let more = (verdict == Verdict::Connections && resizes < MAX_RESIZES)
+                .then(|| sizing.more(rate, users, iteration))
+                .flatten();
+            if let Some(n) = more {
+                report.reason = Some(format!("every one of {} users was busy: again with {}", group(users as u64), group(n as u64)));
+            }
+            print_step(steps.len() + 1, &report);
+            steps.push(report);
+            if verdict == Verdict::Pass {
+                baseline = Some(service);
+                sizing.learn(iteration);
+            }
+            match more {
+                Some(n) => {
+                    users = n;
+                    resizes += 1;
+                }
+                None => break (verdict, (out, plan, window)),
+            }
+        };
+        search.record(rate, phase, &verdict);
+        let failed = matches!(verdict, Verdict::Fail(_));
+        if verdict == Verdict::Pass {
+            passes.push((rate, kept));
+        } else {
+            last = Some(kept);
+        }
+        if failed {
+            recover(set.base, set.bound)?;
+        }
+    };
+    // The watched series where the search stopped: at the first failing step above the answer.
+    let knee =
+        steps.iter().filter(|s| s.rate > max_rps && s.verdict != "pass").min_by(|a, b| a.rate.total_cmp(&b.rate));
+    let limited_by = match knee.filter(|k| !k.monitor.is_empty()) {
+        Some(k) => {
+            let values: Vec<String> =
+                k.monitor.iter().map(|(n, v)| format!("{n} {}", crate::units::round3(*v))).collect();
+            format!("{limited_by}; {} there ({} /s)", values.join(", "), group(k.rate.round() as u64))
+        }
+        None => limited_by,
+    };
+    let chosen = match passes.into_iter().rfind(|(rate, ..)| *rate == max_rps) {
+        Some((_, kept)) => Some(kept),
+        None => last,
+    };
+    Ok(Found { max_rps, limited_by, steps, chosen })
+}
+
+fn print_step(n: usize, report: &StepReport) {
+    println!(
+        "  {:<4} {:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>7}  {}{}",
+        n,
+        format!("{:?}", report.phase).to_lowercase(),
+        group(report.rate.round() as u64),
+        format!("{:.1}", report.achieved_rps),
+        format!("{:.2}ms", report.p50_ms),
+        format!("{:.2}ms", report.p95_ms),
+        format!("{:.2}ms", report.p99_ms),
+        format!("{:.2}%", report.errors),
+        report.verdict,
+        report.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+            + if report.stopped_early { " (stopped early)" } else { "" }
+    );
+}
+
 pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     args.out.refuse_hdr_log("capacity")?;
     let settings = args.live.settings()?;
@@ -274,11 +462,24 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
                 .map_err(|e| PlanError::Invalid(format!("--slo `{s}`: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if !(args.start > 0.0 && args.start.is_finite()) || !(args.max >= args.start) {
+    if !(args.start > 0.0 && args.start.is_finite()) || args.max < args.start || args.max.is_nan() {
         return Err(PlanError::Invalid("need 0 < --start <= --max".into()).into());
     }
-    if args.step_duration <= args.warmup {
-        return Err(PlanError::Invalid("--step-duration must be longer than --warmup".into()).into());
+    let shortest = shortest_step(args.warmup);
+    if args.step_duration < shortest {
+        return Err(PlanError::Invalid(format!(
+            "--step-duration {} leaves no whole second after --warmup {} to judge (a step is judged on the whole seconds after its warm-up): use --step-duration {} or more, or a shorter --warmup",
+            crate::units::duration(args.step_duration),
+            crate::units::duration(args.warmup),
+            crate::units::duration(shortest)
+        ))
+        .into());
+    }
+    if args.repeat == 0 || args.repeat > 100 {
+        return Err(PlanError::Invalid(format!("--repeat {}: use between 1 and 100 searches", args.repeat)).into());
+    }
+    if args.connections == Some(0) {
+        return Err(PlanError::Invalid("-c/--connections must be at least 1".into()).into());
     }
     let precision = parse_precision(&args.precision)?;
     let outputs = crate::live::Live::start(&settings, &base)?;
@@ -298,80 +499,62 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     let lag_limit = SATURATED_LAG.max(bound / 5);
     let live = !args.quiet && crate::sys::is_tty(1);
     let slo_text: Vec<String> = slos.iter().map(|t| t.expr.clone()).collect();
-    println!("stampede capacity · {} · SLO {}\n", base.target().url, slo_text.join(", "));
-    println!(
-        "  {:<4} {:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>7}  verdict",
-        "step", "phase", "rate/s", "achieved/s", "p50", "p95", "p99", "errors"
-    );
-    let mut search = Search::new(SearchConfig { slos: slos.clone(), start: args.start, max: args.max, precision });
-    let mut steps = Vec::new();
-    // The document describes the step at the answer (the best pass, its confirming hold when
-    // there was one); only when nothing passed, the last step.
-    let mut passes: Vec<(f64, Kept)> = Vec::new();
-    let mut last: Option<Kept> = None;
-    let mut baseline = None;
-    let (max_rps, limited_by) = loop {
+    println!("stampede capacity · {} · SLO {}", base.target().url, slo_text.join(", "));
+    let setup = Setup { args: &args, base: &base, slos: &slos, precision, bound, lag_limit, live };
+    let mut found: Vec<Found> = Vec::new();
+    for i in 0..args.repeat {
         if signals::stop_flag().load(Ordering::Relaxed) {
-            let best = steps.iter().filter(|s: &&StepReport| s.verdict == "pass").map(|s| s.rate).fold(0.0, f64::max);
-            break (best, "interrupted before the search ended".to_string());
+            break;
         }
-        match search.next() {
-            Next::Done { max_rps, limited_by } => break (max_rps, limited_by),
-            Next::Step { rate, phase } => {
-                let duration = if phase == Phase::Confirm { args.step_duration * 2 } else { args.step_duration };
-                let StepRun { verdict, mut report, out, plan, service, window } =
-                    step(&base, &args, &slos, rate, duration, live, lag_limit, baseline, &mut side)?;
-                if verdict == Verdict::Pass {
-                    baseline = Some(service);
-                }
-                report.phase = phase;
-                println!(
-                    "  {:<4} {:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>6.2}%  {}{}",
-                    steps.len() + 1,
-                    format!("{phase:?}").to_lowercase(),
-                    group(rate.round() as u64),
-                    format!("{:.1}", report.achieved_rps),
-                    format!("{:.2}ms", report.p50_ms),
-                    format!("{:.2}ms", report.p95_ms),
-                    format!("{:.2}ms", report.p99_ms),
-                    report.errors,
-                    report.verdict,
-                    report.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
-                        + if report.stopped_early { " (stopped early)" } else { "" }
-                );
-                search.record(rate, phase, &verdict);
-                steps.push(report);
-                let failed = matches!(verdict, Verdict::Fail(_));
-                if verdict == Verdict::Pass {
-                    passes.push((rate, (out, plan, window)));
-                } else {
-                    last = Some((out, plan, window));
-                }
-                if failed {
-                    recover(&base, bound)?;
-                }
+        if args.repeat > 1 {
+            if i > 0 {
+                // The next search starts on a service whose queues have drained.
+                recover(&base, bound)?;
             }
+            println!("\n  search {} of {}", i + 1, args.repeat);
+        } else {
+            println!();
         }
-    };
-    // The watched series where the search stopped: at the first failing step above the answer.
-    let knee =
-        steps.iter().filter(|s| s.rate > max_rps && s.verdict != "pass").min_by(|a, b| a.rate.total_cmp(&b.rate));
-    let limited_by = match knee.filter(|k| !k.monitor.is_empty()) {
-        Some(k) => {
-            let values: Vec<String> =
-                k.monitor.iter().map(|(n, v)| format!("{n} {}", crate::units::round3(*v))).collect();
-            format!("{limited_by}; {} there ({} /s)", values.join(", "), group(k.rate.round() as u64))
+        println!(
+            "  {:<4} {:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>7}  verdict",
+            "step", "phase", "rate/s", "achieved/s", "p50", "p95", "p99", "errors"
+        );
+        let f = search_once(&setup, if args.repeat > 1 { i + 1 } else { 0 }, &mut side)?;
+        if args.repeat > 1 {
+            println!("  answer {} req/s, limited by {}", group(f.max_rps.round() as u64), f.limited_by);
         }
-        None => limited_by,
+        found.push(f);
+    }
+    let answers: Vec<f64> = found.iter().map(|f| f.max_rps).collect();
+    let spread = (args.repeat > 1 && !answers.is_empty()).then(|| Spread::of(&answers, precision));
+    let searches: Vec<SearchAnswer> = if args.repeat > 1 {
+        found.iter().map(|f| SearchAnswer { max_rps: round_rate(f.max_rps), limited_by: f.limited_by.clone() }).collect()
+    } else {
+        Vec::new()
     };
+    // The answer: the lowest search's (the rate every search sustained), the first of equals.
+    let Some(pick) = (0..found.len()).min_by(|&a, &b| found[a].max_rps.total_cmp(&found[b].max_rps)) else {
+        println!("\n  interrupted before the first search ended\n");
+        side.outputs.finish();
+        return Ok(Outcome::Interrupted);
+    };
+    let steps: Vec<StepReport> = found.iter_mut().flat_map(|f| std::mem::take(&mut f.steps)).collect();
+    let Found { max_rps, limited_by, chosen, .. } = found.swap_remove(pick);
     println!("\n  capacity    {} req/s", group(max_rps.round() as u64));
+    if let Some(s) = &spread {
+        let each: Vec<String> = answers.iter().map(|a| group(a.round() as u64)).collect();
+        println!(
+            "  searches    {} req/s: the lowest is the answer; spread {:.1}% ({} --precision {:.1}%)",
+            each.join(" · "),
+            s.range.min(1e4) * 100.0,
+            if s.agree { "within" } else { "MORE than" },
+            precision * 100.0
+        );
+    }
     println!("  limited by  {limited_by}\n");
-    let chosen = match passes.into_iter().rfind(|(rate, ..)| *rate == max_rps) {
-        Some((_, kept)) => Some(kept),
-        None => last,
-    };
     let pushes = side.outputs.finish();
     let samples = side.monitor.take().map(|(m, _)| m.finish());
+    let disagree = spread.as_ref().is_some_and(|s| !s.agree);
     let Some((out, plan, (from, to))) = chosen else {
         side.outputs.linger(&signals::stop_flag());
         return Ok(Outcome::Ok);
@@ -381,12 +564,22 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     let mut result = RunResult::build(&plan, &out, samples.as_ref());
     // A step stopped early once lost is the search at work, not an interruption.
     result.interrupted = signals::stop_flag().load(Ordering::Relaxed);
-    result.capacity =
-        Some(CapacityResult { max_rps: (max_rps * 100.0).round() / 100.0, limited_by, slo: slo_text, steps });
+    result.capacity = Some(CapacityResult {
+        max_rps: round_rate(max_rps),
+        limited_by,
+        slo: slo_text,
+        steps,
+        searches,
+        spread,
+    });
     result.run_id = settings.run_id.clone();
     result.outputs = pushes;
     print!("{}", report::text::summary(&result));
     report::write_files(&result, &args.out.files())?;
     side.outputs.linger(&signals::stop_flag());
-    Ok(if max_rps > 0.0 { Outcome::Ok } else { Outcome::ThresholdsFailed })
+    Ok(if max_rps > 0.0 && !disagree { Outcome::Ok } else { Outcome::ThresholdsFailed })
+}
+
+fn round_rate(r: f64) -> f64 {
+    (r * 100.0).round() / 100.0
 }

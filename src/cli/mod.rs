@@ -130,9 +130,15 @@ pub struct CapacityArgs {
     /// Stop narrowing when the passing and failing rates are this close
     #[arg(long, default_value = "5%")]
     pub precision: String,
-    /// Connections (users) available to carry the load
-    #[arg(short = 'c', long = "connections", default_value_t = 1000)]
-    pub connections: usize,
+    /// Users (each with its connection) carrying the load, the same for every step [default: sized
+    /// for each step from its rate and the measured iteration time, think time included: twice
+    /// what it needs, at least 1000, at most what the file limit allows]
+    #[arg(short = 'c', long = "connections")]
+    pub connections: Option<usize>,
+    /// Run the whole search N times and report each answer and their spread; exit 1 when
+    /// they differ by more than --precision
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
     /// Worker threads, one per core [default: every core the process may use]
     #[arg(short = 't', long = "threads")]
     pub workers: Option<usize>,

@@ -147,6 +147,11 @@ impl Arrivals {
         self.next.set(next);
     }
 
+    /// Users parked waiting for a start (free, between iterations).
+    pub fn idle(&self) -> usize {
+        self.parked.borrow().len()
+    }
+
     /// Starts dropped since the last call.
     pub fn take_dropped(&self) -> u64 {
         self.dropped.replace(0)

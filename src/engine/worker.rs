@@ -350,13 +350,15 @@ fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx
     let wait_now = crate::sys::thread_run_delay();
     let wait = wait_now.saturating_sub(ctx.wait_mark.replace(wait_now));
     let mut stats = ctx.stats.replace(fresh_stats(&ctx.plan));
+    let mut idle = 0;
     for lane in &ctx.lanes {
         if let Some(a) = &lane.arrivals {
             stats.drop_starts(lane.scenario, a.take_dropped());
+            idle += a.idle() as u64;
         }
         stats.lane(lane.scenario).active_users = lane.running_users() as u64;
     }
-    stats.gauges = Gauges { active_users: ctx.running_users() as u64, in_flight: ctx.in_flight.get() };
+    stats.gauges = Gauges { active_users: ctx.running_users() as u64, idle_users: idle, in_flight: ctx.in_flight.get() };
     let elapsed = at.saturating_duration_since(ctx.start);
     let _ = tx.send(Msg::Interval { worker, seq, elapsed, stats, last, cpu, wait });
 }

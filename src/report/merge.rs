@@ -763,6 +763,8 @@ mod tests {
             limited_by: "p(99) < 100ms".into(),
             slo: Vec::new(),
             steps: Vec::new(),
+                    searches: Vec::new(),
+            spread: None,
         });
         refused(&[a.clone(), cap], "capacity result");
         assert!(merge(&[a, b]).is_ok());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::util::{self, Outcome, TempDir, TestTarget};
+use crate::util::{self, Outcome, Response, Server, TempDir, TestTarget, assert_refused_before_sending};
 
 /// The issue's bound on one search.
 const SEARCH_LIMIT: Duration = Duration::from_secs(50);
@@ -49,24 +49,143 @@ fn assert_within_10_percent(out: &Outcome, known: f64, what: &str) {
     assert!(!limited_by(out).starts_with("generator"), "{what}: blamed the generator: {}", limited_by(out));
 }
 
+/// Three whole searches in a row (`--repeat 3`, queues drained between them): each answer within
+/// ±10% of the server's capacity, the spread within --precision, the answer the lowest of them.
+fn assert_three_searches_agree(out: &Outcome, known: f64, what: &str) {
+    out.assert_code(0);
+    let searches = out.at("/capacity/searches").as_array().expect("searches").clone();
+    assert_eq!(searches.len(), 3, "{what}: {searches:?}");
+    let answers: Vec<f64> = searches.iter().map(|s| s["max_rps"].as_f64().unwrap()).collect();
+    for a in &answers {
+        assert!(
+            (a - known).abs() <= 0.10 * known,
+            "{what}: answers {answers:?}, the server's capacity is {known}\n{}",
+            out.stdout
+        );
+    }
+    let lowest = answers.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(max_rps(out), lowest, "{what}: the answer is the lowest search's");
+    assert_eq!(out.at("/capacity/spread/agree"), true, "{what}: {answers:?}");
+    assert!(out.stdout.contains("search 3 of 3") && out.stdout.contains("spread"), "{}", out.stdout);
+    // Each step says which search it belongs to.
+    let steps = out.at("/capacity/steps").as_array().expect("steps").clone();
+    for n in 1..=3 {
+        assert!(steps.iter().any(|s| s["search"] == n), "{what}: no step of search {n}");
+    }
+    assert_eq!(out.f64("/load/rate"), lowest, "{what}: the document describes another step");
+    assert!(!limited_by(out).starts_with("generator"), "{what}: blamed the generator: {}", limited_by(out));
+    assert!(out.wall <= 2 * SEARCH_LIMIT, "{what}: three searches took {:?}", out.wall);
+}
+
+/// Three searches against the same queueing server agree (once 1,600 one time and 2,000 the next).
 #[test]
-fn a_latency_knee_is_found_within_10_percent() {
+fn three_searches_in_a_row_agree_on_a_latency_knee() {
     let _m = util::exclusive_machine();
     let target = TestTarget::start();
     let url = format!("{}/capacity/queue/2000", target.url());
-    let out = capacity(&url, &["--start", "200", "--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
-    assert_within_10_percent(&out, 2000.0, "queueing server");
+    let out = capacity_repeated(&url, "1200", &["--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
+    assert_three_searches_agree(&out, 2000.0, "queueing server");
     assert!(limited_by(&out).contains("p(99)"), "the latency SLO broke above the answer: {}", limited_by(&out));
 }
 
 #[test]
-fn an_error_knee_is_found_within_10_percent() {
+fn three_searches_in_a_row_agree_on_an_error_knee() {
     let _m = util::exclusive_machine();
     let target = TestTarget::start();
     let url = format!("{}/capacity/refuse/3000", target.url());
-    let out = capacity(&url, &["--start", "200", "--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
-    assert_within_10_percent(&out, 3000.0, "refusing server");
+    let out = capacity_repeated(&url, "1800", &["--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
+    assert_three_searches_agree(&out, 3000.0, "refusing server");
     assert!(limited_by(&out).contains("errors"), "the error SLO broke above the answer: {}", limited_by(&out));
+}
+
+/// `--repeat 3` with the shortest steps there are (2 s: 1 s of warm-up, 1 s judged), started
+/// close below the knee so that three searches stay short.
+fn capacity_repeated(target: &str, start: &str, args: &[&str]) -> Outcome {
+    let mut all =
+        vec!["capacity", target, "-q", "-t", "1", "--step-duration", "2s", "--precision", "8%", "--repeat", "3"];
+    all.extend_from_slice(&["--start", start]);
+    all.extend_from_slice(args);
+    util::stampede_json_within(&all, 2 * SEARCH_LIMIT)
+}
+
+/// Steps too short to leave a whole second after the warm-up used to fail every step ("ended
+/// before its warm-up did") and walk the rate down to nothing; now they are refused up front.
+#[test]
+fn regression_steps_shorter_than_warmup_and_a_second_are_refused_before_any_load() {
+    let server = Server::start(|_| Response::with_length(200, "ok").into());
+    let out = util::stampede_json(&[
+        "capacity",
+        &server.url("/"),
+        "--slo",
+        "p(99) < 100ms",
+        "--step-duration",
+        "1s",
+        "--warmup",
+        "200ms",
+    ]);
+    assert_refused_before_sending(&server, &out, "--step-duration 1s --warmup 200ms");
+    assert!(
+        out.stderr.contains("--step-duration 1s") && out.stderr.contains("use --step-duration 2s or more"),
+        "{}",
+        out.stderr
+    );
+    let out = util::stampede_json(&["capacity", &server.url("/"), "--slo", "p(99) < 100ms", "--repeat", "0"]);
+    assert_refused_before_sending(&server, &out, "--repeat 0");
+}
+
+/// A journey whose users think 1 s needs a user per iteration in flight for a whole second: at
+/// 1,500 iterations/s, ~1,500 users, more than the 1,000 the search used to give every step. Users
+/// are sized from the measured iteration time, and the search finds the service's capacity.
+#[test]
+fn a_think_time_journey_is_searched_to_its_true_capacity() {
+    let _m = util::exclusive_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("capacity-think");
+    let file = dir.write("think.toml", &think_journey(&target, "1s"));
+    let out = capacity(file.to_str().unwrap(), &["--start", "600", "--precision", "8%", "--slo", "p(99) < 100ms"]);
+    assert_within_10_percent(&out, 1500.0, "journey thinking 1 s");
+    let steps = out.at("/capacity/steps").as_array().expect("steps").clone();
+    let sized: Vec<(f64, u64)> = steps.iter().map(|s| (s["rate"].as_f64().unwrap(), s["users"].as_u64().unwrap())).collect();
+    for (rate, users) in &sized {
+        assert!(*users as f64 >= *rate, "a step at {rate}/s had {users} users for 1 s iterations: {sized:?}");
+    }
+}
+
+/// Regression: with users thinking 100 ms and too few of them (-c 50), steps were short of
+/// starts because every user was thinking, and the search blamed the generator at 2% CPU.
+#[test]
+fn regression_too_few_thinking_users_are_named_not_the_generator() {
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("capacity-think-few");
+    let file = dir.write("think.toml", &think_journey(&target, "100ms"));
+    let out = capacity(file.to_str().unwrap(), &["--start", "200", "--max", "800", "-c", "50", "--slo", "p(99) < 100ms"]);
+    let limit = limited_by(&out);
+    assert!(limit.starts_with("connections"), "{limit}\n{}", out.stdout);
+    assert!(max_rps(&out) >= 200.0, "{}", out.stdout);
+}
+
+/// One request per iteration to the queueing server at 1,500/s, then `think`.
+fn think_journey(target: &TestTarget, think: &str) -> String {
+    format!(
+        r#"
+target = "{url}"
+
+[load]
+executor = "constant-vus"
+vus = 10
+duration = "5s"
+
+[[users]]
+name = "reader"
+think = "{think}"
+
+  [[users.steps]]
+  name = "read"
+  request = "GET /capacity/queue/1500"
+"#,
+        url = target.url()
+    )
 }
 
 #[test]

@@ -271,6 +271,8 @@ fn step(rate: f64, phase: Phase, p99_ms: f64, verdict: &str) -> StepReport {
         duration_s: 5.0,
         stopped_early: verdict == "fail",
         monitor: Default::default(),
+        users: 0,
+        search: 0,
     }
 }
 
@@ -291,6 +293,8 @@ fn capacity_runs_show_the_curve_the_answer_and_the_steps() {
             step(450.0, Phase::Bisect, 120.0, "generator"),
             step(400.0, Phase::Confirm, 9.0, "pass"),
         ],
+            searches: Vec::new(),
+        spread: None,
     });
     let html = render(&r);
     assert!(html.contains("<h3>Latency vs offered rate"));
