@@ -1,12 +1,14 @@
 //! `stampede capacity` against servers whose capacity is known by construction: the built-in
 //! target's `/capacity/queue/{R}` (serves R per second, queues the rest: a latency knee) and
 //! `/capacity/refuse/{R}` (admits R per second, 503 for the rest: an error knee), in URL and
-//! scenario mode; and a generator starved of CPU, which must say it was the limit.
+//! scenario mode; a real nginx's `limit_req` (a rate and a burst of known size); and a generator
+//! starved of CPU, which must say it was the limit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::util::nginx::Nginx;
 use crate::util::{self, Outcome, TempDir, TestTarget};
 
 /// The bound on one search.
@@ -102,6 +104,25 @@ name = "reader"
     let out = capacity(file.to_str().unwrap(), &["--start", "200", "--slo", "p(99) < 100ms"]);
     assert_within_10_percent(&out, 1500.0, "scenario against a queueing server");
     assert_eq!(out.at("/steps/0/name"), "read", "the journey's step is reported");
+}
+
+/// A server stampede did not write: nginx's `limit_req` at 2,000/s with a burst of 1,000 (the
+/// excess waits its turn, then gets a 503). Above the rate the queue grows until p(99) or the
+/// 503s break an SLO.
+#[test]
+fn a_search_against_nginx_limit_req_finds_its_rate_within_10_percent() {
+    let _m = util::exclusive_machine();
+    let nginx = Nginx::rate_limited(2000, 1000);
+    let out = capacity(&nginx.url("/queue"), &["--start", "500", "--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
+    assert_within_10_percent(&out, 2000.0, "nginx limit_req");
+    let limit = limited_by(&out);
+    assert!(limit.contains("p(99)") || limit.contains("errors"), "an SLO broke above the answer: {limit}");
+    // The limiter really limited: some step above the rate (and its 10%) failed.
+    let steps = out.at("/capacity/steps").as_array().expect("steps").clone();
+    assert!(
+        steps.iter().any(|s| s["verdict"] == "fail" && s["rate"].as_f64().is_some_and(|r| r > 2200.0)),
+        "no step above 2,200/s failed: {steps:#?}"
+    );
 }
 
 /// Burns the CPU it is pinned to until dropped.
