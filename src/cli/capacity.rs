@@ -371,7 +371,11 @@ fn search_once(set: &Setup, search_no: usize, side: &mut Side) -> anyhow::Result
                 .then(|| sizing.more(rate, users, iteration))
                 .flatten();
             if let Some(n) = more {
-                report.reason = Some(format!("every one of {} users was busy: again with {}", group(users as u64), group(n as u64)));
+                report.reason = Some(format!(
+                    "every one of {} users was busy: again with {}",
+                    group(users as u64),
+                    group(n as u64)
+                ));
             }
             print_step(steps.len() + 1, &report);
             steps.push(report);
@@ -528,7 +532,10 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     let answers: Vec<f64> = found.iter().map(|f| f.max_rps).collect();
     let spread = (args.repeat > 1 && !answers.is_empty()).then(|| Spread::of(&answers, precision));
     let searches: Vec<SearchAnswer> = if args.repeat > 1 {
-        found.iter().map(|f| SearchAnswer { max_rps: round_rate(f.max_rps), limited_by: f.limited_by.clone() }).collect()
+        found
+            .iter()
+            .map(|f| SearchAnswer { max_rps: round_rate(f.max_rps), limited_by: f.limited_by.clone() })
+            .collect()
     } else {
         Vec::new()
     };
@@ -564,14 +571,8 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     let mut result = RunResult::build(&plan, &out, samples.as_ref());
     // A step stopped early once lost is the search at work, not an interruption.
     result.interrupted = signals::stop_flag().load(Ordering::Relaxed);
-    result.capacity = Some(CapacityResult {
-        max_rps: round_rate(max_rps),
-        limited_by,
-        slo: slo_text,
-        steps,
-        searches,
-        spread,
-    });
+    result.capacity =
+        Some(CapacityResult { max_rps: round_rate(max_rps), limited_by, slo: slo_text, steps, searches, spread });
     result.run_id = settings.run_id.clone();
     result.outputs = pushes;
     print!("{}", report::text::summary(&result));

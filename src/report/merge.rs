@@ -763,7 +763,7 @@ mod tests {
             limited_by: "p(99) < 100ms".into(),
             slo: Vec::new(),
             steps: Vec::new(),
-                    searches: Vec::new(),
+            searches: Vec::new(),
             spread: None,
         });
         refused(&[a.clone(), cap], "capacity result");

@@ -1,12 +1,15 @@
 //! `stampede capacity` against servers whose capacity is known by construction: the built-in
 //! target's `/capacity/queue/{R}` (serves R per second, queues the rest: a latency knee) and
 //! `/capacity/refuse/{R}` (admits R per second, 503 for the rest: an error knee), in URL and
-//! scenario mode; and a generator starved of CPU, which must say it was the limit.
+//! scenario mode, three searches in a row, a journey with think time; a real nginx's `limit_req`
+//! (a rate and a burst of known size); and a generator starved of CPU, which must say it was the
+//! limit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::util::nginx::Nginx;
 use crate::util::{self, Outcome, Response, Server, TempDir, TestTarget, assert_refused_before_sending};
 
 /// The bound on one search.
@@ -34,7 +37,7 @@ fn assert_within_10_percent(out: &Outcome, known: f64, what: &str) {
         .as_array()
         .expect("steps")
         .iter()
-        .map(|s| format!("{} → {} p99 {}", s["rate"], s["verdict"], s["p99"]))
+        .map(|s| format!("{} → {} p99 {} ms", s["rate"], s["verdict"], s["p99_ms"]))
         .collect();
     assert!(
         (found - known).abs() <= 0.10 * known,
@@ -145,7 +148,8 @@ fn a_think_time_journey_is_searched_to_its_true_capacity() {
     let out = capacity(file.to_str().unwrap(), &["--start", "600", "--precision", "8%", "--slo", "p(99) < 100ms"]);
     assert_within_10_percent(&out, 1500.0, "journey thinking 1 s");
     let steps = out.at("/capacity/steps").as_array().expect("steps").clone();
-    let sized: Vec<(f64, u64)> = steps.iter().map(|s| (s["rate"].as_f64().unwrap(), s["users"].as_u64().unwrap())).collect();
+    let sized: Vec<(f64, u64)> =
+        steps.iter().map(|s| (s["rate"].as_f64().unwrap(), s["users"].as_u64().unwrap())).collect();
     for (rate, users) in &sized {
         assert!(*users as f64 >= *rate, "a step at {rate}/s had {users} users for 1 s iterations: {sized:?}");
     }
@@ -159,7 +163,8 @@ fn regression_too_few_thinking_users_are_named_not_the_generator() {
     let target = TestTarget::start();
     let dir = TempDir::new("capacity-think-few");
     let file = dir.write("think.toml", &think_journey(&target, "100ms"));
-    let out = capacity(file.to_str().unwrap(), &["--start", "200", "--max", "800", "-c", "50", "--slo", "p(99) < 100ms"]);
+    let out =
+        capacity(file.to_str().unwrap(), &["--start", "200", "--max", "800", "-c", "50", "--slo", "p(99) < 100ms"]);
     let limit = limited_by(&out);
     assert!(limit.starts_with("connections"), "{limit}\n{}", out.stdout);
     assert!(max_rps(&out) >= 200.0, "{}", out.stdout);
@@ -221,6 +226,28 @@ name = "reader"
     let out = capacity(file.to_str().unwrap(), &["--start", "200", "--slo", "p(99) < 100ms"]);
     assert_within_10_percent(&out, 1500.0, "scenario against a queueing server");
     assert_eq!(out.at("/steps/0/name"), "read", "the journey's step is reported");
+}
+
+/// A server stampede did not write: nginx's `limit_req` at 2,000/s with a burst of 1,000 (the
+/// excess waits its turn, then gets a 503). Above the rate the queue grows until p(99) or the
+/// 503s break an SLO.
+#[test]
+fn a_search_against_nginx_limit_req_finds_its_rate_within_10_percent() {
+    let _m = util::exclusive_machine();
+    let nginx = Nginx::rate_limited(2000, 1000);
+    let out = capacity(
+        &nginx.url("/queue"),
+        &["--start", "1000", "--precision", "8%", "--slo", "p(99) < 100ms", "--slo", "errors < 1%"],
+    );
+    assert_within_10_percent(&out, 2000.0, "nginx limit_req");
+    let limit = limited_by(&out);
+    assert!(limit.contains("p(99)") || limit.contains("errors"), "an SLO broke above the answer: {limit}");
+    // The limiter really limited: some step above the rate (and its 10%) failed.
+    let steps = out.at("/capacity/steps").as_array().expect("steps").clone();
+    assert!(
+        steps.iter().any(|s| s["verdict"] == "fail" && s["rate"].as_f64().is_some_and(|r| r > 2200.0)),
+        "no step above 2,200/s failed: {steps:#?}"
+    );
 }
 
 /// Burns the CPU it is pinned to until dropped.

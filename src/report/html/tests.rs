@@ -293,7 +293,7 @@ fn capacity_runs_show_the_curve_the_answer_and_the_steps() {
             step(450.0, Phase::Bisect, 120.0, "generator"),
             step(400.0, Phase::Confirm, 9.0, "pass"),
         ],
-            searches: Vec::new(),
+        searches: Vec::new(),
         spread: None,
     });
     let html = render(&r);

@@ -1,11 +1,12 @@
 //! Helpers for the integration tests: a scripted raw HTTP server on loopback ([`server`]), the
 //! built-in target in the test process and temp dirs ([`target`]), a runner for the real binary
-//! ([`run`]), and the checks many tests share.
+//! ([`run`]), a real rate-limited nginx ([`nginx`]), and the checks many tests share.
 
 #![allow(dead_code)]
 
 pub mod app;
 pub mod exporter;
+pub mod nginx;
 pub mod prometheus;
 pub mod raw;
 pub mod run;
