@@ -372,7 +372,7 @@ pub fn judge(
         if let Some(g) = w.backlog_growth() {
             if g > FALLING_BEHIND * rate && g * w.seconds >= 20.0 {
                 return Verdict::Fail(format!(
-                    "the service fell behind: {:.0} more requests waiting each second ({:.1}% of the rate)",
+                    "the service fell behind: {:.0} more users waiting for it each second ({:.1}% of the rate), so its latency keeps rising",
                     g,
                     100.0 * g / rate
                 ));

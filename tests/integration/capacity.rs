@@ -88,7 +88,11 @@ fn three_searches_in_a_row_agree_on_a_latency_knee() {
     let url = format!("{}/capacity/queue/2000", target.url());
     let out = capacity_repeated(&url, "1200", &["--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
     assert_three_searches_agree(&out, 2000.0, "queueing server");
-    assert!(limited_by(&out).contains("p(99)"), "the latency SLO broke above the answer: {}", limited_by(&out));
+    let limit = limited_by(&out);
+    assert!(
+        limit.contains("p(99)") || limit.contains("fell behind"),
+        "the latency SLO broke above the answer, or the queue grew: {limit}"
+    );
 }
 
 #[test]
