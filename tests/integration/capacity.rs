@@ -86,7 +86,7 @@ fn three_searches_in_a_row_agree_on_a_latency_knee() {
     let _m = util::exclusive_machine();
     let target = TestTarget::start();
     let url = format!("{}/capacity/queue/2000", target.url());
-    let out = capacity_repeated(&url, "1200", &["--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
+    let out = capacity_repeated(&url, "1600", &["--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
     assert_three_searches_agree(&out, 2000.0, "queueing server");
     let limit = limited_by(&out);
     assert!(
@@ -100,16 +100,29 @@ fn three_searches_in_a_row_agree_on_an_error_knee() {
     let _m = util::exclusive_machine();
     let target = TestTarget::start();
     let url = format!("{}/capacity/refuse/3000", target.url());
-    let out = capacity_repeated(&url, "1800", &["--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
+    let out = capacity_repeated(&url, "2400", &["--slo", "p(99) < 100ms", "--slo", "errors < 1%"]);
     assert_three_searches_agree(&out, 3000.0, "refusing server");
     assert!(limited_by(&out).contains("errors"), "the error SLO broke above the answer: {}", limited_by(&out));
 }
 
-/// `--repeat 3` with the shortest steps there are (2 s: 1 s of warm-up, 1 s judged), started
-/// close below the knee so that three searches stay short.
+/// `--repeat 3` with the shortest steps there are (1 s, no warm-up: these servers have nothing
+/// to warm up), started close below the knee so that three searches stay short.
 fn capacity_repeated(target: &str, start: &str, args: &[&str]) -> Outcome {
-    let mut all =
-        vec!["capacity", target, "-q", "-t", "1", "--step-duration", "2s", "--precision", "8%", "--repeat", "3"];
+    let mut all = vec![
+        "capacity",
+        target,
+        "-q",
+        "-t",
+        "1",
+        "--step-duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--precision",
+        "10%",
+        "--repeat",
+        "3",
+    ];
     all.extend_from_slice(&["--start", start]);
     all.extend_from_slice(args);
     util::stampede_json_within(&all, 2 * SEARCH_LIMIT)
@@ -149,7 +162,7 @@ fn a_think_time_journey_is_searched_to_its_true_capacity() {
     let target = TestTarget::start();
     let dir = TempDir::new("capacity-think");
     let file = dir.write("think.toml", &think_journey(&target, "1s"));
-    let out = capacity(file.to_str().unwrap(), &["--start", "600", "--precision", "8%", "--slo", "p(99) < 100ms"]);
+    let out = capacity(file.to_str().unwrap(), &["--start", "1000", "--precision", "10%", "--slo", "p(99) < 100ms"]);
     assert_within_10_percent(&out, 1500.0, "journey thinking 1 s");
     let steps = out.at("/capacity/steps").as_array().expect("steps").clone();
     let sized: Vec<(f64, u64)> =
@@ -227,7 +240,7 @@ name = "reader"
             url = target.url()
         ),
     );
-    let out = capacity(file.to_str().unwrap(), &["--start", "200", "--slo", "p(99) < 100ms"]);
+    let out = capacity(file.to_str().unwrap(), &["--start", "1000", "--precision", "10%", "--slo", "p(99) < 100ms"]);
     assert_within_10_percent(&out, 1500.0, "scenario against a queueing server");
     assert_eq!(out.at("/steps/0/name"), "read", "the journey's step is reported");
 }
@@ -241,7 +254,7 @@ fn a_search_against_nginx_limit_req_finds_its_rate_within_10_percent() {
     let nginx = Nginx::rate_limited(2000, 1000);
     let out = capacity(
         &nginx.url("/queue"),
-        &["--start", "1000", "--precision", "8%", "--slo", "p(99) < 100ms", "--slo", "errors < 1%"],
+        &["--start", "1600", "--precision", "10%", "--slo", "p(99) < 100ms", "--slo", "errors < 1%"],
     );
     assert_within_10_percent(&out, 2000.0, "nginx limit_req");
     let limit = limited_by(&out);
