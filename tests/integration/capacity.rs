@@ -1,7 +1,7 @@
 //! `stampede capacity` against servers whose capacity is known by construction: the built-in
 //! target's `/capacity/queue/{R}` (serves R per second, queues the rest: a latency knee) and
-//! `/capacity/refuse/{R}` (admits R per second, 503 for the rest: an error knee), in URL and
-//! scenario mode, three searches in a row, a journey with think time; a real nginx's `limit_req`
+//! `/capacity/refuse/{R}` (admits R per second, 503 for the rest: an error knee), three searches
+//! in a row, a scenario journey with think time (in iterations/s); a real nginx's `limit_req`
 //! (a rate and a burst of known size); and a generator starved of CPU, which must say it was the
 //! limit.
 
@@ -170,6 +170,8 @@ fn a_think_time_journey_is_searched_to_its_true_capacity() {
     for (rate, users) in &sized {
         assert!(*users as f64 >= *rate, "a step at {rate}/s had {users} users for 1 s iterations: {sized:?}");
     }
+    // A scenario is searched in iterations per second; its journey's step is reported.
+    assert_eq!(out.at("/steps/0/name"), "read", "the journey's step is reported");
 }
 
 /// Regression: with users thinking 100 ms and too few of them (-c 50), steps were short of
@@ -210,44 +212,6 @@ think = "{think}"
     )
 }
 
-#[test]
-fn a_scenario_journey_is_searched_in_iterations_per_second() {
-    let _m = util::exclusive_machine();
-    let target = TestTarget::start();
-    let dir = TempDir::new("capacity-scenario");
-    // One request per iteration to the queueing server: the capacity in iterations is R. The
-    // file's own arrival rate is replaced by the search.
-    let file = dir.write(
-        "journey.toml",
-        &format!(
-            r#"
-name = "queue journey"
-target = "{url}"
-
-[load]
-executor = "constant-arrival-rate"
-rate = 10
-duration = "5s"
-max_vus = 100
-
-[[users]]
-name = "reader"
-
-  [[users.steps]]
-  name = "read"
-  request = "GET /capacity/queue/1500"
-"#,
-            url = target.url()
-        ),
-    );
-    let out = capacity(file.to_str().unwrap(), &["--start", "1000", "--precision", "10%", "--slo", "p(99) < 100ms"]);
-    assert_within_10_percent(&out, 1500.0, "scenario against a queueing server");
-    assert_eq!(out.at("/steps/0/name"), "read", "the journey's step is reported");
-}
-
-/// A server stampede did not write: nginx's `limit_req` at 2,000/s with a burst of 1,000 (the
-/// excess waits its turn, then gets a 503). Above the rate the queue grows until p(99) or the
-/// 503s break an SLO.
 #[test]
 fn a_search_against_nginx_limit_req_finds_its_rate_within_10_percent() {
     let _m = util::exclusive_machine();
