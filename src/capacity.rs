@@ -209,11 +209,10 @@ pub struct Window {
     pub seconds: f64,
     /// Busiest worker's CPU per second (percent).
     pub cpu: Vec<f64>,
-    /// Users busy in an iteration (a request, or thinking between two) at each second's end, as
-    /// a share of all users (0..1).
-    pub busy: Vec<f64>,
-    /// Users busy in an iteration at each second's end.
+    /// Users busy in an iteration (a request, or thinking between two) at each second's end.
     pub busy_users: Vec<f64>,
+    /// Users the step had.
+    pub users: usize,
     /// Iterations finished in the window.
     pub iterations: u64,
     /// Users busy at the end of the warm-up (the window's start), and the warm-up's length (s).
@@ -234,8 +233,8 @@ impl Window {
             stats: Stats::new(steps),
             seconds: 0.0,
             cpu: Vec::new(),
-            busy: Vec::new(),
             busy_users: Vec::new(),
+            users: 0,
             iterations: 0,
             busy_before: None,
             warmup_s: 0.0,
@@ -252,10 +251,8 @@ impl Window {
         self.seconds += row.interval_s;
         self.cpu.push(row.worker_cpu_max);
         self.wait.push(row.worker_wait_max);
-        let g = interval.gauges;
-        let busy = g.active_users.saturating_sub(g.idle_users) as f64;
-        self.busy_users.push(busy);
-        self.busy.push(busy / users.max(1) as f64);
+        self.users = users;
+        self.busy_users.push(interval.gauges.busy_users() as f64);
         self.p50.push(row.p50_us);
         self.iterations += interval.iterations();
     }
@@ -263,8 +260,7 @@ impl Window {
     /// Note a second of the warm-up (before the window): its busy users are the window's start.
     pub fn warming(&mut self, row: &TimelineRow, interval: &Stats, seconds: f64) {
         self.p50_before = row.p50_us;
-        let g = interval.gauges;
-        self.busy_before = Some(g.active_users.saturating_sub(g.idle_users) as f64);
+        self.busy_before = Some(interval.gauges.busy_users() as f64);
         self.warmup_s = seconds;
     }
 
@@ -282,6 +278,11 @@ impl Window {
         // end leaves the median where it was (and is not a backlog that keeps growing).
         let rising = *self.p50.last()? as f64 > self.p50_before as f64 * 1.2 + 1000.0;
         Some(if rising { (after - before) / self.seconds } else { 0.0 })
+    }
+
+    /// Users busy at each second's end, as a share of all users (0..1).
+    pub fn busy(&self) -> impl Iterator<Item = f64> + '_ {
+        self.busy_users.iter().map(|b| b / self.users.max(1) as f64)
     }
 
     /// How long an iteration took on average, by Little's law (users busy over iterations per
@@ -334,7 +335,7 @@ pub fn judge(
     // not answered: a saturated service answers fewer than the rate while every start went out.)
     let lag_p99 = if w.stats.lag.is_empty() { 0 } else { w.stats.lag.value_at_quantile(0.99) };
     let mean_cpu = w.cpu.iter().sum::<f64>() / w.cpu.len().max(1) as f64;
-    let mean_busy = w.busy.iter().sum::<f64>() / w.busy.len().max(1) as f64;
+    let mean_busy = w.busy().sum::<f64>() / w.busy_users.len().max(1) as f64;
     // Busy is running or waiting to run (a core shared with something else): a worker runnable
     // all the time is saturated whether it got its core or not. (Per second the busiest
     // worker's CPU plus the most-delayed worker's wait: the same worker with -t 1, an upper
@@ -404,7 +405,7 @@ pub fn judge(
     // Latency failed because requests waited for a connection, not because the service was
     // slow: every connection was busy, yet the service answered as fast as at lower rates (a
     // saturated service gets slower instead, and more connections would only queue there).
-    let starved = w.busy.iter().filter(|&&b| b >= 0.99).count() * 2 >= w.busy.len().max(1);
+    let starved = w.busy().filter(|&b| b >= 0.99).count() * 2 >= w.busy_users.len().max(1);
     let service_p50 = if total.service.is_empty() { 0 } else { total.service.value_at_quantile(0.5) };
     let service_steady = baseline_service_us.is_some_and(|b| service_p50 <= (b * 2).max(b + 1000));
     if starved && service_steady && is_latency(&t.metric) {

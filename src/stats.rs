@@ -173,6 +173,13 @@ pub struct Gauges {
     pub in_flight: u64,
 }
 
+impl Gauges {
+    /// Users in an iteration (a request, or thinking between two): running, not parked.
+    pub fn busy_users(&self) -> u64 {
+        self.active_users.saturating_sub(self.idle_users)
+    }
+}
+
 /// What one scenario counts beside its requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LaneCounts {

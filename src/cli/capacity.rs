@@ -296,14 +296,9 @@ impl Sizing {
 
 /// Mean think time in one iteration of the slowest-thinking user type.
 fn think_per_iteration(plan: &Plan) -> Duration {
-    let mean = |t: crate::plan::Think| match t {
-        crate::plan::Think::None => Duration::ZERO,
-        crate::plan::Think::Fixed(d) => d,
-        crate::plan::Think::Range(a, b) => (a + b) / 2,
-    };
     plan.users
         .iter()
-        .map(|u| u.steps.iter().map(|&i| mean(plan.steps[i].think.unwrap_or(u.think))).sum::<Duration>())
+        .map(|u| u.steps.iter().map(|&i| plan.steps[i].think.unwrap_or(u.think).mean()).sum::<Duration>())
         .max()
         .unwrap_or_default()
 }

@@ -113,6 +113,17 @@ pub enum Think {
     Range(Duration, Duration),
 }
 
+impl Think {
+    /// The pause on average.
+    pub fn mean(self) -> Duration {
+        match self {
+            Think::None => Duration::ZERO,
+            Think::Fixed(d) => d,
+            Think::Range(a, b) => (a + b) / 2,
+        }
+    }
+}
+
 /// One step of a journey (one request), with what to check and keep from its response.
 #[derive(Debug, Clone)]
 pub struct Step {
