@@ -122,6 +122,18 @@ impl Compiler<'_> {
             (0, format!("{}{rest}", targets[0].path.split('?').next().unwrap_or("").trim_end_matches('/')))
         } else if rest.contains("://") {
             let url_end = rest.find("{{").unwrap_or(rest.len());
+            // Holes may stand in the path and query, never in the scheme, host or port: the
+            // connection is chosen when the plan is built.
+            let after_scheme = rest.find("://").map_or(0, |i| i + 3);
+            if url_end < rest.len() && !rest[after_scheme..url_end].contains(['/', '?']) {
+                return self.err(
+                    spec.request.span(),
+                    format!(
+                        "request `{req}`: a hole in the host or port of a URL is not supported; \
+                         holes may stand in the path and the query"
+                    ),
+                );
+            }
             let t = Target::parse(&rest[..url_end]).or_else(|e| self.err(spec.request.span(), e.to_string()))?;
             let idx = match targets.iter().position(|x| x.authority == t.authority && x.tls == t.tls) {
                 Some(i) => i,
@@ -130,11 +142,9 @@ impl Compiler<'_> {
                     targets.len() - 1
                 }
             };
-            let path = if url_end < rest.len() {
-                format!("{}{}", t.path.trim_end_matches('/'), &rest[url_end..])
-            } else {
-                t.path.clone()
-            };
+            // The URL's path up to the first hole, as parsed (a `/` before the hole stays: the
+            // hole starts a path segment), then the rest as written.
+            let path = if url_end < rest.len() { format!("{}{}", t.path, &rest[url_end..]) } else { t.path.clone() };
             (idx, path)
         } else {
             return self.err(

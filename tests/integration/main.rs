@@ -11,6 +11,7 @@
 //! - [`io`]: the epoll path, under a seccomp filter that refuses io_uring as containers do.
 //! - [`live`]: live outputs: remote write into a real Prometheus, the dashboard in headless Chromium.
 //! - [`monitor`]: the service's own series (node_exporter, Prometheus, an in-process exporter).
+//! - [`paths`]: request-targets on the wire, for every way a step writes its path, and redirects.
 
 mod bench;
 mod capacity;
@@ -18,6 +19,7 @@ mod hostile;
 mod io;
 mod live;
 mod monitor;
+mod paths;
 mod report_html;
 mod results;
 mod scenario;
