@@ -388,13 +388,20 @@ pub fn judge(
     // Latency counts from each start's intended time, so a generator that was slow (busy core,
     // late sends, a core shared with something else) only made it look worse: a pass holds. A
     // failure may be the generator's own, and then the service is not blamed.
+    // Late sends add their lateness to latency from the intended start, not to the service's own
+    // time (from sending): a latency SLO that the service's time alone breaks is the service's,
+    // however late the starts went out. (A busy worker reads answers late, which the service's
+    // time includes; its CPU is judged below whatever the service's time says.)
+    let service_breaks = is_latency(&t.metric)
+        && !total.service.is_empty()
+        && !t.evaluate(&Observed::of(&StepStats { latency: total.service.clone(), ..total.clone() }, w.seconds)).1;
     let why = if mean_demand >= SATURATED_CPU && mean_wait >= 10.0 {
         Some(format!(
             "its worker ran {mean_cpu:.0}% and waited for its CPU {mean_wait:.0}% of the time: something else runs on its core"
         ))
     } else if mean_demand >= SATURATED_CPU {
         Some(format!("its busiest worker used {mean_cpu:.0}% of a core"))
-    } else if lag_p99 > lag_limit_us {
+    } else if lag_p99 > lag_limit_us && !service_breaks {
         Some(format!("it sent starts late, p99 {}", crate::units::micros(lag_p99 as f64)))
     } else {
         None
@@ -629,6 +636,43 @@ mod tests {
         }
     }
 
+    /// Like [`window`], with the service's own time (from sending) apart from the latency.
+    fn late_window(seconds: u64, per_s: u64, latency_us: u64, service_us: u64, lag_us: u64) -> Window {
+        let mut w = Window::new(1);
+        for _ in 0..seconds {
+            let mut s = Stats::new(1);
+            for _ in 0..per_s {
+                crate::stats::record(&mut s.lag, lag_us);
+                s.steps[0].response(200, latency_us, Some(service_us), 10, 10);
+            }
+            s.gauges.active_users = 1000;
+            s.gauges.idle_users = 200;
+            let row = TimelineRow::from_interval(0, std::time::Duration::from_secs(1), &s, 30.0);
+            w.add(&row, &s, 1000);
+        }
+        w
+    }
+
+    #[test]
+    fn regression_a_saturated_service_is_not_blamed_on_starts_sent_a_little_late() {
+        // 3,200/s offered to a service that queues past 2,000/s: its own time (from sending) is
+        // 190 ms, far past p(99) < 100ms; the starts went out 10.5 ms late (limit 10 ms). The
+        // search blamed the generator and stopped at 1,600 in one search of three, 2,000 in the
+        // others.
+        let w = late_window(1, 3200, 372_000, 190_000, 10_500);
+        match judge(&slos(), &w, 3200.0, 10_000, None) {
+            Verdict::Fail(why) => assert!(why.starts_with("p(99) < 100ms"), "{why}"),
+            other => panic!("the service broke its SLO by its own time: {other:?}"),
+        }
+        // Latency past the SLO only by the starts' lateness: the service's own time holds, so the
+        // late generator is the limit.
+        let w = late_window(1, 3200, 150_000, 40_000, 30_000);
+        match judge(&slos(), &w, 3200.0, 10_000, None) {
+            Verdict::Generator { why, .. } => assert!(why.contains("late"), "{why}"),
+            other => panic!("the generator's lateness made the latency: {other:?}"),
+        }
+    }
+
     #[test]
     fn a_generator_sending_short_of_the_rate_with_users_free_is_the_limit() {
         // 2,400/s asked, 1,800/s sent, users mostly idle: the generator could not keep up.
@@ -782,7 +826,8 @@ mod tests {
     fn a_full_worker_core_or_late_sends_are_the_generator() {
         let busy_core = window(2, 4800, 4800, 200_000, 50, 0.1, 95.0);
         assert!(matches!(judge(&slos(), &busy_core, 2400.0, 2000, None), Verdict::Generator { .. }));
-        let late = window(2, 4800, 4800, 200_000, 9000, 0.1, 40.0);
+        // Late sends whose lateness, not the service's own time (1 ms), broke the SLO.
+        let late = late_window(2, 2400, 200_000, 1_000, 9000);
         assert!(matches!(judge(&slos(), &late, 2400.0, 2000, None), Verdict::Generator { .. }));
         // Latency counts from the intended start: a pass despite a slow generator holds.
         let busy_but_fast = window(2, 4800, 4800, 1000, 9000, 0.1, 95.0);
