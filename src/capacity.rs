@@ -102,11 +102,11 @@ impl Search {
     }
 
     /// The next step, or the answer.
-    pub fn next(&mut self) -> Next {
+    pub fn next_step(&mut self) -> Next {
         if let Some(d) = &self.done {
             return d.clone();
         }
-        let next = match (self.lo, &self.hi) {
+        match (self.lo, &self.hi) {
             // Nothing failed yet: keep doubling up to the maximum.
             (_, None) => {
                 let rate = match self.lo {
@@ -130,13 +130,12 @@ impl Search {
                 if hi - lo > self.cfg.precision * lo {
                     Next::Step { rate: (lo + hi) / 2.0, phase: Phase::Bisect }
                 } else if self.last == Some((lo, Phase::Confirm)) || self.confirms >= MAX_CONFIRMS {
-                    return self.finish(lo, why.clone());
+                    self.finish(lo, why.clone())
                 } else {
                     Next::Step { rate: lo, phase: Phase::Confirm }
                 }
             }
-        };
-        next
+        }
     }
 
     /// Record what the step at `rate` showed.
@@ -860,7 +859,7 @@ mod tests {
     fn run(mut s: Search, capacity: f64) -> (f64, String, Vec<(f64, Phase)>) {
         let mut steps = Vec::new();
         for _ in 0..100 {
-            match s.next() {
+            match s.next_step() {
                 Next::Done { max_rps, limited_by } => return (max_rps, limited_by, steps),
                 Next::Step { rate, phase } => {
                     steps.push((rate, phase));
@@ -911,7 +910,7 @@ mod tests {
         // falls back to the best pass below it, confirmed in turn.
         let mut confirms = Vec::new();
         for _ in 0..40 {
-            match s.next() {
+            match s.next_step() {
                 Next::Done { max_rps, .. } => {
                     assert_eq!(confirms.len(), 2, "{confirms:?}");
                     assert!(max_rps < confirms[0], "the disproved rate is not the answer");
@@ -935,11 +934,11 @@ mod tests {
     #[test]
     fn the_generator_limit_ends_the_search() {
         let mut s = search(100.0, 1e6);
-        let Next::Step { rate, phase } = s.next() else { panic!() };
+        let Next::Step { rate, phase } = s.next_step() else { panic!() };
         s.record(rate, phase, &Verdict::Pass);
-        let Next::Step { rate, phase } = s.next() else { panic!() };
+        let Next::Step { rate, phase } = s.next_step() else { panic!() };
         s.record(rate, phase, &Verdict::Generator { sent: 187.0, why: "its busiest worker used 97% of a core".into() });
-        match s.next() {
+        match s.next_step() {
             Next::Done { max_rps, limited_by } => {
                 assert_eq!(max_rps, 100.0, "the best rate that passed");
                 assert!(limited_by.starts_with("generator") && limited_by.contains("~187"), "{limited_by}");

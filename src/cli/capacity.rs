@@ -349,7 +349,7 @@ fn search_once(set: &Setup, search_no: usize, side: &mut Side) -> anyhow::Result
             let best = steps.iter().filter(|s| s.verdict == "pass").map(|s| s.rate).fold(0.0, f64::max);
             break (best, "interrupted before the search ended".to_string());
         }
-        let (rate, phase) = match search.next() {
+        let (rate, phase) = match search.next_step() {
             Next::Done { max_rps, limited_by } => break (max_rps, limited_by),
             Next::Step { rate, phase } => (rate, phase),
         };

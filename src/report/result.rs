@@ -393,7 +393,7 @@ fn scenario_results(plan: &Plan, out: &RunOutput, thresholds: &[ThresholdResult]
                 start_s: round3(sc.start.as_secs_f64()),
                 duration_s: round3(secs),
                 totals: Totals {
-                    summary: Summary::of(&s, secs, sc.load.is_open()),
+                    summary: Summary::of(s, secs, sc.load.is_open()),
                     unfinished: 0,
                     dropped_iterations: lane.dropped,
                     iterations: lane.iterations,

@@ -242,11 +242,8 @@ impl Compiler<'_> {
             if (0.0..=1.0).contains(&v) { Ok(v) } else { self.err(p.span(), "probability must be between 0 and 1") }
         })?;
         let weight = spec.weight.as_ref().map_or(1, |w| *w.get_ref());
-        if spec.weight.is_some() && pick == Pick::Sequence {
-            return self.err(
-                spec.weight.as_ref().expect("some").span(),
-                "step `weight` only applies with pick = \"weighted\"",
-            );
+        if let (Some(w), Pick::Sequence) = (&spec.weight, pick) {
+            return self.err(w.span(), "step `weight` only applies with pick = \"weighted\"");
         }
         let timeout = match &spec.timeout {
             Some(t) => self.positive(t, "timeout")?,
