@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::SATURATED_CPU;
 
+use crate::rules::threshold::Observed;
+use crate::rules::threshold::{Metric, Threshold};
 use crate::stats::{Stats, StepStats, TimelineRow};
-use crate::threshold::Observed;
-use crate::threshold::{Metric, Threshold};
 use crate::units::round2;
 
 /// A backlog growing by this share of the rate each second fails a step whose SLOs still held
@@ -445,7 +445,8 @@ pub fn clearly_lost(slos: &[Threshold], w: &Window) -> bool {
         match t.metric {
             Metric::Errors => value > (t.bound * 3.0).max(t.bound + 2.0),
             ref m if is_latency(m) => {
-                matches!(t.op, crate::threshold::Op::Lt | crate::threshold::Op::Le) && value > t.bound * 2.0
+                matches!(t.op, crate::rules::threshold::Op::Lt | crate::rules::threshold::Op::Le)
+                    && value > t.bound * 2.0
             }
             _ => false,
         }
@@ -622,7 +623,7 @@ mod tests {
     }
 
     fn slos() -> Vec<Threshold> {
-        vec![crate::threshold::parse("p(99) < 100ms").unwrap()]
+        vec![crate::rules::threshold::parse("p(99) < 100ms").unwrap()]
     }
 
     #[test]

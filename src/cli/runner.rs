@@ -15,7 +15,7 @@ use crate::monitor::sampler::Monitor;
 use crate::plan::Plan;
 use crate::report::hdrlog::HdrLog;
 use crate::report::{self, RunResult};
-use crate::threshold::{Observed, ThresholdResult};
+use crate::rules::threshold::{Observed, ThresholdResult};
 
 /// Where a run's results go.
 #[derive(Debug, Default)]

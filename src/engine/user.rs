@@ -12,9 +12,9 @@ use super::ctx::{Ctx, UserFlags};
 use super::follow;
 use crate::cookie::Jar;
 use crate::error::{ErrorKind, Failure};
-use crate::extract::{JsonBody, extract_all_with};
 use crate::plan::{Load, Pick, Request, Step, Think, UserType};
-use crate::template::{RenderCx, Rng, Template};
+use crate::rules::extract::{JsonBody, extract_all_with};
+use crate::rules::template::{RenderCx, Rng, Template};
 
 /// Pause after a failed connect, doubling from 10 ms to 1 s, so a down target is probed, not
 /// hammered, and load resumes within a second of it coming back.

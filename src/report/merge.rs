@@ -23,8 +23,8 @@ use super::result::{
     GeneratorInfo, LoadInfo, SCHEMA, ScenarioResult, StepResult, Summary, ThresholdResult, Totals, decode_histogram,
     encode_histogram, round2, round3,
 };
+use crate::rules::threshold::{self, Observed};
 use crate::stats::{StepSecond, TimelineRow};
-use crate::threshold::{self, Observed};
 
 /// Combine shard results exactly: histograms added, counters summed, timelines aligned by
 /// wall-clock second, thresholds re-evaluated on the merged data.

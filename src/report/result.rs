@@ -140,8 +140,8 @@ pub struct StepResult {
     pub by_user: BTreeMap<String, Summary>,
 }
 
-use crate::threshold::Observed;
-pub use crate::threshold::ThresholdResult;
+use crate::rules::threshold::Observed;
+pub use crate::rules::threshold::ThresholdResult;
 
 /// One named scenario of the run: when it ran, its requests together, its thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
