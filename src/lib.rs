@@ -11,7 +11,6 @@ pub mod error;
 pub mod feeder;
 pub mod http;
 pub mod live;
-pub mod metric;
 pub mod monitor;
 pub mod plan;
 pub mod prom;
