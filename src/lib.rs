@@ -19,6 +19,6 @@ pub mod rules;
 pub mod scenario;
 pub mod stats;
 pub mod sys;
-pub mod target;
+pub mod testserver;
 pub mod tls;
 pub mod units;
