@@ -20,7 +20,7 @@ use crate::plan::Finish;
 use crate::plan::curve::Curve;
 use crate::plan::{Load, Overflow, Plan};
 use crate::report::{self, RunResult};
-use crate::rules::threshold::{self, Metric};
+use crate::rules::threshold::{self, Measure};
 use crate::scenario::{self, Overrides};
 use crate::units::{group, micros};
 
@@ -490,7 +490,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     // Healthy latency for recovery probes: half the tightest latency SLO (or 100 ms).
     let bound = slos
         .iter()
-        .filter(|t| matches!(t.metric, Metric::Percentile(_) | Metric::Avg | Metric::Med | Metric::Max))
+        .filter(|t| matches!(t.metric, Measure::Percentile(_) | Measure::Avg | Measure::Med | Measure::Max))
         .map(|t| Duration::from_secs_f64(t.bound / 1000.0 / 2.0))
         .min()
         .unwrap_or(Duration::from_millis(100));

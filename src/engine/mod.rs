@@ -13,6 +13,7 @@ pub mod timeouts;
 mod user;
 mod worker;
 
+pub use conn::CONNECTS_IN_FLIGHT;
 pub use worker::{build_runtime, ring_sizes};
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Scenario files: TOML parsed into raw types ([`raw`]), validated and compiled into an immutable
+//! Scenario files: TOML parsed into raw types ([`raw`]), validated and compiled into a
 //! [`Plan`] before any load. Every refusal names the file, line and column.
 
 mod data;

@@ -18,8 +18,10 @@ use hdrhistogram::Histogram;
 
 use crate::stats::metric::MetricStats;
 
+/// What a threshold measures: a latency statistic, the error or check share, the request rate or
+/// count, or a statistic of a metric of your own or a watched series.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Metric {
+pub enum Measure {
     Percentile(f64),
     Avg,
     Min,
@@ -71,7 +73,7 @@ pub enum Op {
 pub struct Threshold {
     /// The text as written (trimmed).
     pub expr: String,
-    pub metric: Metric,
+    pub metric: Measure,
     pub op: Op,
     /// Bound in the metric's reporting unit: milliseconds for latency metrics, percent for
     /// errors/checks, requests per second for rps, a count for requests; for a named metric, the
@@ -147,9 +149,9 @@ impl ThresholdResult {
     }
 }
 
-impl Metric {
+impl Measure {
     fn is_latency(&self) -> bool {
-        matches!(self, Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max | Metric::Med)
+        matches!(self, Measure::Percentile(_) | Measure::Avg | Measure::Min | Measure::Max | Measure::Med)
     }
 }
 
@@ -165,7 +167,7 @@ impl Threshold {
     /// `p(95)(server_ms) < 50`), or `None` for a built-in metric.
     pub fn metric_name(&self) -> Option<&str> {
         match &self.metric {
-            Metric::Custom { name, .. } => Some(name),
+            Measure::Custom { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -178,19 +180,19 @@ impl Threshold {
         let ms = |us: u64| us as f64 / 1000.0;
         match self.metric {
             _ if self.metric.is_latency() && h.is_empty() => 0.0,
-            Metric::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
-            Metric::Med => ms(h.value_at_quantile(0.5)),
-            Metric::Avg => h.mean() / 1000.0,
-            Metric::Min => ms(h.min()),
-            Metric::Max => ms(h.max()),
-            Metric::Errors if o.requests == 0 => 0.0,
-            Metric::Errors => 100.0 * o.errors as f64 / o.requests as f64,
-            Metric::Checks if o.checks == 0 => 0.0,
-            Metric::Checks => 100.0 * o.checks.saturating_sub(o.checks_failed) as f64 / o.checks as f64,
-            Metric::Rps if o.duration_s <= 0.0 => 0.0,
-            Metric::Rps => o.requests as f64 / o.duration_s,
-            Metric::Requests => o.requests as f64,
-            Metric::Custom { .. } => 0.0,
+            Measure::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
+            Measure::Med => ms(h.value_at_quantile(0.5)),
+            Measure::Avg => h.mean() / 1000.0,
+            Measure::Min => ms(h.min()),
+            Measure::Max => ms(h.max()),
+            Measure::Errors if o.requests == 0 => 0.0,
+            Measure::Errors => 100.0 * o.errors as f64 / o.requests as f64,
+            Measure::Checks if o.checks == 0 => 0.0,
+            Measure::Checks => 100.0 * o.checks.saturating_sub(o.checks_failed) as f64 / o.checks as f64,
+            Measure::Rps if o.duration_s <= 0.0 => 0.0,
+            Measure::Rps => o.requests as f64 / o.duration_s,
+            Measure::Requests => o.requests as f64,
+            Measure::Custom { .. } => 0.0,
         }
     }
 
@@ -199,7 +201,7 @@ impl Threshold {
     /// in the trend's unit. A rate of nothing and any statistic of an empty trend measure 0.
     /// `None` when the threshold is on a built-in metric, or `s` is of a kind it does not apply to.
     pub fn measure_metric(&self, s: &MetricStats) -> Option<f64> {
-        let Metric::Custom { stat, .. } = &self.metric else { return None };
+        let Measure::Custom { stat, .. } = &self.metric else { return None };
         let v = MetricStats::trend_value;
         Some(match (stat, s) {
             (Stat::Value | Stat::Percent, &MetricStats::Rate { total: 0, .. }) => 0.0,
@@ -218,7 +220,7 @@ impl Threshold {
 
     /// The value on a watched series' summary (`None`: not a threshold on a series statistic).
     pub fn measure_series(&self, s: &crate::monitor::SeriesSummary) -> Option<f64> {
-        let Metric::Custom { stat, .. } = &self.metric else { return None };
+        let Measure::Custom { stat, .. } = &self.metric else { return None };
         Some(match stat {
             Stat::Avg => s.avg,
             Stat::Min => s.min,
@@ -309,11 +311,11 @@ impl Threshold {
     /// Human unit for reports: "ms", "%", "req/s", "" (a named metric: "%" when written so, else "").
     pub fn unit(&self) -> &'static str {
         match self.metric {
-            Metric::Errors | Metric::Checks => "%",
-            Metric::Rps => "req/s",
-            Metric::Requests => "",
-            Metric::Custom { stat: Stat::Percent | Stat::Growth, .. } => "%",
-            Metric::Custom { .. } => "",
+            Measure::Errors | Measure::Checks => "%",
+            Measure::Rps => "req/s",
+            Measure::Requests => "",
+            Measure::Custom { stat: Stat::Percent | Stat::Growth, .. } => "%",
+            Measure::Custom { .. } => "",
             _ => "ms",
         }
     }
@@ -349,7 +351,7 @@ mod tests {
 
     #[test]
     fn parses_every_metric_name() {
-        use Metric::*;
+        use Measure::*;
         let names =
             ["p(95)", "p(99.9)", "P(100)", "avg", "mean", "MIN", "max", "med", "errors", "error_rate", "checks"];
         let want =
@@ -395,7 +397,7 @@ mod tests {
     #[test]
     fn whitespace_and_case_are_ignored_and_expr_is_trimmed() {
         let t = p("  P ( 99.9 )<=1.5S  ");
-        assert_eq!((t.metric, t.op, t.bound), (Metric::Percentile(99.9), Op::Le, 1500.0));
+        assert_eq!((t.metric, t.op, t.bound), (Measure::Percentile(99.9), Op::Le, 1500.0));
         assert_eq!(t.expr, "P ( 99.9 )<=1.5S");
         assert!(!t.abort_on_fail);
     }
@@ -526,13 +528,13 @@ mod tests {
 
     const MINE: &[(&str, Kind)] = &[("cache_hit", Kind::Rate), ("created", Kind::Counter), ("server_ms", Kind::Trend)];
 
-    fn custom(name: &str, stat: Stat) -> Metric {
-        Metric::Custom { name: name.into(), stat }
+    fn custom(name: &str, stat: Stat) -> Measure {
+        Measure::Custom { name: name.into(), stat }
     }
 
     #[test]
     fn parses_named_metrics() {
-        let cases: &[(&str, Metric, f64)] = &[
+        let cases: &[(&str, Measure, f64)] = &[
             ("cache_hit > 95%", custom("cache_hit", Stat::Percent), 95.0),
             ("cache_hit>=95.5 %", custom("cache_hit", Stat::Percent), 95.5),
             ("cache_hit > 0.95", custom("cache_hit", Stat::Value), 0.95),
@@ -562,22 +564,22 @@ mod tests {
         for builtin in ["p(95) < 50", "avg < 5", "max<5", "errors < 1%", "requests > 1", "rps > 1"] {
             assert_eq!(p(builtin).metric_name(), None, "{builtin}");
         }
-        assert_eq!(p("p(95) < 50").metric, Metric::Percentile(95.0), "without a name, still latency");
-        assert_eq!(p("avg < 50ms").metric, Metric::Avg);
+        assert_eq!(p("p(95) < 50").metric, Measure::Percentile(95.0), "without a name, still latency");
+        assert_eq!(p("avg < 50ms").metric, Measure::Avg);
     }
 
-    fn metric_name_of(m: &Metric) -> &str {
+    fn metric_name_of(m: &Measure) -> &str {
         match m {
-            Metric::Custom { name, .. } => name,
+            Measure::Custom { name, .. } => name,
             _ => "",
         }
     }
 
-    fn kind_for(m: &Metric) -> Kind {
+    fn kind_for(m: &Measure) -> Kind {
         match m {
-            Metric::Custom { stat: Stat::Percent, .. } => Kind::Rate,
-            Metric::Custom { stat: Stat::Value, name, .. } if name == "cache_hit" => Kind::Rate,
-            Metric::Custom { stat: Stat::Value, .. } => Kind::Counter,
+            Measure::Custom { stat: Stat::Percent, .. } => Kind::Rate,
+            Measure::Custom { stat: Stat::Value, name, .. } if name == "cache_hit" => Kind::Rate,
+            Measure::Custom { stat: Stat::Value, .. } => Kind::Counter,
             _ => Kind::Trend,
         }
     }
