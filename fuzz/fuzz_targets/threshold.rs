@@ -9,7 +9,7 @@
 
 use hdrhistogram::Histogram;
 use libfuzzer_sys::fuzz_target;
-use stampede::rules::threshold::{Metric, Observed, parse};
+use stampede::rules::threshold::{Measure, Observed, parse};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -24,8 +24,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(t.expr, text.trim());
     assert!(t.bound.is_finite(), "bound {}", t.bound);
     match t.metric {
-        Metric::Percentile(p) => assert!(p > 0.0 && p <= 100.0, "percentile {p}"),
-        Metric::Errors | Metric::Checks => assert!((0.0..=100.0).contains(&t.bound), "rate bound {}", t.bound),
+        Measure::Percentile(p) => assert!(p > 0.0 && p <= 100.0, "percentile {p}"),
+        Measure::Errors | Measure::Checks => assert!((0.0..=100.0).contains(&t.bound), "rate bound {}", t.bound),
         _ => assert!(t.bound >= 0.0, "negative bound {}", t.bound),
     }
     let empty = Histogram::<u64>::new(3).unwrap();
