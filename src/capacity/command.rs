@@ -332,12 +332,7 @@ struct Setup<'a> {
 fn search_once(set: &Setup, search_no: usize, side: &mut Side) -> anyhow::Result<Found> {
     let args = set.args;
     let mut sizing = Sizing::new(args.connections, set.base);
-    let mut search = Search::new(SearchConfig {
-        slos: set.slos.to_vec(),
-        start: args.start,
-        max: args.max,
-        precision: set.precision,
-    });
+    let mut search = Search::new(SearchConfig { start: args.start, max: args.max, precision: set.precision });
     let mut steps: Vec<StepReport> = Vec::new();
     // The document describes the step at the answer (the best pass, its confirming hold when
     // there was one); only when nothing passed, the last step.
@@ -444,7 +439,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
         .map(|s| {
             threshold::parse(s)
                 .and_then(|t| match t.metric_name() {
-                    Some(n) if series.contains(&n) => threshold::parse_checked_with(s, &[], &series),
+                    Some(n) if series.contains(&n) => threshold::parse_checked(s, &[], &series),
                     Some(n) => Err(crate::rules::ParseError {
                         offset: 0,
                         message: format!(

@@ -3,9 +3,9 @@
 //! leads ([`redirect`]); and a small blocking [`client`] for side work off the workers' threads.
 
 pub mod chunked;
-pub mod client;
+pub(crate) mod client;
 pub mod error;
-pub mod redirect;
+pub(crate) mod redirect;
 pub mod request;
 pub mod response;
 

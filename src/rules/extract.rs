@@ -223,15 +223,10 @@ impl Extractor {
     }
 }
 
-/// Run every rule against `r`, storing each value in `out[slot]` (`None` when missing). The body
-/// is parsed as JSON at most once. `Err` carries the reason of the first missing value, without
-/// the variable's name; the other rules still run.
-pub fn extract_all(rules: &[(usize, Extractor)], r: &Response<'_>, out: &mut [Option<Vec<u8>>]) -> Result<(), String> {
-    extract_all_with(rules, r, &mut JsonBody::new(r), out)
-}
-
-/// [`extract_all`] reading the JSON body through `json` (built from the same `r`), so that checks
-/// run on the same response before or after share its single parse.
+/// Run every rule against `r`, storing each value in `out[slot]` (`None` when missing), reading
+/// the JSON body through `json` (built from the same `r`), so that checks run on the same response
+/// before or after share its single parse. `Err` carries the reason of the first missing value,
+/// without the variable's name; the other rules still run.
 pub fn extract_all_with(
     rules: &[(usize, Extractor)],
     r: &Response<'_>,
@@ -386,16 +381,22 @@ mod tests {
 
         let truncated = Response { status: 200, head: HEAD, body: b"{\"token\":\"ab", body_truncated: true };
         let mut out = vec![None; 1];
-        let err = extract_all(&rules[..1], &truncated, &mut out).unwrap_err();
+        let err = extract_all_with(&rules[..1], &truncated, &mut JsonBody::new(&truncated), &mut out).unwrap_err();
         assert!(err.contains("capture limit"), "{err}");
 
         let mut out = vec![None; 6];
-        let err = extract_all(&rules[5..], &resp(BODY), &mut out).unwrap_err();
+        let err = extract_all_with(&rules[5..], &resp(BODY), &mut JsonBody::new(&resp(BODY)), &mut out).unwrap_err();
         assert_eq!(err, "`$.nil` is null in the JSON body");
         let hdr = [(0, parse("header X-Nope").unwrap())];
-        assert_eq!(extract_all(&hdr, &resp(b""), &mut out).unwrap_err(), "no header `X-Nope` in the response");
+        assert_eq!(
+            extract_all_with(&hdr, &resp(b""), &mut JsonBody::new(&resp(b"")), &mut out).unwrap_err(),
+            "no header `X-Nope` in the response"
+        );
         let re = [(0, parse("regex z=(\\d)").unwrap())];
-        assert_eq!(extract_all(&re, &resp(b""), &mut out).unwrap_err(), "regex `z=(\\d)` did not match the body");
+        assert_eq!(
+            extract_all_with(&re, &resp(b""), &mut JsonBody::new(&resp(b"")), &mut out).unwrap_err(),
+            "regex `z=(\\d)` did not match the body"
+        );
     }
 
     #[test]

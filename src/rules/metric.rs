@@ -356,7 +356,7 @@ mod tests {
             if let Err(e) = crate::rules::threshold::parse(&text) {
                 assert!(text.is_char_boundary(e.offset), "{text:?}: {e:?}");
             }
-            let _ = crate::rules::threshold::parse_checked(&text, &[("x", Kind::Rate)]);
+            let _ = crate::rules::threshold::parse_checked(&text, &[("x", Kind::Rate)], &[]);
             let _ = first_dur(text.as_bytes()).and_then(number);
         }
     }

@@ -3,10 +3,10 @@
 //! sources, extraction rules and request templates. They share one located parse error.
 
 pub mod check;
-pub mod condition;
+pub(crate) mod condition;
 pub mod extract;
-pub mod metric;
-pub mod status;
+pub(crate) mod metric;
+pub(crate) mod status;
 pub mod template;
 pub mod threshold;
 
@@ -18,10 +18,4 @@ pub mod threshold;
 pub struct ParseError {
     pub offset: usize,
     pub message: String,
-}
-
-impl ParseError {
-    pub fn new(offset: usize, message: impl Into<String>) -> ParseError {
-        ParseError { offset, message: message.into() }
-    }
 }

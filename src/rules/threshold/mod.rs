@@ -251,23 +251,6 @@ impl Threshold {
         self.result(value, ok, step)
     }
 
-    /// [`Threshold::judge`] for a built-in metric, [`Threshold::judge_metric`] for a named one,
-    /// whose stats `metrics` finds by name (a name it does not find fails, measuring 0).
-    pub fn judge_with<'m>(
-        &self,
-        o: &Observed,
-        metrics: &dyn Fn(&str) -> Option<&'m MetricStats>,
-        step: Option<String>,
-    ) -> ThresholdResult {
-        match self.metric_name() {
-            None => self.judge(o, step),
-            Some(name) => match metrics(name) {
-                Some(s) => self.judge_metric(s, step),
-                None => self.result(0.0, false, step),
-            },
-        }
-    }
-
     fn result(&self, value: f64, ok: bool, step: Option<String>) -> ThresholdResult {
         ThresholdResult {
             expr: self.expr.clone(),
@@ -321,7 +304,7 @@ impl Threshold {
     }
 }
 
-pub use parse::{parse, parse_checked, parse_checked_with};
+pub use parse::{parse, parse_checked};
 pub use words::is_reserved;
 
 #[cfg(test)]
@@ -434,7 +417,7 @@ mod tests {
             ("p(95) < 200µs extra", 15, "unexpected `extra`"), // offsets count bytes (µ is two)
         ];
         for &(s, offset, msg) in cases {
-            let got = parse_checked(s, &[]).expect_err(s); // `latency` could name a metric of [metrics]
+            let got = parse_checked(s, &[], &[]).expect_err(s); // `latency` could name a metric of [metrics]
             assert!(got.message.contains(msg), "{s:?}: message {:?} lacks {msg:?}", got.message);
             assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
             assert_eq!(got.to_string(), got.message);
@@ -554,7 +537,7 @@ mod tests {
             let t = p(src);
             assert_eq!((&t.metric, t.bound), (metric, *bound), "{src}");
             assert_eq!(t.metric_name(), Some(metric_name_of(metric)), "{src}");
-            assert_eq!(parse_checked(src, &[(metric_name_of(metric), kind_for(metric))]), Ok(t.clone()), "{src}");
+            assert_eq!(parse_checked(src, &[(metric_name_of(metric), kind_for(metric))], &[]), Ok(t.clone()), "{src}");
         }
         assert_eq!(p("cache_hit > 95%").unit(), "%");
         assert_eq!(p("cache_hit > 0.95").unit(), "");
@@ -635,11 +618,11 @@ mod tests {
             ("server_ms < 5ms", 13, "unit `ms` does not apply to server_ms"),
         ];
         for &(s, offset, msg) in cases {
-            let got = parse_checked(s, MINE).expect_err(s);
+            let got = parse_checked(s, MINE, &[]).expect_err(s);
             assert!(got.message.contains(msg), "{s:?}: message {:?} lacks {msg:?}", got.message);
             assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
         }
-        assert!(parse_checked("x > 1", &[]).unwrap_err().message.ends_with("or a metric defined in [metrics])"));
+        assert!(parse_checked("x > 1", &[], &[]).unwrap_err().message.ends_with("or a metric defined in [metrics])"));
         for ok in [
             "cache_hit > 95%",
             "cache_hit > 0.95",
@@ -648,12 +631,12 @@ mod tests {
             "created >= 0.5",
             "max(server_ms) < 9",
         ] {
-            assert!(parse_checked(ok, MINE).is_ok(), "{ok}");
+            assert!(parse_checked(ok, MINE, &[]).is_ok(), "{ok}");
         }
         for builtin in ["p(95) < 200ms", "errors < 1%", "rps > 5", "checks > 99%"] {
-            assert_eq!(parse_checked(builtin, &[]), parse(builtin), "{builtin}");
+            assert_eq!(parse_checked(builtin, &[], &[]), parse(builtin), "{builtin}");
         }
-        assert_eq!(parse_checked("p(95 < 1", MINE).unwrap_err().offset, 5, "parse errors first");
+        assert_eq!(parse_checked("p(95 < 1", MINE, &[]).unwrap_err().offset, 5, "parse errors first");
     }
 
     #[test]
@@ -726,12 +709,7 @@ mod tests {
         let o = obs(&h, 1000, 10, 0, 0);
         let hits = MetricStats::Rate { hits: 975, total: 1000 };
         let t = trend((1..=100).map(|v| f64::from(v) / 100.0)); // exact: up to 2.048 at three decimals
-        let stats = |name: &str| match name {
-            "cache_hit" => Some(&hits),
-            "server_ms" => Some(&t),
-            _ => None,
-        };
-        let r = p("cache_hit > 95%").judge_with(&o, &stats, Some("authorize".into()));
+        let r = p("cache_hit > 95%").judge_metric(&hits, Some("authorize".into()));
         assert_eq!(
             r,
             ThresholdResult {
@@ -745,12 +723,10 @@ mod tests {
                 level: None,
             }
         );
-        let r = p("avg(server_ms) < 0.5").judge_with(&o, &stats, None);
+        let r = p("avg(server_ms) < 0.5").judge_metric(&t, None);
         assert_eq!((r.value, r.ok, r.unit.as_str()), (0.505, false, ""));
-        let r = p("errors < 2%").judge_with(&o, &stats, None);
+        let r = p("errors < 2%").judge(&o, None);
         assert_eq!((r.value, r.ok, r.unit.as_str()), (1.0, true, "%"), "a built-in metric: measured on `o`");
-        let r = p("nowhere > 1").judge_with(&o, &stats, None);
-        assert_eq!((r.value, r.ok), (0.0, false), "a name without stats fails");
         assert_eq!(p("cache_hit > 95%").evaluate(&o), (0.0, false), "not measured on the latency stats");
         assert_eq!(p("cache_hit > 95%").measure(&o), 0.0);
         assert!(!p("cache_hit > 95%").judge(&o, None).ok);

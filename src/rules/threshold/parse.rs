@@ -61,17 +61,12 @@ fn parse_located(expr: &str) -> Result<(Threshold, Spans), ParseError> {
 /// [`parse`], then check a named metric against the metrics there are (`metrics`: each name and
 /// its kind): it must exist, and the form must fit its kind (`name > 95%` or `name > 0.95` for a
 /// rate, `name > 1000` for a counter, `p(95)(name) < 50` and the other statistics for a trend).
-pub fn parse_checked(expr: &str, metrics: &[(&str, Kind)]) -> Result<Threshold, ParseError> {
-    parse_checked_with(expr, metrics, &[])
-}
-
-/// [`parse_checked`], where `series` also names the watched series (`[monitor]`): thresholds on
-/// them are `avg(NAME)`, `min(NAME)`, `max(NAME)`, `last(NAME)` or `growth(NAME)`.
-pub fn parse_checked_with(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ParseError> {
+/// `series` names the watched series (`[monitor]`): thresholds on them are `avg(NAME)`, `min(NAME)`, `max(NAME)`, `last(NAME)` or `growth(NAME)`.
+pub fn parse_checked(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ParseError> {
     check_named(expr, metrics, series).map_err(|e| in_bytes(expr, e))
 }
 
-/// [`parse_checked_with`], with character offsets.
+/// [`parse_checked`], with character offsets.
 fn check_named(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ParseError> {
     let (t, at) = parse_located(expr)?;
     let Measure::Custom { name, stat } = &t.metric else { return Ok(t) };
