@@ -67,10 +67,6 @@ impl ErrorKind {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<ErrorKind> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-
     /// Classify an I/O error seen on an established connection.
     pub fn from_io(e: &std::io::Error) -> ErrorKind {
         use std::io::ErrorKind as K;

@@ -8,7 +8,7 @@
 //! Metrics of your own ([`crate::rules::metric`]) are named: `cache_hit > 95%` or `cache_hit > 0.95` (a rate, in percent or
 //! as a fraction, measured in the form written), `created > 1000` (a counter), and for trends `p(95)(server_ms) < 50`,
 //! `avg(server_ms) < 20`, `min(…)`, `max(…)`, `med(…)` (`mean(…)` too), in the trend's own unit (an `ms` suffix is
-//! allowed and ignored). Any identifier that is not a built-in metric ([`is_reserved`]) names one: [`parse`] does not
+//! allowed and ignored). Any identifier that is not a built-in metric ([`words::is_reserved`]) names one: [`parse`] does not
 //! know which exist, [`parse_checked`] does; [`Threshold::measure_metric`] measures them on their [`MetricStats`].
 
 mod parse;
@@ -305,10 +305,10 @@ impl Threshold {
 }
 
 pub use parse::{parse, parse_checked};
-pub use words::is_reserved;
 
 #[cfg(test)]
 mod tests {
+    use super::words::is_reserved;
     use super::*;
     use crate::rules::ParseError;
     use crate::rules::metric::Kind;
