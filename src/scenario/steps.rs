@@ -199,11 +199,11 @@ impl Compiler<'_> {
         // Holes may stand in the path and query, never in the scheme, host or port: the
         // connection is chosen when the plan is built.
         let after_scheme = rest.find("://").map_or(0, |i| i + 3);
-        if url_end < rest.len() && !rest[after_scheme..url_end].contains(['/', '?']) {
+        if url_end < rest.len() && (url_end < after_scheme || !rest[after_scheme..url_end].contains(['/', '?'])) {
             return self.err(
                 spec.request.span(),
                 format!(
-                    "request `{req}`: a hole in the host or port of a URL is not supported; \
+                    "request `{req}`: a hole in the scheme, host or port of a URL is not supported; \
                      holes may stand in the path and the query"
                 ),
             );
