@@ -104,10 +104,8 @@ impl Failure {
 /// Errors that stop a run before or while it starts (as opposed to per-request failures).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error(
-        "could not build the io_uring runtime for worker {worker}: {source} (is io_uring disabled? see `sysctl kernel.io_uring_disabled`)"
-    )]
-    Runtime { worker: usize, source: std::io::Error },
+    #[error("could not build the {path} runtime for worker {worker}: {source}{}", if *path == "io_uring" { " (is io_uring disabled? see `sysctl kernel.io_uring_disabled`)" } else { "" })]
+    Runtime { worker: usize, path: &'static str, source: std::io::Error },
     #[error("worker {worker} stopped unexpectedly: {reason}")]
     WorkerDied { worker: usize, reason: String },
     #[error("could not spawn worker thread: {0}")]

@@ -1,7 +1,7 @@
 //! The plan of a run: target, prebuilt requests, load model, limits. Everything the engine needs
 //! is decided here, before the first byte is sent; once finished ([`Plan::finish`]) it is shared
-//! read-only with the workers. (A capacity search sets each step's load on its own copy, before
-//! that step is finished.)
+//! read-only with the workers. (A capacity search finishes its plan once, then gives each step a
+//! copy with that step's load.)
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;

@@ -163,7 +163,9 @@ pub fn parse_trend(src: &str) -> Result<TrendSource, ParseError> {
             }
         }
         "json" if arg.is_empty() => err(arg_at, format!("expected a JSON path after `json`: {TREND_FORMS}")),
-        "json" => crate::rules::extract::parse_path(arg).map(TrendSource::Json).or_else(|e| err(arg_at, e)),
+        "json" => {
+            crate::rules::extract::parse_path(arg).map(TrendSource::Json).or_else(|e| err(arg_at + e.offset, e.message))
+        }
         _ => err(start, format!("unknown trend source `{}`: {TREND_FORMS}", &text[start..word_end])),
     }
 }

@@ -1,6 +1,8 @@
 //! The small languages of a scenario file, each parsed once when the file is read: response
 //! checks (`expect`, and conditions in one line), step conditions (`if`), thresholds, metric
-//! sources, extraction rules and request templates. They share one located parse error.
+//! sources, extraction rules and request templates. Their text parsers share one located parse
+//! error ([`ParseError`], a byte offset and a message); `expect` tables, which TOML already
+//! locates, are checked with plain messages.
 
 pub mod check;
 pub(crate) mod condition;

@@ -285,8 +285,9 @@ impl Compiler<'_> {
             if ["vu", "iter", "uuid", "rand"].contains(&name.as_str()) {
                 return self.err(rule.span(), format!("extract name `{name}` is reserved"));
             }
-            let x = crate::rules::extract::parse(rule.get_ref())
-                .or_else(|m| self.err(rule.span(), format!("extract `{name}`: {m}")))?;
+            let x = crate::rules::extract::parse(rule.get_ref()).or_else(|e| {
+                self.err(self.src.inside(&rule.span(), e.offset), format!("extract `{name}`: {}", e.message))
+            })?;
             extract.push((self.slot(name), x));
         }
         Ok(extract)

@@ -889,7 +889,7 @@ mod tests {
             ("json", 4, "expected a JSON path after `json`"),
             ("json == 1", 5, "expected a JSON path"),
             ("json status == 1", 5, "bad JSON path `status`: must start with `$`"),
-            ("json $.a[ == 1", 5, "bad JSON path `$.a[ == 1`"),
+            ("json $.a[ == 1", 8, "bad JSON path `$.a[ == 1`"),
             ("json $.a", 8, "expected `==` and a value after `json $.a`"),
             ("json $.a 1", 9, "expected `==`"),
             ("json $.a ==", 11, "expected a value after `==`"),
