@@ -41,69 +41,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
 
 /// What the plan will do, for `--dry-run`.
 pub fn describe(plan: &Plan) -> String {
-    use crate::plan::{Load, Pick, Request, Think};
     use crate::units::duration;
     use std::fmt::Write;
     let mut o = String::new();
     let _ = writeln!(o, "scenario `{}` against {} — valid, nothing sent", plan.name, plan.target().url);
-    let stages = |c: &crate::plan::curve::Curve| {
-        c.stages().iter().map(|s| format!("{} → {}", duration(s.duration), s.target)).collect::<Vec<_>>().join(", ")
-    };
-    // A curve that never leaves its start value is a constant load, not a ramp.
-    let flat = |c: &crate::plan::curve::Curve| c.stages().iter().all(|s| s.target == c.start_value());
     for sc in &plan.scenarios {
-        let label = if plan.named_scenarios {
-            let users: Vec<&str> = sc.users.iter().map(|&u| plan.users[u].name.as_str()).collect();
-            let _ = writeln!(
-                o,
-                "  scenario    {} ({}, from {} to {}, users {})",
-                sc.name,
-                sc.executor,
-                duration(sc.start),
-                duration(sc.end()),
-                users.join(", ")
-            );
-            "    load     "
-        } else {
-            "  load        "
-        };
-        match &sc.load {
-            Load::Closed { users } if flat(users) => {
-                let _ = writeln!(
-                    o,
-                    "{label}closed model, {} for {}",
-                    count(users.start_value(), "user", "users"),
-                    duration(users.duration())
-                );
-            }
-            Load::Closed { users } => {
-                let _ = writeln!(
-                    o,
-                    "{label}closed model, {} at the start: {}",
-                    count(users.start_value(), "user", "users"),
-                    stages(users)
-                );
-            }
-            Load::Iterations { users, iterations, shared, max_duration } => {
-                let each = if *shared { "shared by all" } else { "each" };
-                let _ = writeln!(
-                    o,
-                    "{label}{}, {} {each} (at most {})",
-                    count(*users as f64, "user", "users"),
-                    count(*iterations as f64, "iteration", "iterations"),
-                    duration(*max_duration)
-                );
-            }
-            Load::Open { rate, pre_allocated, max_users, .. } => {
-                let ready = count(*pre_allocated as f64, "user", "users");
-                let shape = if flat(rate) {
-                    format!("{}/s for {}", rate.start_value(), duration(rate.duration()))
-                } else {
-                    format!("{}/s at the start: {}", rate.start_value(), stages(rate))
-                };
-                let _ = writeln!(o, "{label}open model, {shape} ({ready} ready, at most {max_users})");
-            }
-        }
+        describe_load(&mut o, plan, sc);
     }
     let _ = writeln!(
         o,
@@ -111,6 +54,80 @@ pub fn describe(plan: &Plan) -> String {
         duration(plan.duration()),
         duration(plan.graceful_stop())
     );
+    describe_users(&mut o, plan);
+    describe_checks(&mut o, plan);
+    o
+}
+
+/// A scenario's load, in a line (and its name, window and user types when the file names them).
+fn describe_load(o: &mut String, plan: &Plan, sc: &crate::plan::Scenario) {
+    use crate::plan::Load;
+    use crate::units::duration;
+    use std::fmt::Write;
+    let stages = |c: &crate::plan::curve::Curve| {
+        c.stages().iter().map(|s| format!("{} → {}", duration(s.duration), s.target)).collect::<Vec<_>>().join(", ")
+    };
+    // A curve that never leaves its start value is a constant load, not a ramp.
+    let flat = |c: &crate::plan::curve::Curve| c.stages().iter().all(|s| s.target == c.start_value());
+    let label = if plan.named_scenarios {
+        let users: Vec<&str> = sc.users.iter().map(|&u| plan.users[u].name.as_str()).collect();
+        let _ = writeln!(
+            o,
+            "  scenario    {} ({}, from {} to {}, users {})",
+            sc.name,
+            sc.executor,
+            duration(sc.start),
+            duration(sc.end()),
+            users.join(", ")
+        );
+        "    load     "
+    } else {
+        "  load        "
+    };
+    match &sc.load {
+        Load::Closed { users } if flat(users) => {
+            let _ = writeln!(
+                o,
+                "{label}closed model, {} for {}",
+                count(users.start_value(), "user", "users"),
+                duration(users.duration())
+            );
+        }
+        Load::Closed { users } => {
+            let _ = writeln!(
+                o,
+                "{label}closed model, {} at the start: {}",
+                count(users.start_value(), "user", "users"),
+                stages(users)
+            );
+        }
+        Load::Iterations { users, iterations, shared, max_duration } => {
+            let each = if *shared { "shared by all" } else { "each" };
+            let _ = writeln!(
+                o,
+                "{label}{}, {} {each} (at most {})",
+                count(*users as f64, "user", "users"),
+                count(*iterations as f64, "iteration", "iterations"),
+                duration(*max_duration)
+            );
+        }
+        Load::Open { rate, pre_allocated, max_users, .. } => {
+            let ready = count(*pre_allocated as f64, "user", "users");
+            let shape = if flat(rate) {
+                format!("{}/s for {}", rate.start_value(), duration(rate.duration()))
+            } else {
+                format!("{}/s at the start: {}", rate.start_value(), stages(rate))
+            };
+            let _ = writeln!(o, "{label}open model, {shape} ({ready} ready, at most {max_users})");
+        }
+    }
+}
+
+/// Each user type and its steps.
+fn describe_users(o: &mut String, plan: &Plan) {
+    use crate::plan::{Pick, Request, Think};
+    use crate::units::duration;
+    use std::fmt::Write;
     for u in &plan.users {
         let think = match u.think {
             Think::None => "no think time".to_string(),
@@ -142,6 +159,12 @@ pub fn describe(plan: &Plan) -> String {
             );
         }
     }
+}
+
+/// The thresholds and the watched series.
+fn describe_checks(o: &mut String, plan: &Plan) {
+    use crate::units::duration;
+    use std::fmt::Write;
     for t in &plan.thresholds {
         let on = t
             .step
@@ -157,7 +180,6 @@ pub fn describe(plan: &Plan) -> String {
             let _ = writeln!(o, "    series    {} ({})", s.name, s.describe());
         }
     }
-    o
 }
 
 /// `1 user`, `2 users`, `0 users`, `1.5 iterations`: a number with the word that agrees with it.
