@@ -193,92 +193,8 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
         if let Some(wait) = start.checked_duration_since(Instant::now()) {
             compio::time::sleep(wait).await;
         }
-        let (shards, shard) = (plan.shard.count, plan.shard.index);
-        let (slot, slots) = (worker * shards + shard, plan.workers * shards);
-        let mut first_user = 0u64;
-        let lanes = plan
-            .scenarios
-            .iter()
-            .enumerate()
-            .map(|(i, sc)| {
-                let lane_start = start + sc.start;
-                let arrivals = match &sc.load {
-                    Load::Open { rate, max_users, overflow, .. } => {
-                        let pacer = Pacer::new(Arc::new(rate.clone()), worker, plan.workers, shard, shards);
-                        let backlog = match overflow {
-                            Overflow::Queue => None,
-                            Overflow::Drop => {
-                                Some(crate::plan::split_even(plan.shard.share(*max_users), plan.workers, worker) as u64)
-                            }
-                        };
-                        Some(Arrivals::new(lane_start, pacer, backlog))
-                    }
-                    Load::Closed { .. } | Load::Iterations { .. } => None,
-                };
-                let lane = Lane {
-                    scenario: i,
-                    start: lane_start,
-                    end: lane_start + sc.load.duration(),
-                    arrivals,
-                    users: RefCell::new(Vec::new()),
-                    max_users: plan.lane_users(i, worker),
-                    iterations_left: Cell::new(match &sc.load {
-                        Load::Iterations { iterations, shared: true, .. } => {
-                            crate::plan::split_even(*iterations as usize, slots, slot) as u64
-                        }
-                        _ => u64::MAX,
-                    }),
-                    first_user,
-                    started: Cell::new(false),
-                    stopping: Cell::new(false),
-                };
-                first_user += sc.load.users() as u64;
-                lane
-            })
-            .collect();
-        let ctx = Rc::new(Ctx {
-            feeders: plan
-                .users
-                .iter()
-                .map(|u| u.data.as_ref().map(|d| Feeder::new(d.order, d.rows.len(), slot, slots)))
-                .collect(),
-            extra_nets: RefCell::new(Vec::new()),
-            hops: plan.targets.iter().enumerate().map(|(i, t)| super::conn::Hop::to_target(i, t)).collect(),
-            fixed: plan
-                .steps
-                .iter()
-                .map(|s| match &s.request {
-                    crate::plan::Request::Static { bytes, .. } => Some(Rc::from(&bytes[..])),
-                    crate::plan::Request::Template { .. } => None,
-                })
-                .collect(),
-            plan: plan.clone(),
-            nets: plan.targets.iter().map(|t| Net::new(&plan, t)).collect(),
-            timeouts: Timeouts::default(),
-            stats: RefCell::new(fresh_stats(&plan)),
-            statuses: plan.status_slots,
-            start,
-            lanes,
-            in_flight: Cell::new(0),
-            stopping: Cell::new(false),
-            offset: slot as u64,
-            stride: slots as u64,
-            cpu_mark: Cell::new(crate::sys::thread_cpu()),
-            wait_mark: Cell::new(crate::sys::thread_run_delay()),
-        });
-        let mut timers = Vec::new();
-        for (i, lane) in ctx.lanes.iter().enumerate() {
-            if let Load::Open { pre_allocated, .. } = &plan.scenarios[lane.scenario].load {
-                let pre =
-                    crate::plan::split_even(plan.shard.share(*pre_allocated), plan.workers, worker).min(lane.max_users);
-                (0..pre).for_each(|l| ctx.start_user(i, l));
-                let c = ctx.clone();
-                timers.push(compio::runtime::spawn(async move {
-                    let grow = || c.grow(i);
-                    c.lanes[i].arrivals.as_ref().expect("open model").run(&grow).await
-                }));
-            }
-        }
+        let ctx = Rc::new(context(&plan, worker, start));
+        let timers = start_arrivals(&ctx, worker);
         ctx.follow_curves(Instant::now());
         housekeeping(&ctx, worker, &shared, &tx).await;
         drop(timers);
@@ -288,6 +204,110 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
     });
     drop(rt);
     let _ = tx.send(Msg::Done { worker, cpu: crate::sys::thread_cpu(), wait: crate::sys::thread_run_delay() });
+}
+
+/// This worker's lane of each scenario: when it runs, its users, and (open model) its share of
+/// the schedule; numbered users of the scenarios follow one another.
+fn lanes(plan: &Plan, worker: usize, start: Instant) -> Vec<Lane> {
+    let (shards, shard) = (plan.shard.count, plan.shard.index);
+    let (slot, slots) = (worker * shards + shard, plan.workers * shards);
+    let mut first_user = 0u64;
+    plan.scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, sc)| {
+            let lane_start = start + sc.start;
+            let arrivals = match &sc.load {
+                Load::Open { rate, max_users, overflow, .. } => {
+                    let pacer = Pacer::new(Arc::new(rate.clone()), worker, plan.workers, shard, shards);
+                    let backlog = match overflow {
+                        Overflow::Queue => None,
+                        Overflow::Drop => {
+                            Some(crate::plan::split_even(plan.shard.share(*max_users), plan.workers, worker) as u64)
+                        }
+                    };
+                    Some(Arrivals::new(lane_start, pacer, backlog))
+                }
+                Load::Closed { .. } | Load::Iterations { .. } => None,
+            };
+            let lane = Lane {
+                scenario: i,
+                start: lane_start,
+                end: lane_start + sc.load.duration(),
+                arrivals,
+                users: RefCell::new(Vec::new()),
+                max_users: plan.lane_users(i, worker),
+                iterations_left: Cell::new(match &sc.load {
+                    Load::Iterations { iterations, shared: true, .. } => {
+                        crate::plan::split_even(*iterations as usize, slots, slot) as u64
+                    }
+                    _ => u64::MAX,
+                }),
+                first_user,
+                started: Cell::new(false),
+                stopping: Cell::new(false),
+            };
+            first_user += sc.load.users() as u64;
+            lane
+        })
+        .collect()
+}
+
+/// What this worker's tasks share: the plan, its own copies of the prebuilt requests, a net per
+/// target, its lanes, its feeders' share of the rows, and the interval's stats.
+fn context(plan: &Arc<Plan>, worker: usize, start: Instant) -> Ctx {
+    let (shards, shard) = (plan.shard.count, plan.shard.index);
+    let (slot, slots) = (worker * shards + shard, plan.workers * shards);
+    Ctx {
+        feeders: plan
+            .users
+            .iter()
+            .map(|u| u.data.as_ref().map(|d| Feeder::new(d.order, d.rows.len(), slot, slots)))
+            .collect(),
+        extra_nets: RefCell::new(Vec::new()),
+        hops: plan.targets.iter().enumerate().map(|(i, t)| super::conn::Hop::to_target(i, t)).collect(),
+        fixed: plan
+            .steps
+            .iter()
+            .map(|s| match &s.request {
+                crate::plan::Request::Static { bytes, .. } => Some(Rc::from(&bytes[..])),
+                crate::plan::Request::Template { .. } => None,
+            })
+            .collect(),
+        plan: plan.clone(),
+        nets: plan.targets.iter().map(|t| Net::new(plan, t)).collect(),
+        timeouts: Timeouts::default(),
+        stats: RefCell::new(fresh_stats(plan)),
+        statuses: plan.status_slots,
+        start,
+        lanes: lanes(plan, worker, start),
+        in_flight: Cell::new(0),
+        stopping: Cell::new(false),
+        offset: slot as u64,
+        stride: slots as u64,
+        cpu_mark: Cell::new(crate::sys::thread_cpu()),
+        wait_mark: Cell::new(crate::sys::thread_run_delay()),
+    }
+}
+
+/// Each open-model lane's users made ready (its share of `pre_allocated_vus`) and its arrivals
+/// timer started; the timers stop when dropped.
+fn start_arrivals(ctx: &Rc<Ctx>, worker: usize) -> Vec<compio::runtime::JoinHandle<()>> {
+    let plan = &ctx.plan;
+    let mut timers = Vec::new();
+    for (i, lane) in ctx.lanes.iter().enumerate() {
+        if let Load::Open { pre_allocated, .. } = &plan.scenarios[lane.scenario].load {
+            let pre =
+                crate::plan::split_even(plan.shard.share(*pre_allocated), plan.workers, worker).min(lane.max_users);
+            (0..pre).for_each(|l| ctx.start_user(i, l));
+            let c = ctx.clone();
+            timers.push(compio::runtime::spawn(async move {
+                let grow = || c.grow(i);
+                c.lanes[i].arrivals.as_ref().expect("open model").run(&grow).await
+            }));
+        }
+    }
+    timers
 }
 
 /// Sweep timeouts, follow the users curve, send a snapshot each second; at the end (or when
