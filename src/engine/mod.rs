@@ -37,20 +37,9 @@ pub(crate) struct Shared {
 
 /// Messages from workers to the collector.
 pub(crate) enum Msg {
-    /// What a worker measured in interval `seq` (second `seq` of the run; `last`: its final,
-    /// possibly partial, interval). `elapsed`: the end of the interval since the start.
-    Interval {
-        worker: usize,
-        seq: u64,
-        elapsed: Duration,
-        /// Boxed: a message is sent once a second, and the other kinds stay small.
-        stats: Box<Stats>,
-        last: bool,
-        /// The worker thread's CPU time during the interval.
-        cpu: Duration,
-        /// Time the worker thread was runnable but waiting for a CPU during the interval.
-        wait: Duration,
-    },
+    /// What a worker measured in one interval (boxed: sent once a second, and the other kinds
+    /// stay small).
+    Interval(Box<Interval>),
     /// The worker has stopped; `cpu` is its thread's CPU time, `wait` its run-queue wait.
     Done {
         worker: usize,
@@ -61,6 +50,20 @@ pub(crate) enum Msg {
         worker: usize,
         error: String,
     },
+}
+
+/// What a worker measured in interval `seq` (second `seq` of the run; `last`: its final,
+/// possibly partial, interval). `elapsed`: the end of the interval since the start.
+pub(crate) struct Interval {
+    pub worker: usize,
+    pub seq: u64,
+    pub elapsed: Duration,
+    pub stats: Stats,
+    pub last: bool,
+    /// The worker thread's CPU time during the interval.
+    pub cpu: Duration,
+    /// Time the worker thread was runnable but waiting for a CPU during the interval.
+    pub wait: Duration,
 }
 
 /// One complete second of the run, as an [`Observer`] sees it.
@@ -195,35 +198,14 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     }
     drop(tx);
 
-    let mut collector =
-        Collector::new(plan.workers, plan.rows.len(), plan.metrics.iter().map(|m| m.name.clone()).collect());
-    // Thresholds on a window of the run (`during`): the seconds inside it, merged.
-    let mut windows: Vec<Option<Stats>> =
-        plan.thresholds.iter().map(|r| r.during.map(|_| Stats::new(plan.rows.len()))).collect();
-    // Steps of one name in several user types share a stats row; each one's own total is kept
-    // for the report's breakdown by user type.
-    let mut by_step = plan.shares_rows().then(|| Stats::new(plan.steps.len()));
-    // Several scenarios: the run per scenario and row, for outputs labelled by both.
-    let mut by_scenario = (plan.scenarios.len() > 1).then(|| Stats::new(plan.scenarios.len() * plan.rows.len()));
-    // Workers count per scenario and step; reports read rows (and scenarios).
-    let regroup = worker::stat_slots(&plan) != plan.rows.len();
+    let mut gather = Gather::new(&plan);
     let mut cpu = vec![Duration::ZERO; plan.workers];
     let mut wait = vec![Duration::ZERO; plan.workers];
     let mut failure = None;
     let mut done = 0;
     while done < plan.workers {
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(Msg::Interval { worker, seq, elapsed, stats, last, cpu, wait: w }) => {
-                if let Some(b) = by_scenario.as_mut() {
-                    b.merge(&scenario_rows(&plan, &stats));
-                }
-                let stats = if regroup { into_rows(&plan, *stats, by_step.as_mut()) } else { *stats };
-                for (row, interval) in collector.add(worker, seq, elapsed, stats, last, (cpu, w)) {
-                    add_to_windows(&plan, &mut windows, &row, &interval);
-                    let (total, by_scenario) = (&collector.total, by_scenario.as_ref());
-                    observer.second(&Tick { row: &row, interval: &interval, total, by_scenario });
-                }
-            }
+            Ok(Msg::Interval(i)) => gather.interval(*i, observer),
             Ok(Msg::Done { worker, cpu: c, wait: w }) => {
                 cpu[worker] = c;
                 wait[worker] = w;
@@ -232,7 +214,7 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
             Ok(Msg::Failed { worker, error }) => {
                 failure.get_or_insert(EngineError::WorkerDied { worker, reason: error });
                 stop.store(true, Ordering::Relaxed);
-                collector.finish_worker(worker);
+                gather.collector.finish_worker(worker);
                 done += 1;
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -247,31 +229,12 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     if let Some(f) = failure {
         return Err(f);
     }
-    for (row, interval) in collector.flush() {
-        add_to_windows(&plan, &mut windows, &row, &interval);
-        let (total, by_scenario) = (&collector.total, by_scenario.as_ref());
-        observer.second(&Tick { row: &row, interval: &interval, total, by_scenario });
-    }
+    gather.flush(observer);
+    let Gather { collector, windows, by_step, .. } = gather;
     let wall = shared.start.elapsed();
-    let (rss, peak) = crate::sys::rss_bytes();
-    let elapsed = collector.elapsed;
-    let process_cpu = crate::sys::process_cpu().saturating_sub(cpu0);
-    let busiest = cpu.iter().map(Duration::as_secs_f64).fold(0.0, f64::max);
-    let mut generator = GeneratorUsage {
-        workers: plan.workers,
-        cpu_percent: 100.0 * process_cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
-        worker_cpu_s: cpu.iter().map(Duration::as_secs_f64).collect(),
-        rss_bytes: rss,
-        peak_rss_bytes: peak,
-        busiest_worker_cpu_percent: (100.0 * busiest / wall.as_secs_f64().max(1e-9)).min(100.0),
-        worker_wait_s: wait.iter().map(Duration::as_secs_f64).collect(),
-        io: plan.io.path,
-        busiest_worker_wait_percent: (100.0 * wait.iter().map(Duration::as_secs_f64).fold(0.0, f64::max)
-            / wall.as_secs_f64().max(1e-9))
-        .min(100.0),
-        ..GeneratorUsage::default()
-    };
+    let mut generator = usage(&plan, wall, crate::sys::process_cpu().saturating_sub(cpu0), &cpu, &wait);
     generator.assess(&collector.total, plan.open_model() != Some(false));
+    let elapsed = collector.elapsed;
     // A fixed-iteration run that finished its iterations early was not interrupted.
     let interrupted = if plan.scenarios.iter().all(|s| matches!(s.load, crate::plan::Load::Iterations { .. })) {
         stop.load(Ordering::Relaxed)
@@ -289,6 +252,85 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         generator,
         started_at,
     })
+}
+
+/// What the collector keeps besides the timeline: the `during` windows, each step's own total
+/// where steps share a row, and the run per scenario.
+struct Gather<'p> {
+    plan: &'p Plan,
+    collector: Collector,
+    /// Thresholds on a window of the run (`during`): the seconds inside it, merged.
+    windows: Vec<Option<Stats>>,
+    /// Steps of one name in several user types share a stats row; each one's own total is kept
+    /// for the report's breakdown by user type.
+    by_step: Option<Stats>,
+    /// Several scenarios: the run per scenario and row, for outputs labelled by both.
+    by_scenario: Option<Stats>,
+    /// Workers count per scenario and step; reports read rows (and scenarios).
+    regroup: bool,
+}
+
+impl<'p> Gather<'p> {
+    fn new(plan: &'p Plan) -> Gather<'p> {
+        Gather {
+            plan,
+            collector: Collector::new(
+                plan.workers,
+                plan.rows.len(),
+                plan.metrics.iter().map(|m| m.name.clone()).collect(),
+            ),
+            windows: plan.thresholds.iter().map(|r| r.during.map(|_| Stats::new(plan.rows.len()))).collect(),
+            by_step: plan.shares_rows().then(|| Stats::new(plan.steps.len())),
+            by_scenario: (plan.scenarios.len() > 1).then(|| Stats::new(plan.scenarios.len() * plan.rows.len())),
+            regroup: worker::stat_slots(plan) != plan.rows.len(),
+        }
+    }
+
+    /// A worker's interval: merged, and each second that is now complete handed to `observer`.
+    fn interval(&mut self, i: Interval, observer: &mut dyn Observer) {
+        let Interval { worker, seq, elapsed, stats, last, cpu, wait } = i;
+        let plan = self.plan;
+        if let Some(b) = self.by_scenario.as_mut() {
+            b.merge(&scenario_rows(plan, &stats));
+        }
+        let stats = if self.regroup { into_rows(plan, stats, self.by_step.as_mut()) } else { stats };
+        for (row, interval) in self.collector.add(worker, seq, elapsed, stats, last, (cpu, wait)) {
+            self.second(&row, &interval, observer);
+        }
+    }
+
+    /// The seconds still held back (workers that stopped early), once every worker is done.
+    fn flush(&mut self, observer: &mut dyn Observer) {
+        for (row, interval) in self.collector.flush() {
+            self.second(&row, &interval, observer);
+        }
+    }
+
+    fn second(&mut self, row: &TimelineRow, interval: &Stats, observer: &mut dyn Observer) {
+        add_to_windows(self.plan, &mut self.windows, row, interval);
+        let (total, by_scenario) = (&self.collector.total, self.by_scenario.as_ref());
+        observer.second(&Tick { row, interval, total, by_scenario });
+    }
+}
+
+/// How the generator fared over `wall`: process CPU, each worker's CPU and run-queue wait, memory.
+fn usage(plan: &Plan, wall: Duration, process_cpu: Duration, cpu: &[Duration], wait: &[Duration]) -> GeneratorUsage {
+    let (rss, peak) = crate::sys::rss_bytes();
+    let wall_s = wall.as_secs_f64().max(1e-9);
+    let busiest = cpu.iter().map(Duration::as_secs_f64).fold(0.0, f64::max);
+    let most_wait = wait.iter().map(Duration::as_secs_f64).fold(0.0, f64::max);
+    GeneratorUsage {
+        workers: plan.workers,
+        cpu_percent: 100.0 * process_cpu.as_secs_f64() / wall_s,
+        worker_cpu_s: cpu.iter().map(Duration::as_secs_f64).collect(),
+        rss_bytes: rss,
+        peak_rss_bytes: peak,
+        busiest_worker_cpu_percent: (100.0 * busiest / wall_s).min(100.0),
+        worker_wait_s: wait.iter().map(Duration::as_secs_f64).collect(),
+        io: plan.io.path,
+        busiest_worker_wait_percent: (100.0 * most_wait / wall_s).min(100.0),
+        ..GeneratorUsage::default()
+    }
 }
 
 /// Add one second of the run to the windows of the thresholds it falls in (by its start).
