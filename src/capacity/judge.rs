@@ -156,61 +156,97 @@ pub fn judge(
     if total.requests == 0 {
         return Verdict::Fail("no request completed in the step".into());
     }
+    let g = Generator::of(w);
     // A generator that sent fewer starts than the rate although users were free to send did not
     // offer the service this rate: whatever the SLOs say, the step says nothing about it. (Sent,
     // not answered: a saturated service answers fewer than the rate while every start went out.)
-    let lag_p99 = if w.stats.lag.is_empty() { 0 } else { w.stats.lag.value_at_quantile(0.99) };
-    let mean_cpu = w.cpu.iter().sum::<f64>() / w.cpu.len().max(1) as f64;
-    let mean_busy = w.busy().sum::<f64>() / w.busy_users.len().max(1) as f64;
-    // Busy is running or waiting to run (a core shared with something else): a worker runnable
-    // all the time is saturated whether it got its core or not. (Per second the busiest
-    // worker's CPU plus the most-delayed worker's wait: the same worker with -t 1, an upper
-    // bound otherwise.)
-    let mean_demand = w.cpu.iter().zip(&w.wait).map(|(c, q)| c + q).sum::<f64>() / w.cpu.len().max(1) as f64;
-    let mean_wait = w.wait.iter().sum::<f64>() / w.wait.len().max(1) as f64;
     // Short with users free, but only the generator's fault when it shows it (a busy or delayed
     // worker, late sends): with its CPU idle, users that were never free (thinking, waiting for
     // answers) held the starts back, and the SLOs judge the wait.
-    let strained = mean_demand >= STRAINED_CPU || lag_p99 > lag_limit_us;
+    let strained = g.demand >= STRAINED_CPU || g.lag_p99 > lag_limit_us;
     let short = w.sent_rps() < 0.95 * rate;
-    if short && mean_busy < 0.9 && strained {
+    if short && g.busy < 0.9 && strained {
         let why = format!("it sent {:.0} of {rate:.0} starts per second with users free", w.sent_rps());
         return Verdict::Generator { sent: w.sent_rps(), why };
     }
     let o = Observed::of(&total, w.seconds);
-    // An SLO on a watched series is judged on the window's samples.
-    let on_series = |t: &Threshold| {
-        let none = crate::monitor::SeriesSummary::default();
-        let name = t.metric_name()?;
-        Some(t.judge_series(w.series.as_ref().and_then(|m| m.series.get(name)).unwrap_or(&none)))
-    };
-    let failed = slos.iter().find(|t| match on_series(t) {
+    let failed = slos.iter().find(|t| match on_series(t, w) {
         Some(r) => !r.ok,
         None => !t.evaluate(&o).1,
     });
-    let Some(t) = failed else {
-        // The SLOs held, but the rate was not offered: users were the limit, not the service.
-        if short {
-            return Verdict::Connections;
+    match failed {
+        None => held(w, rate, short),
+        Some(t) => broke(t, w, &g, lag_limit_us, baseline_service_us),
+    }
+}
+
+/// How the generator fared over a window: means per second of the busiest worker's CPU, of its
+/// CPU plus its wait for a core (its demand), of that wait, of the users busy, and the send lag.
+struct Generator {
+    lag_p99: u64,
+    cpu: f64,
+    /// Busy is running or waiting to run (a core shared with something else): a worker runnable
+    /// all the time is saturated whether it got its core or not. (Per second the busiest worker's
+    /// CPU plus the most-delayed worker's wait: the same worker with -t 1, an upper bound
+    /// otherwise.)
+    demand: f64,
+    wait: f64,
+    busy: f64,
+}
+
+impl Generator {
+    fn of(w: &Window) -> Generator {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        Generator {
+            lag_p99: if w.stats.lag.is_empty() { 0 } else { w.stats.lag.value_at_quantile(0.99) },
+            cpu: mean(&w.cpu),
+            demand: w.cpu.iter().zip(&w.wait).map(|(c, q)| c + q).sum::<f64>() / w.cpu.len().max(1) as f64,
+            wait: mean(&w.wait),
+            busy: w.busy().sum::<f64>() / w.busy_users.len().max(1) as f64,
         }
-        // The SLOs held over a short window, but the service fell behind the starts: its queue
-        // grows each second, and the SLO breaks if the rate is held longer. A step just above
-        // the knee must not pass only because it was short.
-        if let Some(g) = w.backlog_growth() {
-            if g > FALLING_BEHIND * rate && g * w.seconds >= 20.0 {
-                return Verdict::Fail(format!(
-                    "the service fell behind: {:.0} more users waiting for it each second ({:.1}% of the rate), so its latency keeps rising",
-                    g,
-                    100.0 * g / rate
-                ));
-            }
+    }
+}
+
+/// An SLO on a watched series, judged on the window's samples (`None`: not on a series).
+fn on_series(t: &Threshold, w: &Window) -> Option<crate::rules::threshold::ThresholdResult> {
+    let none = crate::monitor::SeriesSummary::default();
+    let name = t.metric_name()?;
+    Some(t.judge_series(w.series.as_ref().and_then(|m| m.series.get(name)).unwrap_or(&none)))
+}
+
+/// Every SLO held: a pass, unless the rate was not offered (too few users) or the service fell
+/// behind.
+fn held(w: &Window, rate: f64, short: bool) -> Verdict {
+    // The SLOs held, but the rate was not offered: users were the limit, not the service.
+    if short {
+        return Verdict::Connections;
+    }
+    // The SLOs held over a short window, but the service fell behind the starts: its queue grows
+    // each second, and the SLO breaks if the rate is held longer. A step just above the knee must
+    // not pass only because it was short.
+    if let Some(g) = w.backlog_growth() {
+        if g > FALLING_BEHIND * rate && g * w.seconds >= 20.0 {
+            return Verdict::Fail(format!(
+                "the service fell behind: {:.0} more users waiting for it each second ({:.1}% of the rate), so its latency keeps rising",
+                g,
+                100.0 * g / rate
+            ));
         }
-        return Verdict::Pass;
-    };
-    if let Some(r) = on_series(t) {
+    }
+    Verdict::Pass
+}
+
+/// The SLO `t` broke: the service's limit, unless the generator (its core, its late sends) or too
+/// few connections explain it.
+fn broke(t: &Threshold, w: &Window, g: &Generator, lag_limit_us: u64, baseline_service_us: Option<u64>) -> Verdict {
+    if let Some(r) = on_series(t, w) {
         // The service's own limit: the generator's state says nothing about it.
         return Verdict::Fail(format!("{} (measured {})", t.expr, crate::units::round3(r.value)));
     }
+    let total = w.total();
+    // The service's own time, from sending: without queueing for a user or the starts' lateness.
+    let service_holds =
+        || t.evaluate(&Observed::of(&StepStats { latency: total.service.clone(), ..total.clone() }, w.seconds)).1;
     // Latency counts from each start's intended time, so a generator that was slow (busy core,
     // late sends, a core shared with something else) only made it look worse: a pass holds. A
     // failure may be the generator's own, and then the service is not blamed.
@@ -218,17 +254,16 @@ pub fn judge(
     // time (from sending): a latency SLO that the service's time alone breaks is the service's,
     // however late the starts went out. (A busy worker reads answers late, which the service's
     // time includes; its CPU is judged below whatever the service's time says.)
-    let service_breaks = is_latency(&t.metric)
-        && !total.service.is_empty()
-        && !t.evaluate(&Observed::of(&StepStats { latency: total.service.clone(), ..total.clone() }, w.seconds)).1;
-    let why = if mean_demand >= SATURATED_CPU && mean_wait >= 10.0 {
+    let service_breaks = is_latency(&t.metric) && !total.service.is_empty() && !service_holds();
+    let (cpu, wait) = (g.cpu, g.wait);
+    let why = if g.demand >= SATURATED_CPU && wait >= 10.0 {
         Some(format!(
-            "its worker ran {mean_cpu:.0}% and waited for its CPU {mean_wait:.0}% of the time: something else runs on its core"
+            "its worker ran {cpu:.0}% and waited for its CPU {wait:.0}% of the time: something else runs on its core"
         ))
-    } else if mean_demand >= SATURATED_CPU {
-        Some(format!("its busiest worker used {mean_cpu:.0}% of a core"))
-    } else if lag_p99 > lag_limit_us && !service_breaks {
-        Some(format!("it sent starts late, p99 {}", crate::units::micros(lag_p99 as f64)))
+    } else if g.demand >= SATURATED_CPU {
+        Some(format!("its busiest worker used {cpu:.0}% of a core"))
+    } else if g.lag_p99 > lag_limit_us && !service_breaks {
+        Some(format!("it sent starts late, p99 {}", crate::units::micros(g.lag_p99 as f64)))
     } else {
         None
     };
@@ -241,21 +276,18 @@ pub fn judge(
     let starved = w.busy().filter(|&b| b >= 0.99).count() * 2 >= w.busy_users.len().max(1);
     let service_p50 = if total.service.is_empty() { 0 } else { total.service.value_at_quantile(0.5) };
     let service_steady = baseline_service_us.is_some_and(|b| service_p50 <= (b * 2).max(b + 1000));
-    if starved && service_steady && is_latency(&t.metric) {
-        let service_stats = StepStats { latency: total.service.clone(), ..total.clone() };
-        if t.evaluate(&Observed::of(&service_stats, w.seconds)).1 {
-            // Connections held busy by a generator that read answers late (its core shared
-            // with something else) say nothing about how many the service needs.
-            if mean_wait >= crate::engine::SATURATED_WAIT {
-                let why = format!(
-                    "every connection was busy while its worker waited for its CPU {mean_wait:.0}% of the time: it read answers late (something else runs on its core)"
-                );
-                return Verdict::Generator { sent: w.sent_rps(), why };
-            }
-            return Verdict::Connections;
+    if starved && service_steady && is_latency(&t.metric) && service_holds() {
+        // Connections held busy by a generator that read answers late (its core shared with
+        // something else) say nothing about how many the service needs.
+        if wait >= crate::engine::SATURATED_WAIT {
+            let why = format!(
+                "every connection was busy while its worker waited for its CPU {wait:.0}% of the time: it read answers late (something else runs on its core)"
+            );
+            return Verdict::Generator { sent: w.sent_rps(), why };
         }
+        return Verdict::Connections;
     }
-    let (value, _) = t.evaluate(&o);
+    let (value, _) = t.evaluate(&Observed::of(&total, w.seconds));
     Verdict::Fail(format!("{} (measured {value:.1}{})", t.expr, t.unit()))
 }
 
