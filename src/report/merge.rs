@@ -57,26 +57,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
     let mut service_dropped = false;
     let summary =
         merge_summaries(results.iter().map(|r| &r.totals.summary), &total_h, duration_s, &mut service_dropped);
-    let mut steps = Vec::with_capacity(first.steps.len());
-    let mut step_histograms = Vec::with_capacity(first.steps.len());
-    for (j, step) in first.steps.iter().enumerate() {
-        let h = add_histograms(
-            results
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (format!("{}, step `{}`", who(i), step.name), r.steps[j].histogram.as_str())),
-        )?;
-        let summary =
-            merge_summaries(results.iter().map(|r| &r.steps[j].summary), &h, duration_s, &mut service_dropped);
-        // The breakdown by user type carries no histograms, so it is not merged.
-        steps.push(StepResult {
-            name: step.name.clone(),
-            summary,
-            histogram: encode_histogram(&h),
-            by_user: Default::default(),
-        });
-        step_histograms.push(h);
-    }
+    let (steps, step_histograms) = merged_steps(results, duration_s, &mut service_dropped)?;
     if service_dropped {
         warnings.push(
             "merged: service-time percentiles (open model) are left out: result documents carry no service-time histogram to merge them exactly"
@@ -99,14 +80,6 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
     }
     thresholds.sort_by_key(|t| t.scenario.is_some());
     let generator = generator(results, warnings);
-    let load = LoadInfo {
-        model: first.load.model.clone(),
-        users: results.iter().map(|r| r.load.users).sum(),
-        rate: results.iter().any(|r| r.load.rate.is_some()).then(|| results.iter().filter_map(|r| r.load.rate).sum()),
-        workers: results.iter().map(|r| r.load.workers).sum(),
-        timeout_s: results.iter().map(|r| r.load.timeout_s).fold(0.0, f64::max),
-        shard: None,
-    };
     Ok(RunResult {
         schema: SCHEMA.to_string(),
         tool: first.tool.clone(),
@@ -118,7 +91,17 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         duration_s: round3(duration_s),
         interrupted: results.iter().any(|r| r.interrupted),
         aborted_by: results.iter().find_map(|r| r.aborted_by.clone()),
-        load,
+        load: LoadInfo {
+            model: first.load.model.clone(),
+            users: results.iter().map(|r| r.load.users).sum(),
+            rate: results
+                .iter()
+                .any(|r| r.load.rate.is_some())
+                .then(|| results.iter().filter_map(|r| r.load.rate).sum()),
+            workers: results.iter().map(|r| r.load.workers).sum(),
+            timeout_s: results.iter().map(|r| r.load.timeout_s).fold(0.0, f64::max),
+            shard: None,
+        },
         totals: Totals {
             summary,
             unfinished: results.iter().map(|r| r.totals.unfinished).sum(),
@@ -142,6 +125,35 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         outputs: results.iter().flat_map(|r| r.outputs.iter().cloned()).collect(),
         monitor: merged_monitor(results),
     })
+}
+
+/// Each step of the shards merged: histograms added, counters summed (the breakdown by user type
+/// carries no histograms, so it is not merged).
+fn merged_steps(
+    results: &[RunResult],
+    duration_s: f64,
+    service_dropped: &mut bool,
+) -> Result<(Vec<StepResult>, Vec<Histogram<u64>>), String> {
+    let first = &results[0];
+    let mut steps = Vec::with_capacity(first.steps.len());
+    let mut histograms = Vec::with_capacity(first.steps.len());
+    for (j, step) in first.steps.iter().enumerate() {
+        let h = add_histograms(
+            results
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("{}, step `{}`", label(i, r), step.name), r.steps[j].histogram.as_str())),
+        )?;
+        let summary = merge_summaries(results.iter().map(|r| &r.steps[j].summary), &h, duration_s, service_dropped);
+        steps.push(StepResult {
+            name: step.name.clone(),
+            summary,
+            histogram: encode_histogram(&h),
+            by_user: Default::default(),
+        });
+        histograms.push(h);
+    }
+    Ok((steps, histograms))
 }
 
 /// `result 2 (shard 2/4)`: how errors and warnings name an input.
