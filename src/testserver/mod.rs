@@ -193,40 +193,13 @@ async fn serve(stream: TcpStream, sh: Arc<Shared>, shard: usize) {
                     break;
                 }
             };
-            let mut body_len = Some(0usize);
-            let mut chunked = false;
-            let mut authorization = None;
-            let mut conn_close = req.version == Some(0);
-            for h in req.headers.iter() {
-                if h.name.eq_ignore_ascii_case("content-length") {
-                    body_len = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok());
-                } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                    chunked = !h.value.trim_ascii().eq_ignore_ascii_case(b"identity");
-                } else if h.name.eq_ignore_ascii_case("authorization") {
-                    authorization = Some(h.value);
-                } else if h.name.eq_ignore_ascii_case("connection") {
-                    conn_close =
-                        has_token(h.value, "close") || (req.version == Some(0) && !has_token(h.value, "keep-alive"));
-                }
-            }
-            let body_len = match body_len {
-                _ if chunked => {
-                    let msg = b"chunked request bodies are not supported; send Content-Length\n";
-                    write_response(&mut out, 411, "text/plain", msg, true);
+            let (body_len, authorization, conn_close) = match framing(&req) {
+                Ok(f) => f,
+                Err((code, why)) => {
+                    write_response(&mut out, code, "text/plain", why, true);
                     close = true;
                     break;
                 }
-                None => {
-                    write_response(&mut out, 400, "text/plain", b"bad Content-Length\n", true);
-                    close = true;
-                    break;
-                }
-                Some(n) if n > MAX_BODY => {
-                    write_response(&mut out, 413, "text/plain", b"body larger than 16 MiB\n", true);
-                    close = true;
-                    break;
-                }
-                Some(n) => n,
             };
             if buf.len() < head_len + body_len {
                 want = head_len + body_len - buf.len();
@@ -278,6 +251,32 @@ async fn serve(stream: TcpStream, sh: Arc<Shared>, shard: usize) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+    }
+}
+
+/// What a request's headers say about it: its body's length, its `Authorization`, and whether the
+/// client closes after it. `Err`: the status and reason of a request that cannot be served.
+fn framing<'b>(req: &httparse::Request<'_, 'b>) -> Result<(usize, Option<&'b [u8]>, bool), (u16, &'static [u8])> {
+    let mut body_len = Some(0usize);
+    let mut chunked = false;
+    let mut authorization = None;
+    let mut conn_close = req.version == Some(0);
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            body_len = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok());
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = !h.value.trim_ascii().eq_ignore_ascii_case(b"identity");
+        } else if h.name.eq_ignore_ascii_case("authorization") {
+            authorization = Some(h.value);
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            conn_close = has_token(h.value, "close") || (req.version == Some(0) && !has_token(h.value, "keep-alive"));
+        }
+    }
+    match body_len {
+        _ if chunked => Err((411, b"chunked request bodies are not supported; send Content-Length\n")),
+        None => Err((400, b"bad Content-Length\n")),
+        Some(n) if n > MAX_BODY => Err((413, b"body larger than 16 MiB\n")),
+        Some(n) => Ok((n, authorization, conn_close)),
     }
 }
 
