@@ -193,7 +193,7 @@ async fn serve(stream: TcpStream, sh: Arc<Shared>, shard: usize) {
                     break;
                 }
             };
-            let (body_len, authorization, conn_close) = match framing(&req) {
+            let Framing { body_len, authorization, close: conn_close } = match framing(&req) {
                 Ok(f) => f,
                 Err((code, why)) => {
                     write_response(&mut out, code, "text/plain", why, true);
@@ -254,9 +254,16 @@ async fn serve(stream: TcpStream, sh: Arc<Shared>, shard: usize) {
     }
 }
 
-/// What a request's headers say about it: its body's length, its `Authorization`, and whether the
-/// client closes after it. `Err`: the status and reason of a request that cannot be served.
-fn framing<'b>(req: &httparse::Request<'_, 'b>) -> Result<(usize, Option<&'b [u8]>, bool), (u16, &'static [u8])> {
+/// What a request's headers say about it.
+struct Framing<'b> {
+    body_len: usize,
+    authorization: Option<&'b [u8]>,
+    /// The client closes after this request.
+    close: bool,
+}
+
+/// A request's [`Framing`]. `Err`: the status and reason of a request that cannot be served.
+fn framing<'b>(req: &httparse::Request<'_, 'b>) -> Result<Framing<'b>, (u16, &'static [u8])> {
     let mut body_len = Some(0usize);
     let mut chunked = false;
     let mut authorization = None;
@@ -276,7 +283,7 @@ fn framing<'b>(req: &httparse::Request<'_, 'b>) -> Result<(usize, Option<&'b [u8
         _ if chunked => Err((411, b"chunked request bodies are not supported; send Content-Length\n")),
         None => Err((400, b"bad Content-Length\n")),
         Some(n) if n > MAX_BODY => Err((413, b"body larger than 16 MiB\n")),
-        Some(n) => Ok((n, authorization, conn_close)),
+        Some(n) => Ok(Framing { body_len: n, authorization, close: conn_close }),
     }
 }
 
