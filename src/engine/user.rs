@@ -322,17 +322,54 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             let _ = jar.set(name, value, &hop.host, "/");
         }
     }
-    let Ok(prebuilt) = first_request(ctx, u, s, &hop) else {
+    let Ok(mut prebuilt) = first_request(ctx, u, s, &hop) else {
         // Not sent, so not a request: counted apart, and the iteration ends (later steps would
         // lack the value too).
         ctx.stats.borrow_mut().steps[u.base + s].skipped += 1;
         return Outcome::Stop;
     };
+    // The exchange: the request (`prebuilt`, or `u.buf`) sent to `hop` and its answer read; with
+    // a jar, its cookies stored; its redirects followed, each hop on the user's connection to
+    // that host. One loop in this one future (a nested async fn would make every user's task
+    // larger).
+    let mut x = Exchange::new(hop, step.head, u.jar.is_some() || step.redirects > 0);
     ctx.in_flight.set(ctx.in_flight.get() + 1);
-    let x = exchange(ctx, u, step, hop, prebuilt).await;
+    let result = loop {
+        let net = follow::net(ctx, x.hop.slot);
+        let c = conn(ctx, &mut u.conns, x.hop.slot);
+        c.set_capture(step.capture.then_some(ctx.plan.max_body));
+        c.set_watch(x.watch);
+        let mut sent_prebuilt = None;
+        let (result, len) = match prebuilt.take() {
+            Some(bytes) => {
+                let len = bytes.len();
+                let (r, back) = c.request(&net, bytes, x.method_head, step.timeout).await;
+                sent_prebuilt = Some(back);
+                (r, len)
+            }
+            None => {
+                let len = u.buf.len();
+                let (r, back) = c.request(&net, std::mem::take(&mut u.buf), x.method_head, step.timeout).await;
+                u.buf = back;
+                (r, len)
+            }
+        };
+        drop(net);
+        match result {
+            Ok(reply) => {
+                if let Some(reply) = x.answered(ctx, u, step, reply, sent_prebuilt.as_deref()) {
+                    break Ok(reply);
+                }
+            }
+            Err(f) => {
+                let sent = u.conns[x.hop.slot].as_ref().is_some_and(|c| c.sent);
+                break Err((f, sent, len));
+            }
+        }
+    };
     ctx.in_flight.set(ctx.in_flight.get() - 1);
     ctx.stats.borrow_mut().steps[u.base + s].redirects += x.hops as u64;
-    match x.result {
+    match result {
         Ok(reply) => {
             u.backoff = Backoff(Backoff::MIN);
             let reply = Reply { sent_at: x.first_sent.unwrap_or(reply.sent_at), ..reply };
@@ -365,15 +402,17 @@ fn first_request(ctx: &Ctx, u: &mut User, s: usize, hop: &Hop) -> Result<Option<
     }
 }
 
-/// How a step's exchange ended, over every hop of its redirects.
+/// Where a step's exchange stands, over every hop of its redirects.
 struct Exchange {
-    /// The last answer (with every hop's bytes), or the failure: its kind and reason, whether the
-    /// request went out, and its length.
-    result: Result<Reply, (Failure, bool, usize)>,
-    /// The hop that gave the last answer or failed.
+    /// The hop being asked (the last one, once over).
     hop: Hop,
+    /// The request being sent is a HEAD (its answer has no body).
+    method_head: bool,
+    /// Answers are read for cookies and redirects (their heads are kept).
+    watch: bool,
     /// Redirects followed.
     hops: u32,
+    bytes_in: u64,
     bytes_out: u64,
     /// When the first hop's request went out.
     first_sent: Option<Instant>,
@@ -381,82 +420,74 @@ struct Exchange {
     redirect_error: Option<String>,
 }
 
-/// Send the step's request (`prebuilt`, or `u.buf`) to `hop` and read its answer; with a jar, store
-/// its cookies; follow its redirects, each hop on the user's connection to that host.
-async fn exchange(ctx: &Ctx, u: &mut User, step: &Step, mut hop: Hop, mut prebuilt: Option<Rc<[u8]>>) -> Exchange {
-    let watch = u.jar.is_some() || step.redirects > 0;
-    let mut method_head = step.head;
-    let (mut hops, mut bytes_in, mut bytes_out) = (0u32, 0u64, 0u64);
-    let (mut first_sent, mut cookie_error, mut redirect_error) = (None, None, None);
-    let result = loop {
-        let net = follow::net(ctx, hop.slot);
-        let c = conn(ctx, &mut u.conns, hop.slot);
-        c.set_capture(step.capture.then_some(ctx.plan.max_body));
-        c.set_watch(watch);
-        let mut sent_prebuilt = None;
-        let (result, len) = match prebuilt.take() {
-            Some(bytes) => {
-                let len = bytes.len();
-                let (r, back) = c.request(&net, bytes, method_head, step.timeout).await;
-                sent_prebuilt = Some(back);
-                (r, len)
-            }
-            None => {
-                let len = u.buf.len();
-                let (r, back) = c.request(&net, std::mem::take(&mut u.buf), method_head, step.timeout).await;
-                u.buf = back;
-                (r, len)
-            }
-        };
-        drop(net);
-        let reply = match result {
-            Ok(reply) => reply,
-            Err(f) => {
-                let sent = u.conns[hop.slot].as_ref().is_some_and(|c| c.sent);
-                break Err((f, sent, len));
-            }
-        };
-        first_sent.get_or_insert(reply.sent_at);
-        bytes_in += reply.bytes_in;
-        bytes_out += reply.bytes_out;
-        let reply = Reply { bytes_in, bytes_out, ..reply };
-        if !watch {
-            break Ok(reply);
+impl Exchange {
+    fn new(hop: Hop, method_head: bool, watch: bool) -> Exchange {
+        Exchange {
+            hop,
+            method_head,
+            watch,
+            hops: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            first_sent: None,
+            cookie_error: None,
+            redirect_error: None,
+        }
+    }
+
+    /// A hop answered (`sent_prebuilt`: its request, when it was the worker's prebuilt bytes, else
+    /// it is in `u.buf`): its bytes counted, its cookies stored; `Some`: the exchange is over with
+    /// this answer (every hop's bytes in it); `None`: a redirect to follow, its request composed in
+    /// `u.buf`.
+    fn answered(
+        &mut self,
+        ctx: &Ctx,
+        u: &mut User,
+        step: &Step,
+        reply: Reply,
+        sent_prebuilt: Option<&[u8]>,
+    ) -> Option<Reply> {
+        self.first_sent.get_or_insert(reply.sent_at);
+        self.bytes_in += reply.bytes_in;
+        self.bytes_out += reply.bytes_out;
+        let reply = Reply { bytes_in: self.bytes_in, bytes_out: self.bytes_out, ..reply };
+        if !self.watch {
+            return Some(reply);
         }
         // The request just answered: its path for the cookies it set, and the base of a redirect.
-        let sent_bytes: &[u8] = sent_prebuilt.as_deref().unwrap_or(&u.buf);
-        let view = u.conns[hop.slot].as_ref().expect("the request used it").parser().view();
+        let sent_bytes: &[u8] = sent_prebuilt.unwrap_or(&u.buf);
+        let view = u.conns[self.hop.slot].as_ref().expect("the request used it").parser().view();
         if let Some(jar) = &mut u.jar {
-            if let Some(why) = follow::store_cookies(jar, &view, &hop, sent_bytes) {
-                cookie_error.get_or_insert(why);
+            if let Some(why) = follow::store_cookies(jar, &view, &self.hop, sent_bytes) {
+                self.cookie_error.get_or_insert(why);
             }
         }
         if step.redirects == 0 || !crate::http::redirect::is_redirect(reply.status) {
-            break Ok(reply);
+            return Some(reply);
         }
-        if hops >= step.redirects {
+        if self.hops >= step.redirects {
             let to = String::from_utf8_lossy(view.header("location").unwrap_or_default()).into_owned();
-            redirect_error = Some(format!("more than {} redirects (the last to {to})", step.redirects));
-            break Ok(reply);
+            self.redirect_error = Some(format!("more than {} redirects (the last to {to})", step.redirects));
+            return Some(reply);
         }
-        let url = follow::location(&view, &hop, sent_bytes);
+        let url = follow::location(&view, &self.hop, sent_bytes);
         let (next, url) = match url.and_then(|url| Ok((follow::hop_to(ctx, &url)?, url))) {
             Ok(next) => next,
             Err(why) => {
-                redirect_error = Some(why);
-                break Ok(reply);
+                self.redirect_error = Some(why);
+                return Some(reply);
             }
         };
         let (method, keep_body) = crate::http::redirect::next_method(reply.status, follow::method_of(sent_bytes));
         let method = method.to_string();
         let mut out = Vec::with_capacity(sent_bytes.len() + 64);
-        follow::redirected(sent_bytes, (&method, keep_body), &hop, &next, &url, u.jar.as_mut(), &mut out);
+        follow::redirected(sent_bytes, (&method, keep_body), &self.hop, &next, &url, u.jar.as_mut(), &mut out);
         u.buf = out;
-        method_head = method == "HEAD";
-        hop = next;
-        hops += 1;
-    };
-    Exchange { result, hop, hops, bytes_out, first_sent, cookie_error, redirect_error }
+        self.method_head = method == "HEAD";
+        self.hop = next;
+        self.hops += 1;
+        None
+    }
 }
 
 /// Count a complete response: latency, status, checks; then extract into the user's variables.
