@@ -196,7 +196,9 @@ fn bad_scenario_tables_are_refused_where_they_are() {
 }
 
 /// A `during` window fails where the whole run passes; a failed `warn` threshold is reported as
-/// WARN and does not fail the exit code.
+/// WARN and does not fail the exit code. (On p(99): the slow second's ~16 requests are its p99
+/// however many fast ones share its first milliseconds — on p(50) they flipped it whenever the
+/// first connect took over a millisecond, and the window passed.)
 #[test]
 fn a_window_threshold_fails_where_the_whole_run_passes_and_warnings_do_not_fail() {
     let _m = util::exclusive_machine();
@@ -218,8 +220,8 @@ fn a_window_threshold_fails_where_the_whole_run_passes_and_warnings_do_not_fail(
     let text = format!(
         r#"target = "{}"
 thresholds = [
-  "p(50) < 30ms",
-  {{ expr = "p(50) < 30ms", during = "1s..2s" }},
+  "p(99) < 30ms",
+  {{ expr = "p(99) < 30ms", during = "1s..2s" }},
   {{ expr = "max < 1ms", level = "warn" }},
 ]
 [load]
@@ -242,13 +244,12 @@ name = "u"
     let warn = &all[2];
     assert_eq!(whole["ok"], true, "{all:?}");
     assert_eq!((window["ok"].as_bool(), window["during"].as_str()), (Some(false), Some("1s..2s")), "{all:?}");
-    assert!(window["value"].as_f64().unwrap() >= 60.0, "the window's p50 is the slow second's: {all:?}");
+    assert!(window["value"].as_f64().unwrap() >= 60.0, "the window's p99 is the slow second's: {all:?}");
     assert_eq!((warn["ok"].as_bool(), warn["level"].as_str()), (Some(false), Some("warn")), "{all:?}");
     assert!(out.stdout.contains("WARN max < 1ms"), "{}", out.stdout);
 
     // Without the window's threshold, the failed warning alone leaves the exit code 0.
-    let text = text.replace("  {{ expr = \"p(50) < 30ms\", during = \"1s..2s\" }},\n", "");
-    let text = text.replace("  { expr = \"p(50) < 30ms\", during = \"1s..2s\" },\n", "");
+    let text = text.replace("  { expr = \"p(99) < 30ms\", during = \"1s..2s\" },\n", "");
     let file = dir.write("warn.toml", &text);
     *first.lock().unwrap() = None;
     let out = util::scenario(&file, &["-t", "1"]);
