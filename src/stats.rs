@@ -53,6 +53,9 @@ pub struct StepStats {
     pub skipped: u64,
     /// Redirects followed (hops), over all requests.
     pub redirects: u64,
+    /// Requests by the protocol that carried them (`Proto as usize`): responses, and failures
+    /// that reached a connection.
+    pub protocols: [u64; crate::http::version::Proto::COUNT],
 }
 
 impl Default for StepStats {
@@ -71,6 +74,7 @@ impl Default for StepStats {
             reasons: BTreeMap::new(),
             skipped: 0,
             redirects: 0,
+            protocols: [0; crate::http::version::Proto::COUNT],
         }
     }
 }
@@ -139,6 +143,9 @@ impl StepStats {
         self.checks_failed += other.checks_failed;
         self.skipped += other.skipped;
         self.redirects += other.redirects;
+        for (a, b) in self.protocols.iter_mut().zip(other.protocols) {
+            *a += b;
+        }
         // Cannot fail: auto-resizing histograms accept any value of another one.
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);

@@ -87,7 +87,7 @@ pub fn sample() -> RunResult {
         duration_s: 10.0,
         interrupted: false,
         aborted_by: None,
-        load: LoadInfo { model: "closed".into(), users: 50, rate: None, workers: 2, timeout_s: 10.0, shard: None },
+        load: LoadInfo { model: "closed".into(), users: 50, rate: None, workers: 2, timeout_s: 10.0, shard: None, streams: None },
         totals: Totals { summary: summary(5000, 20, &h), ..Totals::default() },
         steps,
         scenarios: Vec::new(),
