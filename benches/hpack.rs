@@ -11,7 +11,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// `:status 200`, `server: nginx/1.22.1`, `date: ...`, `content-type: text/plain`,
 /// `content-length: 12`, as captured from nginx's h2c answer to `GET /`.
-const NGINX_BLOCK: &str = "887689aa6355e580ae212e1f6196d07abe9403aa5f29141004e2817ae09ab80754c5a37f5f87497ca58ae819aa5c023132";
+const NGINX_BLOCK: &str =
+    "887689aa6355e580ae212e1f6196d07abe9403aa5f29141004e2817ae09ab80754c5a37f5f87497ca58ae819aa5c023132";
 
 fn block() -> Vec<u8> {
     (0..NGINX_BLOCK.len()).step_by(2).map(|i| u8::from_str_radix(&NGINX_BLOCK[i..i + 2], 16).unwrap()).collect()

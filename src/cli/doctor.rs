@@ -131,7 +131,9 @@ fn http_versions(url: &str) -> Check {
         Err(e) => return Check::fail(NAME, e.to_string(), ""),
     };
     match probe::alpn(&target.addrs, name, std::sync::Arc::new(config), timeout) {
-        Ok(Some(p)) if p == "h2" => Check::ok(NAME, format!("{url}: ALPN picks h2 of h2, http/1.1: --http auto speaks h2")),
+        Ok(Some(p)) if p == "h2" => {
+            Check::ok(NAME, format!("{url}: ALPN picks h2 of h2, http/1.1: --http auto speaks h2"))
+        }
         Ok(picked) => Check::warn(
             NAME,
             format!("{url}: ALPN picks {} of h2, http/1.1", picked.as_deref().unwrap_or("nothing")),

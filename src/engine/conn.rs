@@ -627,25 +627,25 @@ impl Conn {
         };
         let result = match head {
             Err(why) => Err(End::Failed(Failure::new(ErrorKind::Io, format!("cannot send as HTTP/2: {why}")))),
-            Ok((head, body_at)) => match super::h2::open(link, head, &req[body_at.min(req.len())..], self.keep, &self.slot)
-                .await
-            {
-                Err(end) => Err(end),
-                Ok(id) => {
-                    self.sent = true;
-                    match super::h2::wait(link, id, &self.slot, &mut answer).await {
-                        End::Done => Ok(Reply {
-                            status: answer.status,
-                            sent_at,
-                            done_at: Instant::now(),
-                            bytes_in: answer.bytes_in,
-                            bytes_out: answer.bytes_out,
-                            proto: Proto::H2,
-                        }),
-                        end => Err(end),
+            Ok((head, body_at)) => {
+                match super::h2::open(link, head, &req[body_at.min(req.len())..], self.keep, &self.slot).await {
+                    Err(end) => Err(end),
+                    Ok(id) => {
+                        self.sent = true;
+                        match super::h2::wait(link, id, &self.slot, &mut answer).await {
+                            End::Done => Ok(Reply {
+                                status: answer.status,
+                                sent_at,
+                                done_at: Instant::now(),
+                                bytes_in: answer.bytes_in,
+                                bytes_out: answer.bytes_out,
+                                proto: Proto::H2,
+                            }),
+                            end => Err(end),
+                        }
                     }
                 }
-            },
+            }
         };
         let side = self.h2.get_or_insert_default();
         side.block = block;
@@ -723,7 +723,6 @@ impl Conn {
         Ok(progress)
     }
 
-
     async fn exchange<B: IoBuf>(&mut self, req: B, head: bool) -> (Attempt, B) {
         let reused = self.served > 0;
         let bytes_out = req.buf_len() as u64;
@@ -751,8 +750,7 @@ impl Conn {
         };
         self.parser.start(head);
         let mut bytes_in = 0u64;
-        let done =
-            |status, bytes_in| {
+        let done = |status, bytes_in| {
             Attempt::Done(Reply { status, sent_at, done_at: Instant::now(), bytes_in, bytes_out, proto: Proto::H1 })
         };
         if self.parser.has_buffered() {
@@ -783,13 +781,17 @@ impl Conn {
     }
 }
 
+/// How many times a stream the server did not handle is sent again.
+const UNHANDLED_RETRIES: u32 = 5;
 
-/// Retries of one request: once after a stale HTTP/1.1 connection; twice after a stream the
-/// server did not handle (above a GOAWAY's last stream, or a reused connection closed before
-/// answering), each on another connection; once after REFUSED_STREAM.
+/// Retries of one request: once after a stale HTTP/1.1 connection; up to five times after a
+/// stream the server did not handle (above a GOAWAY's last stream, or a reused connection closed
+/// before answering), each on another connection, within the request's timeout; once after
+/// REFUSED_STREAM.
 #[derive(Default)]
 struct Retries {
     stale: u32,
+    /// HTTP/2 streams the server did not handle, sent again so far.
     unhandled: u32,
     refused: bool,
 }
@@ -799,11 +801,11 @@ impl Retries {
     /// count.
     fn again(&mut self, end: End, timeout: Duration) -> Result<(), Failure> {
         match end {
-            End::Retry(_) if self.unhandled < 2 => {
+            End::Retry(_) if self.unhandled < UNHANDLED_RETRIES => {
                 self.unhandled += 1;
                 Ok(())
             }
-            End::Retry(why) => Err(Failure::new(ErrorKind::Closed, format!("{why}, three times"))),
+            End::Retry(why) => Err(Failure::new(ErrorKind::Closed, format!("{why}, {} times", UNHANDLED_RETRIES + 1))),
             End::Refused if !self.refused => {
                 self.refused = true;
                 Ok(())

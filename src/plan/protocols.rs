@@ -21,7 +21,10 @@ impl Plan {
             return bad(format!("--streams {} needs HTTP/2, and --http 1.1 never speaks it", self.streams));
         }
         if streams && self.no_keepalive {
-            return bad(format!("--streams {} shares connections; --no-keepalive closes each after one request", self.streams));
+            return bad(format!(
+                "--streams {} shares connections; --no-keepalive closes each after one request",
+                self.streams
+            ));
         }
         if self.http != Http::H2 && !streams {
             return Ok(());

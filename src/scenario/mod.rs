@@ -191,8 +191,9 @@ impl<'a> Compiler<'a> {
             None => DEFAULT_TIMEOUT,
         };
         let http = match &file.http {
-            Some(h) => crate::http::version::Http::parse(h.get_ref())
-                .or_else(|e| self.err(h.span(), format!("http = {e}")))?,
+            Some(h) => {
+                crate::http::version::Http::parse(h.get_ref()).or_else(|e| self.err(h.span(), format!("http = {e}")))?
+            }
             None => crate::http::version::Http::default(),
         };
         let (mut scenarios, named, scenario_thresholds) = self.scenarios(&file)?;

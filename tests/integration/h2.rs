@@ -4,6 +4,7 @@
 //! flow control both ways, and every misbehaviour counted as a named error kind.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use stampede::http::h2::frame as f;
 
@@ -210,8 +211,7 @@ fn ten_mib_up_and_down_go_through_flow_control() {
     let body: String = (0..10 * 1024 * 1024).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     let file = dir.write("big.txt", &body);
     let at = format!("@{}", file.display());
-    for base in [format!("http://{}", nginx.addrs[H2C]), format!("https://localhost:{}", nginx.addrs[H2_TLS].port())]
-    {
+    for base in [format!("http://{}", nginx.addrs[H2C]), format!("https://localhost:{}", nginx.addrs[H2_TLS].port())] {
         let url = format!("{base}/files/big.txt");
         let tls = ["--http", "2", "--cacert", ca.to_str().unwrap()];
         let mut args = vec!["-m", "PUT", "--body", &at, "-c", "1", "-d", "300ms"];
@@ -302,6 +302,7 @@ fn hostile_h2_servers_are_named_error_kinds_and_the_run_goes_on() {
             Box::new(|mut c: H2Conn| {
                 if c.handshake(&[]) && c.request().is_some() {
                     c.send(&[0, 0, 40, f::HEADERS, f::END_HEADERS, 0, 0, 0, 1, 0x88]);
+                    c.close_after(Duration::from_millis(500));
                 }
             }),
             &[],
@@ -352,17 +353,22 @@ fn hostile_h2_servers_are_named_error_kinds_and_the_run_goes_on() {
 #[test]
 fn streams_above_a_goaway_are_retried_on_a_new_connection() {
     let _m = shared_machine();
-    // Each connection answers its first request, then says GOAWAY with that stream as the last
-    // and closes: the other streams in flight on it go again on a new connection.
+    // Each connection answers three requests, then says GOAWAY with the third as the last stream
+    // and closes: the streams sent after it go again on a new connection.
     let server = H2Server::start(|mut c: H2Conn| {
         if !c.handshake(&[]) {
             return;
         }
-        let Some(first) = c.request() else { return };
-        c.answer(first);
-        let mut out = Vec::new();
-        f::write_goaway(&mut out, first, f::NO_ERROR);
-        c.send(&out);
+        for _ in 0..3 {
+            let Some(id) = c.request() else { return };
+            c.answer(id);
+            if c.answered_here() == 3 {
+                let mut out = Vec::new();
+                f::write_goaway(&mut out, id, f::NO_ERROR);
+                c.send(&out);
+            }
+        }
+        c.close_after(Duration::from_millis(100));
     });
     let out = bench(&server.url("/"), &["-c", "1", "--streams", "4", "-d", "500ms", "--http", "2"]);
     assert_eq!(out.errors(), 0, "{}", out.describe());

@@ -187,10 +187,7 @@ async fn write_loop(wire: Rc<Wire>) {
             return;
         }
         std::mem::swap(&mut buf, &mut wire.session.borrow_mut().out);
-        let sent = match wire.tls.borrow_mut().as_mut() {
-            None => None,
-            Some(tls) => Some(encrypt(tls, &buf, &mut cipher)),
-        };
+        let sent = wire.tls.borrow_mut().as_mut().map(|tls| encrypt(tls, &buf, &mut cipher));
         let result = match sent {
             None => {
                 let mut w = &wire.stream;

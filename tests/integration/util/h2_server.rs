@@ -18,9 +18,15 @@ pub struct H2Conn {
     buf: Vec<u8>,
     stop: Arc<AtomicBool>,
     answered: Arc<AtomicU64>,
+    answered_here: u64,
 }
 
 impl H2Conn {
+    /// Requests this connection answered.
+    pub fn answered_here(&self) -> u64 {
+        self.answered_here
+    }
+
     /// Read the client's preface and answer with SETTINGS `settings`; false if it was no h2 client.
     pub fn handshake(&mut self, settings: &[(u16, u32)]) -> bool {
         if !self.fill(f::PREFACE.len()) || &self.buf[..f::PREFACE.len()] != f::PREFACE {
@@ -68,6 +74,7 @@ impl H2Conn {
         f::write_headers(&mut out, id, &[0x88], false, 16_384);
         f::write_data(&mut out, id, b"ok", true);
         self.answered.fetch_add(1, Ordering::SeqCst);
+        self.answered_here += 1;
         self.send(&out)
     }
 
@@ -79,6 +86,14 @@ impl H2Conn {
     /// server stops.
     pub fn linger(&mut self) {
         while self.frame().is_some() {}
+    }
+
+    /// Close cleanly: no more bytes from the server, and what the client still sends is read
+    /// (for up to `for_at_most`) so the kernel ends the connection with FIN, not a reset.
+    pub fn close_after(mut self, for_at_most: Duration) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let end = std::time::Instant::now() + for_at_most;
+        while std::time::Instant::now() < end && self.frame().is_some() {}
     }
 
     fn fill(&mut self, n: usize) -> bool {
@@ -124,7 +139,7 @@ impl H2Server {
                 }
                 let Ok(stream) = stream else { continue };
                 let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
-                let conn = H2Conn { stream, buf: Vec::new(), stop: s.clone(), answered: a.clone() };
+                let conn = H2Conn { stream, buf: Vec::new(), stop: s.clone(), answered: a.clone(), answered_here: 0 };
                 let script = script.clone();
                 conns.push(thread::spawn(move || script(conn)));
             }

@@ -95,28 +95,15 @@ fn stop(child: &mut Child) {
 /// `/queue` is a real file under `root`: `return` would answer in the rewrite phase, before
 /// `limit_req` (preaccess) ever ran.
 fn config(dir: &Path, addr: SocketAddr, rate: u32, burst: u32) -> String {
+    let (main, temp) = (main_block(dir), temp_paths(dir));
     let dir = dir.display();
-    let user = user_line();
     format!(
-        r#"{user}
-daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-
-events {{
-    worker_connections 4096;
-}}
-
+        r#"{main}
 http {{
     access_log off;
     default_type text/plain;
     keepalive_requests 1000000;
-    client_body_temp_path {dir}/client_body_temp;
-    proxy_temp_path {dir}/proxy_temp;
-    fastcgi_temp_path {dir}/fastcgi_temp;
-    uwsgi_temp_path {dir}/uwsgi_temp;
-    scgi_temp_path {dir}/scgi_temp;
+    {temp}
 
     limit_req_zone $server_addr zone=lim:1m rate={rate}r/s;
     limit_req_status 503;
@@ -147,8 +134,23 @@ pub fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
-/// As root the worker would switch to `nobody`, who may not read the temp dir.
-pub fn user_line() -> &'static str {
+/// The configuration before `http`: one worker in the foreground, its pid and error log in `dir`.
+pub fn main_block(dir: &Path) -> String {
+    // As root the worker would switch to `nobody`, who may not read the temp dir.
     // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 { "user root root;" } else { "" }
+    let user = if unsafe { libc::geteuid() } == 0 { "user root root;" } else { "" };
+    let dir = dir.display();
+    format!(
+        "{user}\ndaemon off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
+         events {{ worker_connections 4096; }}\n"
+    )
+}
+
+/// The `http` block's temporary folders, in `dir`.
+pub fn temp_paths(dir: &Path) -> String {
+    ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+        .iter()
+        .map(|t| format!("{t}_temp_path {}/{t}_temp;", dir.display()))
+        .collect::<Vec<_>>()
+        .join("\n    ")
 }

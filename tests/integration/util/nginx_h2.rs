@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::TempDir;
-use super::nginx::{Nginx, user_line};
+use super::nginx::{Nginx, main_block, temp_paths};
 use super::tls_server::Pki;
 
 /// Addresses of [`h2`]'s servers.
@@ -67,29 +67,21 @@ fn config(dir: &Path, a: &[SocketAddr], upstream: &str, (cert, key): (&Path, &Pa
     );
     let tls = format!("ssl_certificate {}; ssl_certificate_key {};", cert.display(), key.display());
     format!(
-        r#"{user}
-daemon off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 4096; }}
+        r#"{main}
 http {{
     log_format short '$server_port $server_protocol $status $request_method $uri';
     access_log {d}/access.log short;
     default_type text/plain;
     keepalive_requests {keepalive};
-    client_body_temp_path {d}/client_body_temp;
-    proxy_temp_path {d}/proxy_temp;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
+    {temp}
     server {{ listen {plain}; {locations} }}
     server {{ listen {h2c} http2; {locations} }}
     server {{ listen {h2tls} ssl http2; {tls} {locations} }}
     server {{ listen {h1tls} ssl; {tls} {locations} }}
 }}
 "#,
-        user = user_line(),
+        main = main_block(dir),
+        temp = temp_paths(dir),
         plain = a[PLAIN],
         h2c = a[H2C],
         h2tls = a[H2_TLS],
