@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::SATURATED_CPU;
 
+use crate::rules::threshold::Observed;
+use crate::rules::threshold::{Metric, Threshold};
 use crate::stats::{Stats, StepStats, TimelineRow};
-use crate::threshold::Observed;
-use crate::threshold::{Metric, Threshold};
 use crate::units::round2;
 
 /// A backlog growing by this share of the rate each second fails a step whose SLOs still held
@@ -102,11 +102,11 @@ impl Search {
     }
 
     /// The next step, or the answer.
-    pub fn next(&mut self) -> Next {
+    pub fn next_step(&mut self) -> Next {
         if let Some(d) = &self.done {
             return d.clone();
         }
-        let next = match (self.lo, &self.hi) {
+        match (self.lo, &self.hi) {
             // Nothing failed yet: keep doubling up to the maximum.
             (_, None) => {
                 let rate = match self.lo {
@@ -130,13 +130,12 @@ impl Search {
                 if hi - lo > self.cfg.precision * lo {
                     Next::Step { rate: (lo + hi) / 2.0, phase: Phase::Bisect }
                 } else if self.last == Some((lo, Phase::Confirm)) || self.confirms >= MAX_CONFIRMS {
-                    return self.finish(lo, why.clone());
+                    self.finish(lo, why.clone())
                 } else {
                     Next::Step { rate: lo, phase: Phase::Confirm }
                 }
             }
-        };
-        next
+        }
     }
 
     /// Record what the step at `rate` showed.
@@ -388,13 +387,20 @@ pub fn judge(
     // Latency counts from each start's intended time, so a generator that was slow (busy core,
     // late sends, a core shared with something else) only made it look worse: a pass holds. A
     // failure may be the generator's own, and then the service is not blamed.
+    // Late sends add their lateness to latency from the intended start, not to the service's own
+    // time (from sending): a latency SLO that the service's time alone breaks is the service's,
+    // however late the starts went out. (A busy worker reads answers late, which the service's
+    // time includes; its CPU is judged below whatever the service's time says.)
+    let service_breaks = is_latency(&t.metric)
+        && !total.service.is_empty()
+        && !t.evaluate(&Observed::of(&StepStats { latency: total.service.clone(), ..total.clone() }, w.seconds)).1;
     let why = if mean_demand >= SATURATED_CPU && mean_wait >= 10.0 {
         Some(format!(
             "its worker ran {mean_cpu:.0}% and waited for its CPU {mean_wait:.0}% of the time: something else runs on its core"
         ))
     } else if mean_demand >= SATURATED_CPU {
         Some(format!("its busiest worker used {mean_cpu:.0}% of a core"))
-    } else if lag_p99 > lag_limit_us {
+    } else if lag_p99 > lag_limit_us && !service_breaks {
         Some(format!("it sent starts late, p99 {}", crate::units::micros(lag_p99 as f64)))
     } else {
         None
@@ -439,7 +445,8 @@ pub fn clearly_lost(slos: &[Threshold], w: &Window) -> bool {
         match t.metric {
             Metric::Errors => value > (t.bound * 3.0).max(t.bound + 2.0),
             ref m if is_latency(m) => {
-                matches!(t.op, crate::threshold::Op::Lt | crate::threshold::Op::Le) && value > t.bound * 2.0
+                matches!(t.op, crate::rules::threshold::Op::Lt | crate::rules::threshold::Op::Le)
+                    && value > t.bound * 2.0
             }
             _ => false,
         }
@@ -616,7 +623,7 @@ mod tests {
     }
 
     fn slos() -> Vec<Threshold> {
-        vec![crate::threshold::parse("p(99) < 100ms").unwrap()]
+        vec![crate::rules::threshold::parse("p(99) < 100ms").unwrap()]
     }
 
     #[test]
@@ -626,6 +633,43 @@ mod tests {
         match judge(&slos(), &w, 2400.0, 2000, None) {
             Verdict::Fail(why) => assert!(why.starts_with("p(99) < 100ms"), "{why}"),
             other => panic!("the service failed its SLO, not the generator: {other:?}"),
+        }
+    }
+
+    /// Like [`window`], with the service's own time (from sending) apart from the latency.
+    fn late_window(seconds: u64, per_s: u64, latency_us: u64, service_us: u64, lag_us: u64) -> Window {
+        let mut w = Window::new(1);
+        for _ in 0..seconds {
+            let mut s = Stats::new(1);
+            for _ in 0..per_s {
+                crate::stats::record(&mut s.lag, lag_us);
+                s.steps[0].response(200, latency_us, Some(service_us), 10, 10);
+            }
+            s.gauges.active_users = 1000;
+            s.gauges.idle_users = 200;
+            let row = TimelineRow::from_interval(0, std::time::Duration::from_secs(1), &s, 30.0);
+            w.add(&row, &s, 1000);
+        }
+        w
+    }
+
+    #[test]
+    fn regression_a_saturated_service_is_not_blamed_on_starts_sent_a_little_late() {
+        // 3,200/s offered to a service that queues past 2,000/s: its own time (from sending) is
+        // 190 ms, far past p(99) < 100ms; the starts went out 10.5 ms late (limit 10 ms). The
+        // search blamed the generator and stopped at 1,600 in one search of three, 2,000 in the
+        // others.
+        let w = late_window(1, 3200, 372_000, 190_000, 10_500);
+        match judge(&slos(), &w, 3200.0, 10_000, None) {
+            Verdict::Fail(why) => assert!(why.starts_with("p(99) < 100ms"), "{why}"),
+            other => panic!("the service broke its SLO by its own time: {other:?}"),
+        }
+        // Latency past the SLO only by the starts' lateness: the service's own time holds, so the
+        // late generator is the limit.
+        let w = late_window(1, 3200, 150_000, 40_000, 30_000);
+        match judge(&slos(), &w, 3200.0, 10_000, None) {
+            Verdict::Generator { why, .. } => assert!(why.contains("late"), "{why}"),
+            other => panic!("the generator's lateness made the latency: {other:?}"),
         }
     }
 
@@ -782,7 +826,8 @@ mod tests {
     fn a_full_worker_core_or_late_sends_are_the_generator() {
         let busy_core = window(2, 4800, 4800, 200_000, 50, 0.1, 95.0);
         assert!(matches!(judge(&slos(), &busy_core, 2400.0, 2000, None), Verdict::Generator { .. }));
-        let late = window(2, 4800, 4800, 200_000, 9000, 0.1, 40.0);
+        // Late sends whose lateness, not the service's own time (1 ms), broke the SLO.
+        let late = late_window(2, 2400, 200_000, 1_000, 9000);
         assert!(matches!(judge(&slos(), &late, 2400.0, 2000, None), Verdict::Generator { .. }));
         // Latency counts from the intended start: a pass despite a slow generator holds.
         let busy_but_fast = window(2, 4800, 4800, 1000, 9000, 0.1, 95.0);
@@ -815,7 +860,7 @@ mod tests {
     fn run(mut s: Search, capacity: f64) -> (f64, String, Vec<(f64, Phase)>) {
         let mut steps = Vec::new();
         for _ in 0..100 {
-            match s.next() {
+            match s.next_step() {
                 Next::Done { max_rps, limited_by } => return (max_rps, limited_by, steps),
                 Next::Step { rate, phase } => {
                     steps.push((rate, phase));
@@ -866,7 +911,7 @@ mod tests {
         // falls back to the best pass below it, confirmed in turn.
         let mut confirms = Vec::new();
         for _ in 0..40 {
-            match s.next() {
+            match s.next_step() {
                 Next::Done { max_rps, .. } => {
                     assert_eq!(confirms.len(), 2, "{confirms:?}");
                     assert!(max_rps < confirms[0], "the disproved rate is not the answer");
@@ -890,11 +935,11 @@ mod tests {
     #[test]
     fn the_generator_limit_ends_the_search() {
         let mut s = search(100.0, 1e6);
-        let Next::Step { rate, phase } = s.next() else { panic!() };
+        let Next::Step { rate, phase } = s.next_step() else { panic!() };
         s.record(rate, phase, &Verdict::Pass);
-        let Next::Step { rate, phase } = s.next() else { panic!() };
+        let Next::Step { rate, phase } = s.next_step() else { panic!() };
         s.record(rate, phase, &Verdict::Generator { sent: 187.0, why: "its busiest worker used 97% of a core".into() });
-        match s.next() {
+        match s.next_step() {
             Next::Done { max_rps, limited_by } => {
                 assert_eq!(max_rps, 100.0, "the best rate that passed");
                 assert!(limited_by.starts_with("generator") && limited_by.contains("~187"), "{limited_by}");

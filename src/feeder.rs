@@ -719,7 +719,7 @@ mod tests {
 
     #[test]
     fn random_stays_in_range_and_hits_every_row() {
-        let mut rng = crate::template::Rng::new(42);
+        let mut rng = crate::rules::template::Rng::new(42);
         for rows in [1, 2, 7, 100] {
             let f = Feeder::new(Order::Random, rows, 1, 3);
             let mut used = vec![0u32; rows];

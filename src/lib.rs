@@ -4,27 +4,22 @@
 //! → per-core [`stats`] → merge → [`report`].
 
 pub mod capacity;
-pub mod check;
 pub mod cli;
-pub mod condition;
 pub mod cookie;
 pub mod engine;
 pub mod error;
-pub mod extract;
 pub mod feeder;
 pub mod http;
 pub mod live;
 pub mod metric;
 pub mod monitor;
-pub mod names;
 pub mod plan;
 pub mod prom;
 pub mod report;
+pub mod rules;
 pub mod scenario;
 pub mod stats;
 pub mod sys;
 pub mod target;
-pub mod template;
-pub mod threshold;
 pub mod tls;
 pub mod units;

@@ -8,7 +8,7 @@
 //! created   = { counter = "status == 201" }                               # how many responses met a condition
 //! ```
 //!
-//! - `rate` and `counter` take a condition in the text form of [`crate::check::parse_cond`]
+//! - `rate` and `counter` take a condition in the text form of [`crate::rules::check::parse_cond`]
 //!   (`status == 201`, `status in 2xx`, `header X-Cache == HIT`, `header ETag`, `body contains ok`,
 //!   `json $.ok == true`). A response that does not meet it is not an error, only not counted.
 //! - `trend` takes a source: `header NAME` (the header's value as a number), `header NAME dur`
@@ -19,7 +19,7 @@
 //!   up to [`MAX_TREND_VALUE`], larger ones are clamped to it; a trend has no unit of its own.
 //! - `steps` names the steps whose responses are observed; without it, every step's.
 //! - Names are ASCII letters, digits and `_`, starting with a letter, and none of the names the
-//!   threshold parser reads itself (`p`, `avg`, `errors`, `p95`, …: [`crate::names::is_reserved`])
+//!   threshold parser reads itself (`p`, `avg`, `errors`, `p95`, …: [`crate::rules::threshold::words::is_reserved`])
 //!   nor a built-in metric ([`BUILT_IN`]).
 //!
 //! Only responses are observed (a request without a response has nothing to read).
@@ -29,9 +29,10 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{self, CondParseError, ResponseCond};
-use crate::extract::{JsonBody, PathSeg};
 use crate::http::Response;
+use crate::rules::ParseError;
+use crate::rules::check::{self, ResponseCond};
+use crate::rules::extract::{JsonBody, PathSeg};
 
 /// Metric names the run defines itself (a user's metric may not take them).
 pub const BUILT_IN: &[&str] = &["iteration_duration", "iterations", "dropped_iterations"];
@@ -149,7 +150,7 @@ fn bad_name(name: &str) -> Option<String> {
             "metric name `{name}`: use ASCII letters, digits and `_`, starting with a letter (e.g. cache_hit)"
         ));
     }
-    if crate::names::is_reserved(name) || BUILT_IN.iter().any(|b| b.eq_ignore_ascii_case(name)) {
+    if crate::rules::threshold::words::is_reserved(name) || BUILT_IN.iter().any(|b| b.eq_ignore_ascii_case(name)) {
         return Some(format!("metric name `{name}` is taken by a built-in metric; choose another"));
     }
     None
@@ -194,7 +195,7 @@ pub fn compile(
             );
         }
     };
-    let located = |e: CondParseError| MetricError {
+    let located = |e: ParseError| MetricError {
         message: format!("metric `{name}`: {} `{}`: {}", kind.name(), src.trim(), e.message),
         which: Field::Source { offset: e.offset },
     };
@@ -227,8 +228,8 @@ pub fn compile(
 const TREND_FORMS: &str = "use `header NAME`, `header Server-Timing dur` or `json $.path`";
 
 /// A trend source: `header NAME`, `header NAME dur` or `json $.path`. Offsets are bytes into `src`.
-pub fn parse_trend(src: &str) -> Result<TrendSource, CondParseError> {
-    let err = |offset: usize, message: String| Err(CondParseError { offset, message });
+pub fn parse_trend(src: &str) -> Result<TrendSource, ParseError> {
+    let err = |offset: usize, message: String| Err(ParseError { offset, message });
     let start = src.len() - src.trim_start().len();
     let text = src.trim_end();
     if start == src.len() {
@@ -256,7 +257,7 @@ pub fn parse_trend(src: &str) -> Result<TrendSource, CondParseError> {
             }
         }
         "json" if arg.is_empty() => err(arg_at, format!("expected a JSON path after `json`: {TREND_FORMS}")),
-        "json" => crate::extract::parse_path(arg).map(TrendSource::Json).or_else(|e| err(arg_at, e)),
+        "json" => crate::rules::extract::parse_path(arg).map(TrendSource::Json).or_else(|e| err(arg_at, e)),
         _ => err(start, format!("unknown trend source `{}`: {TREND_FORMS}", &text[start..word_end])),
     }
 }
@@ -339,7 +340,7 @@ impl TrendSource {
                 number(dur?)
             }
             TrendSource::Json(path) => {
-                let v = crate::extract::lookup(json.get().ok()?, path)?.as_f64()?;
+                let v = crate::rules::extract::lookup(json.get().ok()?, path)?.as_f64()?;
                 (v.is_finite() && v >= 0.0).then_some(v)
             }
             TrendSource::Iteration => None,
@@ -1032,10 +1033,10 @@ mod tests {
             if let Err(e) = parse_trend(&text) {
                 assert!(text.is_char_boundary(e.offset), "{text:?}: {e:?}");
             }
-            if let Err(e) = crate::threshold::parse(&text) {
+            if let Err(e) = crate::rules::threshold::parse(&text) {
                 assert!(e.offset <= text.chars().count(), "{text:?}: {e:?}");
             }
-            let _ = crate::threshold::parse_checked(&text, &[("x", Kind::Rate)]);
+            let _ = crate::rules::threshold::parse_checked(&text, &[("x", Kind::Rate)]);
             let _ = first_dur(text.as_bytes()).and_then(number);
         }
     }

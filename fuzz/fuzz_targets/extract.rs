@@ -1,4 +1,4 @@
-//! Fuzz `stampede::extract::parse` (and `parse_path`) on arbitrary specs, and run what parses on
+//! Fuzz `stampede::rules::extract::parse` (and `parse_path`) on arbitrary specs, and run what parses on
 //! a response whose body comes from the input.
 //!
 //! Input layout: the spec (lossy UTF-8) up to the first NUL byte; the rest is the response body
@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stampede::extract::{Extractor, parse, parse_path};
+use stampede::rules::extract::{Extractor, parse, parse_path};
 use stampede::http::Response;
 
 const HEAD: &[u8] =

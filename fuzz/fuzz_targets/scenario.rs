@@ -23,7 +23,7 @@ use stampede::error::PlanError;
 use stampede::http::Response;
 use stampede::plan::{Load, Plan, Request};
 use stampede::scenario::{Overrides, compile};
-use stampede::template::{RenderCx, Rng};
+use stampede::rules::template::{RenderCx, Rng};
 
 /// Whether every `users[*].data` path stays inside the scenarios directory.
 fn data_paths_are_safe(text: &str) -> bool {

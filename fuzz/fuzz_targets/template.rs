@@ -1,4 +1,4 @@
-//! Fuzz `stampede::template::compile` and `Template::render`.
+//! Fuzz `stampede::rules::template::compile` and `Template::render`.
 //!
 //! Input layout: the template source (lossy UTF-8) up to the first NUL byte; then NUL-separated
 //! values for the variable slots `token`, `email`, `id`, `escrow_id`, `a` (a missing value, or one
@@ -13,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stampede::template::{Names, RenderCx, Rng, compile};
+use stampede::rules::template::{Names, RenderCx, Rng, compile};
 
 const VARS: [&str; 5] = ["token", "email", "id", "escrow_id", "a"];
 

@@ -1,4 +1,4 @@
-//! Fuzz `stampede::threshold::parse` on arbitrary text (lossy UTF-8), then evaluate what parses.
+//! Fuzz `stampede::rules::threshold::parse` on arbitrary text (lossy UTF-8), then evaluate what parses.
 //!
 //! Asserts: never panics; an error's offset is within the text (in characters) and its message
 //! is not empty; a parsed threshold keeps the trimmed text as `expr`, has a finite bound, a
@@ -9,7 +9,7 @@
 
 use hdrhistogram::Histogram;
 use libfuzzer_sys::fuzz_target;
-use stampede::threshold::{Metric, Observed, parse};
+use stampede::rules::threshold::{Metric, Observed, parse};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -20,8 +20,8 @@ use crate::plan::Finish;
 use crate::plan::curve::Curve;
 use crate::plan::{Load, Overflow, Plan};
 use crate::report::{self, RunResult};
+use crate::rules::threshold::{self, Metric};
 use crate::scenario::{self, Overrides};
-use crate::threshold::{self, Metric};
 use crate::units::{group, micros};
 
 /// Longest wait for the service to recover after a failed step.
@@ -354,7 +354,7 @@ fn search_once(set: &Setup, search_no: usize, side: &mut Side) -> anyhow::Result
             let best = steps.iter().filter(|s| s.verdict == "pass").map(|s| s.rate).fold(0.0, f64::max);
             break (best, "interrupted before the search ended".to_string());
         }
-        let (rate, phase) = match search.next() {
+        let (rate, phase) = match search.next_step() {
             Next::Done { max_rps, limited_by } => break (max_rps, limited_by),
             Next::Step { rate, phase } => (rate, phase),
         };
@@ -450,7 +450,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
             threshold::parse(s)
                 .and_then(|t| match t.metric_name() {
                     Some(n) if series.contains(&n) => threshold::parse_checked_with(s, &[], &series),
-                    Some(n) => Err(threshold::ThresholdError {
+                    Some(n) => Err(crate::rules::ParseError {
                         offset: 0,
                         message: format!(
                             "`{n}` is not a watched series{}",

@@ -15,7 +15,7 @@ use crate::monitor::sampler::Monitor;
 use crate::plan::Plan;
 use crate::report::hdrlog::HdrLog;
 use crate::report::{self, RunResult};
-use crate::threshold::{Observed, ThresholdResult};
+use crate::rules::threshold::{Observed, ThresholdResult};
 
 /// Where a run's results go.
 #[derive(Debug, Default)]
@@ -94,7 +94,7 @@ impl Observer for Watch<'_> {
                 Some(i) => {
                     let s = crate::report::result::scenario_stats(total, i, &all);
                     let secs = crate::report::result::scenario_seconds(self.plan, i, row.t);
-                    secs <= 0.0 || rule.threshold.evaluate(&Observed::of(&s, secs)).1
+                    secs <= 0.0 || rule.threshold.evaluate(&Observed::of(s, secs)).1
                 }
                 None => {
                     let s = rule.step.and_then(|i| total.steps.get(i)).unwrap_or(&all);

@@ -46,7 +46,7 @@ pub struct Arrivals {
 impl Arrivals {
     pub fn new(start: Instant, mut pacer: Pacer, backlog: Option<u64>) -> Arrivals {
         let worker_rate = pacer.peak_rate();
-        let next = pacer.next();
+        let next = pacer.next_due();
         Arrivals {
             start,
             pacer: RefCell::new(pacer),
@@ -74,7 +74,7 @@ impl Arrivals {
             if at <= now {
                 let mut pacer = self.pacer.borrow_mut();
                 let index = pacer.last_index();
-                self.next.set(pacer.next());
+                self.next.set(pacer.next_due());
                 let lag = now.saturating_duration_since(at.max(free_at));
                 return Poll::Ready(Some(Start { at, lag, index }));
             }
@@ -104,7 +104,7 @@ impl Arrivals {
                 yield_once().await;
                 continue;
             }
-            if !self.next.get().is_some_and(|t| self.at(t) <= now) {
+            if self.next.get().is_none_or(|t| self.at(t) > now) {
                 continue;
             }
             // Starts are due and every user is busy.
@@ -141,7 +141,7 @@ impl Arrivals {
             if next.is_none() {
                 break;
             }
-            next = pacer.next();
+            next = pacer.next_due();
             self.dropped.set(self.dropped.get() + 1);
         }
         self.next.set(next);
@@ -190,7 +190,7 @@ impl Arrivals {
         let mut p = self.pacer.borrow().clone();
         let mut n = 1;
         while n < limit {
-            match p.next() {
+            match p.next_due() {
                 Some(t) if self.at(t) <= now => n += 1,
                 _ => break,
             }

@@ -82,6 +82,9 @@ impl Lane {
     }
 }
 
+/// A host reached by a redirect: its authority (`host[:port]`) and whether it is https.
+pub(super) type HostKey = (String, bool);
+
 /// State shared by the tasks of one worker (single-threaded: Cells, no locks).
 pub(super) struct Ctx {
     pub plan: Arc<Plan>,
@@ -94,7 +97,7 @@ pub(super) struct Ctx {
     pub hops: Vec<super::conn::Hop>,
     /// Hosts reached by redirects that are not targets of the plan, by `(authority, tls)`;
     /// index `nets.len() + i` for users' connection slots.
-    pub extra_nets: RefCell<Vec<((String, bool), Rc<Net>)>>,
+    pub extra_nets: RefCell<Vec<(HostKey, Rc<Net>)>>,
     /// Each user type's data feeder (`None` without data), for this worker's share of the rows.
     pub feeders: Vec<Option<Feeder>>,
     /// Status slots each user keeps for conditions.

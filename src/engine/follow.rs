@@ -129,13 +129,13 @@ pub(super) fn hop_to(ctx: &Ctx, url: &url::Url) -> Result<Hop, String> {
 }
 
 /// The next request of a redirect, written into `out`: `prev` (the request that was answered
-/// with the redirect) sent as `method` to `url`, its body kept or not, its headers carried over
+/// with the redirect) sent as `method` to `url`, its body kept or not (the pair
+/// [`crate::http::redirect::next_method`] gives), its headers carried over
 /// except those the new request writes itself (Host, Cookie, the body's framing) and, on
 /// another host, Authorization. Returns the new request-target.
 pub(super) fn redirected(
     prev: &[u8],
-    method: &str,
-    keep_body: bool,
+    (method, keep_body): (&str, bool),
     from: &Hop,
     to: &Hop,
     url: &url::Url,
@@ -205,7 +205,7 @@ mod tests {
         let (from, to) = (hop("a:1", false), hop("a:1", false));
         let url = url::Url::parse("http://a:1/done?y=2").unwrap();
         let mut out = Vec::new();
-        let target = redirected(prev, "GET", false, &from, &to, &url, None, &mut out);
+        let target = redirected(prev, ("GET", false), &from, &to, &url, None, &mut out);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(target, "/done?y=2");
         assert!(text.starts_with("GET /done?y=2 HTTP/1.1\r\nHost: a:1\r\n"), "{text}");
@@ -223,7 +223,7 @@ mod tests {
         let mut jar = Jar::new();
         jar.set("t", "9", "b", "/").unwrap();
         let mut out = Vec::new();
-        redirected(prev, "PUT", true, &from, &to, &url, Some(&mut jar), &mut out);
+        redirected(prev, ("PUT", true), &from, &to, &url, Some(&mut jar), &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("PUT /y HTTP/1.1\r\nHost: b:2\r\n"), "{text}");
         assert!(!text.contains("Authorization"), "{text}");

@@ -43,7 +43,8 @@ pub(crate) enum Msg {
         worker: usize,
         seq: u64,
         elapsed: Duration,
-        stats: Stats,
+        /// Boxed: a message is sent once a second, and the other kinds stay small.
+        stats: Box<Stats>,
         last: bool,
         /// The worker thread's CPU time during the interval.
         cpu: Duration,
@@ -216,7 +217,7 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
                 if let Some(b) = by_scenario.as_mut() {
                     b.merge(&scenario_rows(&plan, &stats));
                 }
-                let stats = if regroup { into_rows(&plan, stats, by_step.as_mut()) } else { stats };
+                let stats = if regroup { into_rows(&plan, *stats, by_step.as_mut()) } else { *stats };
                 for (row, interval) in collector.add(worker, seq, elapsed, stats, last, (cpu, w)) {
                     add_to_windows(&plan, &mut windows, &row, &interval);
                     let (total, by_scenario) = (&collector.total, by_scenario.as_ref());

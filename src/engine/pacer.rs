@@ -25,7 +25,7 @@ impl Pacer {
 
     /// When this worker's next start is due (ns from the start of the run); `None` at the end.
     #[inline]
-    pub fn next(&mut self) -> Option<u64> {
+    pub fn next_due(&mut self) -> Option<u64> {
         let t = self.curve.nth_start_ns(self.k * self.stride + self.offset)?;
         if t >= self.end_ns {
             return None;
@@ -34,7 +34,7 @@ impl Pacer {
         Some(t)
     }
 
-    /// Run-wide number of the start `next` returned last.
+    /// Run-wide number of the start `next_due` returned last.
     pub fn last_index(&self) -> u64 {
         self.k.saturating_sub(1) * self.stride + self.offset
     }
@@ -137,7 +137,7 @@ mod tests {
             for w in 0..workers {
                 let mut p = Pacer::new(curve.clone(), w, workers, s, shards);
                 let mut last = None;
-                while let Some(t) = p.next() {
+                while let Some(t) = p.next_due() {
                     assert!(last.is_none_or(|l| t > l), "each worker's starts increase");
                     last = Some(t);
                     all.push(t);
@@ -160,7 +160,7 @@ mod tests {
             assert_eq!(sum, expected, "all workers at t {t}");
             let mut p = Pacer::new(curve.clone(), 1, 3, 0, 2);
             let due = p.due_before(t);
-            let yielded = std::iter::from_fn(|| p.next()).take_while(|&s| s < horizon).count() as u64;
+            let yielded = std::iter::from_fn(|| p.next_due()).take_while(|&s| s < horizon).count() as u64;
             assert_eq!(due, yielded, "one worker at t {t}");
         }
     }

@@ -12,9 +12,9 @@ use super::ctx::{Ctx, UserFlags};
 use super::follow;
 use crate::cookie::Jar;
 use crate::error::{ErrorKind, Failure};
-use crate::extract::{JsonBody, extract_all_with};
 use crate::plan::{Load, Pick, Request, Step, Think, UserType};
-use crate::template::{RenderCx, Rng, Template};
+use crate::rules::extract::{JsonBody, extract_all_with};
+use crate::rules::template::{RenderCx, Rng, Template};
 
 /// Pause after a failed connect, doubling from 10 ms to 1 s, so a down target is probed, not
 /// hammered, and load resumes within a second of it coming back.
@@ -421,21 +421,18 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
         let (method, keep_body) = crate::http::redirect::next_method(reply.status, follow::method_of(sent_bytes));
         let method = method.to_string();
         let mut out = Vec::with_capacity(sent_bytes.len() + 64);
-        follow::redirected(sent_bytes, &method, keep_body, &hop, &next, &url, u.jar.as_mut(), &mut out);
+        follow::redirected(sent_bytes, (&method, keep_body), &hop, &next, &url, u.jar.as_mut(), &mut out);
         u.buf = out;
         method_head = method == "HEAD";
         hop = next;
         hops += 1;
     };
     ctx.in_flight.set(ctx.in_flight.get() - 1);
-    let mut stats = ctx.stats.borrow_mut();
-    let st = &mut stats.steps[u.base + s];
-    st.redirects += hops as u64;
+    ctx.stats.borrow_mut().steps[u.base + s].redirects += hops as u64;
     match result {
         Ok(reply) => {
             u.backoff = Backoff(Backoff::MIN);
             let reply = Reply { sent_at: first_sent.unwrap_or(reply.sent_at), bytes_in, bytes_out, ..reply };
-            drop(stats);
             record_reply(ctx, s, &reply, intended, u, hop.slot, [redirect_error, cookie_error])
         }
         Err((f, sent, len, proto)) => {
@@ -446,8 +443,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
                 st.protocols[p as usize] += 1;
             }
             // Bytes of the hops answered before, and of this request if it went out.
-            st.failure(&f, bytes_out + if sent { len as u64 } else { 0 });
-            drop(stats);
+            ctx.stats.borrow_mut().steps[u.base + s].failure(&f, bytes_out + if sent { len as u64 } else { 0 });
             if !sent {
                 // Could not connect (or shake hands): probe the target, do not hammer it.
                 compio::time::sleep(u.backoff.next()).await;

@@ -83,7 +83,7 @@ pub fn finish(out: &mut Vec<u8>, body: Option<&[u8]>) {
     match body {
         Some(body) => {
             out.extend_from_slice(b"Content-Length: ");
-            crate::template::write_u64(out, body.len() as u64);
+            crate::rules::template::write_u64(out, body.len() as u64);
             out.extend_from_slice(b"\r\n\r\n");
             out.extend_from_slice(body);
         }

@@ -89,7 +89,7 @@ impl MonitorPlan {
         }
         let mut out: Vec<Series> = Vec::new();
         for (name, written) in series {
-            crate::names::check_name(&name).map_err(|e| format!("series `{name}`: {e}"))?;
+            crate::rules::threshold::words::check_name(&name).map_err(|e| format!("series `{name}`: {e}"))?;
             if out.iter().any(|s| s.name == name) {
                 return Err(format!("series `{name}` is named twice"));
             }

@@ -4,18 +4,18 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use crate::check::Expect;
+use crate::rules::check::Expect;
 pub mod curve;
 mod finish;
 pub mod io;
 mod protocols;
 
 use crate::error::PlanError;
-use crate::extract::Extractor;
 use crate::feeder::Order;
 use crate::http::response::DEFAULT_MAX_HEAD;
-use crate::template::Template;
-use crate::threshold::Threshold;
+use crate::rules::extract::Extractor;
+use crate::rules::template::Template;
+use crate::rules::threshold::Threshold;
 pub use curve::{Curve, Stage};
 pub use finish::Finish;
 
@@ -133,7 +133,7 @@ pub struct Step {
     /// stats and thresholds.
     pub row: usize,
     /// Run only when this holds on the user's earlier results (`if`); else counted as skipped.
-    pub condition: Option<crate::condition::Condition>,
+    pub condition: Option<crate::rules::condition::Condition>,
     /// Redirects followed at most (0: the redirect is the answer).
     pub redirects: u32,
     /// Metrics of the user's own measured on this step's responses (indices into `Plan::metrics`).

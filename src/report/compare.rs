@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::RunResult;
 use super::result::Summary;
 use crate::metric::{MetricSummary, TrendSummary};
-use crate::threshold::Op;
+use crate::rules::threshold::Op;
 use crate::units::{group, micros};
 
 /// A latency change of this much or less (µs) is never a regression, whatever its percentage:
@@ -210,7 +210,7 @@ enum Worse {
 /// current's, then the baseline's); else higher for a trend, unknown for a rate or a counter.
 fn direction(name: &str, trend: bool, baseline: &RunResult, current: &RunResult) -> Worse {
     let ops = current.thresholds.iter().chain(&baseline.thresholds).filter_map(|th| {
-        let t = crate::threshold::parse(&th.expr).ok()?;
+        let t = crate::rules::threshold::parse(&th.expr).ok()?;
         (t.metric_name() == Some(name)).then_some(t.op)
     });
     for op in ops {

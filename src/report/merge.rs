@@ -23,8 +23,8 @@ use super::result::{
     GeneratorInfo, LoadInfo, SCHEMA, ScenarioResult, StepResult, Summary, ThresholdResult, Totals, decode_histogram,
     encode_histogram, round2, round3,
 };
+use crate::rules::threshold::{self, Observed};
 use crate::stats::{StepSecond, TimelineRow};
-use crate::threshold::{self, Observed};
 
 /// Combine shard results exactly: histograms added, counters summed, timelines aligned by
 /// wall-clock second, thresholds re-evaluated on the merged data.
@@ -557,6 +557,22 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
     seconds.into_values().collect()
 }
 
+/// Each shard's watched series, kept apart: monitoring is per box, and one box's CPU does not add
+/// to another's.
+fn merged_monitor(results: &[RunResult]) -> Option<crate::monitor::MonitorResult> {
+    let first = results.iter().find_map(|r| r.monitor.as_ref())?;
+    let shards = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let m = r.monitor.as_ref()?;
+            let shard = r.load.shard.clone().unwrap_or_else(|| format!("{}", i + 1));
+            Some(crate::monitor::ShardMonitor { shard, series: m.series.clone() })
+        })
+        .collect();
+    Some(crate::monitor::MonitorResult { interval_s: first.interval_s, series: Default::default(), shards })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -795,20 +811,4 @@ mod tests {
         assert_eq!(m.timeline, a.timeline);
         assert_same_histogram(&m.latency_histogram().unwrap(), &a.latency_histogram().unwrap());
     }
-}
-
-/// Each shard's watched series, kept apart: monitoring is per box, and one box's CPU does not add
-/// to another's.
-fn merged_monitor(results: &[RunResult]) -> Option<crate::monitor::MonitorResult> {
-    let first = results.iter().find_map(|r| r.monitor.as_ref())?;
-    let shards = results
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let m = r.monitor.as_ref()?;
-            let shard = r.load.shard.clone().unwrap_or_else(|| format!("{}", i + 1));
-            Some(crate::monitor::ShardMonitor { shard, series: m.series.clone() })
-        })
-        .collect();
-    Some(crate::monitor::MonitorResult { interval_s: first.interval_s, series: Default::default(), shards })
 }

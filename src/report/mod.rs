@@ -30,7 +30,8 @@ pub struct Files {
 pub fn write_files(r: &RunResult, files: &Files) -> std::io::Result<()> {
     let err =
         |path: &Path, e: std::io::Error| std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()));
-    let outputs: [(&Option<PathBuf>, &dyn Fn(&RunResult) -> String); 4] = [
+    type Render<'a> = &'a dyn Fn(&RunResult) -> String;
+    let outputs: [(&Option<PathBuf>, Render); 4] = [
         (&files.json, &|r| r.to_json()),
         (&files.html, &html::render),
         (&files.csv, &csv::timeline),

@@ -149,8 +149,8 @@ pub struct StepResult {
     pub by_user: BTreeMap<String, Summary>,
 }
 
-use crate::threshold::Observed;
-pub use crate::threshold::ThresholdResult;
+use crate::rules::threshold::Observed;
+pub use crate::rules::threshold::ThresholdResult;
 
 /// One named scenario of the run: when it ran, its requests together, its thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -407,7 +407,7 @@ fn scenario_results(plan: &Plan, out: &RunOutput, thresholds: &[ThresholdResult]
                 start_s: round3(sc.start.as_secs_f64()),
                 duration_s: round3(secs),
                 totals: Totals {
-                    summary: Summary::of(&s, secs, sc.load.is_open()),
+                    summary: Summary::of(s, secs, sc.load.is_open()),
                     unfinished: 0,
                     dropped_iterations: lane.dropped,
                     iterations: lane.iterations,

@@ -120,8 +120,8 @@ pub fn summary(r: &RunResult) -> String {
             }
             let _ = writeln!(
                 o,
-                "    {} {}{step}  (measured {}{}{})",
-                format!("{:<4}", th.verdict()),
+                "    {:<4} {}{step}  (measured {}{}{})",
+                th.verdict(),
                 th.expr,
                 fmt_value(th.value),
                 if th.unit.len() > 2 { " " } else { "" },

@@ -19,7 +19,7 @@ use toml::Spanned;
 
 use crate::error::PlanError;
 use crate::plan::{Curve, Load, Plan, Scenario, Target, ThresholdRule};
-use crate::template::Names;
+use crate::rules::template::Names;
 
 /// Per-request timeout when neither the step nor the file sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::check::ExpectSpec;
+use crate::rules::check::ExpectSpec;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

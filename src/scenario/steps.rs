@@ -10,7 +10,7 @@ use super::{Compiler, Scope, raw};
 use crate::error::PlanError;
 use crate::http::request::{finish, method_has_body, validate_header, validate_method, write_head};
 use crate::plan::{Pick, Request, Step, Target, Think, UserType};
-use crate::template::{self, Template};
+use crate::rules::template::{self, Template};
 
 impl Compiler<'_> {
     pub(super) fn think(&self, s: &Spanned<String>) -> Result<Think, PlanError> {
@@ -210,7 +210,7 @@ impl Compiler<'_> {
         let condition = match &spec.condition {
             Some(c) => {
                 let names = CondScope { scope: &scope, journey, rows: &self.row_of };
-                let cond = crate::condition::parse(c.get_ref(), &names)
+                let cond = crate::rules::condition::parse(c.get_ref(), &names)
                     .or_else(|e| self.err(self.src.inside(&c.span(), e.offset), format!("if: {}", e.message)))?;
                 Some(cond)
             }
@@ -229,7 +229,7 @@ impl Compiler<'_> {
             if ["vu", "iter", "uuid", "rand"].contains(&name.as_str()) {
                 return self.err(rule.span(), format!("extract name `{name}` is reserved"));
             }
-            let x = crate::extract::parse(rule.get_ref())
+            let x = crate::rules::extract::parse(rule.get_ref())
                 .or_else(|m| self.err(rule.span(), format!("extract `{name}`: {m}")))?;
             extract.push((self.slot(name), x));
         }
@@ -242,11 +242,8 @@ impl Compiler<'_> {
             if (0.0..=1.0).contains(&v) { Ok(v) } else { self.err(p.span(), "probability must be between 0 and 1") }
         })?;
         let weight = spec.weight.as_ref().map_or(1, |w| *w.get_ref());
-        if spec.weight.is_some() && pick == Pick::Sequence {
-            return self.err(
-                spec.weight.as_ref().expect("some").span(),
-                "step `weight` only applies with pick = \"weighted\"",
-            );
+        if let (Some(w), Pick::Sequence) = (&spec.weight, pick) {
+            return self.err(w.span(), "step `weight` only applies with pick = \"weighted\"");
         }
         let timeout = match &spec.timeout {
             Some(t) => self.positive(t, "timeout")?,
@@ -305,12 +302,12 @@ struct CondScope<'a> {
     rows: &'a std::collections::HashMap<String, usize>,
 }
 
-impl crate::condition::CondNames for CondScope<'_> {
+impl crate::rules::condition::CondNames for CondScope<'_> {
     fn var(&self, name: &str) -> Option<usize> {
-        crate::template::Names::var(self.scope, name)
+        crate::rules::template::Names::var(self.scope, name)
     }
     fn known_vars(&self) -> Vec<String> {
-        crate::template::Names::known(self.scope)
+        crate::rules::template::Names::known(self.scope)
     }
     fn step(&self, name: &str) -> Option<usize> {
         self.journey.iter().any(|n| n == name).then(|| self.rows.get(name).copied()).flatten()

@@ -7,7 +7,7 @@ use toml::Spanned;
 use super::{Compiler, raw};
 use crate::error::PlanError;
 use crate::plan::ThresholdRule;
-use crate::threshold;
+use crate::rules::threshold;
 
 impl Compiler<'_> {
     pub(super) fn threshold(
@@ -25,9 +25,7 @@ impl Compiler<'_> {
         let series: Vec<&str> = self.series.iter().map(String::as_str).collect();
         let mut th = threshold::parse_checked_with(expr, &kinds, &series).or_else(|e| {
             let at = if matches!(t.get_ref(), raw::ThresholdSpec::Expr(_)) {
-                // The threshold parser counts characters; `inside` wants a byte offset.
-                let byte = expr.char_indices().nth(e.offset).map_or(expr.len(), |(i, _)| i);
-                self.src.inside(&t.span(), byte)
+                self.src.inside(&t.span(), e.offset)
             } else {
                 t.span()
             };

@@ -222,7 +222,12 @@ fn a_search_against_nginx_limit_req_finds_its_rate_within_10_percent() {
     );
     assert_within_10_percent(&out, 2000.0, "nginx limit_req");
     let limit = limited_by(&out);
-    assert!(limit.contains("p(99)") || limit.contains("errors"), "an SLO broke above the answer: {limit}");
+    // limit_req without nodelay delays what exceeds its rate (up to the burst) before refusing:
+    // above the rate its queue grows, which the search names as the SLO or as falling behind.
+    assert!(
+        limit.contains("p(99)") || limit.contains("errors") || limit.contains("fell behind"),
+        "an SLO broke above the answer, or the queue grew: {limit}"
+    );
     // The limiter really limited: some step above the rate (and its 10%) failed.
     let steps = out.at("/capacity/steps").as_array().expect("steps").clone();
     assert!(

@@ -8,8 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::util::tls_server::arg;
 use crate::util::{self, Outcome, Response, Server, TempDir};
 
+/// Each request-target a server read, with when it arrived (wall clock, ms).
+type Arrivals = Arc<Mutex<Vec<(u64, String)>>>;
+
 /// A server answering 200 to everything, recording when (wall clock, ms) each path arrived.
-fn clock_server() -> (Server, Arc<Mutex<Vec<(u64, String)>>>) {
+fn clock_server() -> (Server, Arrivals) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     let server = Server::start(move |req| {

@@ -17,6 +17,8 @@ pub mod signals;
 pub mod target;
 pub mod tls_server;
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -25,17 +27,52 @@ pub use server::{Action, Response, Server};
 pub use target::{TempDir, TestTarget};
 
 /// Load runs share the machine's two cores. Most take a shared slot; the few whose assertions
-/// depend on timing (rate accuracy, latency) take the machine alone.
+/// depend on timing (rate accuracy, latency, capacity answers) take the machine alone. The lock
+/// holds across processes too (two `cargo test` runs side by side, or nextest's process per
+/// test): a lock file in the temp dir, taken after the in-process lock.
 static MACHINE: RwLock<()> = RwLock::new(());
 
-/// A slot for a run whose assertions do not depend on timing.
-pub fn shared_machine() -> RwLockReadGuard<'static, ()> {
-    MACHINE.read().unwrap_or_else(|e| e.into_inner())
+/// Held while a test runs load; dropping it lets others run.
+pub enum MachineGuard {
+    Shared(RwLockReadGuard<'static, ()>, File),
+    Exclusive(RwLockWriteGuard<'static, ()>, File, File),
+}
+
+/// `flock` on a lock file in the temp dir (created if missing), waiting for it.
+fn file_lock(name: &str, op: libc::c_int) -> File {
+    let path = std::env::temp_dir().join(format!("stampede-tests-machine.{name}"));
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open the machine lock {}: {e}", path.display()));
+    loop {
+        // SAFETY: flock on a descriptor this function owns for as long as the lock is held.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return file;
+        }
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "flock {}: {e}", path.display());
+    }
+}
+
+/// A slot for a run whose assertions do not depend on timing. A test that wants the machine
+/// alone goes first (the gate): waiting shared slots never starve it.
+pub fn shared_machine() -> MachineGuard {
+    let local = MACHINE.read().unwrap_or_else(|e| e.into_inner());
+    let gate = file_lock("gate", libc::LOCK_SH);
+    let slot = file_lock("lock", libc::LOCK_SH);
+    drop(gate);
+    MachineGuard::Shared(local, slot)
 }
 
 /// The machine alone, for runs whose assertions depend on timing.
-pub fn exclusive_machine() -> RwLockWriteGuard<'static, ()> {
-    MACHINE.write().unwrap_or_else(|e| e.into_inner())
+pub fn exclusive_machine() -> MachineGuard {
+    let local = MACHINE.write().unwrap_or_else(|e| e.into_inner());
+    let gate = file_lock("gate", libc::LOCK_EX);
+    let all = file_lock("lock", libc::LOCK_EX);
+    MachineGuard::Exclusive(local, gate, all)
 }
 
 /// The client's accounting agrees with the server's: every response the client counted answers

@@ -27,10 +27,14 @@
 //! boolean) must equal the JSON value there. Numbers compare numerically (7 equals 7.0); a string
 //! never equals a number. Header values compare exactly, bytes for bytes.
 
-use crate::extract::{JsonBody, PathSeg};
+mod parse;
+
+pub use parse::parse_cond;
+
 use crate::http::Response;
+use crate::rules::extract::{JsonBody, PathSeg};
+use crate::rules::status;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::mem::MaybeUninit;
 
 /// `expect = { ... }` as written in a scenario file.
@@ -163,7 +167,7 @@ const STATUS_FORMS: &str = "use a code (200), a class (\"2xx\"), a range (\"200.
 const STATUS_FORMS_TEXT: &str = "use a code (201), a class (2xx), a range (200..299) or a list (200, 201)";
 
 fn code(c: u16) -> Result<u16, String> {
-    if (100..=999).contains(&c) { Ok(c) } else { Err(format!("status code {c} is outside 100..=999")) }
+    if status::CODES.contains(&c) { Ok(c) } else { Err(format!("status code {c} is outside 100..=999")) }
 }
 
 fn parse_code(s: &str, whole: &str, forms: &str) -> Result<u16, String> {
@@ -176,13 +180,10 @@ fn parse_code(s: &str, whole: &str, forms: &str) -> Result<u16, String> {
 
 /// One item of the text form: `200`, `2xx`, `200..299`, `200..=299`.
 fn parse_status_item(item: &str, whole: &str, forms: &str) -> Result<((u16, u16), String), String> {
-    let b = item.as_bytes();
-    if b.len() == 3 && (b'1'..=b'9').contains(&b[0]) && b[1..].eq_ignore_ascii_case(b"xx") {
-        let lo = (b[0] - b'0') as u16 * 100;
-        return Ok(((lo, lo + 99), format!("{}xx", b[0] as char)));
+    if let Some(range) = status::class(item) {
+        return Ok((range, status::describe(range)));
     }
-    if let Some((a, b)) = item.split_once("..") {
-        let b = b.strip_prefix('=').unwrap_or(b);
+    if let Some((a, b)) = status::split_range(item) {
         let (a, b) = (parse_code(a, whole, forms)?, parse_code(b, whole, forms)?);
         if a > b {
             return Err(format!("bad status `{whole}`: range {a}..{b} is reversed"));
@@ -231,7 +232,7 @@ impl StatusSpec {
 impl JsonCheck {
     fn compile(path: &str, value: &toml::Value) -> Result<JsonCheck, String> {
         let text = path.trim().to_string();
-        let segs = crate::extract::parse_path(&text).map_err(|e| format!("json: {e}"))?;
+        let segs = crate::rules::extract::parse_path(&text).map_err(|e| format!("json: {e}"))?;
         let want = match value {
             toml::Value::String(s) => JsonWant::Str(s.clone()),
             toml::Value::Integer(i) => JsonWant::Int(*i),
@@ -300,7 +301,7 @@ impl JsonCheck {
     fn eval(&self, json: &mut JsonBody<'_>) -> Result<(), Why<'static>> {
         let truncated = json.truncated();
         let Ok(body) = json.get() else { return Err(Why::NotJson { truncated }) };
-        match crate::extract::lookup(body, &self.path) {
+        match crate::rules::extract::lookup(body, &self.path) {
             None => Err(Why::JsonMissing),
             Some(v) if self.matches(v) => Ok(()),
             Some(_) => Err(Why::JsonDiffers),
@@ -447,7 +448,7 @@ impl ResponseCond {
             (ResponseCond::Json(_), Why::NotJson { truncated: false }) => "the body is not JSON".into(),
             (ResponseCond::Json(c), Why::JsonMissing) => format!("{} not found in the JSON body", c.text),
             (ResponseCond::Json(c), _) => {
-                let got = json.get().ok().and_then(|body| crate::extract::lookup(body, &c.path));
+                let got = json.get().ok().and_then(|body| crate::rules::extract::lookup(body, &c.path));
                 let got = got.map_or_else(|| "missing".to_string(), |v| shown(v.to_string().as_bytes()));
                 format!("{} is {got}, expected {}", c.text, c.want_text)
             }
@@ -469,242 +470,6 @@ impl ResponseCond {
     pub fn needs_json(&self) -> bool {
         matches!(self, ResponseCond::Json(_))
     }
-}
-
-/// `v` as the text form reads it back: bare when it can be, else in double quotes (only the
-/// outer pair is removed when read, so any text round-trips).
-fn quoted(v: &str) -> String {
-    let bare = !v.is_empty() && v.trim() == v && !v.starts_with(['"', '\'']);
-    if bare { v.to_string() } else { format!("\"{v}\"") }
-}
-
-/// The text form, as [`parse_cond`] reads it.
-impl fmt::Display for ResponseCond {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ResponseCond::Status(s) => {
-                let items: Vec<String> = s
-                    .ranges
-                    .iter()
-                    .map(|&(lo, hi)| match (lo, hi) {
-                        _ if lo == hi => lo.to_string(),
-                        _ if lo % 100 == 0 && hi == lo + 99 => format!("{}xx", lo / 100),
-                        _ => format!("{lo}..{hi}"),
-                    })
-                    .collect();
-                match items.as_slice() {
-                    [one] if !one.contains('.') => write!(f, "status == {one}"),
-                    _ => write!(f, "status in {}", items.join(", ")),
-                }
-            }
-            ResponseCond::Header(name, value) => write!(f, "header {name} == {}", quoted(value)),
-            ResponseCond::HeaderPresent(name) => write!(f, "header {name}"),
-            ResponseCond::BodyContains(text) => write!(f, "body contains {}", quoted(text)),
-            ResponseCond::Json(c) => write!(f, "json {} == {}", c.text, c.want_text),
-        }
-    }
-}
-
-/// A condition's text that does not parse: why, and where (a byte offset into the text as given).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct CondParseError {
-    pub offset: usize,
-    pub message: String,
-}
-
-fn cond_err<T>(offset: usize, message: impl Into<String>) -> Result<T, CondParseError> {
-    Err(CondParseError { offset, message: message.into() })
-}
-
-/// Byte offset of the first non-whitespace character at or after `i`.
-fn skip_ws(s: &str, i: usize) -> usize {
-    let rest = &s[i..];
-    i + rest.len() - rest.trim_start().len()
-}
-
-/// `v` without one pair of surrounding quotes (`"…"` or `'…'`), else as it is: text that only
-/// starts with a quote (`"n":7`) is taken verbatim.
-fn unquote(v: &str) -> &str {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|rest| rest.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    v
-}
-
-const COND_FORMS: &str = concat!(
-    "use `status == 200`, `status in 2xx`, `header X-Cache == HIT`, `header ETag`, `body contains ok` or ",
-    "`json $.ok == true`"
-);
-
-/// Parse the text form of a condition (see the module documentation), e.g. `header X-Cache == HIT`.
-pub fn parse_cond(src: &str) -> Result<ResponseCond, CondParseError> {
-    let start = skip_ws(src, 0);
-    if start == src.len() {
-        return cond_err(start, format!("empty condition: {COND_FORMS}"));
-    }
-    let word_end = src[start..].find(|c: char| !c.is_ascii_alphabetic()).map_or(src.len(), |r| start + r);
-    let word = &src[start..word_end];
-    let at = skip_ws(src, word_end);
-    match word.to_ascii_lowercase().as_str() {
-        "status" => parse_status_cond(src, at),
-        "header" => parse_header_cond(src, at),
-        "body" => parse_body_cond(src, at),
-        "json" => parse_json_cond(src, at),
-        _ => {
-            let token_end = src[start..].find(char::is_whitespace).map_or(src.len(), |r| start + r);
-            cond_err(start, format!("unknown condition `{}`: {COND_FORMS}", &src[start..token_end]))
-        }
-    }
-}
-
-/// After `status`: `== SPEC` or `in SPEC`.
-fn parse_status_cond(src: &str, at: usize) -> Result<ResponseCond, CondParseError> {
-    let rest = &src[at..];
-    let is_in = rest.get(..2).is_some_and(|w| w.eq_ignore_ascii_case("in"))
-        && (rest.len() == 2 || rest[2..].starts_with(|c: char| c.is_whitespace() || c.is_ascii_digit()));
-    if !is_in && !rest.starts_with("==") {
-        return if rest.starts_with("!=") {
-            cond_err(at, "`!=` is not supported: a condition names the statuses that meet it (`status in 2xx`)")
-        } else if rest.starts_with('=') {
-            cond_err(at, "`=` is not an operator — did you mean `==`?")
-        } else {
-            cond_err(at, "expected `==` or `in` after `status`, as in `status == 201` or `status in 2xx`")
-        };
-    }
-    let op_len = 2;
-    let spec_at = skip_ws(src, at + op_len);
-    let spec = src[spec_at..].trim_end();
-    if spec.is_empty() {
-        return cond_err(spec_at, format!("expected a status after `{}`: {STATUS_FORMS_TEXT}", &rest[..op_len]));
-    }
-    let (mut ranges, mut names) = (Vec::new(), Vec::new());
-    let mut item_at = spec_at;
-    for item in spec.split(',') {
-        let (range, name) = parse_status_item(item.trim(), spec, STATUS_FORMS_TEXT)
-            .or_else(|e| cond_err(skip_ws(src, item_at).min(spec_at + spec.len()), e))?;
-        ranges.push(range);
-        names.push(name);
-        item_at += item.len() + 1;
-    }
-    Ok(ResponseCond::Status(StatusMatch { ranges, text: either(&names) }))
-}
-
-/// After `header`: `NAME == VALUE` or `NAME`.
-fn parse_header_cond(src: &str, at: usize) -> Result<ResponseCond, CondParseError> {
-    let name_end = src[at..].find(|c: char| c.is_whitespace() || c == '=').map_or(src.len(), |r| at + r);
-    let name = &src[at..name_end];
-    if name.is_empty() {
-        return cond_err(at, "expected a header name after `header`, as in `header X-Cache == HIT`");
-    }
-    if let Some(colon) = name.find(':') {
-        return cond_err(at + colon, format!("bad header name `{name}`: write `header NAME == VALUE`, without `:`"));
-    }
-    let op_at = skip_ws(src, name_end);
-    let rest = &src[op_at..];
-    if rest.is_empty() {
-        return Ok(ResponseCond::HeaderPresent(name.to_string()));
-    }
-    if !rest.starts_with("==") {
-        let hint = if rest.starts_with("!=") {
-            "`!=` is not supported: a condition names the value that meets it"
-        } else if rest.starts_with('=') {
-            "`=` is not an operator — did you mean `==`?"
-        } else {
-            "expected `== VALUE` after the header name, or nothing (the header is present)"
-        };
-        return cond_err(op_at, hint);
-    }
-    let value_at = skip_ws(src, op_at + 2);
-    let raw = src[value_at..].trim_end();
-    if raw.is_empty() {
-        return cond_err(value_at, format!("expected a value after `header {name} ==` (\"\" for an empty one)"));
-    }
-    Ok(ResponseCond::Header(name.to_string(), unquote(raw).to_string()))
-}
-
-/// After `body`: `contains TEXT`.
-fn parse_body_cond(src: &str, at: usize) -> Result<ResponseCond, CondParseError> {
-    let rest = &src[at..];
-    let is_contains = rest.get(..8).is_some_and(|w| w.eq_ignore_ascii_case("contains"))
-        && (rest.len() == 8 || rest[8..].starts_with(|c: char| c.is_whitespace() || c == '"' || c == '\''));
-    if !is_contains {
-        return cond_err(at, "expected `contains` after `body`, as in `body contains ok`");
-    }
-    let text_at = skip_ws(src, at + 8);
-    let raw = src[text_at..].trim_end();
-    let text = unquote(raw);
-    if text.is_empty() {
-        return cond_err(text_at, "expected the text to look for after `body contains`");
-    }
-    Ok(ResponseCond::BodyContains(text.to_string()))
-}
-
-/// After `json`: `PATH == VALUE`.
-fn parse_json_cond(src: &str, at: usize) -> Result<ResponseCond, CondParseError> {
-    // The path runs to the first whitespace or `==` outside brackets and quotes.
-    let (mut quote, mut depth, mut end) = (None, 0usize, src.len());
-    for (i, c) in src[at..].char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '[') => depth += 1,
-            (None, ']') => depth = depth.saturating_sub(1),
-            (None, c) if depth == 0 && (c.is_whitespace() || src[at + i..].starts_with("==")) => {
-                end = at + i;
-                break;
-            }
-            _ => {}
-        }
-    }
-    let path = &src[at..end];
-    if path.is_empty() {
-        return cond_err(at, "expected a JSON path after `json`, as in `json $.status == \"active\"`");
-    }
-    let segs = crate::extract::parse_path(path).or_else(|e| cond_err(at, e))?;
-    let op_at = skip_ws(src, end);
-    if !src[op_at..].starts_with("==") {
-        return cond_err(op_at, format!("expected `==` and a value after `json {path}`"));
-    }
-    let value_at = skip_ws(src, op_at + 2);
-    let want = json_want(src[value_at..].trim_end()).or_else(|e| cond_err(value_at, e))?;
-    Ok(ResponseCond::Json(JsonCheck::new(path.to_string(), segs, want)))
-}
-
-/// A JSON value as the text form writes it: `"text"` (JSON escapes), `'text'` (verbatim), a
-/// number, `true` or `false`.
-fn json_want(v: &str) -> Result<JsonWant, String> {
-    if v.starts_with('"') {
-        return serde_json::from_str::<String>(v)
-            .map(JsonWant::Str)
-            .map_err(|_| format!("bad string `{v}`: write one JSON string, as in \"active\""));
-    }
-    if let Some(inner) = v.strip_prefix('\'') {
-        return inner
-            .strip_suffix('\'')
-            .map(|s| JsonWant::Str(s.to_string()))
-            .ok_or_else(|| "missing closing `'`".into());
-    }
-    match v {
-        "" => return Err("expected a value after `==`: a string in quotes, a number, true or false".into()),
-        "true" => return Ok(JsonWant::Bool(true)),
-        "false" => return Ok(JsonWant::Bool(false)),
-        "null" => return Err("null cannot be compared: use a string, a number, true or false".into()),
-        _ => {}
-    }
-    if v.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        let n = serde_json::from_str::<serde_json::Number>(v).map_err(|_| format!("`{v}` is not a JSON number"))?;
-        return match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => Ok(JsonWant::Int(i)),
-            (None, Some(_), _) => Err(format!("`{v}` is too large (integers go up to {})", i64::MAX)),
-            (None, None, Some(f)) if f.is_finite() => Ok(JsonWant::Float(f)),
-            _ => Err(format!("`{v}` is not a JSON number")),
-        };
-    }
-    Err(format!("expected a string in quotes (\"{v}\"), a number, true or false"))
 }
 
 impl Expect {
@@ -758,6 +523,7 @@ impl Expect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::ParseError;
 
     const HEAD: &[u8] =
         b"HTTP/1.1 200 OK\r\nX-Cache: MISS\r\nETag: \"v1\"\r\nx-cache: HIT\r\nContent-Type: text/plain\r\n\r\n";
@@ -1021,9 +787,9 @@ mod tests {
         let mut json = JsonBody::new(&view);
         let _ = e.check_with(&view, &mut json);
         assert_eq!(json.parses(), 1);
-        let rules = [(0, crate::extract::parse("json $.items[0].id").unwrap())];
+        let rules = [(0, crate::rules::extract::parse("json $.items[0].id").unwrap())];
         let mut out = vec![None];
-        crate::extract::extract_all_with(&rules, &view, &mut json, &mut out).unwrap();
+        crate::rules::extract::extract_all_with(&rules, &view, &mut json, &mut out).unwrap();
         assert_eq!(out[0].as_deref(), Some(&b"7"[..]));
         assert_eq!(json.parses(), 1, "extraction reuses the checks' parse");
 
@@ -1051,7 +817,7 @@ mod tests {
         parse_cond(src).unwrap_or_else(|e| panic!("{src:?}: {e} at {}", e.offset))
     }
 
-    fn cond_err(src: &str) -> CondParseError {
+    fn cond_err(src: &str) -> ParseError {
         parse_cond(src).expect_err(src)
     }
 

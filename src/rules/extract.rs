@@ -125,7 +125,7 @@ pub fn path_text(segs: &[PathSeg]) -> String {
 }
 
 /// A response body parsed as JSON on first use, then reused: build one per response and hand it
-/// to every reader ([`crate::check::Expect::check_with`], [`extract_all_with`]) so the body is
+/// to every reader ([`crate::rules::check::Expect::check_with`], [`extract_all_with`]) so the body is
 /// parsed at most once.
 #[derive(Debug)]
 pub struct JsonBody<'a> {

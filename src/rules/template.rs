@@ -6,6 +6,8 @@
 //! to an index into the user's variable slots). Whitespace inside the braces is allowed. When a
 //! hole is opened by more than two braces (`{{{vu}}}`), the extra braces are literal text.
 
+use crate::rules::ParseError;
+
 /// What a template may refer to, provided by the plan that compiles it.
 pub trait Names {
     /// Index of the variable slot called `name` (CSV column or extracted value).
@@ -14,14 +16,6 @@ pub trait Names {
     fn env(&self, name: &str) -> Option<String>;
     /// The variable names in scope, for error messages.
     fn known(&self) -> Vec<String>;
-}
-
-/// A template that cannot be compiled. `offset` is the byte offset of the hole's `{{` in the source.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct TemplateError {
-    pub offset: usize,
-    pub message: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,7 +37,7 @@ pub struct Template {
 }
 
 /// Compile `src`. Variables and environment variables are resolved through `names`.
-pub fn compile(src: &str, names: &dyn Names) -> Result<Template, TemplateError> {
+pub fn compile(src: &str, names: &dyn Names) -> Result<Template, ParseError> {
     let mut t = Template { lits: Vec::new(), parts: Vec::new() };
     let bytes = src.as_bytes();
     let mut pos = 0;
@@ -55,7 +49,7 @@ pub fn compile(src: &str, names: &dyn Names) -> Result<Template, TemplateError> 
         }
         t.push_lit(&bytes[pos..open]);
         let inner_start = open + 2;
-        let unclosed = || TemplateError { offset: open, message: "`{{` without a closing `}}`".into() };
+        let unclosed = || ParseError { offset: open, message: "`{{` without a closing `}}`".into() };
         let close = inner_start + src[inner_start..].find("}}").ok_or_else(unclosed)?;
         let inner = &src[inner_start..close];
         if inner.contains("{{") {
@@ -82,8 +76,8 @@ impl Template {
         }
     }
 
-    fn push_hole(&mut self, inner: &str, offset: usize, names: &dyn Names) -> Result<(), TemplateError> {
-        let err = |message: String| TemplateError { offset, message };
+    fn push_hole(&mut self, inner: &str, offset: usize, names: &dyn Names) -> Result<(), ParseError> {
+        let err = |message: String| ParseError { offset, message };
         let part = match inner {
             "" => return Err(err("empty placeholder `{{}}`".into())),
             "vu" => Part::Vu,

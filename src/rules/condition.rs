@@ -24,6 +24,7 @@
 //! function, otherwise a variable. Codes are 0 or 100..=999, never quoted. Parentheses and `!`
 //! nest at most [`MAX_DEPTH`] deep. Error offsets are byte offsets into the condition's text.
 
+use crate::rules::{ParseError, status};
 use std::fmt;
 
 /// How deep parentheses and `!` may nest.
@@ -40,14 +41,6 @@ pub trait CondNames {
     fn step(&self, name: &str) -> Option<usize>;
     /// The step names a condition may read, for error messages.
     fn known_steps(&self) -> Vec<String>;
-}
-
-/// A condition that cannot be parsed. `offset` is a byte offset into the condition's text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct CondError {
-    pub offset: usize,
-    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +116,7 @@ impl fmt::Display for Condition {
 }
 
 /// Parse `src`, resolving variable and step names through `names`.
-pub fn parse(src: &str, names: &dyn CondNames) -> Result<Condition, CondError> {
+pub fn parse(src: &str, names: &dyn CondNames) -> Result<Condition, ParseError> {
     let mut p = Parser { src, pos: 0, depth: 0, names, steps: Vec::new(), vars: Vec::new() };
     p.skip_ws();
     if p.pos == src.len() {
@@ -167,8 +160,8 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn err(&self, offset: usize, message: impl Into<String>) -> CondError {
-        CondError { offset, message: message.into() }
+    fn err(&self, offset: usize, message: impl Into<String>) -> ParseError {
+        ParseError { offset, message: message.into() }
     }
 
     fn rest(&self) -> &'a str {
@@ -226,7 +219,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A quoted string (`"..."` or `'...'`, no escapes) starting at the next character.
-    fn string(&mut self) -> Result<(&'a str, usize), CondError> {
+    fn string(&mut self) -> Result<(&'a str, usize), ParseError> {
         self.skip_ws();
         let at = self.pos;
         let rest = self.rest();
@@ -240,7 +233,7 @@ impl<'a> Parser<'a> {
         Ok((&rest[1..1 + len], at))
     }
 
-    fn enter(&mut self, at: usize) -> Result<(), CondError> {
+    fn enter(&mut self, at: usize) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(self.err(at, format!("the condition nests deeper than {MAX_DEPTH} (parentheses and `!`)")));
@@ -249,7 +242,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `and ('||' and)*`
-    fn or(&mut self) -> Result<Node, CondError> {
+    fn or(&mut self) -> Result<Node, ParseError> {
         let mut items = vec![self.and()?];
         while self.eat("||") {
             items.push(self.and()?);
@@ -258,7 +251,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `unary ('&&' unary)*`
-    fn and(&mut self) -> Result<Node, CondError> {
+    fn and(&mut self) -> Result<Node, ParseError> {
         let mut items = vec![self.unary()?];
         while self.eat("&&") {
             items.push(self.unary()?);
@@ -267,7 +260,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `'!' unary | '(' or ')' | atom`; `!` applies to a bare variable, a group or another `!`.
-    fn unary(&mut self) -> Result<Node, CondError> {
+    fn unary(&mut self) -> Result<Node, ParseError> {
         let at = self.pos_after_ws();
         match self.peek() {
             Some('!') if !self.rest().starts_with("!=") => {
@@ -314,7 +307,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `status(step) ...`, `name`, `name == "v"`, `name != "v"`.
-    fn atom(&mut self) -> Result<Node, CondError> {
+    fn atom(&mut self) -> Result<Node, ParseError> {
         let (name, at) = self.name();
         if self.peek() == Some('(') {
             if name == "status" {
@@ -354,7 +347,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After `status`: `(step)` then `== S`, `!= S` or `in R`.
-    fn status(&mut self) -> Result<Node, CondError> {
+    fn status(&mut self) -> Result<Node, ParseError> {
         let open = self.pos;
         self.pos += 1; // `(`
         let (step, step_at) = if matches!(self.peek(), Some('"' | '\'')) {
@@ -402,7 +395,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `201`, `2xx`, and with `in` also `200..299` / `200..=299`.
-    fn status_value(&mut self, in_form: bool) -> Result<(u16, u16), CondError> {
+    fn status_value(&mut self, in_form: bool) -> Result<(u16, u16), ParseError> {
         let forms = if in_form {
             "a range such as 200..299 or a class such as 2xx"
         } else {
@@ -418,10 +411,8 @@ impl<'a> Parser<'a> {
             let found = self.found();
             return Err(self.err(at, format!("expected {forms}, {found}")));
         }
-        let b = word.as_bytes();
-        if b.len() == 3 && (b'1'..=b'9').contains(&b[0]) && b[1..].eq_ignore_ascii_case(b"xx") {
-            let lo = u16::from(b[0] - b'0') * 100;
-            return Ok((lo, lo + 99));
+        if let Some(range) = status::class(word) {
+            return Ok(range);
         }
         let lo = self.code(word, at)?;
         self.skip_ws();
@@ -458,18 +449,18 @@ impl<'a> Parser<'a> {
     }
 
     /// A status code: 0 (no status yet) or 100..=999.
-    fn code(&self, word: &str, at: usize) -> Result<u16, CondError> {
+    fn code(&self, word: &str, at: usize) -> Result<u16, ParseError> {
         if !word.bytes().all(|b| b.is_ascii_digit()) {
             return Err(self.err(at, format!("`{word}` is not a status code or class (such as 201 or 2xx)")));
         }
         match word.parse::<u16>() {
-            Ok(c) if c == 0 || (100..=999).contains(&c) => Ok(c),
+            Ok(c) if c == 0 || status::CODES.contains(&c) => Ok(c),
             _ => Err(self.err(at, format!("status {word} is outside 100..=999 (0 means no status yet)"))),
         }
     }
 
     /// The error for text left after a complete condition.
-    fn trailing(&mut self) -> CondError {
+    fn trailing(&mut self) -> ParseError {
         let at = self.pos;
         let rest = self.rest();
         let starts = |w: &str| {
@@ -806,6 +797,6 @@ mod tests {
         let c = cond(" token && status(login) == 201 ");
         assert_eq!(c.source(), " token && status(login) == 201 ");
         assert_eq!(c.to_string(), c.source());
-        assert_eq!(CondError { offset: 3, message: "m".into() }.to_string(), "m");
+        assert_eq!(ParseError { offset: 3, message: "m".into() }.to_string(), "m");
     }
 }

@@ -1,0 +1,372 @@
+//! The threshold text (`p(95) < 200ms`, `errors < 1%`, `cache_hit > 95%`, `p(95)(server_ms) < 50`,
+//! `avg(server_cpu) < 0.8`): parsed into a [`Threshold`], with byte-located errors; named metrics
+//! checked against the file's `[metrics]` and watched series.
+
+use super::words::near_miss;
+use super::{Metric, Op, Stat, Threshold};
+use crate::metric::Kind;
+use crate::rules::ParseError;
+
+fn err(offset: usize, message: impl Into<String>) -> ParseError {
+    ParseError { offset, message: message.into() }
+}
+
+const METRICS: &str = "p(N), avg, mean, min, max, med, errors, error_rate, checks, rps, requests";
+
+/// Parses `metric op value`, e.g. `p(95) < 200ms`, `errors < 1%`, `rps >= 100`, `cache_hit > 95%`,
+/// `p(95)(server_ms) < 50`. A name that is not a built-in metric is taken as a metric of your own,
+/// whether it exists or not: [`parse_checked`] checks.
+pub fn parse(expr: &str) -> Result<Threshold, ParseError> {
+    parse_located(expr).map(|(t, _)| t).map_err(|e| in_bytes(expr, e))
+}
+
+/// The parser works on characters; callers get byte offsets, as from every other rule language.
+fn in_bytes(expr: &str, e: ParseError) -> ParseError {
+    let offset = expr.char_indices().nth(e.offset).map_or(expr.len(), |(i, _)| i);
+    ParseError { offset, ..e }
+}
+
+/// Where the parts of a threshold on a named metric are (character offsets).
+struct Spans {
+    /// The metric, as written (`p(95)(server_ms)` starts at `p`).
+    metric: usize,
+    /// The name inside it.
+    name: usize,
+    /// The value after the operator.
+    value: usize,
+}
+
+fn parse_located(expr: &str) -> Result<(Threshold, Spans), ParseError> {
+    let mut p = Parser { cs: expr.chars().collect(), i: 0, name_at: 0 };
+    p.ws();
+    if p.eof() {
+        return Err(err(p.i, "empty threshold (expected e.g. `p(95) < 200ms` or `errors < 1%`)"));
+    }
+    let start = p.i;
+    let mut metric = p.metric()?;
+    let name: String = p.text(start, p.i).chars().filter(|c| !c.is_whitespace()).collect();
+    p.ws();
+    let op = p.op(&name)?;
+    p.ws();
+    let value_at = p.i;
+    let bound = p.value(&mut metric, &name)?;
+    p.ws();
+    if !p.eof() {
+        return Err(err(p.i, format!("unexpected `{}` after the value", p.text(p.i, p.cs.len()))));
+    }
+    let spans = Spans { metric: start, name: p.name_at, value: value_at };
+    Ok((Threshold { expr: expr.trim().to_string(), metric, op, bound, abort_on_fail: false }, spans))
+}
+
+/// [`parse`], then check a named metric against the metrics there are (`metrics`: each name and
+/// its kind): it must exist, and the form must fit its kind (`name > 95%` or `name > 0.95` for a
+/// rate, `name > 1000` for a counter, `p(95)(name) < 50` and the other statistics for a trend).
+pub fn parse_checked(expr: &str, metrics: &[(&str, Kind)]) -> Result<Threshold, ParseError> {
+    parse_checked_with(expr, metrics, &[])
+}
+
+/// [`parse_checked`], where `series` also names the watched series (`[monitor]`): thresholds on
+/// them are `avg(NAME)`, `min(NAME)`, `max(NAME)`, `last(NAME)` or `growth(NAME)`.
+pub fn parse_checked_with(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ParseError> {
+    check_named(expr, metrics, series).map_err(|e| in_bytes(expr, e))
+}
+
+/// [`parse_checked_with`], with character offsets.
+fn check_named(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ParseError> {
+    let (t, at) = parse_located(expr)?;
+    let Metric::Custom { name, stat } = &t.metric else { return Ok(t) };
+    if series.contains(&name.as_str()) {
+        return match stat {
+            Stat::Avg | Stat::Min | Stat::Max | Stat::Last | Stat::Growth => Ok(t),
+            _ => Err(err(
+                at.metric,
+                format!(
+                    "`{name}` is a watched series: write avg({name}), min({name}), max({name}), last({name}) or growth({name})"
+                ),
+            )),
+        };
+    }
+    let Some(kind) = metrics.iter().find(|(n, _)| n == name).map(|&(_, k)| k) else {
+        let mut mine = if metrics.is_empty() {
+            ", or a metric defined in [metrics]".to_string()
+        } else {
+            format!(", or one of [metrics]: {}", metrics.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
+        };
+        if !series.is_empty() {
+            mine.push_str(&format!(", or a watched series: {}", series.join(", ")));
+        }
+        return Err(err(at.name, format!("unknown metric `{name}` (expected one of {METRICS}{mine})")));
+    };
+    if matches!(stat, Stat::Last | Stat::Growth) {
+        return Err(err(
+            at.metric,
+            format!("last() and growth() are for watched series ([monitor]); `{name}` is a metric"),
+        ));
+    }
+    let chars: Vec<char> = expr.chars().collect();
+    let w: String = chars[at.value.min(chars.len())..].iter().collect::<String>().trim().to_string();
+    let trend_forms = format!("p(95)({name}), avg({name}), min({name}), max({name}) or med({name})");
+    match (kind, stat) {
+        (Kind::Rate, Stat::Value) if t.bound > 1.0 => Err(err(
+            at.value,
+            format!("`{w}`: a rate without `%` is a fraction between 0 and 1 — did you mean {}%?", t.bound),
+        )),
+        (Kind::Counter, Stat::Percent) => Err(err(
+            at.value,
+            format!("`{w}`: `{name}` is a counter: compare it with a plain number, not a percentage"),
+        )),
+        (Kind::Rate | Kind::Counter, s) if s.is_trend() => Err(err(
+            at.metric,
+            format!("`{name}` is a {}: write `{name} > N` — {trend_forms} are for trends", kind.name()),
+        )),
+        (Kind::Trend, s) if !s.is_trend() => {
+            Err(err(at.metric, format!("`{name}` is a trend: write {trend_forms}, e.g. `p(95)({name}) < 50`")))
+        }
+        _ => Ok(t),
+    }
+}
+
+struct Parser {
+    cs: Vec<char>,
+    i: usize,
+    /// Where a named metric's name starts.
+    name_at: usize,
+}
+
+impl Parser {
+    fn eof(&self) -> bool {
+        self.i >= self.cs.len()
+    }
+    fn peek(&self) -> Option<char> {
+        self.cs.get(self.i).copied()
+    }
+    fn ws(&mut self) {
+        self.take_while(char::is_whitespace);
+    }
+    fn text(&self, a: usize, b: usize) -> String {
+        self.cs[a..b].iter().collect()
+    }
+    fn take_while(&mut self, f: impl Fn(char) -> bool) -> String {
+        let a = self.i;
+        while self.peek().is_some_and(&f) {
+            self.i += 1;
+        }
+        self.text(a, self.i)
+    }
+    /// `-`? digits with an optional `.`; on failure the cursor does not move.
+    fn number(&mut self) -> Option<f64> {
+        let a = self.i;
+        self.i += usize::from(self.peek() == Some('-'));
+        self.take_while(|c| c.is_ascii_digit() || c == '.');
+        let n = self.text(a, self.i).parse::<f64>().ok().filter(|v| v.is_finite());
+        if n.is_none() {
+            self.i = a;
+        }
+        n
+    }
+
+    fn metric(&mut self) -> Result<Metric, ParseError> {
+        let a = self.i;
+        let word = self.take_while(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        Ok(match word.to_lowercase().as_str() {
+            "p" => {
+                let p = self.percentile()?;
+                return self.of_trend(Metric::Percentile(p), Stat::Percentile(p));
+            }
+            "avg" | "mean" => return self.of_trend(Metric::Avg, Stat::Avg),
+            "min" => return self.of_trend(Metric::Min, Stat::Min),
+            "max" => return self.of_trend(Metric::Max, Stat::Max),
+            "med" => return self.of_trend(Metric::Med, Stat::Med),
+            "last" => return self.of_series(&word, Stat::Last),
+            "growth" => return self.of_series(&word, Stat::Growth),
+            "errors" | "error_rate" => Metric::Errors,
+            "checks" => Metric::Checks,
+            "rps" => Metric::Rps,
+            "requests" => Metric::Requests,
+            "" => return Err(err(a, format!("expected a metric ({METRICS}), found `{}`", self.text(a, a + 1)))),
+            lower => {
+                if let Some(hint) = near_miss(lower) {
+                    return Err(err(a, format!("unknown metric `{word}` — did you mean {hint}?")));
+                }
+                let ident = word.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ident {
+                    return Err(err(a, format!("unknown metric `{word}` (expected one of {METRICS})")));
+                }
+                let after = self.i;
+                self.ws();
+                if self.peek() == Some('(') {
+                    return Err(err(
+                        a,
+                        format!(
+                            "unknown function `{word}(`: use p(N)(name), avg(name), min(name), max(name) or med(name)"
+                        ),
+                    ));
+                }
+                self.i = after;
+                self.name_at = a;
+                Metric::Custom { name: word, stat: Stat::Value }
+            }
+        })
+    }
+
+    /// After a latency metric: `(name)` makes it the statistic of a named trend.
+    fn of_trend(&mut self, latency: Metric, stat: Stat) -> Result<Metric, ParseError> {
+        let after = self.i;
+        self.ws();
+        if self.peek() != Some('(') {
+            self.i = after;
+            return Ok(latency);
+        }
+        self.i += 1;
+        self.ws();
+        let a = self.i;
+        let name = self.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(err(a, "expected a metric name in `(...)`, e.g. p(95)(server_ms)"));
+        }
+        self.ws();
+        if self.peek() != Some(')') {
+            return Err(err(self.i, format!("expected `)` after the metric name `{name}`")));
+        }
+        self.i += 1;
+        self.name_at = a;
+        Ok(Metric::Custom { name, stat })
+    }
+
+    /// After `last` or `growth`: `(name)`, a watched series.
+    fn of_series(&mut self, word: &str, stat: Stat) -> Result<Metric, ParseError> {
+        let a = self.i;
+        let after = self.i;
+        self.ws();
+        if self.peek() != Some('(') {
+            return Err(err(a, format!("`{word}` takes a watched series: write {word}(NAME), e.g. {word}(api_rss)")));
+        }
+        self.i = after;
+        match self.of_trend(Metric::Max, stat)? {
+            m @ Metric::Custom { .. } => Ok(m),
+            _ => Err(err(a, format!("write {word}(NAME)"))),
+        }
+    }
+
+    /// After `p`: `(` NUMBER `)`, whitespace allowed inside.
+    fn percentile(&mut self) -> Result<f64, ParseError> {
+        self.ws();
+        if self.peek() != Some('(') {
+            return Err(err(self.i, "expected `(` after `p` (write percentiles as p(95))"));
+        }
+        self.i += 1;
+        self.ws();
+        let a = self.i;
+        let n = self.number().ok_or_else(|| err(a, "expected a number in `p(...)`, e.g. p(95)"))?;
+        if !(n > 0.0 && n <= 100.0) {
+            return Err(err(a, format!("percentile must be between 0 and 100 (got {n}; 0 excluded)")));
+        }
+        self.ws();
+        if self.peek() != Some(')') {
+            return Err(err(self.i, format!("expected `)` to close `p({n}`")));
+        }
+        self.i += 1;
+        Ok(n)
+    }
+
+    fn op(&mut self, name: &str) -> Result<Op, ParseError> {
+        let a = self.i;
+        let (op, len) = match (self.peek(), self.cs.get(a + 1).copied()) {
+            (Some('<'), Some('=')) => (Op::Le, 2),
+            (Some('>'), Some('=')) => (Op::Ge, 2),
+            (Some('='), Some('=')) => (Op::Eq, 2),
+            (Some('!'), Some('=')) => (Op::Ne, 2),
+            (Some('<'), _) => (Op::Lt, 1),
+            (Some('>'), _) => (Op::Gt, 1),
+            (Some('='), _) => return Err(err(a, "`=` is not an operator — did you mean `==`?")),
+            _ => return Err(err(a, format!("expected an operator (<, <=, >, >=, ==, !=) after `{name}`"))),
+        };
+        self.i += len;
+        Ok(op)
+    }
+
+    /// NUMBER [unit], converted to the metric's reporting unit (a named metric's `%` makes it
+    /// [`Stat::Percent`]).
+    fn value(&mut self, metric: &mut Metric, name: &str) -> Result<f64, ParseError> {
+        let a = self.i;
+        let Some(n) = self.number() else {
+            let found = if self.eof() { "nothing".into() } else { format!("`{}`", self.text(a, self.cs.len())) };
+            return Err(err(a, format!("expected a number after the operator, found {found}")));
+        };
+        let number_end = self.i;
+        self.ws();
+        let ua = self.i;
+        let unit = self.take_while(|c| c.is_alphabetic() || c == '%');
+        if unit.is_empty() {
+            self.i = number_end;
+        }
+        let w = self.text(a, self.i);
+        let unit_err = |what: String| Err(err(ua, format!("`{w}`: {what}")));
+        let range_err = |what: String| Err(err(a, format!("`{w}`: {what}")));
+        match metric {
+            Metric::Custom { stat: stat @ (Stat::Value | Stat::Percent), .. } => match unit.as_str() {
+                "" if n < 0.0 => range_err(format!("{name} cannot be negative")),
+                "" => Ok(n),
+                "%" if (0.0..=100.0).contains(&n) => {
+                    *stat = Stat::Percent;
+                    Ok(n)
+                }
+                "%" => range_err(format!("{name} must be between 0% and 100%")),
+                _ => unit_err(format!(
+                    "unit `{unit}` does not apply to {name}: a rate takes a percentage (95%) or a fraction (0.95), \
+                     a counter a plain number"
+                )),
+            },
+            Metric::Custom { stat: Stat::Growth, .. } => match unit.as_str() {
+                "%" => Ok(n),
+                "" => Ok(n * 100.0),
+                _ => unit_err(format!("growth is a percentage (10%) or a fraction (0.1), not `{unit}`")),
+            },
+            Metric::Custom { .. } => match unit.to_lowercase().as_str() {
+                "" | "ms" if n < 0.0 => range_err(format!("{name} cannot be negative")),
+                "" | "ms" => Ok(n),
+                _ => unit_err(format!(
+                    "unknown unit `{unit}` for {name}: a trend is compared in its own unit (`ms` may follow, and is \
+                     ignored)"
+                )),
+            },
+            m if m.is_latency() => {
+                let scale = match unit.to_lowercase().as_str() {
+                    "" | "ms" => 1.0,
+                    "us" | "µs" | "μs" => 0.001,
+                    "s" => 1000.0,
+                    "m" => 60_000.0,
+                    _ => return unit_err(format!("unknown unit `{unit}` for {name} (use us, µs, ms, s or m)")),
+                };
+                if n < 0.0 {
+                    range_err(format!("{name} cannot be negative"))
+                } else if !(n * scale).is_finite() {
+                    // A finite number of minutes can still overflow once in milliseconds.
+                    range_err(format!("{name} bound is too large"))
+                } else {
+                    Ok(n * scale)
+                }
+            }
+            Metric::Errors | Metric::Checks => {
+                let pct = match unit.as_str() {
+                    "%" => n,
+                    "" => n * 100.0,
+                    _ => return unit_err(format!("unit `{unit}` does not apply to {name}; write 1% or 0.01")),
+                };
+                if (0.0..=100.0).contains(&pct) {
+                    return Ok(pct);
+                }
+                let hint = if unit.is_empty() && n > 1.0 && n <= 100.0 {
+                    format!(" — did you mean {n}%?")
+                } else {
+                    "".into()
+                };
+                range_err(format!("{name} must be between 0% and 100% (a bare number is a fraction: 0.01 = 1%){hint}"))
+            }
+            _ if !unit.is_empty() => unit_err(format!("{name} takes a plain number, without unit `{unit}`")),
+            _ if n < 0.0 => range_err(format!("{name} cannot be negative")),
+            _ => Ok(n),
+        }
+    }
+}
