@@ -439,11 +439,15 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             if let Some(slot) = u.statuses.get_mut(step.row) {
                 *slot = 0;
             }
-            if let Some(p) = proto {
-                st.protocols[p as usize] += 1;
+            {
+                // Bytes of the hops answered before, and of this request if it went out.
+                let mut stats = ctx.stats.borrow_mut();
+                let st = &mut stats.steps[u.base + s];
+                st.failure(&f, bytes_out + if sent { len as u64 } else { 0 });
+                if let Some(p) = proto {
+                    st.protocols[p as usize] += 1;
+                }
             }
-            // Bytes of the hops answered before, and of this request if it went out.
-            ctx.stats.borrow_mut().steps[u.base + s].failure(&f, bytes_out + if sent { len as u64 } else { 0 });
             if !sent {
                 // Could not connect (or shake hands): probe the target, do not hammer it.
                 compio::time::sleep(u.backoff.next()).await;

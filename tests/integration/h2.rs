@@ -241,104 +241,67 @@ fn reasons(out: &crate::util::Outcome) -> String {
     out.at("/totals/error_reasons").to_string()
 }
 
+type Script = Box<dyn Fn(H2Conn) + Send + Sync>;
+
+/// A server that answers every request's HEADERS with what `answer` makes for its stream.
+fn answering(settings: &'static [(u16, u32)], answer: fn(u32) -> Vec<u8>) -> Script {
+    Box::new(move |mut c: H2Conn| {
+        if c.handshake(settings) {
+            while let Some(id) = c.request() {
+                c.send(&answer(id));
+            }
+        }
+    })
+}
+
+/// A server that says `settings` and never answers.
+fn silent(settings: &'static [(u16, u32)]) -> Script {
+    Box::new(move |mut c: H2Conn| {
+        if c.handshake(settings) {
+            c.linger();
+        }
+    })
+}
+
 #[test]
 fn hostile_h2_servers_are_named_error_kinds_and_the_run_goes_on() {
     let _m = shared_machine();
-    let cases: Vec<(&str, Box<dyn Fn(H2Conn) + Send + Sync>, &[&str], &str, &str)> = vec![
-        (
-            "frame too large",
-            Box::new(|mut c: H2Conn| {
-                if c.handshake(&[]) && c.request().is_some() {
-                    let mut out = Vec::new();
-                    f::write_head(&mut out, 20_000, f::DATA, 0, 1);
-                    out.extend(vec![0u8; 20_000]);
-                    c.send(&out);
-                    c.linger();
-                }
-            }),
-            &[],
-            "parse",
-            "frame of 20000 bytes",
-        ),
-        (
-            "bad HPACK",
-            Box::new(|mut c: H2Conn| {
-                if c.handshake(&[]) {
-                    while let Some(id) = c.request() {
-                        let mut out = Vec::new();
-                        f::write_headers(&mut out, id, &[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], true, 16_384);
-                        c.send(&out);
-                    }
-                }
-            }),
-            &[],
-            "parse",
-            "HPACK",
-        ),
-        (
-            "no window for the body",
-            Box::new(|mut c: H2Conn| {
-                if c.handshake(&[(f::SETTINGS_INITIAL_WINDOW_SIZE, 0)]) {
-                    c.linger();
-                }
-            }),
-            &["-m", "POST", "--body", "0123456789"],
-            "timeout",
-            "no flow-control window",
-        ),
-        (
-            "zero streams",
-            Box::new(|mut c: H2Conn| {
-                if c.handshake(&[(f::SETTINGS_MAX_CONCURRENT_STREAMS, 0)]) {
-                    c.linger();
-                }
-            }),
-            &[],
-            "timeout",
-            "allows 0 concurrent streams",
-        ),
-        (
-            "closed mid-frame",
-            Box::new(|mut c: H2Conn| {
-                if c.handshake(&[]) && c.request().is_some() {
-                    c.send(&[0, 0, 40, f::HEADERS, f::END_HEADERS, 0, 0, 0, 1, 0x88]);
-                    c.close_after(Duration::from_millis(500));
-                }
-            }),
-            &[],
-            "closed",
-            "middle of a frame",
-        ),
-        (
-            "reset",
-            Box::new(|mut c: H2Conn| {
-                if c.handshake(&[]) {
-                    while let Some(id) = c.request() {
-                        let mut out = Vec::new();
-                        f::write_rst(&mut out, id, 0x2);
-                        c.send(&out);
-                    }
-                }
-            }),
-            &[],
-            "h2_reset",
-            "INTERNAL_ERROR",
-        ),
-        (
-            "refused twice",
-            Box::new(|mut c: H2Conn| {
-                if c.handshake(&[]) {
-                    while let Some(id) = c.request() {
-                        let mut out = Vec::new();
-                        f::write_rst(&mut out, id, f::REFUSED_STREAM);
-                        c.send(&out);
-                    }
-                }
-            }),
-            &[],
-            "h2_reset",
-            "refused the stream twice",
-        ),
+    let too_large = |id| {
+        let mut out = Vec::new();
+        f::write_head(&mut out, 20_000, f::DATA, 0, id);
+        out.extend(vec![0u8; 20_000]);
+        out
+    };
+    let bad_hpack = |id| {
+        let mut out = Vec::new();
+        f::write_headers(&mut out, id, &[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], true, 16_384);
+        out
+    };
+    let reset = |id| {
+        let mut out = Vec::new();
+        f::write_rst(&mut out, id, 0x2);
+        out
+    };
+    let refuse = |id| {
+        let mut out = Vec::new();
+        f::write_rst(&mut out, id, f::REFUSED_STREAM);
+        out
+    };
+    let cut: Script = Box::new(|mut c: H2Conn| {
+        if c.handshake(&[]) && c.request().is_some() {
+            c.send(&[0, 0, 40, f::HEADERS, f::END_HEADERS, 0, 0, 0, 1, 0x88]);
+            c.close_after(Duration::from_millis(500));
+        }
+    });
+    let post: &[&str] = &["-m", "POST", "--body", "0123456789"];
+    let cases: Vec<(&str, Script, &[&str], &str, &str)> = vec![
+        ("frame too large", answering(&[], too_large), &[], "parse", "frame of 20000 bytes"),
+        ("bad HPACK", answering(&[], bad_hpack), &[], "parse", "HPACK"),
+        ("no window", silent(&[(f::SETTINGS_INITIAL_WINDOW_SIZE, 0)]), post, "timeout", "no flow-control window"),
+        ("zero streams", silent(&[(f::SETTINGS_MAX_CONCURRENT_STREAMS, 0)]), &[], "timeout", "allows 0 concurrent"),
+        ("closed mid-frame", cut, &[], "closed", "middle of a frame"),
+        ("reset", answering(&[], reset), &[], "h2_reset", "INTERNAL_ERROR"),
+        ("refused twice", answering(&[], refuse), &[], "h2_reset", "refused the stream twice"),
     ];
     for (name, script, extra, kind, reason) in cases {
         let server = H2Server::start(script);
