@@ -42,7 +42,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use hdrhistogram::Histogram;
 use prost::Message as _;
 
-use crate::metric::{Kind, MetricStats, TREND_SCALE};
+use crate::rules::metric::Kind;
+use crate::stats::metric::{MetricStats, TREND_SCALE};
 
 /// What can go wrong turning series into a request.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! `stampede bench URL`: turn the flags into a one-request plan and run it.
 
-use crate::cli::{BenchArgs, Outcome, runner};
+use crate::cli::{BenchArgs, Outcome, execute};
 use crate::error::PlanError;
 use crate::http::request::{RequestSpec, build_request, parse_header, validate_method};
 use crate::plan::curve::Curve;
@@ -93,7 +93,10 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
 pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     let live = args.live.settings()?;
     let plan = plan(&args)?;
-    let io = runner::io_path(args.io.io)?;
+    let io = execute::io_path(args.io.io)?;
     let plan = plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io })?;
-    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live })
+    execute::run_plan(
+        plan,
+        &execute::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live },
+    )
 }

@@ -6,18 +6,18 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
-use crate::cli::{DemoArgs, Outcome, runner};
+use crate::cli::{DemoArgs, Outcome, execute};
 use crate::plan::Finish;
 use crate::scenario::{self, Overrides};
-use crate::target::Target;
+use crate::testserver::TestServer;
 
 /// The demo scenario, built into the binary (also at scenarios/demo.toml).
 pub const SCENARIO: &str = include_str!("../../scenarios/demo.toml");
 
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let live = args.live.settings()?;
-    let io = runner::io_path(args.io.io)?;
-    let target = Target::start("127.0.0.1:0".parse().expect("literal address"), 1)
+    let io = execute::io_path(args.io.io)?;
+    let target = TestServer::start("127.0.0.1:0".parse().expect("literal address"), 1)
         .context("cannot start the built-in target")?;
     println!("built-in target on {}; running scenarios/demo.toml against it\n", target.url());
     let mut plan = scenario::compile(
@@ -29,7 +29,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         plan.http = h;
     }
     let plan = plan.finish(&Finish { workers: Some(args.workers), io, ..Finish::default() })?;
-    let outcome = runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: None, live });
+    let outcome =
+        execute::run_plan(plan, &execute::Output { files: args.out, quiet: args.quiet, start_at: None, live });
     let c = &target.counters;
     println!(
         "  target      served {} requests: {} logins, {} records created, {} misuse (wrong token, id or owner)",

@@ -2,14 +2,13 @@
 //! the subcommands. Exit codes: 0 ok, 1 thresholds failed, 2 bad usage or input, 3 target
 //! unreachable (or the run could not happen).
 
-mod bench;
-mod capacity;
+pub(crate) mod bench;
 mod demo;
 mod doctor;
+pub(crate) mod execute;
 pub mod progress;
 mod results;
 mod run;
-pub mod runner;
 pub mod signals;
 mod target;
 
@@ -532,7 +531,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::Run(args) => run::run(args),
-        Command::Capacity(args) => capacity::run(args),
+        Command::Capacity(args) => crate::capacity::command::run(args),
         Command::Report(args) => results::report(args),
         Command::Merge(args) => results::merge(args),
         Command::Compare(args) => results::compare(args),

@@ -30,7 +30,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<Outcome> {
     let r = read(&args.file)?;
     print!("{}", report::text::summary(&r));
     report::write_files(&r, &args.out.files())?;
-    Ok(crate::cli::runner::outcome(&r))
+    Ok(crate::cli::execute::outcome(&r))
 }
 
 pub fn merge(args: MergeArgs) -> anyhow::Result<Outcome> {
@@ -41,7 +41,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Outcome> {
     let mut files = args.out.files();
     files.json = Some(args.output.clone());
     report::write_files(&merged, &files).context("cannot write the merged result")?;
-    Ok(crate::cli::runner::outcome(&merged))
+    Ok(crate::cli::execute::outcome(&merged))
 }
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<Outcome> {

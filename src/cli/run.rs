@@ -1,6 +1,6 @@
 //! `stampede run FILE`: compile a scenario into a plan and run it.
 
-use crate::cli::{Outcome, RunArgs, runner};
+use crate::cli::{Outcome, RunArgs, execute};
 use crate::error::PlanError;
 use crate::plan::{Finish, Plan, Shard};
 use crate::scenario::{self, Overrides};
@@ -40,9 +40,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         print!("{}", describe(&plan));
         return Ok(Outcome::Ok);
     }
-    let io = runner::io_path(args.io.io)?;
+    let io = execute::io_path(args.io.io)?;
     let plan = plan.finish(&Finish { workers: args.workers, tls: args.tls.options(), io })?;
-    runner::run_plan(plan, &runner::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live })
+    execute::run_plan(
+        plan,
+        &execute::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live },
+    )
 }
 
 /// What the plan will do, for `--dry-run`.

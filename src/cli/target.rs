@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::cli::{Outcome, TargetArgs, signals};
 use crate::error::PlanError;
-use crate::target::Target;
+use crate::testserver::TestServer;
 
 pub fn run(args: TargetArgs) -> anyhow::Result<Outcome> {
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
@@ -18,7 +18,7 @@ pub fn run(args: TargetArgs) -> anyhow::Result<Outcome> {
         return Err(PlanError::Invalid("--threads must be at least 1".into()).into());
     }
     let stop = signals::stop_flag();
-    let target = Target::start(listen, args.workers).with_context(|| format!("cannot listen on {listen}"))?;
+    let target = TestServer::start(listen, args.workers).with_context(|| format!("cannot listen on {listen}"))?;
     println!("stampede target listening on {} ({} threads); Ctrl-C to stop", target.url(), args.workers);
     println!("  GET  /  /status/CODE  /delay/MS  /bytes/N  /chunked/N  /close  /stall/EVERY_MS/FOR_MS");
     println!("  GET  /api/NAME[?delay=MS]   (X-Cache: HIT 4 times in 5)");

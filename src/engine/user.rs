@@ -513,7 +513,7 @@ fn record_reply(
     }
     for &m in &step.metrics {
         let metric = &ctx.plan.metrics[m];
-        metric.observe(step.row, &view, &mut json, &mut metrics[m]);
+        metrics[m].observe(metric, step.row, &view, &mut json);
     }
     if chain_broken {
         return Outcome::Stop; // the journey did not get where this step leads

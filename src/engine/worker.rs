@@ -139,7 +139,7 @@ pub(super) fn stat_slots(plan: &Plan) -> usize {
 /// metrics.
 fn fresh_stats(plan: &Plan) -> Stats {
     let mut s = Stats::new(stat_slots(plan));
-    s.metrics = plan.metrics.iter().map(crate::metric::Metric::new_stats).collect();
+    s.metrics = plan.metrics.iter().map(crate::stats::metric::MetricStats::for_metric).collect();
     s
 }
 

@@ -146,7 +146,7 @@ impl Live {
     /// User metrics whose names would give the same series are refused here too.
     pub fn start(settings: &Settings, plan: &Plan) -> Result<Live, PlanError> {
         if !settings.is_idle() {
-            prom::check_metric_names(plan.metrics.iter().map(|m| (m.name.as_str(), m.new_stats().kind())))
+            prom::check_metric_names(plan.metrics.iter().map(|m| (m.name.as_str(), m.kind())))
                 .map_err(|e| PlanError::Invalid(e.to_string()))?;
         }
         let shard = (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index + 1, plan.shard.count));

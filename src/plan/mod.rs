@@ -389,7 +389,7 @@ pub struct Plan {
     pub status_slots: usize,
     /// Metrics of the user's own (`[metrics]`), in file order, then the built-in
     /// `iteration_duration` trends.
-    pub metrics: Vec<crate::metric::Metric>,
+    pub metrics: Vec<crate::rules::metric::Metric>,
     /// Where iterations' durations go: the index of `iteration_duration` in `metrics`, and of
     /// each user type's own (when there are several types).
     pub iteration_metrics: Option<(usize, Vec<Option<usize>>)>,

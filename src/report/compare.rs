@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::RunResult;
 use super::result::Summary;
-use crate::metric::{MetricSummary, TrendSummary};
+use crate::report::metric::{MetricSummary, TrendSummary};
 use crate::rules::threshold::Op;
 use crate::units::{group, micros};
 

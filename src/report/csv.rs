@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn metrics_are_columns_of_the_total_rows() {
-        use crate::metric::MetricSummary;
+        use crate::report::metric::MetricSummary;
         let mut r = sample(&[("login", &[1000]), ("home", &[2000])], 3);
         r.scenarios = vec![scenario("browse")];
         r.metrics = [

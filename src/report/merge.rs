@@ -448,7 +448,7 @@ fn add_seconds(into: &mut Vec<StepSecond>, from: &[StepSecond]) {
 
 /// The metrics of the user's own, merged exactly (rates by hits and totals, counters summed,
 /// trends by their histograms); every shard has the same ones.
-fn metrics(results: &[RunResult]) -> Result<indexmap::IndexMap<String, crate::metric::MetricSummary>, String> {
+fn metrics(results: &[RunResult]) -> Result<indexmap::IndexMap<String, crate::report::metric::MetricSummary>, String> {
     let mut out = results[0].metrics.clone();
     for (i, r) in results.iter().enumerate().skip(1) {
         if r.metrics.keys().ne(out.keys()) {

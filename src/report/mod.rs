@@ -7,6 +7,7 @@ pub mod hdrlog;
 pub mod html;
 pub mod junit;
 pub mod merge;
+pub mod metric;
 pub mod result;
 #[cfg(test)]
 pub mod sample;

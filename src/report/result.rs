@@ -240,7 +240,7 @@ pub struct RunResult {
     pub scenarios: Vec<ScenarioResult>,
     /// Metrics of the user's own (`[metrics]`), in file order.
     #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
-    pub metrics: indexmap::IndexMap<String, crate::metric::MetricSummary>,
+    pub metrics: indexmap::IndexMap<String, crate::report::metric::MetricSummary>,
     pub timeline: Vec<TimelineRow>,
     pub thresholds: Vec<ThresholdResult>,
     pub generator: GeneratorInfo,
@@ -344,7 +344,7 @@ impl RunResult {
                 .metrics
                 .iter()
                 .zip(&out.stats.metrics)
-                .map(|(m, s)| (m.name.clone(), crate::metric::MetricSummary::of(s)))
+                .map(|(m, s)| (m.name.clone(), crate::report::metric::MetricSummary::of(s)))
                 .collect(),
             timeline,
             thresholds,

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::result::{Latency, RunResult, Summary};
-use crate::metric::MetricSummary;
+use crate::report::metric::MetricSummary;
 use crate::units::{bytes, group, micros};
 
 /// The full summary: heading, totals, latency, status codes, errors, steps, thresholds, generator.

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod condition;
 pub mod extract;
+pub mod metric;
 pub mod status;
 pub mod template;
 pub mod threshold;

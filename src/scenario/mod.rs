@@ -3,7 +3,8 @@
 
 mod data;
 mod load;
-mod raw;
+pub(crate) mod metrics;
+pub(crate) mod raw;
 mod span;
 mod steps;
 mod thresholds;
@@ -117,7 +118,7 @@ struct Compiler<'a> {
     /// within it).
     run_length: Option<Duration>,
     /// The `[metrics]` names and kinds thresholds may name (once compiled).
-    metric_kinds: Vec<(String, crate::metric::Kind)>,
+    metric_kinds: Vec<(String, crate::rules::metric::Kind)>,
     /// The watched series' names (`[monitor.series]`), which thresholds may name too.
     series: Vec<String>,
 }
@@ -231,14 +232,14 @@ impl<'a> Compiler<'a> {
         let mut metrics = self.metrics(&file, &mut steps)?;
         // Built in (k6's name): every iteration's time, and each user type's when there are several.
         let all = metrics.len();
-        metrics.push(crate::metric::iteration_duration("iteration_duration".into()));
-        self.metric_kinds.push(("iteration_duration".into(), crate::metric::Kind::Trend));
+        metrics.push(crate::rules::metric::iteration_duration("iteration_duration".into()));
+        self.metric_kinds.push(("iteration_duration".into(), crate::rules::metric::Kind::Trend));
         let per_type: Vec<Option<usize>> = file
             .users
             .iter()
             .map(|u| {
                 (file.users.len() > 1).then(|| {
-                    metrics.push(crate::metric::iteration_duration(format!(
+                    metrics.push(crate::rules::metric::iteration_duration(format!(
                         "iteration_duration:{}",
                         u.get_ref().name.get_ref().trim()
                     )));
@@ -344,20 +345,22 @@ impl<'a> Compiler<'a> {
         &mut self,
         file: &raw::File,
         steps: &mut [crate::plan::Step],
-    ) -> Result<Vec<crate::metric::Metric>, PlanError> {
+    ) -> Result<Vec<crate::rules::metric::Metric>, PlanError> {
         let Some(specs) = &file.metrics else { return Ok(Vec::new()) };
         let mut metrics = Vec::new();
         for (name, spec) in specs {
             let rows = &self.row_of;
-            let m = crate::metric::compile(name, spec.get_ref(), &|step| rows.get(step).copied()).or_else(|e| {
-                let known: Vec<&str> = self.rows.iter().map(String::as_str).collect();
-                let hint = if matches!(e.which, crate::metric::Field::Step(_)) {
-                    format!(" (steps: {})", known.join(", "))
-                } else {
-                    String::new()
-                };
-                self.err(spec.span(), format!("{}{hint}", e.message))
-            })?;
+            let m = crate::scenario::metrics::compile(name, spec.get_ref(), &|step| rows.get(step).copied()).or_else(
+                |e| {
+                    let known: Vec<&str> = self.rows.iter().map(String::as_str).collect();
+                    let hint = if matches!(e.which, crate::scenario::metrics::Field::Step(_)) {
+                        format!(" (steps: {})", known.join(", "))
+                    } else {
+                        String::new()
+                    };
+                    self.err(spec.span(), format!("{}{hint}", e.message))
+                },
+            )?;
             self.metric_kinds.push((name.clone(), m.kind()));
             metrics.push(m);
         }

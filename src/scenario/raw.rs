@@ -26,7 +26,7 @@ pub struct File {
     /// One scenario: the shorthand for a file with a single load shape.
     pub load: Option<Spanned<LoadSpec>>,
     /// Metrics of the user's own, measured on responses: `NAME = { rate | trend | counter = "...", steps = [...] }`.
-    pub metrics: Option<indexmap::IndexMap<String, Spanned<crate::metric::MetricSpec>>>,
+    pub metrics: Option<indexmap::IndexMap<String, Spanned<MetricSpec>>>,
     /// Named scenarios that run side by side, in file order.
     pub scenarios: Option<indexmap::IndexMap<String, Spanned<LoadSpec>>>,
     /// The service's own series to watch during the run.
@@ -184,4 +184,18 @@ pub struct StepSpec {
     /// Cookies removed from the user's jar before the request.
     #[serde(default)]
     pub clear_cookies: Vec<Spanned<String>>,
+}
+
+/// One `NAME = { ... }` of `[metrics]`, as written.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    /// A condition: the metric is the share of responses that meet it.
+    pub rate: Option<String>,
+    /// A source: the metric is the distribution of its values.
+    pub trend: Option<String>,
+    /// A condition: the metric is how many responses met it.
+    pub counter: Option<String>,
+    /// The steps whose responses are observed; `None`: every step.
+    pub steps: Option<Vec<String>>,
 }

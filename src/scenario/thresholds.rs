@@ -21,7 +21,8 @@ impl Compiler<'_> {
                 (tt.expr.as_str(), tt.abort_on_fail, tt.delay.as_deref(), tt.during.as_deref(), tt.level.as_deref())
             }
         };
-        let kinds: Vec<(&str, crate::metric::Kind)> = self.metric_kinds.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+        let kinds: Vec<(&str, crate::rules::metric::Kind)> =
+            self.metric_kinds.iter().map(|(n, k)| (n.as_str(), *k)).collect();
         let series: Vec<&str> = self.series.iter().map(String::as_str).collect();
         let mut th = threshold::parse_checked_with(expr, &kinds, &series).or_else(|e| {
             let at = if matches!(t.get_ref(), raw::ThresholdSpec::Expr(_)) {

@@ -9,7 +9,8 @@ use super::sections::figure;
 use super::tables::value;
 use super::timeline::{MAX_POINTS, metric_series};
 use super::{RunResult, bar, esc};
-use crate::metric::{Kind, MetricSummary};
+use crate::report::metric::MetricSummary;
+use crate::rules::metric::Kind;
 use crate::units::group;
 
 /// Nothing for a document without metrics; else rates and counters in one table, trends in
@@ -51,7 +52,7 @@ pub fn metrics(o: &mut String, r: &RunResult) {
         }
         o.push_str("</table></div>\n");
     }
-    let trends: Vec<(&String, &crate::metric::TrendSummary)> = r
+    let trends: Vec<(&String, &crate::report::metric::TrendSummary)> = r
         .metrics
         .iter()
         .filter_map(|(name, m)| match m {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::render;
 use crate::capacity::{CapacityResult, Phase, StepReport};
-use crate::metric::{MetricSummary, TrendSummary};
+use crate::report::metric::{MetricSummary, TrendSummary};
 use crate::report::result::{
     GeneratorInfo, Latency, LoadInfo, RunResult, SCHEMA, ScenarioResult, StepResult, Summary, ThresholdResult, Totals,
     encode_histogram,

@@ -2,7 +2,7 @@
 //! run (consecutive seconds merged: rates averaged, latencies and users at their worst), and the
 //! per-second series of metrics of the user's own, merged the same way by kind.
 
-use crate::metric::Kind;
+use crate::rules::metric::Kind;
 use crate::stats::TimelineRow;
 
 /// Most points drawn per line; a soak of hours still makes a light page.

@@ -5,7 +5,7 @@
 //! reporting unit: milliseconds for latency, percent for rates, req/s for rps, a count for requests.
 //! Error offsets are bytes into the text as given (a [`ParseError`], as for every rule language).
 //!
-//! Metrics of your own ([`crate::metric`]) are named: `cache_hit > 95%` or `cache_hit > 0.95` (a rate, in percent or
+//! Metrics of your own ([`crate::rules::metric`]) are named: `cache_hit > 95%` or `cache_hit > 0.95` (a rate, in percent or
 //! as a fraction, measured in the form written), `created > 1000` (a counter), and for trends `p(95)(server_ms) < 50`,
 //! `avg(server_ms) < 20`, `min(…)`, `max(…)`, `med(…)` (`mean(…)` too), in the trend's own unit (an `ms` suffix is
 //! allowed and ignored). Any identifier that is not a built-in metric ([`is_reserved`]) names one: [`parse`] does not
@@ -16,7 +16,7 @@ pub mod words;
 
 use hdrhistogram::Histogram;
 
-use crate::metric::MetricStats;
+use crate::stats::metric::MetricStats;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
@@ -209,7 +209,7 @@ impl Threshold {
             (_, MetricStats::Trend { hist, .. }) if stat.is_trend() && hist.is_empty() => 0.0,
             (Stat::Percentile(p), MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(p / 100.0)),
             (Stat::Med, MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(0.5)),
-            (Stat::Avg, MetricStats::Trend { hist, .. }) => hist.mean() / crate::metric::TREND_SCALE,
+            (Stat::Avg, MetricStats::Trend { hist, .. }) => hist.mean() / crate::stats::metric::TREND_SCALE,
             (Stat::Min, MetricStats::Trend { hist, .. }) => v(hist.min()),
             (Stat::Max, MetricStats::Trend { hist, .. }) => v(hist.max()),
             _ => return None,
@@ -325,8 +325,8 @@ pub use words::is_reserved;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metric::Kind;
     use crate::rules::ParseError;
+    use crate::rules::metric::Kind;
 
     fn p(s: &str) -> Threshold {
         parse(s).unwrap_or_else(|e| panic!("{s:?}: {e} at {}", e.offset))

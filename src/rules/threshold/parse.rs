@@ -4,8 +4,8 @@
 
 use super::words::near_miss;
 use super::{Metric, Op, Stat, Threshold};
-use crate::metric::Kind;
 use crate::rules::ParseError;
+use crate::rules::metric::Kind;
 
 fn err(offset: usize, message: impl Into<String>) -> ParseError {
     ParseError { offset, message: message.into() }

@@ -1,14 +1,14 @@
-//! The built-in target (`stampede::target::Target`) started in the test process on an ephemeral
+//! The built-in target (`stampede::testserver::TestServer`) started in the test process on an ephemeral
 //! loopback port and stopped when dropped, and per-test directories for scenario and CSV files.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use stampede::target::{Counters, Target};
+use stampede::testserver::{Counters, TestServer};
 
 /// A running built-in target; stops (joining its threads) when dropped.
 pub struct TestTarget {
-    inner: Option<Target>,
+    inner: Option<TestServer>,
     /// Taken right after the target started: its `/stall` clock, to within the thread spawns.
     pub started: Instant,
 }
@@ -16,7 +16,7 @@ pub struct TestTarget {
 impl TestTarget {
     /// One server thread on 127.0.0.1, an ephemeral port.
     pub fn start() -> TestTarget {
-        let target = Target::start("127.0.0.1:0".parse().expect("literal address"), 1).expect("start the target");
+        let target = TestServer::start("127.0.0.1:0".parse().expect("literal address"), 1).expect("start the target");
         TestTarget { inner: Some(target), started: Instant::now() }
     }
 
@@ -47,7 +47,7 @@ impl TestTarget {
         std::thread::sleep(Duration::from_nanos(wait_ns as u64));
     }
 
-    fn target(&self) -> &Target {
+    fn target(&self) -> &TestServer {
         self.inner.as_ref().expect("running until dropped")
     }
 }

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::capacity::{
+use super::{
     CapacityResult, MIN_USERS, Next, Phase, Search, SearchAnswer, SearchConfig, Spread, StepReport, Verdict, Window,
     clearly_lost, judge, users_for,
 };
-use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, runner, signals};
+use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, execute, signals};
 use crate::engine::{Observer, RunOutput, SATURATED_LAG, Tick};
 use crate::error::PlanError;
 use crate::monitor::sampler::Monitor;
@@ -441,7 +441,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     args.out.refuse_hdr_log("capacity")?;
     let settings = args.live.settings()?;
     // The plan first (it says which series are watched), then the SLOs that may name them.
-    let base = base_plan(&args, runner::io_path(args.io.io)?)?;
+    let base = base_plan(&args, execute::io_path(args.io.io)?)?;
     let series: Vec<&str> = base.monitor.as_ref().map(|m| m.names()).unwrap_or_default();
     let slos = args
         .slos

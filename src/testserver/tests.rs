@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::Target;
+use super::TestServer;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn start(workers: usize) -> Target {
-    Target::start("127.0.0.1:0".parse().unwrap(), workers).expect("target starts")
+fn start(workers: usize) -> TestServer {
+    TestServer::start("127.0.0.1:0".parse().unwrap(), workers).expect("target starts")
 }
 
 #[derive(Debug)]
@@ -42,7 +42,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(t: &Target) -> Client {
+    fn new(t: &TestServer) -> Client {
         let s = TcpStream::connect(t.addr).expect("connect");
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -363,12 +363,12 @@ fn api_mix_answers_with_an_80_percent_cache_hit_ratio() {
 }
 
 /// Where the target's stall clock is now, in ms within an `every`-ms period.
-fn phase_ms(t: &Target, every: u64) -> u64 {
+fn phase_ms(t: &TestServer, every: u64) -> u64 {
     (t.shared.started.elapsed().as_millis() % u128::from(every)) as u64
 }
 
 /// Sleep until the stall clock is at `at` ms within its `every`-ms period.
-fn sleep_until_phase(t: &Target, every: u64, at: u64) {
+fn sleep_until_phase(t: &TestServer, every: u64, at: u64) {
     let now = phase_ms(t, every);
     std::thread::sleep(Duration::from_millis((every + at - now) % every));
 }

@@ -16,8 +16,8 @@
 //!   while `ms_since_start % every_ms < for_ms`, answered at once otherwise.
 
 mod api;
-mod capacity;
 mod counters;
+mod known;
 mod route;
 #[cfg(test)]
 mod tests;
@@ -54,11 +54,11 @@ struct Shared {
     /// Rotation of `X-Cache` on `/api/{name}`.
     cache_seq: AtomicU64,
     /// The known-capacity servers of `/capacity/...`.
-    limits: capacity::Limits,
+    limits: known::Limits,
 }
 
 /// A running target: its address, its counters, and a way to stop it.
-pub struct Target {
+pub struct TestServer {
     pub addr: SocketAddr,
     pub counters: Arc<Counters>,
     /// The server threads' state (the tests read its `/stall` clock).
@@ -75,9 +75,9 @@ fn runtime() -> io::Result<Runtime> {
     RuntimeBuilder::new().with_proactor(proactor).build().or_else(|_| Runtime::new())
 }
 
-impl Target {
+impl TestServer {
     /// Start serving on `listen` with `workers` threads (each its own io_uring runtime).
-    pub fn start(listen: SocketAddr, workers: usize) -> io::Result<Target> {
+    pub fn start(listen: SocketAddr, workers: usize) -> io::Result<TestServer> {
         let workers = workers.max(1);
         let std_listener = StdListener::bind(listen)?;
         // std listens with a backlog of 128; raise it (Linux updates it on a second listen).
@@ -90,7 +90,7 @@ impl Target {
             api: api::Api::new(),
             started: Instant::now(),
             cache_seq: AtomicU64::new(0),
-            limits: capacity::Limits::default(),
+            limits: known::Limits::default(),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
@@ -107,12 +107,12 @@ impl Target {
             match spawned {
                 Ok(t) => threads.push(t),
                 Err(e) => {
-                    Target { addr, counters, shared, stop, threads }.stop();
+                    TestServer { addr, counters, shared, stop, threads }.stop();
                     return Err(e);
                 }
             }
         }
-        Ok(Target { addr, counters, shared, stop, threads })
+        Ok(TestServer { addr, counters, shared, stop, threads })
     }
 
     pub fn url(&self) -> String {

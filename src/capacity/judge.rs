@@ -1,69 +1,16 @@
-//! Capacity search: the highest arrival rate a service sustains while its SLOs hold. An
-//! exponential probe finds a failing rate, bisection narrows it, a longer hold confirms the
-//! answer. Each step is judged on its own window after warm-up, stopped early once clearly
-//! lost, and a step the generator could not drive is reported as the generator's limit.
-
-use serde::{Deserialize, Serialize};
+//! Judging one step of the search: its window after the warm-up, the SLOs on it, and whose limit
+//! a failure shows — the service's (an SLO broke, or it fell behind), the users' (too few to
+//! offer the rate), or the generator's (its core full or shared, starts sent late or short).
 
 use crate::engine::SATURATED_CPU;
-
-use crate::rules::threshold::Observed;
-use crate::rules::threshold::{Metric, Threshold};
+use crate::rules::threshold::{Metric, Observed, Threshold};
 use crate::stats::{Stats, StepStats, TimelineRow};
-use crate::units::round2;
 
 /// A backlog growing by this share of the rate each second fails a step whose SLOs still held
 /// (half the default precision: a rate this far above the knee is not one the service takes).
 const FALLING_BEHIND: f64 = 0.025;
 /// A worker this busy (running or waiting for its core, percent) may be why starts went out short.
 const STRAINED_CPU: f64 = 50.0;
-/// Lowest rate worth trying (starts per second).
-pub const MIN_RATE: f64 = 1.0;
-/// Confirming holds tried before giving up on confirmation.
-const MAX_CONFIRMS: usize = 2;
-/// Fewest users a step gets when they are sized for it (what `-c` always was before).
-pub const MIN_USERS: usize = 1000;
-
-/// Users for a step at `rate` starts per second when one iteration (a user's journey, think
-/// time included) takes `iteration`: twice what Little's law asks (room for the service to slow
-/// down near its knee), at least [`MIN_USERS`], at most `cap` (what the file limit allows).
-pub fn users_for(rate: f64, iteration: std::time::Duration, cap: usize) -> usize {
-    let need = (rate * iteration.as_secs_f64() * 2.0).ceil();
-    let need = if need.is_finite() { need.min(usize::MAX as f64 / 2.0) as usize } else { usize::MAX / 2 };
-    need.max(MIN_USERS).min(cap.max(1))
-}
-
-/// How the search is set up.
-#[derive(Debug, Clone)]
-pub struct SearchConfig {
-    pub slos: Vec<Threshold>,
-    pub start: f64,
-    pub max: f64,
-    /// Stop narrowing once the failing and passing rates are this close (fraction).
-    pub precision: f64,
-}
-
-/// Which rate to run next, or the answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Next {
-    /// Run a step at this rate; `confirm`: the longer hold at the answer.
-    Step {
-        rate: f64,
-        phase: Phase,
-    },
-    Done {
-        max_rps: f64,
-        limited_by: String,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Probe,
-    Bisect,
-    Confirm,
-}
 
 /// What a step showed.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,126 +26,6 @@ pub enum Verdict {
     },
     /// Every connection was busy while the service answered within its SLO: raise -c.
     Connections,
-}
-
-/// The search's state: a pure function of the verdicts so far.
-#[derive(Debug, Clone)]
-pub struct Search {
-    cfg: SearchConfig,
-    /// Highest rate that passed (and not disproved by a failed confirm).
-    lo: Option<f64>,
-    /// Lowest rate that failed, and why.
-    hi: Option<(f64, String)>,
-    /// Every rate that passed, to fall back on when a confirm fails.
-    passes: Vec<f64>,
-    confirms: usize,
-    last: Option<(f64, Phase)>,
-    done: Option<Next>,
-}
-
-impl Search {
-    pub fn new(cfg: SearchConfig) -> Search {
-        Search { cfg, lo: None, hi: None, passes: Vec::new(), confirms: 0, last: None, done: None }
-    }
-
-    /// The next step, or the answer.
-    pub fn next_step(&mut self) -> Next {
-        if let Some(d) = &self.done {
-            return d.clone();
-        }
-        match (self.lo, &self.hi) {
-            // Nothing failed yet: keep doubling up to the maximum.
-            (_, None) => {
-                let rate = match self.lo {
-                    None => self.cfg.start,
-                    Some(lo) if lo >= self.cfg.max => {
-                        return self.finish(lo, format!("the maximum rate tried (--max {})", fmt(self.cfg.max)));
-                    }
-                    Some(lo) => (lo * 2.0).min(self.cfg.max),
-                };
-                Next::Step { rate, phase: Phase::Probe }
-            }
-            // Everything failed so far: halve until something passes.
-            (None, Some((hi, why))) => {
-                let rate = hi / 2.0;
-                if rate < MIN_RATE {
-                    return self.finish(0.0, why.clone());
-                }
-                Next::Step { rate, phase: Phase::Probe }
-            }
-            (Some(lo), Some((hi, why))) => {
-                if hi - lo > self.cfg.precision * lo {
-                    Next::Step { rate: (lo + hi) / 2.0, phase: Phase::Bisect }
-                } else if self.last == Some((lo, Phase::Confirm)) || self.confirms >= MAX_CONFIRMS {
-                    self.finish(lo, why.clone())
-                } else {
-                    Next::Step { rate: lo, phase: Phase::Confirm }
-                }
-            }
-        }
-    }
-
-    /// Record what the step at `rate` showed.
-    pub fn record(&mut self, rate: f64, phase: Phase, verdict: &Verdict) {
-        self.last = Some((rate, phase));
-        if phase == Phase::Confirm {
-            self.confirms += 1;
-        }
-        match verdict {
-            Verdict::Pass => {
-                self.passes.push(rate);
-                if self.lo.is_none_or(|lo| rate > lo) {
-                    self.lo = Some(rate);
-                }
-                if phase == Phase::Confirm {
-                    self.last = Some((rate, Phase::Confirm));
-                }
-            }
-            Verdict::Fail(why) => {
-                if self.hi.as_ref().is_none_or(|(hi, _)| rate < *hi) {
-                    self.hi = Some((rate, why.clone()));
-                }
-                // A failed confirm disproves the answer: fall back to the best pass below it.
-                self.passes.retain(|&p| p < rate);
-                self.lo = self.passes.iter().copied().fold(None, |m, p| Some(m.map_or(p, |m: f64| m.max(p))));
-            }
-            Verdict::Generator { sent, why } => {
-                // The service's capacity is unknown above this: the answer is the best rate that
-                // passed, and the report says the generator, not the service, was the limit.
-                let limited_by = match self.lo {
-                    Some(lo) => format!(
-                        "generator: it could not drive more than ~{} req/s ({why}); the service held its SLOs up to {} req/s at least — add cores with -t or boxes with --shard",
-                        fmt(*sent),
-                        fmt(lo)
-                    ),
-                    None => format!(
-                        "generator: its measurements could not be trusted from the first step at {} req/s ({why}); the service's capacity was not measured",
-                        fmt(rate)
-                    ),
-                };
-                self.done = Some(Next::Done { max_rps: self.lo.unwrap_or(0.0), limited_by });
-            }
-            Verdict::Connections => {
-                self.done = Some(Next::Done {
-                    max_rps: self.lo.unwrap_or(0.0),
-                    limited_by: format!(
-                        "connections: every one was busy at {} req/s while the service met its SLOs (raise -c)",
-                        fmt(rate)
-                    ),
-                });
-            }
-        }
-    }
-
-    fn finish(&mut self, max_rps: f64, limited_by: String) -> Next {
-        let d = Next::Done { max_rps, limited_by };
-        self.done = Some(d.clone());
-        d
-    }
-}
-
-fn fmt(r: f64) -> String {
-    crate::units::group(r.round() as u64)
 }
 
 /// The measurements of one step after its warm-up.
@@ -457,132 +284,6 @@ fn is_latency(m: &Metric) -> bool {
     matches!(m, Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max | Metric::Med)
 }
 
-/// One step of the search, for the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepReport {
-    pub rate: f64,
-    pub phase: Phase,
-    pub achieved_rps: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    /// Failed requests, percent.
-    pub errors: f64,
-    /// `pass`, `fail`, `generator` or `connections`.
-    pub verdict: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// How long the step ran (it may stop early when clearly lost).
-    pub duration_s: f64,
-    pub stopped_early: bool,
-    /// Each watched series' average over the step's window.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub monitor: std::collections::BTreeMap<String, f64>,
-    /// Users the step had (sized for its rate unless `-c` fixed them).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub users: usize,
-    /// Which search the step belongs to, from 1 (with `--repeat`; 0 otherwise).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub search: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-impl StepReport {
-    pub fn new(
-        rate: f64,
-        phase: Phase,
-        w: &Window,
-        verdict: &Verdict,
-        duration_s: f64,
-        stopped_early: bool,
-    ) -> StepReport {
-        let t = w.total();
-        let q = |p: f64| if t.latency.is_empty() { 0.0 } else { t.latency.value_at_quantile(p) as f64 / 1000.0 };
-        let (verdict, reason) = match verdict {
-            Verdict::Pass => ("pass", None),
-            Verdict::Fail(why) => ("fail", Some(why.clone())),
-            Verdict::Generator { why, .. } => ("generator", Some(why.clone())),
-            Verdict::Connections => ("connections", Some("every connection was busy".to_string())),
-        };
-        StepReport {
-            rate: round2(rate),
-            phase,
-            achieved_rps: round2(w.achieved_rps()),
-            p50_ms: round2(q(0.50)),
-            p95_ms: round2(q(0.95)),
-            p99_ms: round2(q(0.99)),
-            errors: round2(100.0 * t.errors as f64 / t.requests.max(1) as f64),
-            verdict: verdict.into(),
-            reason,
-            duration_s: round2(duration_s),
-            stopped_early,
-            monitor: w
-                .series
-                .as_ref()
-                .map(|m| m.series.iter().filter(|(_, s)| s.samples > 0).map(|(k, s)| (k.clone(), s.avg)).collect())
-                .unwrap_or_default(),
-            users: 0,
-            search: 0,
-        }
-    }
-}
-
-/// The answer, in the result document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CapacityResult {
-    /// Highest rate (requests or iterations per second) that held every SLO.
-    pub max_rps: f64,
-    /// What stopped it: the SLO that failed above it, the generator, connections, or --max.
-    pub limited_by: String,
-    pub slo: Vec<String>,
-    pub steps: Vec<StepReport>,
-    /// With `--repeat N`: each search's answer, in order (`max_rps` is the lowest of them).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub searches: Vec<SearchAnswer>,
-    /// With `--repeat N`: how far the answers spread.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spread: Option<Spread>,
-}
-
-/// One search's answer, with `--repeat`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SearchAnswer {
-    pub max_rps: f64,
-    pub limited_by: String,
-}
-
-/// How far repeated answers spread: `range` is (highest - lowest) / lowest, a fraction;
-/// `agree` whether it is within the search's precision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Spread {
-    pub min: f64,
-    pub max: f64,
-    pub range: f64,
-    pub precision: f64,
-    pub agree: bool,
-}
-
-impl Spread {
-    /// The spread of `answers` (at least one) against `precision` (a fraction).
-    pub fn of(answers: &[f64], precision: f64) -> Spread {
-        let min = answers.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = answers.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let range = if min > 0.0 {
-            (max - min) / min
-        } else if max > 0.0 {
-            f64::INFINITY
-        } else {
-            0.0
-        };
-        // Serialised as a number: an answer of 0 beside a positive one is a 100% spread and more.
-        let range = if range.is_finite() { range } else { 1e9 };
-        Spread { min, max, range: (range * 1e4).round() / 1e4, precision, agree: range <= precision + 1e-9 }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -719,17 +420,6 @@ mod tests {
         assert_eq!(Window::new(1).iteration_time(), None);
     }
 
-    #[test]
-    fn the_spread_of_repeated_answers_is_judged_against_the_precision() {
-        let s = Spread::of(&[2000.0, 1950.0, 2025.0], 0.05);
-        assert_eq!((s.min, s.max), (1950.0, 2025.0));
-        assert!((s.range - 0.0385).abs() < 1e-4, "{}", s.range);
-        assert!(s.agree);
-        assert!(!Spread::of(&[1600.0, 2000.0], 0.05).agree, "25% apart");
-        assert!(Spread::of(&[0.0, 0.0], 0.05).agree);
-        assert!(!Spread::of(&[0.0, 10.0], 0.05).agree);
-    }
-
     /// A window after one warm-up second with `before` users busy, then `seconds` seconds of
     /// `per_s` iterations a second ending with `busy` users busy each.
     fn growing(before: u64, busy: &[u64], per_s: u64, latency_us: u64) -> Window {
@@ -774,15 +464,6 @@ mod tests {
         let mut paused = growing(60, &[260], 2000, 30_000);
         paused.p50_before = 30_000;
         assert_eq!(judge(&slos(), &paused, 2000.0, 2000, None), Verdict::Pass);
-    }
-
-    #[test]
-    fn users_are_sized_from_the_rate_and_the_iteration_time() {
-        let s = std::time::Duration::from_secs;
-        assert_eq!(users_for(100.0, s(1), 19_000), MIN_USERS, "never fewer than before");
-        assert_eq!(users_for(3000.0, s(1), 19_000), 6000, "twice Little's law");
-        assert_eq!(users_for(30_000.0, s(1), 19_000), 19_000, "capped by the file limit");
-        assert_eq!(users_for(f64::INFINITY, s(1), 500), 500);
     }
 
     #[test]
@@ -850,101 +531,5 @@ mod tests {
         assert!(matches!(judge(&slos(), &shared_lightly, 2400.0, 2000, None), Verdict::Fail(_)));
         let fine = window(2, 4800, 4800, 1000, 50, 0.1, 40.0);
         assert_eq!(judge(&slos(), &fine, 2400.0, 2000, None), Verdict::Pass);
-    }
-
-    fn search(start: f64, max: f64) -> Search {
-        Search::new(SearchConfig { slos: Vec::new(), start, max, precision: 0.05 })
-    }
-
-    /// Drive a search against a service that passes below `capacity`.
-    fn run(mut s: Search, capacity: f64) -> (f64, String, Vec<(f64, Phase)>) {
-        let mut steps = Vec::new();
-        for _ in 0..100 {
-            match s.next_step() {
-                Next::Done { max_rps, limited_by } => return (max_rps, limited_by, steps),
-                Next::Step { rate, phase } => {
-                    steps.push((rate, phase));
-                    let v = if rate <= capacity { Verdict::Pass } else { Verdict::Fail("p(99) < 100ms".into()) };
-                    s.record(rate, phase, &v);
-                }
-            }
-        }
-        panic!("the search did not end: {steps:?}");
-    }
-
-    #[test]
-    fn finds_the_capacity_within_the_precision() {
-        for capacity in [150.0, 1000.0, 3333.0, 25_000.0] {
-            let (max, why, steps) = run(search(100.0, 1e6), capacity);
-            assert!(max <= capacity && max >= capacity * 0.95, "capacity {capacity}: found {max} via {steps:?}");
-            assert!(why.contains("p(99)"));
-            assert_eq!(steps.last().unwrap().1, Phase::Confirm, "the answer is confirmed");
-            assert!(steps.len() <= 20, "{} steps", steps.len());
-        }
-    }
-
-    #[test]
-    fn probes_down_when_the_start_already_fails() {
-        let (max, _, steps) = run(search(1000.0, 1e6), 130.0);
-        assert!((123.5..=130.0).contains(&max), "{max} via {steps:?}");
-        assert_eq!(steps[1], (500.0, Phase::Probe));
-    }
-
-    #[test]
-    fn stops_at_the_maximum() {
-        let (max, why, _) = run(search(100.0, 800.0), 1e9);
-        assert_eq!(max, 800.0);
-        assert!(why.contains("maximum"), "{why}");
-    }
-
-    #[test]
-    fn nothing_passes() {
-        let (max, why, _) = run(search(10.0, 100.0), 0.1);
-        assert_eq!(max, 0.0);
-        assert!(why.contains("p(99)"));
-    }
-
-    #[test]
-    fn a_failed_confirm_falls_back_to_a_lower_pass() {
-        let mut s = search(100.0, 1e6);
-        // Passes below 420, but the first confirming hold fails (a noisy second): the answer
-        // falls back to the best pass below it, confirmed in turn.
-        let mut confirms = Vec::new();
-        for _ in 0..40 {
-            match s.next_step() {
-                Next::Done { max_rps, .. } => {
-                    assert_eq!(confirms.len(), 2, "{confirms:?}");
-                    assert!(max_rps < confirms[0], "the disproved rate is not the answer");
-                    assert_eq!(max_rps, confirms[1]);
-                    return;
-                }
-                Next::Step { rate, phase } => {
-                    let pass = if phase == Phase::Confirm {
-                        confirms.push(rate);
-                        confirms.len() > 1
-                    } else {
-                        rate < 420.0
-                    };
-                    s.record(rate, phase, &if pass { Verdict::Pass } else { Verdict::Fail("x".into()) });
-                }
-            }
-        }
-        panic!("no answer");
-    }
-
-    #[test]
-    fn the_generator_limit_ends_the_search() {
-        let mut s = search(100.0, 1e6);
-        let Next::Step { rate, phase } = s.next_step() else { panic!() };
-        s.record(rate, phase, &Verdict::Pass);
-        let Next::Step { rate, phase } = s.next_step() else { panic!() };
-        s.record(rate, phase, &Verdict::Generator { sent: 187.0, why: "its busiest worker used 97% of a core".into() });
-        match s.next_step() {
-            Next::Done { max_rps, limited_by } => {
-                assert_eq!(max_rps, 100.0, "the best rate that passed");
-                assert!(limited_by.starts_with("generator") && limited_by.contains("~187"), "{limited_by}");
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }

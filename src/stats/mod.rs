@@ -1,6 +1,8 @@
 //! Measurements of a run: per-step HdrHistograms (µs) and counters by status and error kind.
 //! Workers fill one `Stats` per second; the collector merges them exactly (`Histogram::add`).
 
+pub mod metric;
+
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
@@ -217,7 +219,7 @@ pub struct Stats {
     /// Each scenario's iterations, drops and users.
     pub lanes: Vec<LaneCounts>,
     /// Metrics of the user's own, in plan order (empty when the plan has none).
-    pub metrics: Vec<crate::metric::MetricStats>,
+    pub metrics: Vec<crate::stats::metric::MetricStats>,
     pub gauges: Gauges,
     /// Open model: how late the generator itself sent each start (µs), beyond any wait for a
     /// free user — the generator's own lag, not the server's queueing.
