@@ -23,7 +23,7 @@ def label(case):
     if case in CASES:
         return CASES[case]
     proto, _, shape = case.partition("-")
-    return f"{'h2c' if proto == 'h2c' else 'h2 TLS'} {shape}, nginx"
+    return f"h2c {shape}, nginx" if proto == "h2c" else f"h2/TLS {shape} nginx"
 
 
 def num(pattern, text, cast=float, default=None):
