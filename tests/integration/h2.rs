@@ -167,6 +167,39 @@ fn auto_falls_back_to_http_1_1_and_2_refuses_a_server_that_picks_it() {
 }
 
 #[test]
+fn a_redirect_from_an_h2_host_to_an_http_1_1_host_is_followed_on_each_protocol() {
+    let _m = shared_machine();
+    let (_t, nginx, ca) = servers(1000);
+    let url = format!("https://localhost:{}/to-h1", nginx.addrs[H2_TLS].port());
+    let dir = TempDir::new("h2-redirect");
+    let file = dir.write(
+        "redirect.toml",
+        &format!(
+            r#"target = "{url}"
+[load]
+executor = "per-vu-iterations"
+vus = 2
+iterations = 5
+[[users]]
+name = "u"
+  [[users.steps]]
+  request = "GET {url}"
+  expect = {{ status = 200, body_contains = "hello world" }}
+"#
+        ),
+    );
+    let out = scenario(&file, &["--cacert", ca.to_str().unwrap()]);
+    out.assert_code(0);
+    assert_eq!((out.requests(), out.errors(), out.u64("/totals/redirects")), (10, 0, 10), "{}", out.describe());
+    // The chain's last hop spoke HTTP/1.1; the first was h2.
+    assert_eq!(out.u64("/totals/protocols/http~11.1"), 10, "{}", out.describe());
+    let first = access_log(&nginx, nginx.addrs[H2_TLS]);
+    assert_eq!(first.iter().filter(|(p, s, ..)| p == "HTTP/2.0" && *s == 302).count(), 10);
+    let second = access_log(&nginx, nginx.addrs[H1_TLS]);
+    assert_eq!(second.iter().filter(|(p, s, ..)| p == "HTTP/1.1" && *s == 200).count(), 10);
+}
+
+#[test]
 fn streams_keep_n_requests_in_flight_on_each_connection() {
     let _m = exclusive_machine();
     let (_t, nginx, _) = servers(100_000);

@@ -2,7 +2,8 @@
 //! (`/-/ready`), h2c (prior knowledge), h2 over TLS (ALPN h2 and http/1.1), and TLS offering
 //! http/1.1 only; each logs `port protocol status method uri` per request to `access.log`.
 //! Locations: `/s/200`, `/s/404`, `/s/503` answer that status; `/hello`; `/login-cookie` sets a cookie and redirects to
-//! `/home`, which answers 200 only with it; `/files/` takes PUT (WebDAV) and serves what was put;
+//! `/home`, which answers 200 only with it; `/to-h1` redirects to `/hello` on the TLS server that
+//! speaks HTTP/1.1 only; `/files/` takes PUT (WebDAV) and serves what was put;
 //! `/auth/`, `/escrows` and `/delay/` go to an upstream (the built-in target).
 
 use std::net::SocketAddr;
@@ -46,6 +47,7 @@ pub fn access_log(nginx: &Nginx, addr: SocketAddr) -> Vec<(String, u16, String, 
 
 fn config(dir: &Path, a: &[SocketAddr], upstream: &str, (cert, key): (&Path, &Path), keepalive: u64) -> String {
     let d = dir.display();
+    let h1port = a[H1_TLS].port();
     let locations = format!(
         r#"
         root {d}/www;
@@ -59,6 +61,7 @@ fn config(dir: &Path, a: &[SocketAddr], upstream: &str, (cert, key): (&Path, &Pa
             if ($cookie_sid = "abc123") {{ return 200 "welcome home\n"; }}
             return 403 "no cookie\n";
         }}
+        location = /to-h1 {{ return 302 https://localhost:{h1port}/hello; }}
         location /files/ {{ dav_methods PUT; create_full_put_path on; client_max_body_size 64m; }}
         location /auth/ {{ proxy_pass http://{upstream}; }}
         location /escrows {{ proxy_pass http://{upstream}; }}
