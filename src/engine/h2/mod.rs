@@ -277,6 +277,8 @@ pub(crate) async fn open(link: &Link, block: &[u8], body: &[u8], keep: Keep, slo
 /// Wait for stream `id` to end (or the slot's deadline), and take its response into `into`.
 pub(crate) async fn wait(link: &Link, id: u32, slot: &Slot, into: &mut Response) -> End {
     let wire = &link.wire;
+    // A request dropped while it waits (its user stopped) gives its stream back.
+    let guard = Abandon { wire, id };
     poll_fn(|cx| {
         if slot.fired() || wire.session.borrow_mut().poll_end(id, cx.waker()) {
             return Poll::Ready(());
@@ -285,6 +287,7 @@ pub(crate) async fn wait(link: &Link, id: u32, slot: &Slot, into: &mut Response)
         Poll::Pending
     })
     .await;
+    std::mem::forget(guard);
     let upload = wire.session.borrow().upload(id);
     let end = wire.session.borrow_mut().finish(id, into);
     wire.kick();
@@ -297,4 +300,19 @@ pub(crate) async fn wait(link: &Link, id: u32, slot: &Slot, into: &mut Response)
         };
         End::Failed(Failure::new(ErrorKind::Timeout, why))
     })
+}
+
+/// Cancels a stream whose request stopped waiting for it.
+struct Abandon<'a> {
+    wire: &'a Wire,
+    id: u32,
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        let done = self.wire.session.try_borrow_mut().map(|mut s| s.finish(self.id, &mut Response::default()));
+        if done.is_ok() {
+            self.wire.kick();
+        }
+    }
 }
