@@ -141,18 +141,8 @@ impl Jar {
         Jar { cookies: Vec::new() }
     }
 
-    /// Number of cookies held, expired ones included until the next [`write_header`](Self::write_header).
-    pub fn len(&self) -> usize {
-        self.cookies.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.cookies.is_empty()
-    }
-
-    /// Forgets every cookie (keeps the allocation for the next ones).
-    pub fn clear(&mut self) {
-        self.cookies.clear();
     }
 
     /// Forgets every cookie called `name`, whatever its domain and path.
@@ -452,7 +442,7 @@ mod tests {
         assert_eq!(out.capacity(), 0);
         assert_eq!(jar.cookies.capacity(), 0);
         assert!(jar.is_empty());
-        assert_eq!(jar.len(), 0);
+        assert_eq!(jar.cookies.len(), 0);
     }
 
     #[test]
@@ -658,18 +648,18 @@ mod tests {
         {
             store(&mut jar, "a=1", "example.com", "/").unwrap();
             store(&mut jar, "keep=1", "example.com", "/").unwrap();
-            assert_eq!(jar.len(), 2);
+            assert_eq!(jar.cookies.len(), 2);
             store(&mut jar, deleting, "example.com", "/").unwrap();
-            assert_eq!(jar.len(), 1, "case {i}: deleted at once, not stored as expired");
+            assert_eq!(jar.cookies.len(), 1, "case {i}: deleted at once, not stored as expired");
             assert_eq!(header(&mut jar, "example.com", "/", true, t0()).as_deref(), Some("keep=1"), "case {i}");
-            assert_eq!(jar.len(), 1);
+            assert_eq!(jar.cookies.len(), 1);
         }
         // Deleting needs the same domain and path.
         store(&mut jar, "a=1; Path=/p", "example.com", "/").unwrap();
         store(&mut jar, "a=x; Max-Age=0; Path=/", "example.com", "/").unwrap();
-        assert_eq!(jar.len(), 2);
+        assert_eq!(jar.cookies.len(), 2);
         store(&mut jar, "a=x; Max-Age=0; Path=/p", "example.com", "/").unwrap();
-        assert_eq!(jar.len(), 1);
+        assert_eq!(jar.cookies.len(), 1);
     }
 
     #[test]
@@ -680,7 +670,7 @@ mod tests {
         assert!(jar.is_empty());
         // Without Secure, plain http may set cookies.
         jar.store(b"plain=1", "example.com", "/", false, t0()).unwrap();
-        assert_eq!(jar.len(), 1);
+        assert_eq!(jar.cookies.len(), 1);
     }
 
     #[test]
@@ -698,17 +688,17 @@ mod tests {
         store(&mut jar, "a=1", "example.com", "/").unwrap();
         store(&mut jar, "b=2", "example.com", "/").unwrap();
         store(&mut jar, "a=3", "example.com", "/").unwrap();
-        assert_eq!(jar.len(), 2);
+        assert_eq!(jar.cookies.len(), 2);
         // The replaced cookie keeps its creation order.
         assert_eq!(header(&mut jar, "example.com", "/", true, t0()).as_deref(), Some("a=3; b=2"));
         // A host-only and a domain cookie of the same host share the key (name, domain, path).
         store(&mut jar, "a=4; Domain=EXAMPLE.com", "example.com", "/").unwrap();
-        assert_eq!(jar.len(), 2);
+        assert_eq!(jar.cookies.len(), 2);
         assert!(!jar.cookies[0].host_only);
         // Another path or domain is another cookie.
         store(&mut jar, "a=5; Path=/x", "example.com", "/").unwrap();
         store(&mut jar, "a=6", "www.example.com", "/").unwrap();
-        assert_eq!(jar.len(), 4);
+        assert_eq!(jar.cookies.len(), 4);
         assert_eq!(header(&mut jar, "example.com", "/x", true, t0()).as_deref(), Some("a=5; a=4; b=2"));
         assert_eq!(header(&mut jar, "www.example.com", "/x", true, t0()).as_deref(), Some("a=4; a=6"));
     }
@@ -737,7 +727,7 @@ mod tests {
         for i in 0..=MAX_COOKIES {
             store(&mut jar, &format!("c{i}={i}"), "example.com", "/").unwrap();
         }
-        assert_eq!(jar.len(), MAX_COOKIES);
+        assert_eq!(jar.cookies.len(), MAX_COOKIES);
         let sent = header(&mut jar, "example.com", "/", true, t0()).unwrap();
         assert!(!sent.split("; ").any(|c| c == "c0=0"), "the oldest cookie was dropped");
         assert!(sent.starts_with("c1=1; ") && sent.ends_with(&format!("; c{MAX_COOKIES}={MAX_COOKIES}")));
@@ -752,9 +742,9 @@ mod tests {
         for i in 2..MAX_COOKIES {
             store(&mut jar, &format!("c{i}=1"), "example.com", "/").unwrap();
         }
-        assert_eq!(jar.len(), MAX_COOKIES);
+        assert_eq!(jar.cookies.len(), MAX_COOKIES);
         jar.store(b"new=1", "example.com", "/", true, t0() + secs(11)).unwrap();
-        assert_eq!(jar.len(), MAX_COOKIES);
+        assert_eq!(jar.cookies.len(), MAX_COOKIES);
         assert!(jar.cookies.iter().any(|c| c.name() == "old"));
         assert!(!jar.cookies.iter().any(|c| c.name() == "short"));
     }
@@ -769,7 +759,7 @@ mod tests {
         assert_eq!(store(&mut jar, &too_big, "example.com", "/"), Err(CookieError::TooLarge(MAX_COOKIE_BYTES + 1)));
         let long_path = format!("a=1; Path=/{}", "p".repeat(MAX_COOKIE_BYTES));
         assert!(matches!(store(&mut jar, &long_path, "example.com", "/"), Err(CookieError::TooLarge(_))));
-        assert_eq!(jar.len(), 1);
+        assert_eq!(jar.cookies.len(), 1);
         assert_eq!(jar.cookies[0].value().len(), MAX_COOKIE_BYTES - 13);
     }
 
@@ -829,7 +819,7 @@ mod tests {
             if jar.store(&input, host, "/a/b", next() % 2 == 0, t0()).is_ok() {
                 stored += 1;
             }
-            assert!(jar.len() <= MAX_COOKIES);
+            assert!(jar.cookies.len() <= MAX_COOKIES);
             let mut out = Vec::new();
             jar.write_header(host, "/a/b", true, t0(), &mut out);
             assert!(!out[..out.len().saturating_sub(2)].contains(&b'\n'));
@@ -850,9 +840,9 @@ mod tests {
         jar.set("sid", "3", "example.com", "/").unwrap();
         assert_eq!(header(&mut jar, "example.com", "/", false, t0()).as_deref(), Some("sid=3; lang=en"));
         jar.remove("sid");
-        assert_eq!(jar.len(), 1);
+        assert_eq!(jar.cookies.len(), 1);
         assert_eq!(header(&mut jar, "other.org", "/app", false, t0()), None);
-        jar.clear();
+        jar.cookies.clear();
         assert!(jar.is_empty());
         assert_eq!(header(&mut jar, "www.example.com", "/", false, t0()), None);
     }

@@ -73,10 +73,6 @@ impl ErrorKind {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<ErrorKind> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-
     /// Classify an I/O error seen on an established connection.
     pub fn from_io(e: &std::io::Error) -> ErrorKind {
         use std::io::ErrorKind as K;
@@ -114,10 +110,8 @@ impl Failure {
 /// Errors that stop a run before or while it starts (as opposed to per-request failures).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error(
-        "could not build the io_uring runtime for worker {worker}: {source} (is io_uring disabled? see `sysctl kernel.io_uring_disabled`)"
-    )]
-    Runtime { worker: usize, source: std::io::Error },
+    #[error("could not build the {path} runtime for worker {worker}: {source}{}", if *path == "io_uring" { " (is io_uring disabled? see `sysctl kernel.io_uring_disabled`)" } else { "" })]
+    Runtime { worker: usize, path: &'static str, source: std::io::Error },
     #[error("worker {worker} stopped unexpectedly: {reason}")]
     WorkerDied { worker: usize, reason: String },
     #[error("could not spawn worker thread: {0}")]

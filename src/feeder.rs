@@ -366,10 +366,6 @@ impl Feeder {
         Feeder { order, rows, slots, step, cursor: Cell::new(cursor), refused: Cell::new(0) }
     }
 
-    pub fn order(&self) -> Order {
-        self.order
-    }
-
     /// PerUser: the row user `user_id` (run-wide id) keeps, `user_id mod rows`. `None` for the
     /// other orders (their rows come from [`Feeder::next`]) and over an empty table.
     pub fn for_user(&self, user_id: u64) -> Option<usize> {
@@ -412,23 +408,17 @@ impl Feeder {
     pub fn per_iteration(&self) -> bool {
         self.order != Order::PerUser
     }
-
-    /// No row will be given any more: a Unique feeder whose rows are used up (or that owns
-    /// none), or any feeder over an empty table.
-    pub fn exhausted(&self) -> bool {
-        self.rows == 0 || (self.order == Order::Unique && self.cursor.get() >= self.rows)
-    }
-
-    /// How many times [`Feeder::next`] answered `None` because a Unique feeder was exhausted:
-    /// the users stopped for want of data.
-    pub fn refused(&self) -> u64 {
-        self.refused.get()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// No row will be given any more: a Unique feeder whose rows are used up (or that owns
+    /// none), or any feeder over an empty table.
+    fn exhausted(f: &Feeder) -> bool {
+        f.rows == 0 || (f.order == Order::Unique && f.cursor.get() >= f.rows)
+    }
 
     fn b(s: &str) -> Vec<u8> {
         s.as_bytes().to_vec()
@@ -605,13 +595,13 @@ mod tests {
     fn per_user_keeps_row_u_mod_rows() {
         for rows in [1, 3, 7] {
             let f = Feeder::new(Order::PerUser, rows, 1, 4);
-            assert!(!f.per_iteration() && !f.exhausted());
+            assert!(!f.per_iteration() && !exhausted(&f));
             for u in (0..100).chain([u64::MAX - 1, u64::MAX]) {
                 assert_eq!(f.for_user(u), Some((u % rows as u64) as usize));
             }
             assert_eq!(f.next(5), None);
-            assert!(!f.exhausted());
-            assert_eq!(f.refused(), 0);
+            assert!(!exhausted(&f));
+            assert_eq!(f.refused.get(), 0);
         }
     }
 
@@ -629,7 +619,7 @@ mod tests {
         let f = Feeder::new(Order::Sequential, 3, 0, 1);
         let got: Vec<_> = (0..7).map(|i| f.next(i).unwrap()).collect();
         assert_eq!(got, [0, 1, 2, 0, 1, 2, 0]);
-        assert!(!f.exhausted());
+        assert!(!exhausted(&f));
     }
 
     #[test]
@@ -692,10 +682,10 @@ mod tests {
                     }
                     assert_eq!(own, (s..rows).step_by(slots).collect::<Vec<_>>(), "rows {rows} slots {slots}");
                     assert_eq!(own.len(), crate::plan::split_even(rows, slots, s));
-                    assert!(f.exhausted());
-                    assert_eq!(f.refused(), 1);
+                    assert!(exhausted(f));
+                    assert_eq!(f.refused.get(), 1);
                     assert_eq!((f.next(1), f.next(2)), (None, None));
-                    assert_eq!(f.refused(), 3);
+                    assert_eq!(f.refused.get(), 3);
                     got.extend(own);
                 }
                 got.sort_unstable();
@@ -707,11 +697,11 @@ mod tests {
     #[test]
     fn unique_slots_beyond_the_rows_own_none() {
         let fs = feeders(Order::Unique, 2, 5);
-        assert!(!fs[0].exhausted() && !fs[1].exhausted());
+        assert!(!exhausted(&fs[0]) && !exhausted(&fs[1]));
         for f in &fs[2..] {
-            assert!(f.exhausted());
+            assert!(exhausted(f));
             assert_eq!(f.next(0), None);
-            assert_eq!(f.refused(), 1);
+            assert_eq!(f.refused.get(), 1);
         }
         assert_eq!((fs[0].next(0), fs[0].next(0)), (Some(0), None));
         assert_eq!((fs[1].next(0), fs[1].next(0)), (Some(1), None));
@@ -727,7 +717,7 @@ mod tests {
                 used[f.next(rng.next_u64()).unwrap()] += 1;
             }
             assert!(used.iter().all(|&n| n > 100 && n < 300), "rows {rows}: {used:?}");
-            assert!(!f.exhausted());
+            assert!(!exhausted(&f));
         }
         let f = Feeder::new(Order::Random, 7, 0, 1);
         assert_eq!([f.next(0), f.next(13), f.next(u64::MAX)], [Some(0), Some(6), Some((u64::MAX % 7) as usize)]);
@@ -738,7 +728,7 @@ mod tests {
         for order in [Order::PerUser, Order::Sequential, Order::Random, Order::Unique] {
             let f = Feeder::new(order, 0, 0, 2);
             assert_eq!((f.for_user(0), f.next(0)), (None, None));
-            assert!(f.exhausted());
+            assert!(exhausted(&f));
         }
     }
 

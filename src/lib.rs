@@ -3,22 +3,22 @@
 //! Data flows one way: CLI or scenario → [`plan::Plan`] → [`engine`] (one pinned worker per core)
 //! → per-core [`stats`] → merge → [`report`].
 
-pub mod capacity;
+pub(crate) mod capacity;
 pub mod cli;
-pub mod cookie;
-pub mod engine;
+pub(crate) mod cookie;
+pub(crate) mod engine;
 pub mod error;
-pub mod feeder;
+pub(crate) mod feeder;
 pub mod http;
-pub mod live;
-pub mod monitor;
+pub(crate) mod live;
+pub(crate) mod monitor;
 pub mod plan;
-pub mod prom;
+pub(crate) mod prom;
 pub mod report;
 pub mod rules;
 pub mod scenario;
 pub mod stats;
 pub mod sys;
 pub mod testserver;
-pub mod tls;
-pub mod units;
+pub(crate) mod tls;
+pub(crate) mod units;

@@ -1,4 +1,5 @@
-//! The few OS facts and knobs the tool needs: file-descriptor limit, CPU time, RSS, cores, ttys.
+//! The OS facts and knobs the tool needs, in one place: resource limits, CPU time, RSS, cores,
+//! ttys, the kernel release, group membership, huge pages and how rings are charged.
 
 use std::time::Duration;
 
@@ -95,4 +96,74 @@ pub fn local_port_range() -> Option<(u32, u32)> {
 pub fn disable_huge_pages() {
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+}
+
+/// File descriptors a run needs beyond one per connection (stdio, rings, eventfds, files).
+pub const FD_HEADROOM: u64 = 64;
+
+/// A resource limit: (soft, hard).
+pub fn rlimit(resource: libc::__rlimit_resource_t) -> Option<(u64, u64)> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit with a valid pointer to a local struct.
+    (unsafe { libc::getrlimit(resource, &mut lim) } == 0).then_some((lim.rlim_cur, lim.rlim_max))
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> Option<String> {
+    // SAFETY: uname fills a zeroed local struct; release is NUL-terminated.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|s| s.trim().to_string());
+    }
+    let bytes: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Whether this process belongs to group `gid` (kernel.io_uring_group; -1 means none).
+pub fn in_group(gid: i64) -> bool {
+    if gid < 0 {
+        return false;
+    }
+    // SAFETY: getegid has no arguments; getgroups fills a buffer of the size it is given.
+    if i64::from(unsafe { libc::getegid() }) == gid {
+        return true;
+    }
+    let mut groups = vec![0 as libc::gid_t; 1024];
+    let n = unsafe { libc::getgroups(groups.len() as i32, groups.as_mut_ptr()) };
+    n > 0 && groups[..n as usize].iter().any(|&g| i64::from(g) == gid)
+}
+
+/// Whether creating an io_uring ring is charged to RLIMIT_MEMLOCK: drop the soft limit to 0, set
+/// up a 4-entry ring, put the limit back. ENOMEM means charged. None when it cannot be told.
+pub fn rings_charged_to_memlock() -> Option<bool> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: get/setrlimit on local structs; io_uring_setup writes into a zeroed buffer at least
+    // as large as struct io_uring_params (120 bytes); the returned fd is closed at once.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) != 0 {
+            return None;
+        }
+        let zero = libc::rlimit { rlim_cur: 0, rlim_max: lim.rlim_max };
+        if libc::setrlimit(libc::RLIMIT_MEMLOCK, &zero) != 0 {
+            return None;
+        }
+        let mut params = [0u64; 32];
+        let fd = libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr());
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim);
+        if fd >= 0 {
+            libc::close(fd as i32);
+            Some(false)
+        } else if errno == Some(libc::ENOMEM) {
+            Some(true)
+        } else {
+            None
+        }
+    }
+}
+
+/// Whether transparent huge pages are off for this process ([`disable_huge_pages`]).
+pub fn huge_pages_disabled() -> bool {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1 }
 }

@@ -4,7 +4,8 @@
 //! Input layout: the spec (lossy UTF-8) up to the first NUL byte; the rest is the response body
 //! (truncated flag = its length is odd).
 //!
-//! Asserts: parse and parse_path never panic and refuse with a message; a parsed rule extracts
+//! Asserts: parse and parse_path never panic and refuse with a message located on a character
+//! boundary; a parsed rule extracts
 //! from the response (JSON, header or regex) without panicking, twice with the same result;
 //! `header` rules find the headers of the fixed head case-insensitively.
 #![no_main]
@@ -22,13 +23,13 @@ fuzz_target!(|data: &[u8]| {
         None => (data, &[][..]),
     };
     let spec = String::from_utf8_lossy(spec);
-    if let Err(m) = parse_path(&spec) {
-        assert!(!m.is_empty());
+    if let Err(e) = parse_path(&spec) {
+        assert!(!e.message.is_empty() && spec.is_char_boundary(e.offset), "{spec:?}: {e:?}");
     }
     let x = match parse(&spec) {
         Ok(x) => x,
-        Err(m) => {
-            assert!(!m.is_empty());
+        Err(e) => {
+            assert!(!e.message.is_empty() && spec.is_char_boundary(e.offset), "{spec:?}: {e:?}");
             return;
         }
     };

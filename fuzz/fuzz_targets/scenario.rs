@@ -129,20 +129,26 @@ fn exercise(plan: &Plan, data: &[u8]) {
             x.extract(&resp);
         }
     }
-    let curve = match &plan.load {
-        Load::Closed { users } => users,
-        Load::Open { rate, pre_allocated, max_users, .. } => {
-            assert!(pre_allocated <= max_users);
-            rate
+    for scenario in &plan.scenarios {
+        let curve = match &scenario.load {
+            Load::Closed { users } => users,
+            Load::Open { rate, pre_allocated, max_users, .. } => {
+                assert!(pre_allocated <= max_users);
+                rate
+            }
+            Load::Iterations { users, iterations, .. } => {
+                assert!(*users >= 1 && *iterations >= 1);
+                continue;
+            }
+        };
+        let d = curve.duration().as_secs_f64();
+        for t in [0.0, d / 3.0, d / 2.0, d, d + 1.0] {
+            curve.at(t);
+            curve.integral(t);
         }
-    };
-    let d = curve.duration().as_secs_f64();
-    for t in [0.0, d / 3.0, d / 2.0, d, d + 1.0] {
-        curve.at(t);
-        curve.integral(t);
-    }
-    for n in 0..4 {
-        curve.nth_start_ns(n);
+        for n in 0..4 {
+            curve.nth_start_ns(n);
+        }
     }
 }
 

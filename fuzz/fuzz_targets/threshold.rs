@@ -1,6 +1,6 @@
 //! Fuzz `stampede::rules::threshold::parse` on arbitrary text (lossy UTF-8), then evaluate what parses.
 //!
-//! Asserts: never panics; an error's offset is within the text (in characters) and its message
+//! Asserts: never panics; an error's offset is a byte offset on a character boundary of the text and its message
 //! is not empty; a parsed threshold keeps the trimmed text as `expr`, has a finite bound, a
 //! percentile in (0, 100], a rate bound in [0, 100] and no negative latency/rps/count bound; it
 //! measures and evaluates on an empty histogram, on a real one and with zero duration without
@@ -9,7 +9,7 @@
 
 use hdrhistogram::Histogram;
 use libfuzzer_sys::fuzz_target;
-use stampede::rules::threshold::{Metric, Observed, parse};
+use stampede::rules::threshold::{Measure, Observed, parse};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -17,15 +17,15 @@ fuzz_target!(|data: &[u8]| {
         Ok(t) => t,
         Err(e) => {
             assert!(!e.message.is_empty());
-            assert!(e.offset <= text.chars().count(), "offset {} past the end of {text:?}", e.offset);
+            assert!(text.is_char_boundary(e.offset), "offset {} is not a character boundary of {text:?}", e.offset);
             return;
         }
     };
     assert_eq!(t.expr, text.trim());
     assert!(t.bound.is_finite(), "bound {}", t.bound);
     match t.metric {
-        Metric::Percentile(p) => assert!(p > 0.0 && p <= 100.0, "percentile {p}"),
-        Metric::Errors | Metric::Checks => assert!((0.0..=100.0).contains(&t.bound), "rate bound {}", t.bound),
+        Measure::Percentile(p) => assert!(p > 0.0 && p <= 100.0, "percentile {p}"),
+        Measure::Errors | Measure::Checks => assert!((0.0..=100.0).contains(&t.bound), "rate bound {}", t.bound),
         _ => assert!(t.bound >= 0.0, "negative bound {}", t.bound),
     }
     let empty = Histogram::<u64>::new(3).unwrap();

@@ -20,7 +20,7 @@ use crate::plan::Finish;
 use crate::plan::curve::Curve;
 use crate::plan::{Load, Overflow, Plan};
 use crate::report::{self, RunResult};
-use crate::rules::threshold::{self, Metric};
+use crate::rules::threshold::{self, Measure, Threshold};
 use crate::scenario::{self, Overrides};
 use crate::units::{group, micros};
 
@@ -337,12 +337,7 @@ struct Setup<'a> {
 fn search_once(set: &Setup, search_no: usize, side: &mut Side) -> anyhow::Result<Found> {
     let args = set.args;
     let mut sizing = Sizing::new(args.connections, set.base);
-    let mut search = Search::new(SearchConfig {
-        slos: set.slos.to_vec(),
-        start: args.start,
-        max: args.max,
-        precision: set.precision,
-    });
+    let mut search = Search::new(SearchConfig { start: args.start, max: args.max, precision: set.precision });
     let mut steps: Vec<StepReport> = Vec::new();
     // The document describes the step at the answer (the best pass, its confirming hold when
     // there was one); only when nothing passed, the last step.
@@ -443,13 +438,40 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     // The plan first (it says which series are watched), then the SLOs that may name them.
     let base = base_plan(&args, execute::io_path(args.io.io)?)?;
     let series: Vec<&str> = base.monitor.as_ref().map(|m| m.names()).unwrap_or_default();
-    let slos = args
-        .slos
+    let slos = parse_slos(&args.slos, &series)?;
+    check_args(&args)?;
+    let precision = parse_precision(&args.precision)?;
+    let outputs = crate::live::Live::start(&settings, &base)?;
+    if let Some(m) = &base.monitor {
+        crate::monitor::sampler::check(m).map_err(PlanError::Invalid)?;
+    }
+    let monitor = base.monitor.clone().map(|m| (Monitor::start(m, Instant::now()), Instant::now()));
+    let mut side = Side { outputs, monitor };
+    // Healthy latency for recovery probes: half the tightest latency SLO (or 100 ms).
+    let bound = slos
+        .iter()
+        .filter(|t| matches!(t.metric, Measure::Percentile(_) | Measure::Avg | Measure::Med | Measure::Max))
+        .map(|t| Duration::from_secs_f64(t.bound / 1000.0 / 2.0))
+        .min()
+        .unwrap_or(Duration::from_millis(100));
+    // The generator keeps the schedule if its own lag is small next to what the SLO allows.
+    let lag_limit = SATURATED_LAG.max(bound / 5);
+    let live = !args.quiet && crate::sys::is_tty(1);
+    let slo_text: Vec<String> = slos.iter().map(|t| t.expr.clone()).collect();
+    println!("stampede capacity · {} · SLO {}", base.target().url, slo_text.join(", "));
+    let setup = Setup { args: &args, base: &base, slos: &slos, precision, bound, lag_limit, live };
+    let found = searches(&setup, &mut side)?;
+    answer(&setup, found, side, &settings.run_id, slo_text)
+}
+
+/// `--slo` texts as thresholds; a named one must be a watched series (`series`).
+fn parse_slos(texts: &[String], series: &[&str]) -> Result<Vec<Threshold>, PlanError> {
+    texts
         .iter()
         .map(|s| {
             threshold::parse(s)
                 .and_then(|t| match t.metric_name() {
-                    Some(n) if series.contains(&n) => threshold::parse_checked_with(s, &[], &series),
+                    Some(n) if series.contains(&n) => threshold::parse_checked(s, &[], series),
                     Some(n) => Err(crate::rules::ParseError {
                         offset: 0,
                         message: format!(
@@ -465,9 +487,13 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
                 })
                 .map_err(|e| PlanError::Invalid(format!("--slo `{s}`: {e}")))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+/// The search's own flags, refused before any load when they cannot work.
+fn check_args(args: &CapacityArgs) -> Result<(), PlanError> {
     if !(args.start > 0.0 && args.start.is_finite()) || args.max < args.start || args.max.is_nan() {
-        return Err(PlanError::Invalid("need 0 < --start <= --max".into()).into());
+        return Err(PlanError::Invalid("need 0 < --start <= --max".into()));
     }
     let shortest = shortest_step(args.warmup);
     if args.step_duration < shortest {
@@ -476,35 +502,21 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
             crate::units::duration(args.step_duration),
             crate::units::duration(args.warmup),
             crate::units::duration(shortest)
-        ))
-        .into());
+        )));
     }
     if args.repeat == 0 || args.repeat > 100 {
-        return Err(PlanError::Invalid(format!("--repeat {}: use between 1 and 100 searches", args.repeat)).into());
+        return Err(PlanError::Invalid(format!("--repeat {}: use between 1 and 100 searches", args.repeat)));
     }
     if args.connections == Some(0) {
-        return Err(PlanError::Invalid("-c/--connections must be at least 1".into()).into());
+        return Err(PlanError::Invalid("-c/--connections must be at least 1".into()));
     }
-    let precision = parse_precision(&args.precision)?;
-    let outputs = crate::live::Live::start(&settings, &base)?;
-    if let Some(m) = &base.monitor {
-        crate::monitor::sampler::check(m).map_err(PlanError::Invalid)?;
-    }
-    let monitor = base.monitor.clone().map(|m| (Monitor::start(m, Instant::now()), Instant::now()));
-    let mut side = Side { outputs, monitor };
-    // Healthy latency for recovery probes: half the tightest latency SLO (or 100 ms).
-    let bound = slos
-        .iter()
-        .filter(|t| matches!(t.metric, Metric::Percentile(_) | Metric::Avg | Metric::Med | Metric::Max))
-        .map(|t| Duration::from_secs_f64(t.bound / 1000.0 / 2.0))
-        .min()
-        .unwrap_or(Duration::from_millis(100));
-    // The generator keeps the schedule if its own lag is small next to what the SLO allows.
-    let lag_limit = SATURATED_LAG.max(bound / 5);
-    let live = !args.quiet && crate::sys::is_tty(1);
-    let slo_text: Vec<String> = slos.iter().map(|t| t.expr.clone()).collect();
-    println!("stampede capacity · {} · SLO {}", base.target().url, slo_text.join(", "));
-    let setup = Setup { args: &args, base: &base, slos: &slos, precision, bound, lag_limit, live };
+    Ok(())
+}
+
+/// Every search `--repeat` asks for (one without it), each printed as it goes; fewer when
+/// interrupted.
+fn searches(setup: &Setup, side: &mut Side) -> anyhow::Result<Vec<Found>> {
+    let args = setup.args;
     let mut found: Vec<Found> = Vec::new();
     for i in 0..args.repeat {
         if signals::stop_flag().load(Ordering::Relaxed) {
@@ -513,7 +525,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
         if args.repeat > 1 {
             if i > 0 {
                 // The next search starts on a service whose queues have drained.
-                recover(&base, bound)?;
+                recover(setup.base, setup.bound)?;
             }
             println!("\n  search {} of {}", i + 1, args.repeat);
         } else {
@@ -523,12 +535,25 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
             "  {:<4} {:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>7}  verdict",
             "step", "phase", "rate/s", "achieved/s", "p50", "p95", "p99", "errors"
         );
-        let f = search_once(&setup, if args.repeat > 1 { i + 1 } else { 0 }, &mut side)?;
+        let f = search_once(setup, if args.repeat > 1 { i + 1 } else { 0 }, side)?;
         if args.repeat > 1 {
             println!("  answer {} req/s, limited by {}", group(f.max_rps.round() as u64), f.limited_by);
         }
         found.push(f);
     }
+    Ok(found)
+}
+
+/// The answer of the searches: printed with their spread, the document of the step at the
+/// answer written, and the exit code.
+fn answer(
+    setup: &Setup,
+    mut found: Vec<Found>,
+    mut side: Side,
+    run_id: &str,
+    slo_text: Vec<String>,
+) -> anyhow::Result<Outcome> {
+    let (args, precision) = (setup.args, setup.precision);
     let answers: Vec<f64> = found.iter().map(|f| f.max_rps).collect();
     let spread = (args.repeat > 1 && !answers.is_empty()).then(|| Spread::of(&answers, precision));
     let searches: Vec<SearchAnswer> = if args.repeat > 1 {
@@ -573,7 +598,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     result.interrupted = signals::stop_flag().load(Ordering::Relaxed);
     result.capacity =
         Some(CapacityResult { max_rps: round_rate(max_rps), limited_by, slo: slo_text, steps, searches, spread });
-    result.run_id = settings.run_id.clone();
+    result.run_id = run_id.to_string();
     result.outputs = pushes;
     print!("{}", report::text::summary(&result));
     report::write_files(&result, &args.out.files())?;

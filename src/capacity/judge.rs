@@ -3,7 +3,7 @@
 //! offer the rate), or the generator's (its core full or shared, starts sent late or short).
 
 use crate::engine::SATURATED_CPU;
-use crate::rules::threshold::{Metric, Observed, Threshold};
+use crate::rules::threshold::{Measure, Observed, Threshold};
 use crate::stats::{Stats, StepStats, TimelineRow};
 
 /// A backlog growing by this share of the rate each second fails a step whose SLOs still held
@@ -270,7 +270,7 @@ pub fn clearly_lost(slos: &[Threshold], w: &Window) -> bool {
     slos.iter().any(|t| {
         let (value, _) = t.evaluate(&o);
         match t.metric {
-            Metric::Errors => value > (t.bound * 3.0).max(t.bound + 2.0),
+            Measure::Errors => value > (t.bound * 3.0).max(t.bound + 2.0),
             ref m if is_latency(m) => {
                 matches!(t.op, crate::rules::threshold::Op::Lt | crate::rules::threshold::Op::Le)
                     && value > t.bound * 2.0
@@ -280,8 +280,8 @@ pub fn clearly_lost(slos: &[Threshold], w: &Window) -> bool {
     })
 }
 
-fn is_latency(m: &Metric) -> bool {
-    matches!(m, Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max | Metric::Med)
+fn is_latency(m: &Measure) -> bool {
+    matches!(m, Measure::Percentile(_) | Measure::Avg | Measure::Min | Measure::Max | Measure::Med)
 }
 
 #[cfg(test)]

@@ -11,4 +11,4 @@ pub mod search;
 
 pub use judge::{Verdict, Window, clearly_lost, judge};
 pub use report::{CapacityResult, SearchAnswer, Spread, StepReport};
-pub use search::{MIN_RATE, MIN_USERS, Next, Phase, Search, SearchConfig, users_for};
+pub use search::{MIN_USERS, Next, Phase, Search, SearchConfig, users_for};

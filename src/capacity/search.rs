@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::judge::Verdict;
-use crate::rules::threshold::Threshold;
 
 /// Lowest rate worth trying (starts per second).
 pub const MIN_RATE: f64 = 1.0;
@@ -26,7 +25,6 @@ pub fn users_for(rate: f64, iteration: std::time::Duration, cap: usize) -> usize
 /// How the search is set up.
 #[derive(Debug, Clone)]
 pub struct SearchConfig {
-    pub slos: Vec<Threshold>,
     pub start: f64,
     pub max: f64,
     /// Stop narrowing once the failing and passing rates are this close (fraction).
@@ -188,7 +186,7 @@ mod tests {
     }
 
     fn search(start: f64, max: f64) -> Search {
-        Search::new(SearchConfig { slos: Vec::new(), start, max, precision: 0.05 })
+        Search::new(SearchConfig { start, max, precision: 0.05 })
     }
 
     /// Drive a search against a service that passes below `capacity`.

@@ -6,16 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::time::Duration;
 
 use crate::cli::{DoctorArgs, Outcome};
 
-/// File descriptors stampede needs beyond one per connection (stdio, rings, eventfds, files).
-const FD_HEADROOM: u64 = 64;
-/// Ring sizing as `engine::worker::build_runtime` does it (kept in step by hand).
-/// Connects one worker keeps in flight (engine::worker::CONNECTS_IN_FLIGHT): the SYN burst a
-/// target on this box must absorb per worker.
-const CONNECTS_IN_FLIGHT: usize = 256;
 /// The widest ephemeral port range Linux allows ("1024 65535").
 const MAX_PORTS: u64 = 64_512;
 /// The value tuning/ uses for fs.nr_open and nofile.
@@ -100,7 +93,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
 fn http_versions(url: &str) -> Check {
     use crate::http::h2::probe;
     const NAME: &str = "http versions";
-    let timeout = Duration::from_secs(3);
+    let timeout = std::time::Duration::from_secs(3);
     let mut target = match crate::plan::Target::parse(url) {
         Ok(t) => t,
         Err(e) => return Check::fail(NAME, e.to_string(), "give an http:// or https:// URL"),
@@ -176,7 +169,7 @@ impl Facts {
     fn gather(connections: usize) -> Facts {
         let affinity = crate::sys::usable_cores();
         let ring_users = connections.div_ceil(affinity.len().max(1));
-        let kernel_release = uname_release();
+        let kernel_release = crate::sys::kernel_release();
         let caps = read("/proc/self/status").and_then(|s| cap_eff(&s));
         let uring_group = read_num::<i64>("/proc/sys/kernel/io_uring_group");
         Facts {
@@ -184,26 +177,30 @@ impl Facts {
             kernel: kernel_release.as_deref().and_then(parse_kernel),
             kernel_release,
             uring_disabled: read_num("/proc/sys/kernel/io_uring_disabled"),
-            uring_may_use: caps.is_some_and(|c| c & (1 << CAP_SYS_ADMIN) != 0) || uring_group.is_some_and(in_group),
-            ring: try_ring(ring_users),
+            uring_may_use: caps.is_some_and(|c| c & (1 << CAP_SYS_ADMIN) != 0)
+                || uring_group.is_some_and(crate::sys::in_group),
+            ring: crate::engine::io::probe(ring_users),
             ring_users,
-            nofile: rlimit(libc::RLIMIT_NOFILE),
+            nofile: crate::sys::rlimit(libc::RLIMIT_NOFILE),
             nr_open: read_num("/proc/sys/fs/nr_open"),
             file_max: read_num("/proc/sys/fs/file-max"),
             files_in_use: read("/proc/sys/fs/file-nr").and_then(|s| s.split_whitespace().next()?.parse().ok()),
             port_range: crate::sys::local_port_range(),
             tw_reuse: read_num("/proc/sys/net/ipv4/tcp_tw_reuse"),
             somaxconn: read_num("/proc/sys/net/core/somaxconn"),
-            memlock: rlimit(libc::RLIMIT_MEMLOCK).map(|(soft, _)| soft),
+            memlock: crate::sys::rlimit(libc::RLIMIT_MEMLOCK).map(|(soft, _)| soft),
             cap_ipc_lock: caps.map(|c| c & (1 << CAP_IPC_LOCK) != 0),
-            rings_charged: if caps.is_some_and(|c| c & (1 << CAP_IPC_LOCK) != 0) { None } else { rings_charged() },
+            rings_charged: if caps.is_some_and(|c| c & (1 << CAP_IPC_LOCK) != 0) {
+                None
+            } else {
+                crate::sys::rings_charged_to_memlock()
+            },
             online: read("/sys/devices/system/cpu/online").and_then(|s| parse_cpu_list(&s)),
             isolated: read("/sys/devices/system/cpu/isolated").and_then(|s| parse_cpu_list(&s)),
             governors: governors(&affinity),
             affinity,
             thp: read("/sys/kernel/mm/transparent_hugepage/enabled").and_then(|s| bracketed(&s)),
-            // SAFETY: prctl with integer arguments only.
-            thp_off_for_self: unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) } == 1,
+            thp_off_for_self: crate::sys::huge_pages_disabled(),
             conntrack: read_num("/proc/sys/net/netfilter/nf_conntrack_max")
                 .map(|max| (max, read_num("/proc/sys/net/netfilter/nf_conntrack_count").unwrap_or(0))),
         }
@@ -212,7 +209,7 @@ impl Facts {
 
 /// The report, in order.
 fn checks(f: &Facts) -> Vec<Check> {
-    let need_fds = f.connections + FD_HEADROOM;
+    let need_fds = f.connections + crate::sys::FD_HEADROOM;
     let workers = f.affinity.len().max(1);
     vec![
         uring_switch(f.uring_disabled, f.kernel, f.uring_may_use),
@@ -222,7 +219,7 @@ fn checks(f: &Facts) -> Vec<Check> {
         file_max(f.file_max, f.files_in_use, need_fds),
         ports(f.port_range, f.connections),
         tw_reuse(f.tw_reuse),
-        somaxconn(f.somaxconn, (workers * CONNECTS_IN_FLIGHT) as u64),
+        somaxconn(f.somaxconn, (workers * crate::engine::CONNECTS_IN_FLIGHT) as u64),
         memlock(f.memlock, f.rings_charged, f.kernel, f.cap_ipc_lock, workers as u64 * ring_bytes(f.ring_users)),
         cpus(f.online.as_deref(), f.isolated.as_deref(), &f.affinity),
         governor(&f.governors),
@@ -514,36 +511,6 @@ fn read_num<T: std::str::FromStr>(path: &str) -> Option<T> {
     read(path)?.trim().parse().ok()
 }
 
-fn rlimit(resource: libc::__rlimit_resource_t) -> Option<(u64, u64)> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit with a valid pointer to a local struct.
-    (unsafe { libc::getrlimit(resource, &mut lim) } == 0).then_some((lim.rlim_cur, lim.rlim_max))
-}
-
-fn uname_release() -> Option<String> {
-    // SAFETY: uname fills a zeroed local struct; release is NUL-terminated.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return read("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string());
-    }
-    let bytes: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// Whether this process belongs to group `gid` (kernel.io_uring_group; -1 means none).
-fn in_group(gid: i64) -> bool {
-    if gid < 0 {
-        return false;
-    }
-    // SAFETY: getegid has no arguments; getgroups fills a buffer of the size it is given.
-    if i64::from(unsafe { libc::getegid() }) == gid {
-        return true;
-    }
-    let mut groups = vec![0 as libc::gid_t; 1024];
-    let n = unsafe { libc::getgroups(groups.len() as i32, groups.as_mut_ptr()) };
-    n > 0 && groups[..n as usize].iter().any(|&g| i64::from(g) == gid)
-}
-
 /// Per-CPU scaling governors of `cpus`, grouped by governor; empty without cpufreq.
 fn governors(cpus: &[usize]) -> BTreeMap<String, Vec<usize>> {
     let mut by = BTreeMap::<String, Vec<usize>>::new();
@@ -554,88 +521,6 @@ fn governors(cpus: &[usize]) -> BTreeMap<String, Vec<usize>> {
         }
     }
     by
-}
-
-/// Build a ring the way a worker does (same flags, sizes and provided-buffer ring) for `users`
-/// users, and wait on it once. Ok: what was built; Err: what went wrong and what to do.
-fn try_ring(users: usize) -> Result<String, String> {
-    let (entries, bufs) = crate::engine::ring_sizes(users);
-    // The ring is SINGLE_ISSUER: build, use and drop it on one thread. A panic inside compio
-    // (it panics on an unexpected wait error) must not end the doctor, nor print a backtrace.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let outcome = std::thread::spawn(move || -> Result<(), (&'static str, std::io::Error)> {
-        let rt = crate::engine::build_runtime(users, crate::plan::io::IoPath::Uring).map_err(|e| ("ring", e))?;
-        rt.buffer_pool().map(drop).map_err(|e| ("buffers", e))?;
-        rt.block_on(compio::time::sleep(Duration::from_millis(1)));
-        Ok(())
-    })
-    .join();
-    std::panic::set_hook(hook);
-    match outcome {
-        Ok(Ok(())) => Ok(format!(
-            "SINGLE_ISSUER+DEFER_TASKRUN+COOP_TASKRUN, {entries} SQ / {} CQ entries, \
-             {bufs} provided buffers ({users} users/worker)",
-            entries * 2
-        )),
-        Ok(Err((stage, e))) => Err(ring_error(stage, e.raw_os_error(), &e.to_string())),
-        Err(_) => Err("the ring was created but waiting on it failed; run \
-                       `stampede bench` with RUST_BACKTRACE=1 and report it"
-            .into()),
-    }
-}
-
-/// Whether creating an io_uring ring is charged to RLIMIT_MEMLOCK: drop the soft limit to 0, set
-/// up a 4-entry ring, put the limit back. ENOMEM means charged. None when it cannot be told.
-fn rings_charged() -> Option<bool> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: get/setrlimit on local structs; io_uring_setup writes into a zeroed buffer at least
-    // as large as struct io_uring_params (120 bytes); the returned fd is closed at once.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) != 0 {
-            return None;
-        }
-        let zero = libc::rlimit { rlim_cur: 0, rlim_max: lim.rlim_max };
-        if libc::setrlimit(libc::RLIMIT_MEMLOCK, &zero) != 0 {
-            return None;
-        }
-        let mut params = [0u64; 32];
-        let fd = libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr());
-        let errno = std::io::Error::last_os_error().raw_os_error();
-        libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim);
-        if fd >= 0 {
-            libc::close(fd as i32);
-            Some(false)
-        } else if errno == Some(libc::ENOMEM) {
-            Some(true)
-        } else {
-            None
-        }
-    }
-}
-
-/// What a failure to set up the ring means, by errno.
-fn ring_error(stage: &str, errno: Option<i32>, text: &str) -> String {
-    let why = match (stage, errno) {
-        ("buffers", Some(libc::EINVAL)) => "provided-buffer rings need Linux 5.19+ (multishot receive 6.0+)",
-        (_, Some(libc::EPERM)) => {
-            "io_uring is disabled (kernel.io_uring_disabled) or blocked by seccomp: Docker's \
-             default profile blocks it; run with --security-opt seccomp=unconfined or a profile \
-             allowing io_uring_setup/io_uring_enter/io_uring_register"
-        }
-        (_, Some(libc::ENOSYS)) => {
-            "no io_uring in this kernel (CONFIG_IO_URING=n) or the syscall is filtered \
-             (seccomp, gVisor): use a kernel/sandbox that has it"
-        }
-        (_, Some(libc::EINVAL)) => "the kernel refused SINGLE_ISSUER/DEFER_TASKRUN: boot Linux 6.1+",
-        (_, Some(libc::ENOMEM)) => {
-            "not enough locked memory for the ring: sudo prlimit --pid $$ \
-             --memlock=unlimited:unlimited (lasting: tuning/limits.conf)"
-        }
-        (_, Some(libc::EMFILE | libc::ENFILE)) => "no file descriptors left: raise nofile",
-        _ => "the kernel lacks something compio's io_uring driver needs",
-    };
-    format!("{why} ({stage}: {text})")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -860,13 +745,5 @@ mod tests {
         assert_eq!(thp(Some("always"), true).status, Status::Ok);
         assert_eq!(thp(Some("always"), false).status, Status::Warn);
         assert_eq!(thp(None, false).status, Status::Ok);
-    }
-
-    #[test]
-    fn ring_errors_explain_themselves() {
-        assert!(ring_error("ring", Some(libc::EPERM), "x").contains("seccomp"));
-        assert!(ring_error("ring", Some(libc::EINVAL), "x").contains("6.1"));
-        assert!(ring_error("buffers", Some(libc::EINVAL), "x").contains("5.19"));
-        assert!(ring_error("ring", Some(libc::ENOMEM), "x").contains("memlock"));
     }
 }

@@ -1,5 +1,6 @@
-//! Running a plan from the command line: worker placement and limits, Ctrl-C, the live progress
-//! line, the text summary, the JSON file, and the exit code.
+//! Running a finished plan from the command line (`bench`, `run`, `demo`): `--start-at`, Ctrl-C,
+//! the live progress and outputs, `abort_on_fail`, the text summary, the report files, and the
+//! exit code.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

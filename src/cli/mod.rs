@@ -6,10 +6,10 @@ pub(crate) mod bench;
 mod demo;
 mod doctor;
 pub(crate) mod execute;
-pub mod progress;
+pub(crate) mod progress;
 mod results;
 mod run;
-pub mod signals;
+pub(crate) mod signals;
 mod target;
 
 use std::path::PathBuf;

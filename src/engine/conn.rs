@@ -54,7 +54,7 @@ pub struct Net {
 }
 
 /// Connects one worker may have in flight at once, per target.
-const CONNECTS_IN_FLIGHT: usize = 256;
+pub const CONNECTS_IN_FLIGHT: usize = 256;
 
 impl Net {
     /// What this worker's connections to `t` share: its addresses, timeouts, connect limiter and

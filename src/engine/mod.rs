@@ -1,5 +1,5 @@
-//! The engine: one pinned worker thread per core, each with its own io_uring runtime, users and
-//! stats; this module starts them, collects their one-second snapshots into the timeline and
+//! The engine: one pinned worker thread per core, each with its own compio runtime (io_uring, or
+//! the epoll driver where io_uring is refused), users and stats; this module starts them, collects their one-second snapshots into the timeline and
 //! the merged totals, and stops them at the end of the run or on request.
 
 pub mod arrivals;
@@ -14,6 +14,7 @@ pub mod timeouts;
 mod user;
 mod worker;
 
+pub use conn::CONNECTS_IN_FLIGHT;
 pub use worker::{build_runtime, ring_sizes};
 
 use std::collections::BTreeMap;

@@ -12,6 +12,8 @@ use super::ctx::{Ctx, UserFlags};
 use super::follow;
 use crate::cookie::Jar;
 use crate::error::{ErrorKind, Failure};
+use crate::http::h2::H2Head;
+use crate::http::version::Proto;
 use crate::plan::{Load, Pick, Request, Step, Think, UserType};
 use crate::rules::extract::{JsonBody, extract_all_with};
 use crate::rules::template::{RenderCx, Rng, Template};
@@ -298,8 +300,8 @@ fn with_cookies(u: &mut User, bytes: &[u8], head_len: usize, hop: &Hop) -> bool 
     true
 }
 
-/// The connection slot `slot` of user `u`, opened on first use (on its scenario's shared
-/// connections when it has them).
+/// The connection slot `slot` of a user (its `conns`, its scenario's lane and its local number),
+/// opened on first use (on its scenario's shared connections when it has them).
 fn conn<'u>(ctx: &Ctx, (conns, lane, local): (&'u mut Vec<Option<Conn>>, usize, usize), slot: usize) -> &'u mut Conn {
     if conns.len() <= slot {
         conns.resize_with(slot + 1, || None);
@@ -315,15 +317,14 @@ fn conn<'u>(ctx: &Ctx, (conns, lane, local): (&'u mut Vec<Option<Conn>>, usize, 
 
 /// Send one step's request (following its redirects) and count its outcome.
 async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) -> Outcome {
-    let plan = &*ctx.plan;
-    let step: &Step = &plan.steps[s];
+    let step: &Step = &ctx.plan.steps[s];
     if let Some(c) = &step.condition {
         if !c.eval(&u.vars, &u.statuses) {
             ctx.stats.borrow_mut().steps[u.base + s].skipped += 1;
             return Outcome::NotRun;
         }
     }
-    let mut hop = ctx.hops[step.target].clone();
+    let hop = ctx.hops[step.target].clone();
     if let Some(jar) = &mut u.jar {
         for name in &step.clear_cookies {
             jar.remove(name);
@@ -333,41 +334,96 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             let _ = jar.set(name, value, &hop.host, "/");
         }
     }
-    let watch = u.jar.is_some() || step.redirects > 0;
-    // The first request: the worker's prebuilt bytes, or composed in `u.buf`.
-    let mut prebuilt = None;
-    match &step.request {
-        Request::Static { bytes, head_len } => {
-            if !with_cookies(u, bytes, *head_len, &hop) {
-                prebuilt = ctx.fixed[s].clone();
-            }
+    let Ok(prebuilt) = first_request(ctx, u, s, &hop) else {
+        // Not sent, so not a request: counted apart, and the iteration ends (later steps would
+        // lack the value too).
+        ctx.stats.borrow_mut().steps[u.base + s].skipped += 1;
+        return Outcome::Stop;
+    };
+    ctx.in_flight.set(ctx.in_flight.get() + 1);
+    let h2 = prebuilt.as_ref().and_then(|_| ctx.plan.h2_heads.get(s)?.as_ref());
+    let x = exchange(ctx, u, step, hop, (prebuilt, h2)).await;
+    ctx.in_flight.set(ctx.in_flight.get() - 1);
+    ctx.stats.borrow_mut().steps[u.base + s].redirects += x.hops as u64;
+    match x.result {
+        Ok(reply) => {
+            u.backoff = Backoff(Backoff::MIN);
+            let reply = Reply { sent_at: x.first_sent.unwrap_or(reply.sent_at), ..reply };
+            record_reply(ctx, s, &reply, intended, u, x.hop.slot, [x.redirect_error, x.cookie_error])
         }
-        Request::Template { head, body } => {
-            if render(u, head, body.as_ref(), &hop).is_err() {
-                // Not sent, so not a request: counted apart, and the iteration ends (later steps
-                // would lack the value too).
-                ctx.stats.borrow_mut().steps[u.base + s].skipped += 1;
-                return Outcome::Stop;
+        Err((f, sent, len, proto)) => {
+            if let Some(slot) = u.statuses.get_mut(step.row) {
+                *slot = 0;
             }
+            {
+                // Bytes of the hops answered before, and of this request if it went out.
+                let mut stats = ctx.stats.borrow_mut();
+                let st = &mut stats.steps[u.base + s];
+                st.failure(&f, x.bytes_out + if sent { len as u64 } else { 0 });
+                if let Some(p) = proto {
+                    st.protocols[p as usize] += 1;
+                }
+            }
+            if !sent {
+                // Could not connect (or shake hands): probe the target, do not hammer it.
+                compio::time::sleep(u.backoff.next()).await;
+            }
+            Outcome::Stop
         }
     }
+}
+
+/// The step's first request: the worker's prebuilt bytes (`Some`), or composed in `u.buf`
+/// (`None`: with the jar's cookies, or rendered from templates). `Err`: a variable it needs has
+/// no value, so it cannot be sent.
+fn first_request(ctx: &Ctx, u: &mut User, s: usize, hop: &Hop) -> Result<Option<Rc<[u8]>>, ()> {
+    match &ctx.plan.steps[s].request {
+        Request::Static { bytes, head_len } => {
+            Ok(if with_cookies(u, bytes, *head_len, hop) { None } else { ctx.fixed[s].clone() })
+        }
+        Request::Template { head, body } => render(u, head, body.as_ref(), hop).map(|_| None).map_err(|_| ()),
+    }
+}
+
+/// How a step's exchange ended, over every hop of its redirects.
+struct Exchange {
+    /// The last answer (with every hop's bytes), or the failure: its kind and reason, whether the
+    /// request went out, its length, and the protocol of the connection it reached.
+    result: Result<Reply, (Failure, bool, usize, Option<Proto>)>,
+    /// The hop that gave the last answer or failed.
+    hop: Hop,
+    /// Redirects followed.
+    hops: u32,
+    bytes_out: u64,
+    /// When the first hop's request went out.
+    first_sent: Option<Instant>,
+    cookie_error: Option<String>,
+    redirect_error: Option<String>,
+}
+
+/// Send the step's request (`prebuilt`, with its HTTP/2 form when the plan made one, or `u.buf`)
+/// to `hop` and read its answer; with a jar, store its cookies; follow its redirects, each hop on
+/// the user's connection to that host.
+async fn exchange(
+    ctx: &Ctx,
+    u: &mut User,
+    step: &Step,
+    mut hop: Hop,
+    (mut prebuilt, h2): (Option<Rc<[u8]>>, Option<&H2Head>),
+) -> Exchange {
+    let watch = u.jar.is_some() || step.redirects > 0;
     let mut method_head = step.head;
-    let mut hops = 0u32;
-    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
-    let mut first_sent: Option<Instant> = None;
-    let mut cookie_error = None;
-    let mut redirect_error = None;
-    ctx.in_flight.set(ctx.in_flight.get() + 1);
+    let (mut hops, mut bytes_in, mut bytes_out) = (0u32, 0u64, 0u64);
+    let (mut first_sent, mut cookie_error, mut redirect_error) = (None, None, None);
     let result = loop {
         let net = follow::net(ctx, hop.slot);
         let c = conn(ctx, (&mut u.conns, u.lane, u.local), hop.slot);
-        c.set_capture(step.capture.then_some(plan.max_body));
+        c.set_capture(step.capture.then_some(ctx.plan.max_body));
         c.set_watch(watch);
         let mut sent_prebuilt = None;
         let (result, len) = match prebuilt.take() {
             Some(bytes) => {
                 let len = bytes.len();
-                let h2 = plan.h2_heads.get(s).and_then(Option::as_ref);
                 let (r, back) = c.request(&net, bytes, h2, method_head, step.timeout).await;
                 sent_prebuilt = Some(back);
                 (r, len)
@@ -384,13 +440,13 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             Ok(reply) => reply,
             Err(f) => {
                 let c = u.conns[hop.slot].as_ref();
-                let (sent, proto) = (c.is_some_and(|c| c.sent), c.and_then(|c| c.proto));
-                break Err((f, sent, len, proto));
+                break Err((f, c.is_some_and(|c| c.sent), len, c.and_then(|c| c.proto)));
             }
         };
         first_sent.get_or_insert(reply.sent_at);
         bytes_in += reply.bytes_in;
         bytes_out += reply.bytes_out;
+        let reply = Reply { bytes_in, bytes_out, ..reply };
         if !watch {
             break Ok(reply);
         }
@@ -427,34 +483,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
         hop = next;
         hops += 1;
     };
-    ctx.in_flight.set(ctx.in_flight.get() - 1);
-    ctx.stats.borrow_mut().steps[u.base + s].redirects += hops as u64;
-    match result {
-        Ok(reply) => {
-            u.backoff = Backoff(Backoff::MIN);
-            let reply = Reply { sent_at: first_sent.unwrap_or(reply.sent_at), bytes_in, bytes_out, ..reply };
-            record_reply(ctx, s, &reply, intended, u, hop.slot, [redirect_error, cookie_error])
-        }
-        Err((f, sent, len, proto)) => {
-            if let Some(slot) = u.statuses.get_mut(step.row) {
-                *slot = 0;
-            }
-            {
-                // Bytes of the hops answered before, and of this request if it went out.
-                let mut stats = ctx.stats.borrow_mut();
-                let st = &mut stats.steps[u.base + s];
-                st.failure(&f, bytes_out + if sent { len as u64 } else { 0 });
-                if let Some(p) = proto {
-                    st.protocols[p as usize] += 1;
-                }
-            }
-            if !sent {
-                // Could not connect (or shake hands): probe the target, do not hammer it.
-                compio::time::sleep(u.backoff.next()).await;
-            }
-            Outcome::Stop
-        }
-    }
+    Exchange { result, hop, hops, bytes_out, first_sent, cookie_error, redirect_error }
 }
 
 /// Count a complete response: latency, status, checks; then extract into the user's variables.

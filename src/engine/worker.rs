@@ -1,4 +1,4 @@
-//! One worker: a pinned thread running its own compio io_uring runtime, its share of the users and
+//! One worker: a pinned thread running its own compio runtime (io_uring or epoll), its share of the users and
 //! of the arrival rate, and a housekeeping loop that sweeps timeouts, follows the users curve, and
 //! sends a stats snapshot every second.
 
@@ -183,7 +183,7 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
         Err(e) => {
             let _ = tx.send(Msg::Failed {
                 worker,
-                error: crate::error::EngineError::Runtime { worker, source: e }.to_string(),
+                error: crate::error::EngineError::Runtime { worker, path: plan.io.path.name(), source: e }.to_string(),
             });
             return;
         }

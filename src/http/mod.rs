@@ -5,10 +5,10 @@
 //! threads.
 
 pub mod chunked;
-pub mod client;
+pub(crate) mod client;
 pub mod error;
 pub mod h2;
-pub mod redirect;
+pub(crate) mod redirect;
 pub mod request;
 pub mod response;
 pub mod version;

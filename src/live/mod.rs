@@ -179,11 +179,6 @@ impl Live {
         })
     }
 
-    /// The address the dashboard listens on.
-    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
-        self.dashboard.as_ref().map(dashboard::Dashboard::addr)
-    }
-
     /// A run of `plan` begins (a capacity search begins one per step).
     pub fn begin(&mut self, plan: &Plan, capacity: bool) {
         self.info = RunInfo {

@@ -70,7 +70,7 @@ impl Plan {
         self.workers = workers.min(self.local_users()).max(1);
         self.cores = (0..self.workers).map(|w| cores[w % cores.len()]).collect();
         let limit = crate::sys::raise_nofile_limit();
-        let need = self.local_users() as u64 + 64;
+        let need = self.local_users() as u64 + crate::sys::FD_HEADROOM;
         if need > limit {
             return Err(PlanError::Invalid(format!(
                 "{} connections need about {need} file descriptors but this process may open {limit}; raise the limit (ulimit -n, or LimitNOFILE=) — see tuning/",

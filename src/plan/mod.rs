@@ -1,5 +1,7 @@
-//! The immutable plan of a run: target, prebuilt requests, load model, limits. Everything the
-//! engine needs is decided here, before the first byte is sent.
+//! The plan of a run: target, prebuilt requests, load model, limits. Everything the engine needs
+//! is decided here, before the first byte is sent; once finished ([`Plan::finish`]) it is shared
+//! read-only with the workers. (A capacity search finishes its plan once, then gives each step a
+//! copy with that step's load.)
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -198,7 +200,6 @@ pub enum Pick {
 /// Rows of a CSV file or JSON array, fed to the users in `order` (see [`crate::feeder`]).
 #[derive(Debug, Clone)]
 pub struct DataSet {
-    pub path: String,
     /// Variable slot of each column.
     pub vars: Vec<usize>,
     pub rows: Vec<Vec<Vec<u8>>>,
@@ -552,11 +553,6 @@ impl Plan {
         self.steps.iter().map(|s| s.timeout).max().unwrap_or(Duration::from_secs(10))
     }
 
-    /// Which user type user number `u` (0-based, over the whole run) is, among every type.
-    pub fn user_type(&self, u: u64) -> usize {
-        self.user_type_in(&(0..self.users.len()).collect::<Vec<_>>(), u)
-    }
-
     /// Which of `types` user number `u` (0-based, within its scenario) is. Any first `n` users
     /// follow the weights closely (a golden-ratio sequence), so a ramp is mixed from the start.
     pub fn user_type_in(&self, types: &[usize], u: u64) -> usize {
@@ -627,7 +623,7 @@ mod tests {
         ];
         for n in [10u64, 100, 1000] {
             let mut counts = [0u64; 3];
-            (0..n).for_each(|u| counts[plan.user_type(u)] += 1);
+            (0..n).for_each(|u| counts[plan.user_type_in(&[0, 1, 2], u)] += 1);
             for (i, w) in [70.0, 20.0, 10.0].iter().enumerate() {
                 let share = counts[i] as f64 / n as f64 * 100.0;
                 assert!((share - w).abs() <= 100.0 / n as f64 + 1.0, "n {n}: type {i} has {share}%");

@@ -1,17 +1,17 @@
 //! Reports: the result document every run produces ([`result`]), and the ways it is shown or
 //! saved (text summary in [`text`], JSON files written atomically).
 
-pub mod compare;
-pub mod csv;
-pub mod hdrlog;
-pub mod html;
-pub mod junit;
-pub mod merge;
-pub mod metric;
+pub(crate) mod compare;
+pub(crate) mod csv;
+pub(crate) mod hdrlog;
+pub(crate) mod html;
+pub(crate) mod junit;
+pub(crate) mod merge;
+pub(crate) mod metric;
 pub mod result;
 #[cfg(test)]
-pub mod sample;
-pub mod text;
+pub(crate) mod sample;
+pub(crate) mod text;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -247,7 +247,7 @@ pub struct RunResult {
     /// Latency histogram of the whole run, base64 HdrHistogram V2.
     pub histogram: String,
     /// `capacity` runs: the answer and the steps that led to it (the rest of the document
-    /// describes the last step, normally the confirming hold at the answer).
+    /// describes the step at the answer, normally its confirming hold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<crate::capacity::CapacityResult>,
     /// The run's id: the `run` label of its live metrics (`--run-id`, or made up).

@@ -10,6 +10,20 @@ use crate::units::{bytes, group, micros};
 /// The full summary: heading, totals, latency, status codes, errors, steps, thresholds, generator.
 pub fn summary(r: &RunResult) -> String {
     let mut o = String::new();
+    heading(&mut o, r);
+    counts(&mut o, r);
+    tables(&mut o, r);
+    if let Some(m) = &r.monitor {
+        service(&mut o, m);
+    }
+    metrics(&mut o, r);
+    thresholds(&mut o, r);
+    generator(&mut o, r);
+    o
+}
+
+/// What ran: the command, target, load model, workers and length; the scenario's name.
+fn heading(o: &mut String, r: &RunResult) {
     // `bench --streams N`: N users share each connection.
     let conns = match r.load.streams {
         Some(n) => format!("{} × {n} streams", count(r.load.users / n.max(1), "connection")),
@@ -38,8 +52,12 @@ pub fn summary(r: &RunResult) -> String {
         let _ = writeln!(o, "  scenario    {}", r.name);
     }
     o.push('\n');
+}
+
+/// The totals, and the counts that are not requests (unfinished, dropped, skipped, redirects, iterations).
+fn counts(o: &mut String, r: &RunResult) {
     let t = &r.totals.summary;
-    totals(&mut o, t, r.duration_s, r.load.model == "open");
+    totals(o, t, r.duration_s, r.load.model == "open");
     if r.totals.unfinished > 0 {
         let _ = writeln!(
             o,
@@ -67,12 +85,16 @@ pub fn summary(r: &RunResult) -> String {
         let _ =
             writeln!(o, "  data        {} users stopped: their unique data ran out", group(r.totals.data_exhausted));
     }
+}
+
+/// A row per step, and per scenario, when there are several.
+fn tables(o: &mut String, r: &RunResult) {
     if r.steps.len() > 1 {
         o.push_str("\n  step                              requests      req/s   errors      p50      p95      p99\n");
         for s in &r.steps {
-            step_line(&mut o, "  ", &s.name, 30, &s.summary);
+            step_line(o, "  ", &s.name, 30, &s.summary);
             for (user, m) in &s.by_user {
-                step_line(&mut o, "    ", &format!("as {user}"), 28, m);
+                step_line(o, "    ", &format!("as {user}"), 28, m);
             }
         }
     }
@@ -80,12 +102,13 @@ pub fn summary(r: &RunResult) -> String {
         o.push_str("\n  scenario                          requests      req/s   errors      p50      p95      p99\n");
         for s in &r.scenarios {
             let window = format!("{} ({:.0}s–{:.0}s)", s.name, s.start_s, s.start_s + s.duration_s);
-            step_line(&mut o, "  ", &window, 30, &s.totals.summary);
+            step_line(o, "  ", &window, 30, &s.totals.summary);
         }
     }
-    if let Some(m) = &r.monitor {
-        service(&mut o, m);
-    }
+}
+
+/// The metrics of your own and the built-in trends.
+fn metrics(o: &mut String, r: &RunResult) {
     if !r.metrics.is_empty() {
         o.push_str("\n  metrics\n");
         for (name, m) in &r.metrics {
@@ -108,6 +131,10 @@ pub fn summary(r: &RunResult) -> String {
             };
         }
     }
+}
+
+/// Whether the run was aborted, and each threshold's verdict.
+fn thresholds(o: &mut String, r: &RunResult) {
     if let Some(expr) = &r.aborted_by {
         let _ = writeln!(o, "\n  ABORTED     threshold `{expr}` failed during the run (abort_on_fail)");
     }
@@ -129,6 +156,10 @@ pub fn summary(r: &RunResult) -> String {
             );
         }
     }
+}
+
+/// How the generator fared, and the live outputs.
+fn generator(o: &mut String, r: &RunResult) {
     let g = &r.generator;
     let mut lag = if r.load.model == "open" {
         format!(", send lag p99 {}", micros(g.schedule_lag_p99_us as f64))
@@ -166,7 +197,6 @@ pub fn summary(r: &RunResult) -> String {
     if !r.run_id.is_empty() && !r.outputs.is_empty() {
         let _ = writeln!(o, "  run id      {} (the `run` label of its series)", r.run_id);
     }
-    o
 }
 
 /// One row of the step table: name (clipped to `width`), requests, rate, errors, percentiles.

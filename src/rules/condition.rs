@@ -98,11 +98,6 @@ impl Condition {
         self.steps.iter().copied()
     }
 
-    /// The variable slots the condition reads, ascending, each once.
-    pub fn var_slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.vars.iter().copied()
-    }
-
     /// The text the condition was parsed from.
     pub fn source(&self) -> &str {
         &self.src
@@ -587,7 +582,7 @@ mod tests {
             [0, 1]
         );
         assert_eq!(cond("token && role == 'a'").status_steps().count(), 0);
-        assert_eq!(cond("token && role == 'a' || !token").var_slots().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(cond("token && role == 'a' || !token").vars, [0, 1]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! counts as missing.
 
 use crate::http::Response;
+use crate::rules::ParseError;
 use std::borrow::Cow;
 
 /// One step of a JSON path.
@@ -27,34 +28,40 @@ pub enum Extractor {
     Regex(regex::Regex),
 }
 
-/// Parse a spec string such as `json $.token`.
-pub fn parse(spec: &str) -> Result<Extractor, String> {
-    let spec = spec.trim();
-    let (kind, rest) = match spec.find(char::is_whitespace) {
-        Some(i) => (&spec[..i], spec[i..].trim()),
-        None => (spec, ""),
+/// Parse a spec string such as `json $.token`. Error offsets are bytes into `spec` as given.
+pub fn parse(spec: &str) -> Result<Extractor, ParseError> {
+    let start = spec.len() - spec.trim_start().len();
+    let text = spec.trim();
+    let (kind, arg_at) = match text.find(char::is_whitespace) {
+        Some(i) => (&text[..i], start + i + (text[i..].len() - text[i..].trim_start().len())),
+        None => (text, start + text.len()),
     };
+    let rest = text[arg_at - start..].trim_end();
+    let err = |at: usize, message: String| Err(ParseError { offset: at, message });
     let need = |example: &str| format!("`{kind}` needs an argument, as in `{example}`");
     match kind {
-        "json" if rest.is_empty() => Err(need("json $.token")),
-        "json" => parse_path(rest).map(Extractor::Json),
-        "header" if rest.is_empty() => Err(need("header X-Request-Id")),
+        "json" if rest.is_empty() => err(arg_at, need("json $.token")),
+        "json" => parse_path(rest).map(Extractor::Json).map_err(|e| ParseError { offset: arg_at + e.offset, ..e }),
+        "header" if rest.is_empty() => err(arg_at, need("header X-Request-Id")),
         "header" if rest.contains(|c: char| c.is_whitespace() || c == ':') => {
-            Err(format!("bad header name `{rest}` in extraction `{spec}`"))
+            err(arg_at, format!("bad header name `{rest}` in extraction `{text}`"))
         }
         "header" => Ok(Extractor::Header(rest.to_string())),
-        "regex" if rest.is_empty() => Err(need(r"regex id=(\d+)")),
-        "regex" => regex::Regex::new(rest).map(Extractor::Regex).map_err(|e| format!("bad regex `{rest}`: {e}")),
-        _ => Err(format!("unknown extraction `{spec}`: use json, header or regex")),
+        "regex" if rest.is_empty() => err(arg_at, need(r"regex id=(\d+)")),
+        "regex" => {
+            regex::Regex::new(rest).map(Extractor::Regex).or_else(|e| err(arg_at, format!("bad regex `{rest}`: {e}")))
+        }
+        _ => err(start, format!("unknown extraction `{text}`: use json, header or regex")),
     }
 }
 
-/// Parse a JSON path: `$`, then any of `.name`, `['name']`, `["name"]`, `[N]`.
-pub fn parse_path(p: &str) -> Result<Vec<PathSeg>, String> {
-    let bad = |why: String| format!("bad JSON path `{p}`: {why}");
+/// Parse a JSON path: `$`, then any of `.name`, `['name']`, `["name"]`, `[N]`. Error offsets are
+/// bytes into `p`.
+pub fn parse_path(p: &str) -> Result<Vec<PathSeg>, ParseError> {
+    let bad = |at: usize, why: String| ParseError { offset: at, message: format!("bad JSON path `{p}`: {why}") };
     let b = p.as_bytes();
     if b.first() != Some(&b'$') {
-        return Err(bad("must start with `$`".into()));
+        return Err(bad(0, "must start with `$`".into()));
     }
     let mut segs = Vec::new();
     let mut i = 1;
@@ -63,15 +70,15 @@ pub fn parse_path(p: &str) -> Result<Vec<PathSeg>, String> {
             b'.' => {
                 let start = i + 1;
                 if b.get(start) == Some(&b'.') {
-                    return Err(bad("recursive descent `..` is not supported".into()));
+                    return Err(bad(i, "recursive descent `..` is not supported".into()));
                 }
                 let end = p[start..].find(['.', '[']).map_or(p.len(), |r| start + r);
                 let name = &p[start..end];
                 if name.is_empty() {
-                    return Err(bad("missing name after `.`".into()));
+                    return Err(bad(i, "missing name after `.`".into()));
                 }
                 if name == "*" {
-                    return Err(bad("wildcards are not supported".into()));
+                    return Err(bad(start, "wildcards are not supported".into()));
                 }
                 segs.push(PathSeg::Key(name.to_string()));
                 i = end;
@@ -82,25 +89,25 @@ pub fn parse_path(p: &str) -> Result<Vec<PathSeg>, String> {
                     let end = p[start..]
                         .find(q as char)
                         .map(|r| start + r)
-                        .ok_or_else(|| bad(format!("missing closing {}", if q == b'"' { "`\"`" } else { "`'`" })))?;
+                        .ok_or_else(|| bad(i, format!("missing closing {}", if q == b'"' { "`\"`" } else { "`'`" })))?;
                     if b.get(end + 1) != Some(&b']') {
-                        return Err(bad("missing `]`".into()));
+                        return Err(bad(end + 1, "missing `]`".into()));
                     }
                     segs.push(PathSeg::Key(p[start..end].to_string()));
                     i = end + 2;
                 }
                 _ => {
                     let start = i + 1;
-                    let end = p[start..].find(']').map(|r| start + r).ok_or_else(|| bad("missing `]`".into()))?;
+                    let end = p[start..].find(']').map(|r| start + r).ok_or_else(|| bad(i, "missing `]`".into()))?;
                     let t = p[start..end].trim();
-                    let n = t.parse().map_err(|_| bad(format!("index `{t}` is not a non-negative integer")))?;
+                    let n = t.parse().map_err(|_| bad(start, format!("index `{t}` is not a non-negative integer")))?;
                     segs.push(PathSeg::Index(n));
                     i = end + 1;
                 }
             },
             _ => {
                 let c = p[i..].chars().next().unwrap_or('?');
-                return Err(bad(format!("unexpected `{c}` at byte {i}; use `.name`, `['name']` or `[N]`")));
+                return Err(bad(i, format!("unexpected `{c}` at byte {i}; use `.name`, `['name']` or `[N]`")));
             }
         }
     }
@@ -223,15 +230,10 @@ impl Extractor {
     }
 }
 
-/// Run every rule against `r`, storing each value in `out[slot]` (`None` when missing). The body
-/// is parsed as JSON at most once. `Err` carries the reason of the first missing value, without
-/// the variable's name; the other rules still run.
-pub fn extract_all(rules: &[(usize, Extractor)], r: &Response<'_>, out: &mut [Option<Vec<u8>>]) -> Result<(), String> {
-    extract_all_with(rules, r, &mut JsonBody::new(r), out)
-}
-
-/// [`extract_all`] reading the JSON body through `json` (built from the same `r`), so that checks
-/// run on the same response before or after share its single parse.
+/// Run every rule against `r`, storing each value in `out[slot]` (`None` when missing), reading
+/// the JSON body through `json` (built from the same `r`), so that checks run on the same response
+/// before or after share its single parse. `Err` carries the reason of the first missing value,
+/// without the variable's name; the other rules still run.
 pub fn extract_all_with(
     rules: &[(usize, Extractor)],
     r: &Response<'_>,
@@ -320,7 +322,8 @@ mod tests {
 
     #[test]
     fn spec_errors_name_the_problem() {
-        let e = |s: &str| parse(s).unwrap_err();
+        let e = |s: &str| parse(s).unwrap_err().message;
+        let at = |s: &str| parse(s).unwrap_err().offset;
         assert_eq!(e("xml //token"), "unknown extraction `xml //token`: use json, header or regex");
         assert_eq!(e("json $.a["), "bad JSON path `$.a[`: missing `]`");
         assert_eq!(e("json $['a'"), "bad JSON path `$['a'`: missing `]`");
@@ -333,6 +336,13 @@ mod tests {
         assert!(e("json").contains("needs an argument"));
         assert!(e("header").contains("needs an argument"));
         assert!(e("regex id=(").starts_with("bad regex `id=(`: "), "{}", e("regex id=("));
+        // Offsets are bytes into the spec as written: where the problem starts.
+        assert_eq!(at("  xml //token"), 2);
+        assert_eq!(at("json  $.a["), 9, "the `[` without its `]`");
+        assert_eq!(at("json $[x]"), 7, "the index");
+        assert_eq!(at("header X: Y"), 7);
+        assert_eq!(at("json"), 4, "where the argument should be");
+        assert_eq!(at("json é"), 5, "bad JSON path at its start");
         assert_eq!(
             parse("json $.items[0]['odd key'].id").map(|x| match x {
                 Extractor::Json(p) => p,
@@ -386,16 +396,22 @@ mod tests {
 
         let truncated = Response { status: 200, head: HEAD, body: b"{\"token\":\"ab", body_truncated: true };
         let mut out = vec![None; 1];
-        let err = extract_all(&rules[..1], &truncated, &mut out).unwrap_err();
+        let err = extract_all_with(&rules[..1], &truncated, &mut JsonBody::new(&truncated), &mut out).unwrap_err();
         assert!(err.contains("capture limit"), "{err}");
 
         let mut out = vec![None; 6];
-        let err = extract_all(&rules[5..], &resp(BODY), &mut out).unwrap_err();
+        let err = extract_all_with(&rules[5..], &resp(BODY), &mut JsonBody::new(&resp(BODY)), &mut out).unwrap_err();
         assert_eq!(err, "`$.nil` is null in the JSON body");
         let hdr = [(0, parse("header X-Nope").unwrap())];
-        assert_eq!(extract_all(&hdr, &resp(b""), &mut out).unwrap_err(), "no header `X-Nope` in the response");
+        assert_eq!(
+            extract_all_with(&hdr, &resp(b""), &mut JsonBody::new(&resp(b"")), &mut out).unwrap_err(),
+            "no header `X-Nope` in the response"
+        );
         let re = [(0, parse("regex z=(\\d)").unwrap())];
-        assert_eq!(extract_all(&re, &resp(b""), &mut out).unwrap_err(), "regex `z=(\\d)` did not match the body");
+        assert_eq!(
+            extract_all_with(&re, &resp(b""), &mut JsonBody::new(&resp(b"")), &mut out).unwrap_err(),
+            "regex `z=(\\d)` did not match the body"
+        );
     }
 
     #[test]

@@ -163,7 +163,9 @@ pub fn parse_trend(src: &str) -> Result<TrendSource, ParseError> {
             }
         }
         "json" if arg.is_empty() => err(arg_at, format!("expected a JSON path after `json`: {TREND_FORMS}")),
-        "json" => crate::rules::extract::parse_path(arg).map(TrendSource::Json).or_else(|e| err(arg_at, e)),
+        "json" => {
+            crate::rules::extract::parse_path(arg).map(TrendSource::Json).or_else(|e| err(arg_at + e.offset, e.message))
+        }
         _ => err(start, format!("unknown trend source `{}`: {TREND_FORMS}", &text[start..word_end])),
     }
 }
@@ -356,7 +358,7 @@ mod tests {
             if let Err(e) = crate::rules::threshold::parse(&text) {
                 assert!(text.is_char_boundary(e.offset), "{text:?}: {e:?}");
             }
-            let _ = crate::rules::threshold::parse_checked(&text, &[("x", Kind::Rate)]);
+            let _ = crate::rules::threshold::parse_checked(&text, &[("x", Kind::Rate)], &[]);
             let _ = first_dur(text.as_bytes()).and_then(number);
         }
     }

@@ -1,12 +1,14 @@
 //! The small languages of a scenario file, each parsed once when the file is read: response
 //! checks (`expect`, and conditions in one line), step conditions (`if`), thresholds, metric
-//! sources, extraction rules and request templates. They share one located parse error.
+//! sources, extraction rules and request templates. Their text parsers share one located parse
+//! error ([`ParseError`], a byte offset and a message); `expect` tables, which TOML already
+//! locates, are checked with plain messages.
 
 pub mod check;
-pub mod condition;
+pub(crate) mod condition;
 pub mod extract;
-pub mod metric;
-pub mod status;
+pub(crate) mod metric;
+pub(crate) mod status;
 pub mod template;
 pub mod threshold;
 
@@ -18,10 +20,4 @@ pub mod threshold;
 pub struct ParseError {
     pub offset: usize,
     pub message: String,
-}
-
-impl ParseError {
-    pub fn new(offset: usize, message: impl Into<String>) -> ParseError {
-        ParseError { offset, message: message.into() }
-    }
 }

@@ -39,6 +39,6 @@ impl Compiler<'_> {
         let table = crate::feeder::load(&path)
             .or_else(|e| self.err(d.span(), format!("data file `{}`: {e}", path.display())))?;
         let vars = table.columns.iter().map(|c| self.slot(c)).collect();
-        Ok(DataSet { path: path.display().to_string(), vars, rows: table.rows, order })
+        Ok(DataSet { vars, rows: table.rows, order })
     }
 }

@@ -137,6 +137,18 @@ impl Compiler<'_> {
             Some(g) => self.duration(g, "graceful_stop")?,
             None => DEFAULT_GRACEFUL_STOP,
         };
+        self.executor_keys(spec)?;
+        let load = match exec {
+            "per-vu-iterations" | "shared-iterations" => self.iterations_load(l)?,
+            "constant-vus" | "ramping-vus" => self.closed_load(l)?,
+            _ => self.open_load(l)?,
+        };
+        Ok((load, graceful))
+    }
+
+    /// The executor is known, and no key is set that it does not use (refused rather than ignored).
+    fn executor_keys(&self, spec: &raw::LoadSpec) -> Result<(), PlanError> {
+        let exec = spec.executor.get_ref().as_str();
         // Refuse settings the chosen executor does not use, rather than ignore them.
         let used: &[&str] = match exec {
             "constant-vus" => &["vus", "duration"],
@@ -146,9 +158,9 @@ impl Compiler<'_> {
             "per-vu-iterations" | "shared-iterations" => &["vus", "iterations", "max_duration"],
             other => {
                 return self.err(
-                    spec.executor.span(),
-                    format!("unknown executor `{other}` (use constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations or shared-iterations)"),
-                );
+                spec.executor.span(),
+                format!("unknown executor `{other}` (use constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations or shared-iterations)"),
+            );
             }
         };
         let present: [(&str, Option<Range<usize>>); 10] = [
@@ -173,30 +185,41 @@ impl Compiler<'_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `per-vu-iterations` and `shared-iterations`: a fixed number of iterations.
+    fn iterations_load(&self, l: &Spanned<raw::LoadSpec>) -> Result<Load, PlanError> {
+        let spec = l.get_ref();
+        let exec = spec.executor.get_ref().as_str();
+        let vus = spec.vus.as_ref().map_or(1, |v| *v.get_ref());
+        if vus == 0 {
+            return self.err(spec.vus.as_ref().map_or(l.span(), |v| v.span()), "vus must be at least 1");
+        }
+        let iterations = spec.iterations.as_ref().map_or(1, |v| *v.get_ref());
+        if iterations == 0 {
+            let span = spec.iterations.as_ref().map_or(l.span(), |v| v.span());
+            return self.err(span, "iterations must be at least 1");
+        }
+        let max_duration = match &spec.max_duration {
+            Some(d) => self.positive(d, "max_duration")?,
+            None => DEFAULT_MAX_DURATION,
+        };
+        let shared = exec == "shared-iterations";
+        if shared && iterations < vus {
+            // Users beyond the iterations would never run one.
+            let span = spec.iterations.as_ref().map_or(l.span(), |v| v.span());
+            return self.err(span, format!("shared-iterations: {iterations} iterations for {vus} users leaves some users idle; use at least as many iterations as vus"));
+        }
+        Ok(Load::Iterations { users: vus, iterations, shared, max_duration })
+    }
+
+    /// `constant-vus` and `ramping-vus`: users loop over their journey (closed model).
+    fn closed_load(&self, l: &Spanned<raw::LoadSpec>) -> Result<Load, PlanError> {
+        let spec = l.get_ref();
+        let exec = spec.executor.get_ref().as_str();
         let need = |what: &str| self.src.at(l.span(), format!("the {exec} executor needs `{what}`"));
-        let load = match exec {
-            "per-vu-iterations" | "shared-iterations" => {
-                let vus = spec.vus.as_ref().map_or(1, |v| *v.get_ref());
-                if vus == 0 {
-                    return self.err(spec.vus.as_ref().map_or(l.span(), |v| v.span()), "vus must be at least 1");
-                }
-                let iterations = spec.iterations.as_ref().map_or(1, |v| *v.get_ref());
-                if iterations == 0 {
-                    let span = spec.iterations.as_ref().map_or(l.span(), |v| v.span());
-                    return self.err(span, "iterations must be at least 1");
-                }
-                let max_duration = match &spec.max_duration {
-                    Some(d) => self.positive(d, "max_duration")?,
-                    None => DEFAULT_MAX_DURATION,
-                };
-                let shared = exec == "shared-iterations";
-                if shared && iterations < vus {
-                    // Users beyond the iterations would never run one.
-                    let span = spec.iterations.as_ref().map_or(l.span(), |v| v.span());
-                    return self.err(span, format!("shared-iterations: {iterations} iterations for {vus} users leaves some users idle; use at least as many iterations as vus"));
-                }
-                Load::Iterations { users: vus, iterations, shared, max_duration }
-            }
+        Ok(match exec {
             "constant-vus" => {
                 let vus = spec.vus.as_ref().ok_or_else(|| need("vus"))?;
                 if *vus.get_ref() == 0 {
@@ -205,7 +228,8 @@ impl Compiler<'_> {
                 let d = self.positive(spec.duration.as_ref().ok_or_else(|| need("duration"))?, "duration")?;
                 Load::Closed { users: Curve::constant(*vus.get_ref() as f64, d) }
             }
-            "ramping-vus" => {
+            _ => {
+                // ramping-vus
                 let stages = self.stages(spec.stages.as_ref().ok_or_else(|| need("stages"))?, "users")?;
                 let start = spec.start_vus.as_ref().map_or(0, |v| *v.get_ref()) as f64;
                 let curve = Curve::new(start, stages);
@@ -214,51 +238,47 @@ impl Compiler<'_> {
                 }
                 Load::Closed { users: curve }
             }
-            _ => {
-                let curve = if exec == "constant-arrival-rate" {
-                    let rate = spec.rate.as_ref().ok_or_else(|| need("rate"))?;
-                    if !(*rate.get_ref() > 0.0 && rate.get_ref().is_finite()) {
-                        return self.err(rate.span(), "rate must be a positive number of iterations per second");
-                    }
-                    let d = self.positive(spec.duration.as_ref().ok_or_else(|| need("duration"))?, "duration")?;
-                    Curve::constant(*rate.get_ref(), d)
-                } else {
-                    let stages =
-                        self.stages(spec.stages.as_ref().ok_or_else(|| need("stages"))?, "iterations per second")?;
-                    let start = spec.start_rate.as_ref().map_or(0.0, |v| *v.get_ref());
-                    if !(start >= 0.0 && start.is_finite()) {
-                        return self.err(
-                            spec.start_rate.as_ref().map_or(l.span(), |v| v.span()),
-                            "start_rate must be 0 or more",
-                        );
-                    }
-                    Curve::new(start, stages)
-                };
-                if curve.max() <= 0.0 {
-                    return self.err(l.span(), "the rate never rises above 0");
-                }
-                let peak = curve.max().ceil() as u64;
-                let max = spec.max_vus.as_ref().map_or(peak.clamp(10, 10_000), |v| *v.get_ref());
-                let pre = spec.pre_allocated_vus.as_ref().map_or(max.min(peak.max(1)), |v| *v.get_ref());
-                if max == 0 {
-                    return self
-                        .err(spec.max_vus.as_ref().map_or(l.span(), |v| v.span()), "max_vus must be at least 1");
-                }
-                if pre > max {
-                    return self.err(
-                        spec.pre_allocated_vus.as_ref().map_or(l.span(), |v| v.span()),
-                        format!("pre_allocated_vus ({pre}) is more than max_vus ({max})"),
-                    );
-                }
-                Load::Open {
-                    rate: curve,
-                    pre_allocated: pre as usize,
-                    max_users: max as usize,
-                    overflow: Overflow::Drop,
-                }
+        })
+    }
+
+    /// `constant-arrival-rate` and `ramping-arrival-rate`: iterations start on a schedule (open
+    /// model), on users started on demand up to `max_vus`.
+    fn open_load(&self, l: &Spanned<raw::LoadSpec>) -> Result<Load, PlanError> {
+        let spec = l.get_ref();
+        let exec = spec.executor.get_ref().as_str();
+        let need = |what: &str| self.src.at(l.span(), format!("the {exec} executor needs `{what}`"));
+        let curve = if exec == "constant-arrival-rate" {
+            let rate = spec.rate.as_ref().ok_or_else(|| need("rate"))?;
+            if !(*rate.get_ref() > 0.0 && rate.get_ref().is_finite()) {
+                return self.err(rate.span(), "rate must be a positive number of iterations per second");
             }
+            let d = self.positive(spec.duration.as_ref().ok_or_else(|| need("duration"))?, "duration")?;
+            Curve::constant(*rate.get_ref(), d)
+        } else {
+            let stages = self.stages(spec.stages.as_ref().ok_or_else(|| need("stages"))?, "iterations per second")?;
+            let start = spec.start_rate.as_ref().map_or(0.0, |v| *v.get_ref());
+            if !(start >= 0.0 && start.is_finite()) {
+                return self
+                    .err(spec.start_rate.as_ref().map_or(l.span(), |v| v.span()), "start_rate must be 0 or more");
+            }
+            Curve::new(start, stages)
         };
-        Ok((load, graceful))
+        if curve.max() <= 0.0 {
+            return self.err(l.span(), "the rate never rises above 0");
+        }
+        let peak = curve.max().ceil() as u64;
+        let max = spec.max_vus.as_ref().map_or(peak.clamp(10, 10_000), |v| *v.get_ref());
+        let pre = spec.pre_allocated_vus.as_ref().map_or(max.min(peak.max(1)), |v| *v.get_ref());
+        if max == 0 {
+            return self.err(spec.max_vus.as_ref().map_or(l.span(), |v| v.span()), "max_vus must be at least 1");
+        }
+        if pre > max {
+            return self.err(
+                spec.pre_allocated_vus.as_ref().map_or(l.span(), |v| v.span()),
+                format!("pre_allocated_vus ({pre}) is more than max_vus ({max})"),
+            );
+        }
+        Ok(Load::Open { rate: curve, pre_allocated: pre as usize, max_users: max as usize, overflow: Overflow::Drop })
     }
 
     fn stages(&self, s: &Spanned<Vec<raw::StageSpec>>, unit: &str) -> Result<Vec<Stage>, PlanError> {

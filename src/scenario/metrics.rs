@@ -210,7 +210,7 @@ mod tests {
             ("m", r#"{ trend = "header X-T  dura" }"#, Field::Source { offset: 12 }, "unexpected `dura`"),
             ("m", r#"{ trend = "header X-T dur x" }"#, Field::Source { offset: 11 }, "unexpected `dur x`"),
             ("m", r#"{ trend = "json" }"#, Field::Source { offset: 4 }, "expected a JSON path after `json`"),
-            ("m", r#"{ trend = " json  $.a[" }"#, Field::Source { offset: 7 }, "bad JSON path `$.a[`"),
+            ("m", r#"{ trend = " json  $.a[" }"#, Field::Source { offset: 10 }, "bad JSON path `$.a[`"),
             ("m", r#"{ trend = "status" }"#, Field::Source { offset: 0 }, "unknown trend source `status`"),
             ("m", r#"{ trend = "  " }"#, Field::Source { offset: 2 }, "empty trend source"),
             ("m", r#"{ rate = "status == 200", steps = [] }"#, Field::Steps, "steps is empty"),

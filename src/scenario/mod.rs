@@ -1,4 +1,4 @@
-//! Scenario files: TOML parsed into raw types ([`raw`]), validated and compiled into an immutable
+//! Scenario files: TOML parsed into raw types ([`raw`]), validated and compiled into a
 //! [`Plan`] before any load. Every refusal names the file, line and column.
 
 mod data;
@@ -164,26 +164,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn plan(mut self, file: raw::File, over: &Overrides) -> Result<Plan, PlanError> {
-        let (text, target_span) = match (&over.target, &file.target) {
-            (Some(url), _) => (url.as_str(), None),
-            (None, Some(t)) => (t.get_ref().as_str(), Some(t.span())),
-            (None, None) => return self.err(0..0, "no target: set `target = \"http://host:port\"` or pass --target"),
-        };
-        // Refusals of the target point at it when it comes from the file.
-        let refuse_target = |message: String| match &target_span {
-            Some(span) => self.err(span.clone(), message),
-            None => Err(PlanError::Invalid(message)),
-        };
-        // The Host header is written into each request's template, where a brace would open a
-        // hole. Refused before the name is looked up.
-        if url::Url::parse(text).ok().and_then(|u| u.host_str().map(|h| h.contains(['{', '}']))) == Some(true) {
-            return refuse_target(format!("`{text}`: a host name cannot contain `{{` or `}}`"));
-        }
-        let target = match Target::parse(text) {
-            Ok(t) => t,
-            Err(e) if target_span.is_some() => return refuse_target(e.to_string()),
-            Err(e) => return Err(e),
-        };
+        let target = self.target(&file, over)?;
         if let Some(r) = &file.redirects {
             self.redirects = self.redirects(r)?;
         }
@@ -230,45 +211,9 @@ impl<'a> Compiler<'a> {
             return self.err(file.users[0].span(), "every user type has weight 0");
         }
         let mut metrics = self.metrics(&file, &mut steps)?;
-        // Built in (k6's name): every iteration's time, and each user type's when there are several.
-        let all = metrics.len();
-        metrics.push(crate::rules::metric::iteration_duration("iteration_duration".into()));
-        self.metric_kinds.push(("iteration_duration".into(), crate::rules::metric::Kind::Trend));
-        let per_type: Vec<Option<usize>> = file
-            .users
-            .iter()
-            .map(|u| {
-                (file.users.len() > 1).then(|| {
-                    metrics.push(crate::rules::metric::iteration_duration(format!(
-                        "iteration_duration:{}",
-                        u.get_ref().name.get_ref().trim()
-                    )));
-                    metrics.len() - 1
-                })
-            })
-            .collect();
+        let (all, per_type) = self.iteration_metrics(&file, &mut metrics);
         let monitor = self.monitor(&file)?;
-        let mut thresholds = Vec::new();
-        for t in &file.thresholds {
-            thresholds.push(self.threshold(t, None)?);
-        }
-        if named {
-            thresholds.extend(scenario_thresholds);
-        }
-        // A step's thresholds are on its stats row, which steps of the same name share: each
-        // threshold once, however many user types repeat it.
-        for s in file.users.iter().flat_map(|u| &u.get_ref().steps) {
-            let row = self.row_of[&steps::step_name(s.get_ref())];
-            for t in &s.get_ref().thresholds {
-                let rule = self.threshold(t, Some(row))?;
-                if !thresholds
-                    .iter()
-                    .any(|r: &ThresholdRule| r.step == Some(row) && r.threshold.expr == rule.threshold.expr)
-                {
-                    thresholds.push(rule);
-                }
-            }
-        }
+        let thresholds = self.thresholds(&file, named, scenario_thresholds)?;
         let name = file.name.clone().unwrap_or_else(|| {
             Path::new(&self.src.path)
                 .file_stem()
@@ -290,6 +235,89 @@ impl<'a> Compiler<'a> {
         plan.monitor = monitor.map(std::sync::Arc::new);
         plan.http = http;
         Ok(plan)
+    }
+
+    /// The run's main target: `--target`, else the file's `target`.
+    fn target(&self, file: &raw::File, over: &Overrides) -> Result<Target, PlanError> {
+        let (text, target_span) = match (&over.target, &file.target) {
+            (Some(url), _) => (url.as_str(), None),
+            (None, Some(t)) => (t.get_ref().as_str(), Some(t.span())),
+            (None, None) => return self.err(0..0, "no target: set `target = \"http://host:port\"` or pass --target"),
+        };
+        // Refusals of the target point at it when it comes from the file.
+        let refuse_target = |message: String| match &target_span {
+            Some(span) => self.err(span.clone(), message),
+            None => Err(PlanError::Invalid(message)),
+        };
+        // The Host header is written into each request's template, where a brace would open a
+        // hole. Refused before the name is looked up.
+        if url::Url::parse(text).ok().and_then(|u| u.host_str().map(|h| h.contains(['{', '}']))) == Some(true) {
+            return refuse_target(format!("`{text}`: a host name cannot contain `{{` or `}}`"));
+        }
+        match Target::parse(text) {
+            Ok(t) => Ok(t),
+            Err(e) if target_span.is_some() => refuse_target(e.to_string()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The built-in `iteration_duration` trends (k6's name), added to `metrics`: every
+    /// iteration's, and each user type's when there are several. Returns the index of the first
+    /// and of each type's (`None` with one type).
+    fn iteration_metrics(
+        &mut self,
+        file: &raw::File,
+        metrics: &mut Vec<crate::rules::metric::Metric>,
+    ) -> (usize, Vec<Option<usize>>) {
+        let all = metrics.len();
+        metrics.push(crate::rules::metric::iteration_duration("iteration_duration".into()));
+        self.metric_kinds.push(("iteration_duration".into(), crate::rules::metric::Kind::Trend));
+        let per_type: Vec<Option<usize>> = file
+            .users
+            .iter()
+            .map(|u| {
+                (file.users.len() > 1).then(|| {
+                    metrics.push(crate::rules::metric::iteration_duration(format!(
+                        "iteration_duration:{}",
+                        u.get_ref().name.get_ref().trim()
+                    )));
+                    metrics.len() - 1
+                })
+            })
+            .collect();
+        (all, per_type)
+    }
+
+    /// The run's thresholds, then the named scenarios' (unless a smoke replaced them), then each
+    /// step's, once per stats row.
+    fn thresholds(
+        &mut self,
+        file: &raw::File,
+        named: bool,
+        scenario_thresholds: Vec<ThresholdRule>,
+    ) -> Result<Vec<ThresholdRule>, PlanError> {
+        let mut thresholds = Vec::new();
+        for t in &file.thresholds {
+            thresholds.push(self.threshold(t, None)?);
+        }
+        if named {
+            thresholds.extend(scenario_thresholds);
+        }
+        // A step's thresholds are on its stats row, which steps of the same name share: each
+        // threshold once, however many user types repeat it.
+        for s in file.users.iter().flat_map(|u| &u.get_ref().steps) {
+            let row = self.row_of[&steps::step_name(s.get_ref())];
+            for t in &s.get_ref().thresholds {
+                let rule = self.threshold(t, Some(row))?;
+                if !thresholds
+                    .iter()
+                    .any(|r: &ThresholdRule| r.step == Some(row) && r.threshold.expr == rule.threshold.expr)
+                {
+                    thresholds.push(rule);
+                }
+            }
+        }
+        Ok(thresholds)
     }
 
     /// `[monitor]`: the sources and series, checked (not yet contacted: that happens just before

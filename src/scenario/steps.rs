@@ -10,6 +10,7 @@ use super::{Compiler, Scope, raw};
 use crate::error::PlanError;
 use crate::http::request::{finish, method_has_body, validate_header, validate_method, write_head};
 use crate::plan::{Pick, Request, Step, Target, Think, UserType};
+use crate::rules::extract::Extractor;
 use crate::rules::template::{self, Template};
 
 impl Compiler<'_> {
@@ -104,135 +105,25 @@ impl Compiler<'_> {
         pick: Pick,
     ) -> Result<Step, PlanError> {
         let spec = s.get_ref();
-        let written = spec.request.get_ref();
-        let req = written.trim();
-        let Some((method, rest)) = req.split_once(char::is_whitespace) else {
-            return self.err(
-                spec.request.span(),
-                format!("request `{req}`: write it as \"METHOD /path\", e.g. \"GET /api/items\""),
-            );
-        };
-        let method = method.to_ascii_uppercase();
-        validate_method(&method).or_else(|e| self.err(spec.request.span(), e))?;
-        let rest = rest.trim();
-        // Where the path starts in the value as written (before trimming), for error positions.
-        let path_offset = rest.as_ptr() as usize - written.as_ptr() as usize;
-        let (target_idx, path) = if rest.starts_with('/') {
-            // A target with a path (`http://host/api`) is the base of relative requests.
-            (0, format!("{}{rest}", targets[0].path.split('?').next().unwrap_or("").trim_end_matches('/')))
-        } else if rest.contains("://") {
-            let url_end = rest.find("{{").unwrap_or(rest.len());
-            // Holes may stand in the path and query, never in the scheme, host or port: the
-            // connection is chosen when the plan is built.
-            let after_scheme = rest.find("://").map_or(0, |i| i + 3);
-            if url_end < rest.len() && !rest[after_scheme..url_end].contains(['/', '?']) {
-                return self.err(
-                    spec.request.span(),
-                    format!(
-                        "request `{req}`: a hole in the host or port of a URL is not supported; \
-                         holes may stand in the path and the query"
-                    ),
-                );
-            }
-            let t = Target::parse(&rest[..url_end]).or_else(|e| self.err(spec.request.span(), e.to_string()))?;
-            let idx = match targets.iter().position(|x| x.authority == t.authority && x.tls == t.tls) {
-                Some(i) => i,
-                None => {
-                    targets.push(t.clone());
-                    targets.len() - 1
-                }
-            };
-            // The URL's path up to the first hole, as parsed (a `/` before the hole stays: the
-            // hole starts a path segment), then the rest as written.
-            let path = if url_end < rest.len() { format!("{}{}", t.path, &rest[url_end..]) } else { t.path.clone() };
-            (idx, path)
-        } else {
-            return self.err(
-                spec.request.span(),
-                format!("request `{req}`: the path must start with `/` or be a full http:// URL"),
-            );
-        };
+        let line = self.request_line(spec, targets)?;
         let scope = Scope { slots: &self.slots, visible, env: &self.env };
-        let check = |text: &str, span: Range<usize>, skip: usize| -> Result<Template, PlanError> {
-            template::compile(text, &scope).map_err(|e| {
-                let hint = if pick == Pick::Sequence && self.extracted.contains(text_var(text, e.offset)) {
-                    " (it is extracted by a later step or another user type; a step can only use values extracted before it)"
-                } else {
-                    ""
-                };
-                self.src.at(self.src.inside(&span, skip + e.offset), format!("{}{hint}", e.message))
-            })
-        };
-        // Check what the user wrote (for error positions), then the path as sent.
-        check(rest, spec.request.span(), path_offset)?;
-        let path_t = check(&path, spec.request.span(), path_offset)?;
-        let mut all_static = path_t.is_static();
-        for (k, v) in &spec.headers {
-            validate_header(k, "").or_else(|e| self.err(v.span(), e))?;
-            let t = check(v.get_ref(), v.span(), 0)?;
-            all_static &= t.is_static();
-            if v.get_ref().contains(['\r', '\n']) {
-                return self.err(v.span(), format!("header `{k}` has a line break in its value"));
-            }
-        }
-        let has = |n: &str| spec.headers.keys().any(|k| k.eq_ignore_ascii_case(n));
-        if has("content-length") || has("transfer-encoding") {
-            let span = spec
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding"))
-                .map(|(_, v)| v.span())
-                .unwrap_or(s.span());
-            return self
-                .err(span, "Content-Length and Transfer-Encoding are written by stampede from the body; remove them");
-        }
-        let body_t = match &spec.body {
-            Some(b) => Some(check(b.get_ref(), b.span(), 0)?),
-            None if method_has_body(&method) => Some(check("", s.span(), 0)?),
-            None => None,
-        };
-        all_static &= body_t.as_ref().is_none_or(Template::is_static);
-        // The head as text, holes and all; compiled, its environment variables are filled in.
-        let mut head = Vec::new();
-        let headers = spec.headers.iter().map(|(k, v)| (k.as_str(), v.get_ref().as_str()));
-        write_head(&mut head, &method, &path, &targets[target_idx].authority, headers);
-        let head = String::from_utf8(head).expect("written from strings");
-        let head_t = check(&head, spec.request.span(), 0)?;
-        let request = match head_t.literal() {
-            Some(literal) if all_static => {
-                let head_len = literal.len();
-                let mut bytes = literal.to_vec();
-                finish(&mut bytes, body_t.as_ref().and_then(Template::literal));
-                Request::Static { bytes, head_len }
-            }
-            _ => Request::Template { head: head_t, body: body_t },
-        };
+        let templates = Templates { compiler: self, scope, pick };
+        let request = self.request(&templates, s, &line, &targets[line.target].authority)?;
         let condition = match &spec.condition {
             Some(c) => {
-                let names = CondScope { scope: &scope, journey, rows: &self.row_of };
+                let names = CondScope { scope: &templates.scope, journey, rows: &self.row_of };
                 let cond = crate::rules::condition::parse(c.get_ref(), &names)
                     .or_else(|e| self.err(self.src.inside(&c.span(), e.offset), format!("if: {}", e.message)))?;
                 Some(cond)
             }
             None => None,
         };
-        let reads_status = condition.as_ref().is_some_and(|c| c.status_steps().next().is_some());
+        self.reads_status |= condition.as_ref().is_some_and(|c| c.status_steps().next().is_some());
         let expect = match &spec.expect {
             Some(e) => Some(e.get_ref().compile().or_else(|m| self.err(e.span(), format!("expect: {m}")))?),
             None => None,
         };
-        let mut extract = Vec::new();
-        for (name, rule) in &spec.extract {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return self.err(rule.span(), format!("extract name `{name}`: use letters, digits and _"));
-            }
-            if ["vu", "iter", "uuid", "rand"].contains(&name.as_str()) {
-                return self.err(rule.span(), format!("extract name `{name}` is reserved"));
-            }
-            let x = crate::rules::extract::parse(rule.get_ref())
-                .or_else(|m| self.err(rule.span(), format!("extract `{name}`: {m}")))?;
-            extract.push((self.slot(name), x));
-        }
+        let extract = self.extracts(spec)?;
         let think = match &spec.think {
             Some(t) => Some(self.think(t)?),
             None => None,
@@ -249,16 +140,6 @@ impl Compiler<'_> {
             Some(t) => self.positive(t, "timeout")?,
             None => timeout,
         };
-        let host = targets[target_idx].bare_host().to_ascii_lowercase();
-        let mut set_cookies = Vec::new();
-        for (name, value) in &spec.set_cookies {
-            crate::cookie::Jar::new()
-                .set(name, value.get_ref(), &host, "/")
-                .or_else(|e| self.err(value.span(), format!("set_cookies `{name}`: {e}")))?;
-            set_cookies.push((name.clone(), value.get_ref().clone()));
-        }
-        let clear_cookies = spec.clear_cookies.iter().map(|c| c.get_ref().clone()).collect();
-        self.reads_status |= reads_status;
         let redirects = match &spec.redirects {
             Some(r) => self.redirects(r)?,
             None => self.redirects,
@@ -270,12 +151,12 @@ impl Compiler<'_> {
             condition,
             redirects,
             metrics: Vec::new(),
-            set_cookies,
-            clear_cookies,
-            target: target_idx,
+            set_cookies: self.cookies_to_set(spec, &targets[line.target])?,
+            clear_cookies: spec.clear_cookies.iter().map(|c| c.get_ref().clone()).collect(),
+            target: line.target,
             capture: expect.is_some() || !extract.is_empty(),
             request,
-            head: method == "HEAD",
+            head: line.method == "HEAD",
             expect,
             extract,
             think,
@@ -284,6 +165,146 @@ impl Compiler<'_> {
             timeout,
         })
     }
+
+    /// Read `request = "METHOD /path"` (to the file's target, under its base path) or
+    /// `"METHOD http://host/path"` (another host, added to `targets` once).
+    fn request_line(&self, spec: &raw::StepSpec, targets: &mut Vec<Target>) -> Result<RequestLine, PlanError> {
+        let written = spec.request.get_ref();
+        let req = written.trim();
+        let Some((method, rest)) = req.split_once(char::is_whitespace) else {
+            return self.err(
+                spec.request.span(),
+                format!("request `{req}`: write it as \"METHOD /path\", e.g. \"GET /api/items\""),
+            );
+        };
+        let method = method.to_ascii_uppercase();
+        validate_method(&method).or_else(|e| self.err(spec.request.span(), e))?;
+        let rest = rest.trim();
+        // Where the path starts in the value as written (before trimming), for error positions.
+        let offset = rest.as_ptr() as usize - written.as_ptr() as usize;
+        let line =
+            |target, path| RequestLine { method: method.clone(), target, written: rest.to_string(), offset, path };
+        if rest.starts_with('/') {
+            // A target with a path (`http://host/api`) is the base of relative requests.
+            let base = targets[0].path.split('?').next().unwrap_or("").trim_end_matches('/');
+            return Ok(line(0, format!("{base}{rest}")));
+        }
+        if !rest.contains("://") {
+            return self.err(
+                spec.request.span(),
+                format!("request `{req}`: the path must start with `/` or be a full http:// URL"),
+            );
+        }
+        let url_end = rest.find("{{").unwrap_or(rest.len());
+        // Holes may stand in the path and query, never in the scheme, host or port: the
+        // connection is chosen when the plan is built.
+        let after_scheme = rest.find("://").map_or(0, |i| i + 3);
+        if url_end < rest.len() && (url_end < after_scheme || !rest[after_scheme..url_end].contains(['/', '?'])) {
+            return self.err(
+                spec.request.span(),
+                format!(
+                    "request `{req}`: a hole in the scheme, host or port of a URL is not supported; \
+                     holes may stand in the path and the query"
+                ),
+            );
+        }
+        let t = Target::parse(&rest[..url_end]).or_else(|e| self.err(spec.request.span(), e.to_string()))?;
+        let idx = match targets.iter().position(|x| x.authority == t.authority && x.tls == t.tls) {
+            Some(i) => i,
+            None => {
+                targets.push(t.clone());
+                targets.len() - 1
+            }
+        };
+        // The URL's path up to the first hole, as parsed (a `/` before the hole stays: the hole
+        // starts a path segment), then the rest as written.
+        let path = if url_end < rest.len() { format!("{}{}", t.path, &rest[url_end..]) } else { t.path.clone() };
+        Ok(line(idx, path))
+    }
+
+    /// The request as the engine sends it: prebuilt bytes when nothing in it changes, else its
+    /// head and body as templates.
+    fn request(
+        &self,
+        templates: &Templates,
+        s: &Spanned<raw::StepSpec>,
+        line: &RequestLine,
+        authority: &str,
+    ) -> Result<Request, PlanError> {
+        let spec = s.get_ref();
+        // Check what the user wrote (for error positions), then the path as sent.
+        templates.compile(&line.written, spec.request.span(), line.offset)?;
+        let path_t = templates.compile(&line.path, spec.request.span(), line.offset)?;
+        let mut all_static = path_t.is_static();
+        for (k, v) in &spec.headers {
+            validate_header(k, "").or_else(|e| self.err(v.span(), e))?;
+            let t = templates.compile(v.get_ref(), v.span(), 0)?;
+            all_static &= t.is_static();
+            if v.get_ref().contains(['\r', '\n']) {
+                return self.err(v.span(), format!("header `{k}` has a line break in its value"));
+            }
+        }
+        let framing =
+            |k: &String| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
+        if let Some((_, v)) = spec.headers.iter().find(|(k, _)| framing(k)) {
+            return self.err(
+                v.span(),
+                "Content-Length and Transfer-Encoding are written by stampede from the body; remove them",
+            );
+        }
+        let body_t = match &spec.body {
+            Some(b) => Some(templates.compile(b.get_ref(), b.span(), 0)?),
+            None if method_has_body(&line.method) => Some(templates.compile("", s.span(), 0)?),
+            None => None,
+        };
+        all_static &= body_t.as_ref().is_none_or(Template::is_static);
+        // The head as text, holes and all; compiled, its environment variables are filled in.
+        let mut head = Vec::new();
+        let headers = spec.headers.iter().map(|(k, v)| (k.as_str(), v.get_ref().as_str()));
+        write_head(&mut head, &line.method, &line.path, authority, headers);
+        let head = String::from_utf8(head).expect("written from strings");
+        let head_t = templates.compile(&head, spec.request.span(), 0)?;
+        Ok(match head_t.literal() {
+            Some(literal) if all_static => {
+                let head_len = literal.len();
+                let mut bytes = literal.to_vec();
+                finish(&mut bytes, body_t.as_ref().and_then(Template::literal));
+                Request::Static { bytes, head_len }
+            }
+            _ => Request::Template { head: head_t, body: body_t },
+        })
+    }
+
+    /// A step's `extract` rules, each into its variable's slot.
+    fn extracts(&mut self, spec: &raw::StepSpec) -> Result<Vec<(usize, Extractor)>, PlanError> {
+        let mut extract = Vec::new();
+        for (name, rule) in &spec.extract {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return self.err(rule.span(), format!("extract name `{name}`: use letters, digits and _"));
+            }
+            if ["vu", "iter", "uuid", "rand"].contains(&name.as_str()) {
+                return self.err(rule.span(), format!("extract name `{name}` is reserved"));
+            }
+            let x = crate::rules::extract::parse(rule.get_ref()).or_else(|e| {
+                self.err(self.src.inside(&rule.span(), e.offset), format!("extract `{name}`: {}", e.message))
+            })?;
+            extract.push((self.slot(name), x));
+        }
+        Ok(extract)
+    }
+
+    /// A step's `set_cookies`, each checked as the jar would take it from the step's host.
+    fn cookies_to_set(&self, spec: &raw::StepSpec, target: &Target) -> Result<Vec<(String, String)>, PlanError> {
+        let host = target.bare_host().to_ascii_lowercase();
+        let mut set_cookies = Vec::new();
+        for (name, value) in &spec.set_cookies {
+            crate::cookie::Jar::new()
+                .set(name, value.get_ref(), &host, "/")
+                .or_else(|e| self.err(value.span(), format!("set_cookies `{name}`: {e}")))?;
+            set_cookies.push((name.clone(), value.get_ref().clone()));
+        }
+        Ok(set_cookies)
+    }
 }
 
 /// A step's name: its `name`, else its request as written.
@@ -291,6 +312,40 @@ pub(super) fn step_name(spec: &raw::StepSpec) -> String {
     match &spec.name {
         Some(n) => n.get_ref().trim().to_string(),
         None => spec.request.get_ref().trim().to_string(),
+    }
+}
+
+/// A step's `request` as read: its method, the target it goes to, and its path.
+struct RequestLine {
+    method: String,
+    /// Index into the plan's targets.
+    target: usize,
+    /// The path or URL as written (after the method), and where it starts in the value.
+    written: String,
+    offset: usize,
+    /// The path as sent: under the target's base path, or a full URL's path.
+    path: String,
+}
+
+/// Compiles a step's templates against the names it may use, locating errors in the file.
+struct Templates<'a, 'c> {
+    compiler: &'a Compiler<'c>,
+    scope: Scope<'a>,
+    pick: Pick,
+}
+
+impl Templates<'_, '_> {
+    /// `text` (found at `span`, `skip` bytes into its value) as a template.
+    fn compile(&self, text: &str, span: Range<usize>, skip: usize) -> Result<Template, PlanError> {
+        let c = self.compiler;
+        template::compile(text, &self.scope).map_err(|e| {
+            let hint = if self.pick == Pick::Sequence && c.extracted.contains(text_var(text, e.offset)) {
+                " (it is extracted by a later step or another user type; a step can only use values extracted before it)"
+            } else {
+                ""
+            };
+            c.src.at(c.src.inside(&span, skip + e.offset), format!("{}{hint}", e.message))
+        })
     }
 }
 

@@ -338,7 +338,7 @@ fn threshold_error_positions_skip_toml_escapes() {
     assert_eq!(text_at(&text, line, col), "pa", "{line}:{col} {msg}");
 }
 
-/// Bug (issue 10, 2): `run` refused an https target. Accepted now, with no name looked up.
+/// Bug: `run` refused an https target. Accepted now, with no name looked up.
 #[test]
 fn https_target_in_run_is_accepted() {
     let text = with_step("  request = \"GET /\"").replace("http://127.0.0.1:9", "https://placeholder.invalid");
@@ -347,7 +347,7 @@ fn https_target_in_run_is_accepted() {
     assert!(plan.target().tls && plan.target().addrs.is_empty(), "compiled without DNS");
 }
 
-/// Bug (issue 10, 3): two user types with a step called `login` were refused. They share one
+/// Bug: two user types with a step called `login` were refused. They share one
 /// stats row, and a threshold written on both is one threshold of that row.
 #[test]
 fn same_step_name_in_two_user_types_shares_one_row() {
@@ -363,7 +363,7 @@ fn same_step_name_in_two_user_types_shares_one_row() {
     assert_eq!(plan.thresholds[0].step, Some(0));
 }
 
-/// Bug (issue 10, 1): `{{env.NAME}}` in a header of a step with no other hole was sent as written.
+/// Bug: `{{env.NAME}}` in a header of a step with no other hole was sent as written.
 #[test]
 fn env_in_a_header_of_an_otherwise_static_step_is_filled_in() {
     let text = with_step(

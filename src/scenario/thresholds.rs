@@ -24,7 +24,7 @@ impl Compiler<'_> {
         let kinds: Vec<(&str, crate::rules::metric::Kind)> =
             self.metric_kinds.iter().map(|(n, k)| (n.as_str(), *k)).collect();
         let series: Vec<&str> = self.series.iter().map(String::as_str).collect();
-        let mut th = threshold::parse_checked_with(expr, &kinds, &series).or_else(|e| {
+        let mut th = threshold::parse_checked(expr, &kinds, &series).or_else(|e| {
             let at = if matches!(t.get_ref(), raw::ThresholdSpec::Expr(_)) {
                 self.src.inside(&t.span(), e.offset)
             } else {

@@ -1,7 +1,7 @@
 //! Measurements of a run: per-step HdrHistograms (µs) and counters by status and error kind.
 //! Workers fill one `Stats` per second; the collector merges them exactly (`Histogram::add`).
 
-pub mod metric;
+pub(crate) mod metric;
 
 use std::collections::BTreeMap;
 

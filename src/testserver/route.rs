@@ -45,26 +45,11 @@ pub(super) fn respond(r: &Req<'_>, sh: &Shared, shard: usize, out: &mut Vec<u8>)
     }
     let rest = path.strip_prefix('/').unwrap_or(path);
     let (first, arg) = rest.split_once('/').unwrap_or((rest, ""));
-    let route = match first {
-        "" => Route::Root,
-        "stats" => {
-            write_response(out, 200, "application/json", sh.counters.to_json().as_bytes(), close);
-            return After { delay: None, close };
-        }
-        "status" => Route::Status,
-        "delay" => Route::Delay,
-        "bytes" => Route::Bytes,
-        "chunked" => Route::Chunked,
-        "echo" => Route::Echo,
-        "close" => Route::Close,
-        "stall" => Route::Stall,
-        "capacity" => Route::Capacity,
-        "auth" if arg == "login" => Route::Login,
-        "escrows" if arg.is_empty() => Route::Escrows,
-        "escrows" if !arg.contains('/') => Route::Escrow,
-        "api" if !arg.is_empty() && !arg.contains('/') => Route::Api,
-        _ => Route::Unmatched,
-    };
+    if first == "stats" {
+        write_response(out, 200, "application/json", sh.counters.to_json().as_bytes(), close);
+        return After { delay: None, close };
+    }
+    let route = route_of(first, arg);
     sh.counters.count(shard, m, route);
     let text = "text/plain";
     let mut after = After { delay: None, close };
@@ -110,61 +95,96 @@ pub(super) fn respond(r: &Req<'_>, sh: &Shared, shard: usize, out: &mut Vec<u8>)
                 close,
             ),
         },
-        Route::Capacity => {
-            let (kind, rate) = arg.split_once('/').unwrap_or((arg, ""));
-            match (kind, rate.parse::<u64>()) {
-                ("queue", Ok(r)) if r > 0 => {
-                    write_response(out, 200, text, b"ok\n", close);
-                    after.delay = Some(sh.limits.queue(r, std::time::Instant::now()));
-                }
-                ("refuse", Ok(r)) if r > 0 => {
-                    if sh.limits.admit(r, std::time::Instant::now()) {
-                        write_response(out, 200, text, b"ok\n", close);
-                    } else {
-                        write_response(out, 503, text, b"over capacity\n", close);
-                    }
-                }
-                _ => write_response(out, 400, text, b"use /capacity/queue/{rate} or /capacity/refuse/{rate}\n", close),
-            }
-        }
-        Route::Api => {
-            if !matches!(r.method, "GET" | "HEAD") {
-                return method_not_allowed(out, "GET, HEAD", close);
-            }
-            let delay = match query_param(query, "delay") {
-                None => None,
-                Some(v) => match parse_ms(v) {
-                    Some(ms) => Some(Duration::from_millis(ms)),
-                    None => {
-                        write_response(out, 400, text, b"delay is in ms, at most 600000\n", close);
-                        return after;
-                    }
-                },
-            };
-            // Four hits, then a miss: exactly 80% over any five consecutive answers.
-            let n = sh.cache_seq.fetch_add(1, Ordering::Relaxed);
-            let cache = if n % 5 == 4 { "MISS" } else { "HIT" };
-            let name = serde_json::to_string(arg).unwrap_or_else(|_| "\"\"".into());
-            let body = format!("{{\"name\":{name},\"ok\":true}}");
-            write_head(out, 200, "application/json", &[("X-Cache", cache)], body.len(), close);
-            out.extend_from_slice(body.as_bytes());
-            after.delay = delay;
-        }
-        Route::Login | Route::Escrows | Route::Escrow => {
-            let reply = match api(route, r, arg, sh) {
-                Ok(reply) => reply,
-                Err(allow) => return method_not_allowed(out, allow, close),
-            };
-            if matches!(reply.0, 401 | 403 | 404) {
-                sh.counters.add_misuse();
-            }
-            let extra: &[(&str, &str)] = if reply.0 == 401 { &[("WWW-Authenticate", "Bearer")] } else { &[] };
-            write_head(out, reply.0, "application/json", extra, reply.1.as_ref().len(), close);
-            out.extend_from_slice(reply.1.as_ref());
-        }
+        Route::Capacity => after.delay = capacity(arg, sh, out, close),
+        Route::Api => return page(r, query, arg, sh, out, close),
+        Route::Login | Route::Escrows | Route::Escrow => return account(route, r, arg, sh, out, close),
         Route::Unmatched => write_response(out, 404, text, b"not found\n", close),
     }
     after
+}
+
+/// The route a path's first segment (and the rest, `arg`) names.
+fn route_of(first: &str, arg: &str) -> Route {
+    match first {
+        "" => Route::Root,
+        "status" => Route::Status,
+        "delay" => Route::Delay,
+        "bytes" => Route::Bytes,
+        "chunked" => Route::Chunked,
+        "echo" => Route::Echo,
+        "close" => Route::Close,
+        "stall" => Route::Stall,
+        "capacity" => Route::Capacity,
+        "auth" if arg == "login" => Route::Login,
+        "escrows" if arg.is_empty() => Route::Escrows,
+        "escrows" if !arg.contains('/') => Route::Escrow,
+        "api" if !arg.is_empty() && !arg.contains('/') => Route::Api,
+        _ => Route::Unmatched,
+    }
+}
+
+/// `/capacity/queue/{R}` and `/capacity/refuse/{R}`: the servers of known capacity. Returns how
+/// long the queueing server holds the answer.
+fn capacity(arg: &str, sh: &Shared, out: &mut Vec<u8>, close: bool) -> Option<Duration> {
+    let text = "text/plain";
+    let (kind, rate) = arg.split_once('/').unwrap_or((arg, ""));
+    match (kind, rate.parse::<u64>()) {
+        ("queue", Ok(r)) if r > 0 => {
+            write_response(out, 200, text, b"ok\n", close);
+            return Some(sh.limits.queue(r, std::time::Instant::now()));
+        }
+        ("refuse", Ok(r)) if r > 0 => {
+            if sh.limits.admit(r, std::time::Instant::now()) {
+                write_response(out, 200, text, b"ok\n", close);
+            } else {
+                write_response(out, 503, text, b"over capacity\n", close);
+            }
+        }
+        _ => write_response(out, 400, text, b"use /capacity/queue/{rate} or /capacity/refuse/{rate}\n", close),
+    }
+    None
+}
+
+/// `GET /api/{name}[?delay=MS]`: a small JSON page, cached four times in five (`X-Cache`).
+fn page(r: &Req<'_>, query: &str, arg: &str, sh: &Shared, out: &mut Vec<u8>, close: bool) -> After {
+    let (text, mut after) = ("text/plain", After { delay: None, close });
+    if !matches!(r.method, "GET" | "HEAD") {
+        return method_not_allowed(out, "GET, HEAD", close);
+    }
+    let delay = match query_param(query, "delay") {
+        None => None,
+        Some(v) => match parse_ms(v) {
+            Some(ms) => Some(Duration::from_millis(ms)),
+            None => {
+                write_response(out, 400, text, b"delay is in ms, at most 600000\n", close);
+                return after;
+            }
+        },
+    };
+    // Four hits, then a miss: exactly 80% over any five consecutive answers.
+    let n = sh.cache_seq.fetch_add(1, Ordering::Relaxed);
+    let cache = if n % 5 == 4 { "MISS" } else { "HIT" };
+    let name = serde_json::to_string(arg).unwrap_or_else(|_| "\"\"".into());
+    let body = format!("{{\"name\":{name},\"ok\":true}}");
+    write_head(out, 200, "application/json", &[("X-Cache", cache)], body.len(), close);
+    out.extend_from_slice(body.as_bytes());
+    after.delay = delay;
+    after
+}
+
+/// `/auth/login`, `/escrows` and `/escrows/{id}`: the stateful API, its misuse counted.
+fn account(route: Route, r: &Req<'_>, arg: &str, sh: &Shared, out: &mut Vec<u8>, close: bool) -> After {
+    let reply = match api(route, r, arg, sh) {
+        Ok(reply) => reply,
+        Err(allow) => return method_not_allowed(out, allow, close),
+    };
+    if matches!(reply.0, 401 | 403 | 404) {
+        sh.counters.add_misuse();
+    }
+    let extra: &[(&str, &str)] = if reply.0 == 401 { &[("WWW-Authenticate", "Bearer")] } else { &[] };
+    write_head(out, reply.0, "application/json", extra, reply.1.as_ref().len(), close);
+    out.extend_from_slice(reply.1.as_ref());
+    After { delay: None, close }
 }
 
 /// The stateful API; `Err(allowed methods)` for a method the route does not take.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::util::nginx::Nginx;
 use crate::util::{self, Outcome, Response, Server, TempDir, TestTarget, assert_refused_before_sending};
 
-/// The bound on one search.
+/// The longest one search may take here (a user waits for an answer in under a minute).
 const SEARCH_LIMIT: Duration = Duration::from_secs(50);
 
 fn capacity(target: &str, args: &[&str]) -> Outcome {

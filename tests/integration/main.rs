@@ -12,6 +12,8 @@
 //! - [`live`]: live outputs: remote write into a real Prometheus, the dashboard in headless Chromium.
 //! - [`monitor`]: the service's own series (node_exporter, Prometheus, an in-process exporter).
 //! - [`paths`]: request-targets on the wire, for every way a step writes its path, and redirects.
+//! - [`hostile`]: broken and hostile servers: every failure a named error kind, the run goes on.
+//! - [`tls`]: HTTPS against an in-process rustls server: trust, SNI, ALPN, versions, client certs.
 
 mod bench;
 mod capacity;

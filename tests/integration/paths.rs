@@ -119,12 +119,18 @@ fn a_hole_in_a_urls_host_or_port_is_refused() {
     let (server, seen) = recording();
     let h = server.addr().ip().to_string();
     let dir = TempDir::new("paths-host-hole");
-    for request in [format!("GET http://{h}:{{{{vu}}}}/x"), "GET http://{{vu}}/x".to_string()] {
+    // A hole before `://` panicked (the check sliced backwards) and exited 101.
+    for request in [
+        format!("GET http://{h}:{{{{vu}}}}/x"),
+        "GET http://{{vu}}/x".to_string(),
+        format!("GET {{{{vu}}}}://{h}/x"),
+        format!("GET http{{{{vu}}}}://{h}/x"),
+    ] {
         let file = dir.write("hole.toml", &journey(&server.url(""), &[("bad", request.clone())]));
         let out = util::scenario(&file, &["-t", "1"]);
         util::assert_refused_before_sending(&server, &out, &request);
         assert!(out.stderr.contains("hole.toml:"), "{request}: {}", out.stderr);
-        assert!(out.stderr.contains("host or port"), "{request}: {}", out.stderr);
+        assert!(out.stderr.contains("scheme, host or port"), "{request}: {}", out.stderr);
     }
     assert!(seen.lock().unwrap().is_empty());
 }

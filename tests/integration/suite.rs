@@ -1,4 +1,4 @@
-//! Scenario files that carry a real suite (issue 10): HTTPS targets in `run`, `{{env.NAME}}` and
+//! Scenario files that carry a real suite: HTTPS targets in `run`, `{{env.NAME}}` and
 //! `-e`, per-user cookie jars, redirects, step names shared by user types, step conditions, data
 //! feeder orders, fixed-iteration executors, `--vus/--duration`, a dry run without DNS, refused
 //! `--hdr-log` on saved results, and bad input named by file:line:col. Each run is the real
@@ -131,7 +131,7 @@ fn https_app(dir: &TempDir) -> (App, PathBuf) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The journey the issue asks for: HTTPS, cookies, a redirect, an API key, a shared login row
+// A real suite's journey: HTTPS, cookies, a redirect, an API key, a shared login row
 // ---------------------------------------------------------------------------------------------
 
 const JOURNEY: &str = r#"name = "suite journey"

@@ -9,7 +9,7 @@ use super::timeline::Point;
 use super::{RunResult, bar, esc, fmt_pct, lat, lat_ms, pct, rate};
 use crate::capacity::CapacityResult;
 use crate::report::result::ThresholdResult;
-use crate::rules::threshold::{Metric, Op};
+use crate::rules::threshold::{Measure, Op};
 use crate::units::group;
 
 /// One row per step: counts, latency, a bar for its share and its p95, its rate over time.
@@ -224,6 +224,7 @@ fn verdict_color(verdict: &str) -> plotters::style::RGBColor {
 /// An SLO that caps latency (`p(99) < 100ms`), as its text and its bound in ms.
 fn latency_bound(slo: &str) -> Option<(String, f64)> {
     let t = crate::rules::threshold::parse(slo).ok()?;
-    let latency = matches!(t.metric, Metric::Percentile(_) | Metric::Avg | Metric::Med | Metric::Max | Metric::Min);
+    let latency =
+        matches!(t.metric, Measure::Percentile(_) | Measure::Avg | Measure::Med | Measure::Max | Measure::Min);
     (latency && matches!(t.op, Op::Lt | Op::Le) && t.bound > 0.0).then(|| (t.expr.clone(), t.bound))
 }

@@ -184,7 +184,7 @@ fn parse_json_cond(src: &str, at: usize) -> Result<ResponseCond, ParseError> {
     if path.is_empty() {
         return cond_err(at, "expected a JSON path after `json`, as in `json $.status == \"active\"`");
     }
-    let segs = crate::rules::extract::parse_path(path).or_else(|e| cond_err(at, e))?;
+    let segs = crate::rules::extract::parse_path(path).or_else(|e| cond_err(at + e.offset, e.message))?;
     let op_at = skip_ws(src, end);
     if !src[op_at..].starts_with("==") {
         return cond_err(op_at, format!("expected `==` and a value after `json {path}`"));

@@ -8,7 +8,7 @@
 //! Metrics of your own ([`crate::rules::metric`]) are named: `cache_hit > 95%` or `cache_hit > 0.95` (a rate, in percent or
 //! as a fraction, measured in the form written), `created > 1000` (a counter), and for trends `p(95)(server_ms) < 50`,
 //! `avg(server_ms) < 20`, `min(…)`, `max(…)`, `med(…)` (`mean(…)` too), in the trend's own unit (an `ms` suffix is
-//! allowed and ignored). Any identifier that is not a built-in metric ([`is_reserved`]) names one: [`parse`] does not
+//! allowed and ignored). Any identifier that is not a built-in metric ([`words::is_reserved`]) names one: [`parse`] does not
 //! know which exist, [`parse_checked`] does; [`Threshold::measure_metric`] measures them on their [`MetricStats`].
 
 mod parse;
@@ -18,8 +18,10 @@ use hdrhistogram::Histogram;
 
 use crate::stats::metric::MetricStats;
 
+/// What a threshold measures: a latency statistic, the error or check share, the request rate or
+/// count, or a statistic of a metric of your own or a watched series.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Metric {
+pub enum Measure {
     Percentile(f64),
     Avg,
     Min,
@@ -71,7 +73,7 @@ pub enum Op {
 pub struct Threshold {
     /// The text as written (trimmed).
     pub expr: String,
-    pub metric: Metric,
+    pub metric: Measure,
     pub op: Op,
     /// Bound in the metric's reporting unit: milliseconds for latency metrics, percent for
     /// errors/checks, requests per second for rps, a count for requests; for a named metric, the
@@ -147,9 +149,9 @@ impl ThresholdResult {
     }
 }
 
-impl Metric {
+impl Measure {
     fn is_latency(&self) -> bool {
-        matches!(self, Metric::Percentile(_) | Metric::Avg | Metric::Min | Metric::Max | Metric::Med)
+        matches!(self, Measure::Percentile(_) | Measure::Avg | Measure::Min | Measure::Max | Measure::Med)
     }
 }
 
@@ -165,7 +167,7 @@ impl Threshold {
     /// `p(95)(server_ms) < 50`), or `None` for a built-in metric.
     pub fn metric_name(&self) -> Option<&str> {
         match &self.metric {
-            Metric::Custom { name, .. } => Some(name),
+            Measure::Custom { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -178,19 +180,19 @@ impl Threshold {
         let ms = |us: u64| us as f64 / 1000.0;
         match self.metric {
             _ if self.metric.is_latency() && h.is_empty() => 0.0,
-            Metric::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
-            Metric::Med => ms(h.value_at_quantile(0.5)),
-            Metric::Avg => h.mean() / 1000.0,
-            Metric::Min => ms(h.min()),
-            Metric::Max => ms(h.max()),
-            Metric::Errors if o.requests == 0 => 0.0,
-            Metric::Errors => 100.0 * o.errors as f64 / o.requests as f64,
-            Metric::Checks if o.checks == 0 => 0.0,
-            Metric::Checks => 100.0 * o.checks.saturating_sub(o.checks_failed) as f64 / o.checks as f64,
-            Metric::Rps if o.duration_s <= 0.0 => 0.0,
-            Metric::Rps => o.requests as f64 / o.duration_s,
-            Metric::Requests => o.requests as f64,
-            Metric::Custom { .. } => 0.0,
+            Measure::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
+            Measure::Med => ms(h.value_at_quantile(0.5)),
+            Measure::Avg => h.mean() / 1000.0,
+            Measure::Min => ms(h.min()),
+            Measure::Max => ms(h.max()),
+            Measure::Errors if o.requests == 0 => 0.0,
+            Measure::Errors => 100.0 * o.errors as f64 / o.requests as f64,
+            Measure::Checks if o.checks == 0 => 0.0,
+            Measure::Checks => 100.0 * o.checks.saturating_sub(o.checks_failed) as f64 / o.checks as f64,
+            Measure::Rps if o.duration_s <= 0.0 => 0.0,
+            Measure::Rps => o.requests as f64 / o.duration_s,
+            Measure::Requests => o.requests as f64,
+            Measure::Custom { .. } => 0.0,
         }
     }
 
@@ -199,7 +201,7 @@ impl Threshold {
     /// in the trend's unit. A rate of nothing and any statistic of an empty trend measure 0.
     /// `None` when the threshold is on a built-in metric, or `s` is of a kind it does not apply to.
     pub fn measure_metric(&self, s: &MetricStats) -> Option<f64> {
-        let Metric::Custom { stat, .. } = &self.metric else { return None };
+        let Measure::Custom { stat, .. } = &self.metric else { return None };
         let v = MetricStats::trend_value;
         Some(match (stat, s) {
             (Stat::Value | Stat::Percent, &MetricStats::Rate { total: 0, .. }) => 0.0,
@@ -218,7 +220,7 @@ impl Threshold {
 
     /// The value on a watched series' summary (`None`: not a threshold on a series statistic).
     pub fn measure_series(&self, s: &crate::monitor::SeriesSummary) -> Option<f64> {
-        let Metric::Custom { stat, .. } = &self.metric else { return None };
+        let Measure::Custom { stat, .. } = &self.metric else { return None };
         Some(match stat {
             Stat::Avg => s.avg,
             Stat::Min => s.min,
@@ -247,23 +249,6 @@ impl Threshold {
     pub fn judge_metric(&self, s: &MetricStats, step: Option<String>) -> ThresholdResult {
         let (value, ok) = self.evaluate_metric(s);
         self.result(value, ok, step)
-    }
-
-    /// [`Threshold::judge`] for a built-in metric, [`Threshold::judge_metric`] for a named one,
-    /// whose stats `metrics` finds by name (a name it does not find fails, measuring 0).
-    pub fn judge_with<'m>(
-        &self,
-        o: &Observed,
-        metrics: &dyn Fn(&str) -> Option<&'m MetricStats>,
-        step: Option<String>,
-    ) -> ThresholdResult {
-        match self.metric_name() {
-            None => self.judge(o, step),
-            Some(name) => match metrics(name) {
-                Some(s) => self.judge_metric(s, step),
-                None => self.result(0.0, false, step),
-            },
-        }
     }
 
     fn result(&self, value: f64, ok: bool, step: Option<String>) -> ThresholdResult {
@@ -309,21 +294,21 @@ impl Threshold {
     /// Human unit for reports: "ms", "%", "req/s", "" (a named metric: "%" when written so, else "").
     pub fn unit(&self) -> &'static str {
         match self.metric {
-            Metric::Errors | Metric::Checks => "%",
-            Metric::Rps => "req/s",
-            Metric::Requests => "",
-            Metric::Custom { stat: Stat::Percent | Stat::Growth, .. } => "%",
-            Metric::Custom { .. } => "",
+            Measure::Errors | Measure::Checks => "%",
+            Measure::Rps => "req/s",
+            Measure::Requests => "",
+            Measure::Custom { stat: Stat::Percent | Stat::Growth, .. } => "%",
+            Measure::Custom { .. } => "",
             _ => "ms",
         }
     }
 }
 
-pub use parse::{parse, parse_checked, parse_checked_with};
-pub use words::is_reserved;
+pub use parse::{parse, parse_checked};
 
 #[cfg(test)]
 mod tests {
+    use super::words::is_reserved;
     use super::*;
     use crate::rules::ParseError;
     use crate::rules::metric::Kind;
@@ -349,7 +334,7 @@ mod tests {
 
     #[test]
     fn parses_every_metric_name() {
-        use Metric::*;
+        use Measure::*;
         let names =
             ["p(95)", "p(99.9)", "P(100)", "avg", "mean", "MIN", "max", "med", "errors", "error_rate", "checks"];
         let want =
@@ -395,7 +380,7 @@ mod tests {
     #[test]
     fn whitespace_and_case_are_ignored_and_expr_is_trimmed() {
         let t = p("  P ( 99.9 )<=1.5S  ");
-        assert_eq!((t.metric, t.op, t.bound), (Metric::Percentile(99.9), Op::Le, 1500.0));
+        assert_eq!((t.metric, t.op, t.bound), (Measure::Percentile(99.9), Op::Le, 1500.0));
         assert_eq!(t.expr, "P ( 99.9 )<=1.5S");
         assert!(!t.abort_on_fail);
     }
@@ -432,7 +417,7 @@ mod tests {
             ("p(95) < 200µs extra", 15, "unexpected `extra`"), // offsets count bytes (µ is two)
         ];
         for &(s, offset, msg) in cases {
-            let got = parse_checked(s, &[]).expect_err(s); // `latency` could name a metric of [metrics]
+            let got = parse_checked(s, &[], &[]).expect_err(s); // `latency` could name a metric of [metrics]
             assert!(got.message.contains(msg), "{s:?}: message {:?} lacks {msg:?}", got.message);
             assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
             assert_eq!(got.to_string(), got.message);
@@ -526,13 +511,13 @@ mod tests {
 
     const MINE: &[(&str, Kind)] = &[("cache_hit", Kind::Rate), ("created", Kind::Counter), ("server_ms", Kind::Trend)];
 
-    fn custom(name: &str, stat: Stat) -> Metric {
-        Metric::Custom { name: name.into(), stat }
+    fn custom(name: &str, stat: Stat) -> Measure {
+        Measure::Custom { name: name.into(), stat }
     }
 
     #[test]
     fn parses_named_metrics() {
-        let cases: &[(&str, Metric, f64)] = &[
+        let cases: &[(&str, Measure, f64)] = &[
             ("cache_hit > 95%", custom("cache_hit", Stat::Percent), 95.0),
             ("cache_hit>=95.5 %", custom("cache_hit", Stat::Percent), 95.5),
             ("cache_hit > 0.95", custom("cache_hit", Stat::Value), 0.95),
@@ -552,7 +537,7 @@ mod tests {
             let t = p(src);
             assert_eq!((&t.metric, t.bound), (metric, *bound), "{src}");
             assert_eq!(t.metric_name(), Some(metric_name_of(metric)), "{src}");
-            assert_eq!(parse_checked(src, &[(metric_name_of(metric), kind_for(metric))]), Ok(t.clone()), "{src}");
+            assert_eq!(parse_checked(src, &[(metric_name_of(metric), kind_for(metric))], &[]), Ok(t.clone()), "{src}");
         }
         assert_eq!(p("cache_hit > 95%").unit(), "%");
         assert_eq!(p("cache_hit > 0.95").unit(), "");
@@ -562,22 +547,22 @@ mod tests {
         for builtin in ["p(95) < 50", "avg < 5", "max<5", "errors < 1%", "requests > 1", "rps > 1"] {
             assert_eq!(p(builtin).metric_name(), None, "{builtin}");
         }
-        assert_eq!(p("p(95) < 50").metric, Metric::Percentile(95.0), "without a name, still latency");
-        assert_eq!(p("avg < 50ms").metric, Metric::Avg);
+        assert_eq!(p("p(95) < 50").metric, Measure::Percentile(95.0), "without a name, still latency");
+        assert_eq!(p("avg < 50ms").metric, Measure::Avg);
     }
 
-    fn metric_name_of(m: &Metric) -> &str {
+    fn metric_name_of(m: &Measure) -> &str {
         match m {
-            Metric::Custom { name, .. } => name,
+            Measure::Custom { name, .. } => name,
             _ => "",
         }
     }
 
-    fn kind_for(m: &Metric) -> Kind {
+    fn kind_for(m: &Measure) -> Kind {
         match m {
-            Metric::Custom { stat: Stat::Percent, .. } => Kind::Rate,
-            Metric::Custom { stat: Stat::Value, name, .. } if name == "cache_hit" => Kind::Rate,
-            Metric::Custom { stat: Stat::Value, .. } => Kind::Counter,
+            Measure::Custom { stat: Stat::Percent, .. } => Kind::Rate,
+            Measure::Custom { stat: Stat::Value, name, .. } if name == "cache_hit" => Kind::Rate,
+            Measure::Custom { stat: Stat::Value, .. } => Kind::Counter,
             _ => Kind::Trend,
         }
     }
@@ -633,11 +618,11 @@ mod tests {
             ("server_ms < 5ms", 13, "unit `ms` does not apply to server_ms"),
         ];
         for &(s, offset, msg) in cases {
-            let got = parse_checked(s, MINE).expect_err(s);
+            let got = parse_checked(s, MINE, &[]).expect_err(s);
             assert!(got.message.contains(msg), "{s:?}: message {:?} lacks {msg:?}", got.message);
             assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
         }
-        assert!(parse_checked("x > 1", &[]).unwrap_err().message.ends_with("or a metric defined in [metrics])"));
+        assert!(parse_checked("x > 1", &[], &[]).unwrap_err().message.ends_with("or a metric defined in [metrics])"));
         for ok in [
             "cache_hit > 95%",
             "cache_hit > 0.95",
@@ -646,12 +631,12 @@ mod tests {
             "created >= 0.5",
             "max(server_ms) < 9",
         ] {
-            assert!(parse_checked(ok, MINE).is_ok(), "{ok}");
+            assert!(parse_checked(ok, MINE, &[]).is_ok(), "{ok}");
         }
         for builtin in ["p(95) < 200ms", "errors < 1%", "rps > 5", "checks > 99%"] {
-            assert_eq!(parse_checked(builtin, &[]), parse(builtin), "{builtin}");
+            assert_eq!(parse_checked(builtin, &[], &[]), parse(builtin), "{builtin}");
         }
-        assert_eq!(parse_checked("p(95 < 1", MINE).unwrap_err().offset, 5, "parse errors first");
+        assert_eq!(parse_checked("p(95 < 1", MINE, &[]).unwrap_err().offset, 5, "parse errors first");
     }
 
     #[test]
@@ -724,12 +709,7 @@ mod tests {
         let o = obs(&h, 1000, 10, 0, 0);
         let hits = MetricStats::Rate { hits: 975, total: 1000 };
         let t = trend((1..=100).map(|v| f64::from(v) / 100.0)); // exact: up to 2.048 at three decimals
-        let stats = |name: &str| match name {
-            "cache_hit" => Some(&hits),
-            "server_ms" => Some(&t),
-            _ => None,
-        };
-        let r = p("cache_hit > 95%").judge_with(&o, &stats, Some("authorize".into()));
+        let r = p("cache_hit > 95%").judge_metric(&hits, Some("authorize".into()));
         assert_eq!(
             r,
             ThresholdResult {
@@ -743,12 +723,10 @@ mod tests {
                 level: None,
             }
         );
-        let r = p("avg(server_ms) < 0.5").judge_with(&o, &stats, None);
+        let r = p("avg(server_ms) < 0.5").judge_metric(&t, None);
         assert_eq!((r.value, r.ok, r.unit.as_str()), (0.505, false, ""));
-        let r = p("errors < 2%").judge_with(&o, &stats, None);
+        let r = p("errors < 2%").judge(&o, None);
         assert_eq!((r.value, r.ok, r.unit.as_str()), (1.0, true, "%"), "a built-in metric: measured on `o`");
-        let r = p("nowhere > 1").judge_with(&o, &stats, None);
-        assert_eq!((r.value, r.ok), (0.0, false), "a name without stats fails");
         assert_eq!(p("cache_hit > 95%").evaluate(&o), (0.0, false), "not measured on the latency stats");
         assert_eq!(p("cache_hit > 95%").measure(&o), 0.0);
         assert!(!p("cache_hit > 95%").judge(&o, None).ok);

@@ -3,7 +3,7 @@
 //! checked against the file's `[metrics]` and watched series.
 
 use super::words::near_miss;
-use super::{Metric, Op, Stat, Threshold};
+use super::{Measure, Op, Stat, Threshold};
 use crate::rules::ParseError;
 use crate::rules::metric::Kind;
 
@@ -61,20 +61,15 @@ fn parse_located(expr: &str) -> Result<(Threshold, Spans), ParseError> {
 /// [`parse`], then check a named metric against the metrics there are (`metrics`: each name and
 /// its kind): it must exist, and the form must fit its kind (`name > 95%` or `name > 0.95` for a
 /// rate, `name > 1000` for a counter, `p(95)(name) < 50` and the other statistics for a trend).
-pub fn parse_checked(expr: &str, metrics: &[(&str, Kind)]) -> Result<Threshold, ParseError> {
-    parse_checked_with(expr, metrics, &[])
-}
-
-/// [`parse_checked`], where `series` also names the watched series (`[monitor]`): thresholds on
-/// them are `avg(NAME)`, `min(NAME)`, `max(NAME)`, `last(NAME)` or `growth(NAME)`.
-pub fn parse_checked_with(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ParseError> {
+/// `series` names the watched series (`[monitor]`): thresholds on them are `avg(NAME)`, `min(NAME)`, `max(NAME)`, `last(NAME)` or `growth(NAME)`.
+pub fn parse_checked(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ParseError> {
     check_named(expr, metrics, series).map_err(|e| in_bytes(expr, e))
 }
 
-/// [`parse_checked_with`], with character offsets.
+/// [`parse_checked`], with character offsets.
 fn check_named(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ParseError> {
     let (t, at) = parse_located(expr)?;
-    let Metric::Custom { name, stat } = &t.metric else { return Ok(t) };
+    let Measure::Custom { name, stat } = &t.metric else { return Ok(t) };
     if series.contains(&name.as_str()) {
         return match stat {
             Stat::Avg | Stat::Min | Stat::Max | Stat::Last | Stat::Growth => Ok(t),
@@ -165,24 +160,24 @@ impl Parser {
         n
     }
 
-    fn metric(&mut self) -> Result<Metric, ParseError> {
+    fn metric(&mut self) -> Result<Measure, ParseError> {
         let a = self.i;
         let word = self.take_while(|c| c.is_alphanumeric() || c == '_' || c == '.');
         Ok(match word.to_lowercase().as_str() {
             "p" => {
                 let p = self.percentile()?;
-                return self.of_trend(Metric::Percentile(p), Stat::Percentile(p));
+                return self.of_trend(Measure::Percentile(p), Stat::Percentile(p));
             }
-            "avg" | "mean" => return self.of_trend(Metric::Avg, Stat::Avg),
-            "min" => return self.of_trend(Metric::Min, Stat::Min),
-            "max" => return self.of_trend(Metric::Max, Stat::Max),
-            "med" => return self.of_trend(Metric::Med, Stat::Med),
+            "avg" | "mean" => return self.of_trend(Measure::Avg, Stat::Avg),
+            "min" => return self.of_trend(Measure::Min, Stat::Min),
+            "max" => return self.of_trend(Measure::Max, Stat::Max),
+            "med" => return self.of_trend(Measure::Med, Stat::Med),
             "last" => return self.of_series(&word, Stat::Last),
             "growth" => return self.of_series(&word, Stat::Growth),
-            "errors" | "error_rate" => Metric::Errors,
-            "checks" => Metric::Checks,
-            "rps" => Metric::Rps,
-            "requests" => Metric::Requests,
+            "errors" | "error_rate" => Measure::Errors,
+            "checks" => Measure::Checks,
+            "rps" => Measure::Rps,
+            "requests" => Measure::Requests,
             "" => return Err(err(a, format!("expected a metric ({METRICS}), found `{}`", self.text(a, a + 1)))),
             lower => {
                 if let Some(hint) = near_miss(lower) {
@@ -205,13 +200,13 @@ impl Parser {
                 }
                 self.i = after;
                 self.name_at = a;
-                Metric::Custom { name: word, stat: Stat::Value }
+                Measure::Custom { name: word, stat: Stat::Value }
             }
         })
     }
 
     /// After a latency metric: `(name)` makes it the statistic of a named trend.
-    fn of_trend(&mut self, latency: Metric, stat: Stat) -> Result<Metric, ParseError> {
+    fn of_trend(&mut self, latency: Measure, stat: Stat) -> Result<Measure, ParseError> {
         let after = self.i;
         self.ws();
         if self.peek() != Some('(') {
@@ -231,11 +226,11 @@ impl Parser {
         }
         self.i += 1;
         self.name_at = a;
-        Ok(Metric::Custom { name, stat })
+        Ok(Measure::Custom { name, stat })
     }
 
     /// After `last` or `growth`: `(name)`, a watched series.
-    fn of_series(&mut self, word: &str, stat: Stat) -> Result<Metric, ParseError> {
+    fn of_series(&mut self, word: &str, stat: Stat) -> Result<Measure, ParseError> {
         let a = self.i;
         let after = self.i;
         self.ws();
@@ -243,8 +238,8 @@ impl Parser {
             return Err(err(a, format!("`{word}` takes a watched series: write {word}(NAME), e.g. {word}(api_rss)")));
         }
         self.i = after;
-        match self.of_trend(Metric::Max, stat)? {
-            m @ Metric::Custom { .. } => Ok(m),
+        match self.of_trend(Measure::Max, stat)? {
+            m @ Measure::Custom { .. } => Ok(m),
             _ => Err(err(a, format!("write {word}(NAME)"))),
         }
     }
@@ -288,7 +283,7 @@ impl Parser {
 
     /// NUMBER [unit], converted to the metric's reporting unit (a named metric's `%` makes it
     /// [`Stat::Percent`]).
-    fn value(&mut self, metric: &mut Metric, name: &str) -> Result<f64, ParseError> {
+    fn value(&mut self, metric: &mut Measure, name: &str) -> Result<f64, ParseError> {
         let a = self.i;
         let Some(n) = self.number() else {
             let found = if self.eof() { "nothing".into() } else { format!("`{}`", self.text(a, self.cs.len())) };
@@ -305,7 +300,7 @@ impl Parser {
         let unit_err = |what: String| Err(err(ua, format!("`{w}`: {what}")));
         let range_err = |what: String| Err(err(a, format!("`{w}`: {what}")));
         match metric {
-            Metric::Custom { stat: stat @ (Stat::Value | Stat::Percent), .. } => match unit.as_str() {
+            Measure::Custom { stat: stat @ (Stat::Value | Stat::Percent), .. } => match unit.as_str() {
                 "" if n < 0.0 => range_err(format!("{name} cannot be negative")),
                 "" => Ok(n),
                 "%" if (0.0..=100.0).contains(&n) => {
@@ -318,12 +313,12 @@ impl Parser {
                      a counter a plain number"
                 )),
             },
-            Metric::Custom { stat: Stat::Growth, .. } => match unit.as_str() {
+            Measure::Custom { stat: Stat::Growth, .. } => match unit.as_str() {
                 "%" => Ok(n),
                 "" => Ok(n * 100.0),
                 _ => unit_err(format!("growth is a percentage (10%) or a fraction (0.1), not `{unit}`")),
             },
-            Metric::Custom { .. } => match unit.to_lowercase().as_str() {
+            Measure::Custom { .. } => match unit.to_lowercase().as_str() {
                 "" | "ms" if n < 0.0 => range_err(format!("{name} cannot be negative")),
                 "" | "ms" => Ok(n),
                 _ => unit_err(format!(
@@ -348,7 +343,7 @@ impl Parser {
                     Ok(n * scale)
                 }
             }
-            Metric::Errors | Metric::Checks => {
+            Measure::Errors | Measure::Checks => {
                 let pct = match unit.as_str() {
                     "%" => n,
                     "" => n * 100.0,
