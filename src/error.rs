@@ -18,7 +18,8 @@ pub enum ErrorKind {
     Closed,
     /// Any other I/O error while reading or writing.
     Io,
-    /// The response was not valid HTTP/1.x (bad status line, headers, framing, too large).
+    /// The response was not valid HTTP/1.x (bad status line, headers, framing, too large), or
+    /// the server broke HTTP/2 (a frame too large, a bad HPACK block, a protocol error).
     Parse,
     /// A complete response whose status is 4xx or 5xx, where the step does not `expect` a
     /// status (a status that fails an `expect` is a `check` error).
@@ -31,10 +32,13 @@ pub enum ErrorKind {
     Cookie,
     /// A redirect could not be followed: more hops than allowed, or a bad `Location`.
     Redirect,
+    /// The server reset the HTTP/2 stream (RST_STREAM), or refused it twice; the error code is
+    /// in the reason.
+    H2Reset,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
     pub const ALL: [ErrorKind; Self::COUNT] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
@@ -48,6 +52,7 @@ impl ErrorKind {
         ErrorKind::Extract,
         ErrorKind::Cookie,
         ErrorKind::Redirect,
+        ErrorKind::H2Reset,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +69,7 @@ impl ErrorKind {
             ErrorKind::Extract => "extract",
             ErrorKind::Cookie => "cookie",
             ErrorKind::Redirect => "redirect",
+            ErrorKind::H2Reset => "h2_reset",
         }
     }
 

@@ -17,6 +17,15 @@ import sys
 CASES = {"url": "one URL, nginx", "fast": "journey, no think", "many": "journey, thinking"}
 
 
+def label(case):
+    """A case's name in the table: the fixed ones, and HTTP/2 ones such as h2c-10x10 (connections x
+    streams per connection, against nginx)."""
+    if case in CASES:
+        return CASES[case]
+    proto, _, shape = case.partition("-")
+    return f"h2c {shape}, nginx" if proto == "h2c" else f"h2/TLS {shape} nginx"
+
+
 def num(pattern, text, cast=float, default=None):
     m = re.search(pattern, text)
     return cast(m.group(1)) if m else default
@@ -41,7 +50,7 @@ def parse(tool, case, secs, out, result):
         d = json.load(open(result))
         t, io = d["totals"], d.get("generator", {}).get("io", "io_uring")
         n = t["requests"]
-        rps = t["rps"] if case == "url" else n / secs
+        rps = n / secs if case in ("fast", "many") else t["rps"]
         return n, rps, t["latency_us"]["p95"] / 1000, t["errors"], "" if io == "io_uring" else f"I/O path: {io}"
     if tool == "k6":
         m = json.load(open(result))["metrics"]
@@ -79,7 +88,7 @@ HEAD = f"{'case':18s} {'tool':9s} {'users':>6s} {'req/s':>9s} {'CPU µs/req':>10
 def line(r):
     p95 = f"{r['p95']:8.2f}" if r["p95"] is not None else f"{'—':>8s}"
     err = f"{r['errors']:7d}" + ("!" if r["errors"] > 0.01 * r["requests"] else "")
-    s = (f"{CASES[r['case']]:18s} {r['tool']:9s} {r['users']:6d} {r['rps']:9.0f} {r['cpu']:10.2f} {p95} "
+    s = (f"{label(r['case']):18s} {r['tool']:9s} {r['users']:6d} {r['rps']:9.0f} {r['cpu']:10.2f} {p95} "
          f"{r['rss']:8.1f} {err} {r['wall']:6.1f}")
     return s + (f"  {r['note']}" if r["note"] else "")
 
@@ -95,13 +104,13 @@ def table(rows):
         return
     print("stampede / peer (throughput: above 1 = stampede faster; CPU per request, memory, p95: below 1 = stampede uses less)")
     print(f"{'case':18s} {'peer':9s} {'throughput':>10s} {'CPU/req':>9s} {'memory':>8s} {'p95':>8s}")
-    for case in CASES:
+    for case in dict.fromkeys(r["case"] for r in rs):
         s = next((r for r in rs if r["case"] == case and r["tool"] == "stampede"), None)
         if not s:
             continue
         for p in (r for r in rs if r["case"] == case and r["tool"] != "stampede"):
             x = lambda a, b: f"x{a / b:.3g}" if a is not None and b else "—"
-            print(f"{CASES[case]:18s} {p['tool']:9s} {x(s['rps'], p['rps']):>10s} {x(s['cpu'], p['cpu']):>9s} "
+            print(f"{label(case):18s} {p['tool']:9s} {x(s['rps'], p['rps']):>10s} {x(s['cpu'], p['cpu']):>9s} "
                   f"{x(s['rss'], p['rss']):>8s} {x(s['p95'], p['p95']):>8s}")
 
 

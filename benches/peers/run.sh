@@ -2,7 +2,8 @@
 # stampede beside its peers, on this machine, every generator pinned to one core and the server to
 # another (see README.md beside this file):
 #   1. one URL against one nginx worker: stampede bench vs wrk and h2load (h2load when installed),
-#      CONNS connections flat out;
+#      CONNS connections flat out; then over HTTP/2 (h2c, and h2 over TLS) vs h2load, for each
+#      CONNSxSTREAMS shape of H2_SHAPES;
 #   2. one journey (login -> token, create an escrow -> id, read it back by id) against
 #      `stampede target`: stampede run vs k6 and Locust, CONNS users flat out (no think time), then
 #      USERS users thinking THINK_MIN..THINK_MAX seconds after each step.
@@ -12,6 +13,7 @@
 #   usage (from the project root): benches/peers/run.sh
 #   env: DURATION=15 (s, each flat-out run)  MANY_DURATION=20 (s, each thinking run)
 #        CONNS=100 (users or connections flat out)  USERS=10000 (thinking users)
+#        H2_SHAPES="10x10 100x1" (HTTP/2: connections x streams per connection)  SKIP_H2=1
 #        THINK_MIN=1 THINK_MAX=3 (s)  GEN_CPU=0 SERVER_CPU=1  BIN=target/release/stampede
 #        IO=epoll (stampede's I/O path: auto, uring or epoll; default auto)
 #        SKIP_URL=1 SKIP_JOURNEY=1 SKIP_FAST=1 SKIP_MANY=1 (parts)  SKIP_WRK=1 SKIP_H2LOAD=1
@@ -159,7 +161,9 @@ say "durations: flat out $DURATION s, thinking $MANY_DURATION s; open files: $NO
 # ---- 1. one URL against one nginx worker --------------------------------------------------------
 if ! skip SKIP_URL && [[ -n $NGINX ]]; then
   say; say "== one URL against one nginx worker (CPU $SERVER_CPU), $CONNS connections, $DURATION s each"
-  PORT=$(free_port) MASK=1
+  PORT=$(free_port) H2CPORT=$(free_port) H2PORT=$(free_port) MASK=1
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/key.pem" -out "$W/cert.pem" -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null || die "openssl could not make a test certificate"
   for ((i = 0; i < SERVER_CPU; i++)); do MASK+=0; done
   mkdir -p "$W/nginx-tmp"
   cat >"$W/nginx.conf" <<CONF
@@ -168,13 +172,28 @@ events { worker_connections 19000; use epoll; multi_accept on; }
 http { access_log off; keepalive_requests 1000000000; keepalive_timeout 300s;
   client_body_temp_path $W/nginx-tmp/body; proxy_temp_path $W/nginx-tmp/proxy; fastcgi_temp_path $W/nginx-tmp/fastcgi;
   uwsgi_temp_path $W/nginx-tmp/uwsgi; scgi_temp_path $W/nginx-tmp/scgi;
-  server { listen 127.0.0.1:$PORT backlog=65535; location / { return 200 "hello world\n"; } } }
+  server { listen 127.0.0.1:$PORT backlog=65535; listen 127.0.0.1:$H2CPORT http2 backlog=65535;
+    listen 127.0.0.1:$H2PORT ssl http2 backlog=65535; ssl_certificate $W/cert.pem; ssl_certificate_key $W/key.pem;
+    http2_max_concurrent_streams 256; location / { return 200 "hello world\n"; } } }
 CONF
   if taskset -c "$SERVER_CPU" "$NGINX" -e "$W/nginx-error.log" -p "$W" -c "$W/nginx.conf" >"$W/nginx.out" 2>&1 && NGINX_UP=1 && wait_port "$PORT"; then
     URL=http://127.0.0.1:$PORT/
     [[ -n $WRK ]] && measure wrk url "$CONNS" "$DURATION" "" "$WRK" -t1 -c"$CONNS" -d"${DURATION}s" -s "$HERE/p95.lua" "$URL"
     [[ -n $H2LOAD ]] && measure h2load url "$CONNS" "$DURATION" "" "$H2LOAD" --h1 -t1 -c"$CONNS" -D "$DURATION" "$URL"
     measure stampede url "$CONNS" "$DURATION" "$W/url.json" "$BIN" bench --io "$IO" -q -t 1 -c "$CONNS" -d "${DURATION}s" --json "$W/url.json" "$URL"
+    if ! skip SKIP_H2 && [[ -n $H2LOAD ]]; then
+      for shape in ${H2_SHAPES:-10x10 100x1}; do
+        c=${shape%x*} m=${shape#*x}
+        for proto in h2c h2; do
+          u=http://127.0.0.1:$H2CPORT/ tls=()
+          [[ $proto == h2 ]] && u=https://localhost:$H2PORT/ tls=(--cacert "$W/cert.pem")
+          say; say "== HTTP/2 ($proto) against the same nginx: $c connections x $m streams, $DURATION s each"
+          measure h2load "$proto-$shape" $((c * m)) "$DURATION" "" "$H2LOAD" -t1 -c"$c" -m"$m" -D "$DURATION" "$u"
+          measure stampede "$proto-$shape" $((c * m)) "$DURATION" "$W/h2.json" "$BIN" bench --io "$IO" -q -t 1 -c "$c" \
+            --streams "$m" --http 2 "${tls[@]}" -d "${DURATION}s" --json "$W/h2.json" "$u"
+        done
+      done
+    fi
     kill "$(cat "$W/nginx.pid")" 2>/dev/null; NGINX_UP=
   else
     say "nginx did not start; the one-URL part is skipped:"; cat "$W/nginx.out" "$W/nginx-error.log" 2>/dev/null | tail -n 5 | sed 's/^/   | /'

@@ -36,6 +36,8 @@ fn base_plan(args: &CapacityArgs, io: crate::plan::io::IoDecision) -> Result<Arc
             duration: args.step_duration,
             workers: args.workers,
             rate: Some(args.start),
+            streams: 1,
+            http: args.http.clone(),
             request: args.request.clone(),
             out: Default::default(),
             live: Default::default(),
@@ -50,6 +52,9 @@ fn base_plan(args: &CapacityArgs, io: crate::plan::io::IoDecision) -> Result<Arc
     };
     plan.command = "capacity".into();
     plan.thresholds.clear();
+    if let Some(h) = args.http.http {
+        plan.http = h;
+    }
     // --monitor replaces the file's [monitor].
     if let Some(m) = args.monitor.plan()? {
         plan.monitor = Some(Arc::new(m));

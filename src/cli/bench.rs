@@ -13,6 +13,9 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
     if args.connections == 0 {
         return Err(bad("--connections must be at least 1".into()));
     }
+    if args.streams == 0 || args.streams > 10_000 {
+        return Err(bad(format!("--streams must be between 1 and 10000, not {}", args.streams)));
+    }
     if args.duration.is_zero() {
         return Err(bad("--duration must be longer than 0s".into()));
     }
@@ -65,20 +68,24 @@ pub fn plan(args: &BenchArgs) -> Result<Plan, PlanError> {
     };
     let step =
         Step::fixed(format!("{method} {}", target.path), build_request(&spec), spec.is_head(), args.request.timeout);
+    // With --streams N, N users share each connection: one request in flight each.
+    let users = args.connections * args.streams;
     let load = match args.rate {
         Some(rate) => Load::Open {
             rate: Curve::constant(rate, args.duration),
-            pre_allocated: args.connections,
-            max_users: args.connections,
+            pre_allocated: users,
+            max_users: users,
             overflow: Overflow::Queue,
         },
-        None => Load::Closed { users: Curve::constant(args.connections as f64, args.duration) },
+        None => Load::Closed { users: Curve::constant(users as f64, args.duration) },
     };
     let mut plan = Plan::single("bench", target, step, load);
     plan.connect_timeout = args.request.connect_timeout;
     plan.max_head = args.request.max_header_bytes;
     plan.shard = shard;
     plan.no_keepalive = args.request.no_keepalive;
+    plan.http = args.http.http.unwrap_or_default();
+    plan.streams = args.streams;
     plan.monitor = args.monitor.plan()?.map(std::sync::Arc::new);
     Ok(plan)
 }

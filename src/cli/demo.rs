@@ -20,12 +20,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let target = TestServer::start("127.0.0.1:0".parse().expect("literal address"), 1)
         .context("cannot start the built-in target")?;
     println!("built-in target on {}; running scenarios/demo.toml against it\n", target.url());
-    let plan = scenario::compile(
+    let mut plan = scenario::compile(
         SCENARIO,
         Path::new("scenarios/demo.toml"),
         &Overrides { target: Some(target.url()), ..Overrides::default() },
-    )?
-    .finish(&Finish { workers: Some(args.workers), io, ..Finish::default() })?;
+    )?;
+    if let Some(h) = args.http.http {
+        plan.http = h;
+    }
+    let plan = plan.finish(&Finish { workers: Some(args.workers), io, ..Finish::default() })?;
     let outcome =
         execute::run_plan(plan, &execute::Output { files: args.out, quiet: args.quiet, start_at: None, live });
     let c = &target.counters;

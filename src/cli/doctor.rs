@@ -60,7 +60,10 @@ impl Check {
 pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
     let n = args.connections.max(1);
     let facts = Facts::gather(n);
-    let checks = checks(&facts);
+    let mut checks = checks(&facts);
+    if let Some(url) = &args.url {
+        checks.push(http_versions(url));
+    }
     println!(
         "stampede doctor: this box for {n} connections to one target address \
          (kernel {}, {} CPUs usable)\n",
@@ -83,6 +86,54 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
         u8::from(fails > 0)
     );
     Ok(if fails > 0 { Outcome::ThresholdsFailed } else { Outcome::Ok })
+}
+
+/// What the server at `url` speaks: the protocol it picks in ALPN over TLS (offered h2 and
+/// http/1.1, its certificate not judged here), or whether it answers h2 with prior knowledge.
+fn http_versions(url: &str) -> Check {
+    use crate::http::h2::probe;
+    const NAME: &str = "http versions";
+    let timeout = std::time::Duration::from_secs(3);
+    let mut target = match crate::plan::Target::parse(url) {
+        Ok(t) => t,
+        Err(e) => return Check::fail(NAME, e.to_string(), "give an http:// or https:// URL"),
+    };
+    if let Err(e) = target.resolve() {
+        return Check::fail(NAME, e.to_string(), "check the host name");
+    }
+    if !target.tls {
+        return match probe::h2c(&target.addrs, timeout) {
+            Ok(true) => Check::ok(NAME, format!("{url}: answers HTTP/2 with prior knowledge (h2c): --http 2 works")),
+            Ok(false) => Check::warn(
+                NAME,
+                format!("{url}: HTTP/1.1 only (no answer to h2 with prior knowledge)"),
+                "plain http:// speaks HTTP/1.1 unless --http 2; this server would refuse it",
+            ),
+            Err(e) => Check::fail(NAME, format!("{url}: cannot connect: {e}"), "is the server up?"),
+        };
+    }
+    let options = crate::tls::TlsOptions { insecure: true, ..Default::default() };
+    let config = match crate::tls::client_config(&options) {
+        Ok(c) => c,
+        Err(e) => return Check::fail(NAME, e.to_string(), ""),
+    };
+    let mut config = (*config).clone();
+    config.alpn_protocols = crate::http::version::Http::Auto.alpn();
+    let name = match crate::tls::server_name(&target.host) {
+        Ok(n) => n,
+        Err(e) => return Check::fail(NAME, e.to_string(), ""),
+    };
+    match probe::alpn(&target.addrs, name, std::sync::Arc::new(config), timeout) {
+        Ok(Some(p)) if p == "h2" => {
+            Check::ok(NAME, format!("{url}: ALPN picks h2 of h2, http/1.1: --http auto speaks h2"))
+        }
+        Ok(picked) => Check::warn(
+            NAME,
+            format!("{url}: ALPN picks {} of h2, http/1.1", picked.as_deref().unwrap_or("nothing")),
+            "--http auto speaks HTTP/1.1 here, and --http 2 (or --streams) is refused before any load",
+        ),
+        Err(e) => Check::fail(NAME, format!("{url}: {e}"), "is the server up, and does it speak TLS?"),
+    }
 }
 
 /// Everything the checks look at, read once.

@@ -89,6 +89,11 @@ pub struct BenchArgs {
     /// from each request's intended start
     #[arg(short = 'R', long)]
     pub rate: Option<f64>,
+    /// HTTP/2: up to N requests in flight on each connection (like h2load's -m); needs h2
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub streams: usize,
+    #[command(flatten)]
+    pub http: HttpArgs,
     #[command(flatten)]
     pub request: RequestArgs,
     #[command(flatten)]
@@ -145,6 +150,8 @@ pub struct CapacityArgs {
     #[arg(long = "base-url", value_name = "URL")]
     pub base_url: Option<String>,
     #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
     pub request: RequestArgs,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -157,6 +164,20 @@ pub struct CapacityArgs {
     /// No live view
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// Which HTTP to speak: `bench`, `run`, `capacity`, `demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HttpArgs {
+    /// HTTP version: over TLS offer h2 and http/1.1 and speak what the server picks, plain
+    /// http:// stays HTTP/1.1 (auto); HTTP/1.1 only (1.1); h2 only, with prior knowledge (h2c)
+    /// over plain http:// (2) [default: auto, or the scenario's `http`]
+    #[arg(long, value_name = "auto|1.1|2", value_parser = http_arg)]
+    pub http: Option<crate::http::version::Http>,
+}
+
+fn http_arg(s: &str) -> Result<crate::http::version::Http, String> {
+    crate::http::version::Http::parse(s)
 }
 
 /// The I/O path: `bench`, `run`, `capacity`, `demo`.
@@ -396,6 +417,12 @@ pub struct RunArgs {
     #[arg(short = 't', long = "threads")]
     pub workers: Option<usize>,
     #[command(flatten)]
+    pub http: HttpArgs,
+    /// Users of every scenario share N connections per worker and host, as HTTP/2 streams
+    /// (replaces each scenario's `connections`)
+    #[arg(long, value_name = "N")]
+    pub connections: Option<usize>,
+    #[command(flatten)]
     pub out: OutputArgs,
     #[command(flatten)]
     pub live: LiveArgs,
@@ -437,6 +464,8 @@ pub struct DemoArgs {
     /// Worker threads for the load (the built-in target takes one more)
     #[arg(short = 't', long = "threads", default_value_t = 1)]
     pub workers: usize,
+    #[command(flatten)]
+    pub http: HttpArgs,
     #[command(flatten)]
     pub out: OutputArgs,
     #[command(flatten)]
@@ -481,6 +510,9 @@ pub struct CompareArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
+    /// A URL to ask which HTTP versions it speaks (ALPN over TLS, h2 with prior knowledge over
+    /// plain http://)
+    pub url: Option<String>,
     /// Connections you intend to open (checked against file descriptors and local ports)
     #[arg(short = 'c', long = "connections", default_value_t = 10_000)]
     pub connections: usize,

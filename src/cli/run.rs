@@ -20,6 +20,15 @@ pub fn compile(args: &RunArgs) -> Result<Plan, PlanError> {
     if let Some(s) = &args.boxes.shard {
         plan.shard = Shard::parse(s).map_err(|e| PlanError::Invalid(format!("--shard {e}")))?;
     }
+    if let Some(h) = args.http.http {
+        plan.http = h;
+    }
+    if let Some(n) = args.connections {
+        if n == 0 || n > 100_000 {
+            return Err(PlanError::Invalid(format!("--connections must be between 1 and 100000, not {n}")));
+        }
+        plan.scenarios.iter_mut().for_each(|s| s.connections = Some(n));
+    }
     Ok(plan)
 }
 

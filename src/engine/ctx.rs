@@ -10,6 +10,7 @@ use compio::runtime::JoinHandle;
 
 use super::arrivals::Arrivals;
 use super::conn::Net;
+use super::h2::pool::Pool;
 use super::timeouts::Timeouts;
 use crate::feeder::Feeder;
 use crate::plan::Plan;
@@ -119,6 +120,8 @@ pub(super) struct Ctx {
     pub cpu_mark: Cell<Duration>,
     /// This thread's run-queue wait at the last snapshot.
     pub wait_mark: Cell<Duration>,
+    /// Connections shared by a scenario's users, by (scenario lane, connection slot).
+    pub pools: RefCell<std::collections::HashMap<(usize, usize), Rc<Pool>>>,
 }
 
 impl Ctx {
@@ -142,5 +145,22 @@ impl Ctx {
 
     pub fn running_users(&self) -> usize {
         self.lanes.iter().map(Lane::running_users).sum()
+    }
+
+    /// The connections scenario `lane`'s users share to connection slot `slot`, when they share
+    /// them (`connections = N`: N per worker; `bench --streams N`: one per N users); made on
+    /// first use.
+    pub fn pool(&self, lane: usize, slot: usize) -> Option<Rc<Pool>> {
+        let l = &self.lanes[lane];
+        let size = match self.plan.scenarios[l.scenario].connections {
+            Some(n) => n,
+            None if self.plan.streams > 1 => l.max_users.div_ceil(self.plan.streams),
+            None => return None,
+        };
+        if self.plan.http == crate::http::version::Http::H1 {
+            return None;
+        }
+        let mut pools = self.pools.borrow_mut();
+        Some(pools.entry((lane, slot)).or_insert_with(|| Rc::new(Pool::new(size))).clone())
     }
 }

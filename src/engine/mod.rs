@@ -6,6 +6,7 @@ pub mod arrivals;
 mod conn;
 mod ctx;
 mod follow;
+mod h2;
 pub mod io;
 mod limit;
 pub mod pacer;

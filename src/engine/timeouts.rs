@@ -1,9 +1,11 @@
 //! Request timeouts without a timer per request: each connection stamps a deadline in its slot,
-//! and the worker's housekeeping sweep shuts down the sockets of overdue ones.
+//! and the worker's housekeeping sweep shuts down the sockets of overdue ones (or, for a stream
+//! of a shared HTTP/2 connection, wakes the request waiting for it).
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// A connection's timeout state, shared between the connection and the sweeper.
@@ -12,6 +14,8 @@ pub struct Slot {
     deadline: Cell<Option<Instant>>,
     fd: Cell<RawFd>,
     fired: Cell<bool>,
+    /// A request waiting without a socket of its own to shut down (an HTTP/2 stream).
+    waker: RefCell<Option<Waker>>,
 }
 
 impl Slot {
@@ -25,6 +29,17 @@ impl Slot {
     #[inline]
     pub fn disarm(&self) {
         self.deadline.set(None);
+        if self.waker.borrow().is_some() {
+            self.waker.borrow_mut().take();
+        }
+    }
+
+    /// Wake `waker` when the deadline passes.
+    pub fn set_waker(&self, waker: &Waker) {
+        let mut w = self.waker.borrow_mut();
+        if !w.as_ref().is_some_and(|o| o.will_wake(waker)) {
+            *w = Some(waker.clone());
+        }
     }
 
     /// Whether the sweeper cut the current request short.
@@ -47,7 +62,12 @@ pub struct Timeouts {
 
 impl Timeouts {
     pub fn slot(&self) -> Rc<Slot> {
-        let slot = Rc::new(Slot { deadline: Cell::new(None), fd: Cell::new(-1), fired: Cell::new(false) });
+        let slot = Rc::new(Slot {
+            deadline: Cell::new(None),
+            fd: Cell::new(-1),
+            fired: Cell::new(false),
+            waker: RefCell::new(None),
+        });
         self.slots.borrow_mut().push(slot.clone());
         slot
     }
@@ -67,6 +87,9 @@ impl Timeouts {
                     // SAFETY: plain syscall on a descriptor the connection still owns (it clears
                     // the slot's fd before closing). Wakes its pending receive with EOF.
                     unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+                }
+                if let Some(w) = s.waker.borrow_mut().take() {
+                    w.wake();
                 }
                 fired += 1;
             }

@@ -53,10 +53,12 @@ struct User {
     /// Its scenario (index into `Ctx::lanes`), and where that scenario's stats start.
     lane: usize,
     base: usize,
+    /// Its number on this worker: the shared connection it tries first.
+    local: usize,
 }
 
 impl User {
-    fn new(ctx: &Ctx, lane: usize, id: u64, t: usize) -> User {
+    fn new(ctx: &Ctx, lane: usize, (id, local): (u64, usize), t: usize) -> User {
         let plan = &*ctx.plan;
         let mut u = User {
             id,
@@ -72,6 +74,7 @@ impl User {
             statuses: vec![0; ctx.statuses],
             lane,
             base: ctx.lanes[lane].scenario * plan.steps.len(),
+            local,
         };
         let ty = &plan.users[t];
         u.jar = ty.cookies.then(Jar::new);
@@ -126,7 +129,7 @@ pub(crate) async fn user(ctx: Rc<Ctx>, lane: usize, local: usize, flags: Rc<User
     let scenario = &plan.scenarios[l.scenario];
     let n = ctx.scenario_id(local);
     let mut ty = plan.user_type_in(&scenario.users, n);
-    let mut u = User::new(&ctx, lane, l.first_user + n, ty);
+    let mut u = User::new(&ctx, lane, (l.first_user + n, local), ty);
     let mut done = 0u64;
     loop {
         if over(&ctx, &u, &flags) {
@@ -295,12 +298,19 @@ fn with_cookies(u: &mut User, bytes: &[u8], head_len: usize, hop: &Hop) -> bool 
     true
 }
 
-/// The connection slot `slot` of the user, opened on first use.
-fn conn<'u>(ctx: &Ctx, conns: &'u mut Vec<Option<Conn>>, slot: usize) -> &'u mut Conn {
+/// The connection slot `slot` of a user (its `conns`, its scenario's lane and its local number),
+/// opened on first use (on its scenario's shared connections when it has them).
+fn conn<'u>(ctx: &Ctx, (conns, lane, local): (&'u mut Vec<Option<Conn>>, usize, usize), slot: usize) -> &'u mut Conn {
     if conns.len() <= slot {
         conns.resize_with(slot + 1, || None);
     }
-    conns[slot].get_or_insert_with(|| Conn::new(ctx.timeouts.slot(), ctx.plan.max_head))
+    conns[slot].get_or_insert_with(|| {
+        let c = Conn::new(ctx.timeouts.slot(), ctx.plan.max_head);
+        match ctx.pool(lane, slot) {
+            Some(pool) => c.pooled(pool, local),
+            None => c,
+        }
+    })
 }
 
 /// Send one step's request (following its redirects) and count its outcome.
@@ -334,22 +344,23 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
     // larger).
     let mut x = Exchange::new(hop, step.head, u.jar.is_some() || step.redirects > 0);
     ctx.in_flight.set(ctx.in_flight.get() + 1);
+    let h2 = prebuilt.as_ref().and_then(|_| ctx.plan.h2_heads.get(s)?.as_ref());
     let result = loop {
         let net = follow::net(ctx, x.hop.slot);
-        let c = conn(ctx, &mut u.conns, x.hop.slot);
+        let c = conn(ctx, (&mut u.conns, u.lane, u.local), x.hop.slot);
         c.set_capture(step.capture.then_some(ctx.plan.max_body));
         c.set_watch(x.watch);
         let mut sent_prebuilt = None;
         let (result, len) = match prebuilt.take() {
             Some(bytes) => {
                 let len = bytes.len();
-                let (r, back) = c.request(&net, bytes, x.method_head, step.timeout).await;
+                let (r, back) = c.request(&net, bytes, h2, x.method_head, step.timeout).await;
                 sent_prebuilt = Some(back);
                 (r, len)
             }
             None => {
                 let len = u.buf.len();
-                let (r, back) = c.request(&net, std::mem::take(&mut u.buf), x.method_head, step.timeout).await;
+                let (r, back) = c.request(&net, std::mem::take(&mut u.buf), None, x.method_head, step.timeout).await;
                 u.buf = back;
                 (r, len)
             }
@@ -362,8 +373,8 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
                 }
             }
             Err(f) => {
-                let sent = u.conns[x.hop.slot].as_ref().is_some_and(|c| c.sent);
-                break Err((f, sent, len));
+                let c = u.conns[x.hop.slot].as_ref();
+                break Err((f, c.is_some_and(|c| c.sent), len, c.and_then(|c| c.proto)));
             }
         }
     };
@@ -375,12 +386,19 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             let reply = Reply { sent_at: x.first_sent.unwrap_or(reply.sent_at), ..reply };
             record_reply(ctx, s, &reply, intended, u, x.hop.slot, [x.redirect_error, x.cookie_error])
         }
-        Err((f, sent, len)) => {
+        Err((f, sent, len, proto)) => {
             if let Some(slot) = u.statuses.get_mut(step.row) {
                 *slot = 0;
             }
-            // Bytes of the hops answered before, and of this request if it went out.
-            ctx.stats.borrow_mut().steps[u.base + s].failure(&f, x.bytes_out + if sent { len as u64 } else { 0 });
+            {
+                // Bytes of the hops answered before, and of this request if it went out.
+                let mut stats = ctx.stats.borrow_mut();
+                let st = &mut stats.steps[u.base + s];
+                st.failure(&f, x.bytes_out + if sent { len as u64 } else { 0 });
+                if let Some(p) = proto {
+                    st.protocols[p as usize] += 1;
+                }
+            }
             if !sent {
                 // Could not connect (or shake hands): probe the target, do not hammer it.
                 compio::time::sleep(u.backoff.next()).await;
@@ -456,7 +474,7 @@ impl Exchange {
         }
         // The request just answered: its path for the cookies it set, and the base of a redirect.
         let sent_bytes: &[u8] = sent_prebuilt.unwrap_or(&u.buf);
-        let view = u.conns[self.hop.slot].as_ref().expect("the request used it").parser().view();
+        let view = u.conns[self.hop.slot].as_ref().expect("the request used it").view();
         if let Some(jar) = &mut u.jar {
             if let Some(why) = follow::store_cookies(jar, &view, &self.hop, sent_bytes) {
                 self.cookie_error.get_or_insert(why);
@@ -513,8 +531,9 @@ fn record_reply(
     let crate::stats::Stats { steps, metrics, .. } = &mut *stats;
     let st = &mut steps[u.base + s];
     st.response(r.status, latency, service, r.bytes_in, r.bytes_out);
+    st.protocols[r.proto as usize] += 1;
     let conn = u.conns[slot].as_ref().expect("the request used it");
-    let mut view = conn.parser().view();
+    let mut view = conn.view();
     view.status = r.status;
     // One error at most per request: a bad status first, then a redirect that could not be
     // followed, a refused cookie, a failed check, a failed extraction. Checks are all counted

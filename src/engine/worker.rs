@@ -201,6 +201,7 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
         for lane in &ctx.lanes {
             lane.users.borrow_mut().clear();
         }
+        ctx.pools.borrow_mut().clear();
     });
     drop(rt);
     let _ = tx.send(Msg::Done { worker, cpu: crate::sys::thread_cpu(), wait: crate::sys::thread_run_delay() });
@@ -287,6 +288,7 @@ fn context(plan: &Arc<Plan>, worker: usize, start: Instant) -> Ctx {
         stride: slots as u64,
         cpu_mark: Cell::new(crate::sys::thread_cpu()),
         wait_mark: Cell::new(crate::sys::thread_run_delay()),
+        pools: RefCell::new(std::collections::HashMap::new()),
     }
 }
 

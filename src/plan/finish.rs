@@ -1,5 +1,6 @@
 //! Finishing a plan, in one place, before it is shared: its hosts looked up, its TLS client settings and worker
-//! placement are decided here, then the plan is frozen behind an `Arc` and never changed again.
+//! placement are decided here, what `--http 2` and `--streams` ask of the servers is checked, static requests get
+//! their HTTP/2 form, then the plan is frozen behind an `Arc` and never changed again.
 
 use std::sync::Arc;
 
@@ -25,6 +26,20 @@ impl Plan {
             t.resolve()?;
         }
         self.set_tls(&how.tls)?;
+        self.check_protocols()?;
+        self.h2_heads = match self.http {
+            crate::http::version::Http::H1 => Vec::new(),
+            _ => self
+                .steps
+                .iter()
+                .map(|s| match &s.request {
+                    super::Request::Static { bytes, .. } => {
+                        crate::http::h2::H2Head::of(bytes, self.targets[s.target].tls).ok()
+                    }
+                    super::Request::Template { .. } => None,
+                })
+                .collect(),
+        };
         self.place_workers(how.workers)?;
         self.io = how.io.clone();
         Ok(Arc::new(self))
@@ -39,7 +54,9 @@ impl Plan {
         for t in self.targets.iter().filter(|t| t.tls) {
             crate::tls::server_name(&t.host)?;
         }
-        self.tls = Some(crate::tls::client_config(options)?);
+        let mut config = (*crate::tls::client_config(options)?).clone();
+        config.alpn_protocols = self.http.alpn();
+        self.tls = Some(Arc::new(config));
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use crate::rules::check::Expect;
 pub mod curve;
 mod finish;
 pub mod io;
+mod protocols;
 
 use crate::error::PlanError;
 use crate::feeder::Order;
@@ -305,6 +306,9 @@ pub struct Scenario {
     pub graceful_stop: Duration,
     /// The user types it runs (indices into `Plan::users`), mixed by their weights.
     pub users: Vec<usize>,
+    /// Its users share this many connections per worker and host, as HTTP/2 streams
+    /// (`connections = N`); `None`: each user keeps its own.
+    pub connections: Option<usize>,
 }
 
 impl Scenario {
@@ -325,6 +329,7 @@ impl Scenario {
             start: Duration::ZERO,
             graceful_stop: Duration::ZERO,
             users: (0..types).collect(),
+            connections: None,
         }
     }
 
@@ -416,6 +421,14 @@ pub struct Plan {
     pub monitor: Option<std::sync::Arc<crate::monitor::MonitorPlan>>,
     /// The I/O path the workers take (decided by [`Plan::finish`] from `--io`).
     pub io: io::IoDecision,
+    /// Which HTTP to speak (`--http`, `http = "..."`).
+    pub http: crate::http::version::Http,
+    /// `bench --streams N`: requests in flight on each connection at most (1: a connection per
+    /// user, as HTTP/1.1 has it).
+    pub streams: usize,
+    /// Each step's prebuilt request in its HTTP/2 form (static requests, when h2 may be spoken;
+    /// made by [`Plan::finish`]).
+    pub h2_heads: Vec<Option<crate::http::h2::H2Head>>,
 }
 
 impl Plan {
@@ -454,6 +467,9 @@ impl Plan {
             no_keepalive: false,
             monitor: None,
             io: io::IoDecision::default(),
+            http: crate::http::version::Http::default(),
+            streams: 1,
+            h2_heads: Vec::new(),
         }
     }
 
@@ -477,7 +493,8 @@ impl Plan {
     /// searches with).
     pub fn set_load(&mut self, load: Load) {
         let graceful_stop = self.graceful_stop();
-        self.scenarios = vec![Scenario { graceful_stop, ..Scenario::of_all(load, self.users.len()) }];
+        let connections = self.scenarios.first().and_then(|s| s.connections);
+        self.scenarios = vec![Scenario { graceful_stop, connections, ..Scenario::of_all(load, self.users.len()) }];
         self.named_scenarios = false;
     }
 

@@ -101,6 +101,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
             workers: results.iter().map(|r| r.load.workers).sum(),
             timeout_s: results.iter().map(|r| r.load.timeout_s).fold(0.0, f64::max),
             shard: None,
+            streams: first.load.streams,
         },
         totals: Totals {
             summary,
@@ -292,6 +293,7 @@ fn merge_summaries<'a>(
         add(&mut m.status, &s.status);
         add(&mut m.errors_by_kind, &s.errors_by_kind);
         add(&mut m.error_reasons, &s.error_reasons);
+        add(&mut m.protocols, &s.protocols);
         *service_dropped |= s.service_us.is_some();
     }
     m.rps = round2(m.requests as f64 / duration_s);

@@ -84,6 +84,10 @@ pub struct Summary {
     /// Redirects followed (hops); a step's latency covers its whole chain.
     #[serde(default)]
     pub redirects: u64,
+    /// Requests by the protocol that carried them: `{"http/1.1": n, "h2": n}` (responses, and
+    /// failures that reached a connection); absent in documents from before HTTP/2.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub protocols: BTreeMap<String, u64>,
 }
 
 impl Summary {
@@ -107,6 +111,11 @@ impl Summary {
             error_reasons: s.reasons.clone(),
             skipped: s.skipped,
             redirects: s.redirects,
+            protocols: crate::http::version::Proto::ALL
+                .iter()
+                .filter(|p| s.protocols[**p as usize] > 0)
+                .map(|p| (p.name().to_string(), s.protocols[*p as usize]))
+                .collect(),
         }
     }
 }
@@ -172,6 +181,10 @@ pub struct LoadInfo {
     pub timeout_s: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// `bench --streams N` (N > 1): requests in flight per connection; `users` is then
+    /// connections × N.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -316,6 +329,7 @@ impl RunResult {
                 workers: plan.workers as u64,
                 timeout_s: plan.max_timeout().as_secs_f64(),
                 shard: (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index + 1, plan.shard.count)),
+                streams: (plan.streams > 1).then_some(plan.streams as u64),
             },
             totals: Totals {
                 summary: Summary::of(&total, duration_s, open),

@@ -65,7 +65,15 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
         duration_s,
         interrupted: false,
         aborted_by: None,
-        load: LoadInfo { model: "closed".to_string(), users: 2, rate: None, workers: 1, timeout_s: 10.0, shard: None },
+        load: LoadInfo {
+            model: "closed".to_string(),
+            users: 2,
+            rate: None,
+            workers: 1,
+            timeout_s: 10.0,
+            shard: None,
+            streams: None,
+        },
         totals: Totals { summary: Summary::of(&total, duration_s, false), ..Totals::default() },
         steps: steps
             .iter()

@@ -24,13 +24,19 @@ pub fn summary(r: &RunResult) -> String {
 
 /// What ran: the command, target, load model, workers and length; the scenario's name.
 fn heading(o: &mut String, r: &RunResult) {
+    // `bench --streams N`: N users share each connection.
+    let conns = match r.load.streams {
+        Some(n) => format!("{} × {n} streams", count(r.load.users / n.max(1), "connection")),
+        None => count(r.load.users, "connection"),
+    };
     let model = if !r.scenarios.is_empty() {
         format!("{} scenarios ({} model), {} users at most", r.scenarios.len(), r.load.model, r.load.users)
     } else if r.load.model == "open" {
-        format!("open model at {} req/s over {} connections", fmt_rate(r.load.rate.unwrap_or(0.0)), r.load.users)
+        format!("open model at {} req/s over {conns}", fmt_rate(r.load.rate.unwrap_or(0.0)))
+    } else if r.command == "bench" {
+        format!("closed model, {conns}")
     } else {
-        let what = if r.command == "bench" { "connection" } else { "user" };
-        format!("closed model, {}", count(r.load.users, what))
+        format!("closed model, {}", count(r.load.users, "user"))
     };
     let shard = r.load.shard.as_ref().map(|s| format!(", shard {s}")).unwrap_or_default();
     let _ = writeln!(
@@ -165,13 +171,14 @@ fn generator(o: &mut String, r: &RunResult) {
     }
     let _ = writeln!(
         o,
-        "\n  generator   {:.0}% CPU over {} (busiest {:.0}%){lag}, RSS {} (peak {}){}",
+        "\n  generator   {:.0}% CPU over {} (busiest {:.0}%){lag}, RSS {} (peak {}){}{}",
         g.cpu_percent,
         count(g.workers, "worker"),
         g.busiest_worker_cpu_percent,
         bytes(g.rss_bytes as f64),
         bytes(g.peak_rss_bytes as f64),
-        if g.io == "epoll" { ", epoll I/O path" } else { "" }
+        if g.io == "epoll" { ", epoll I/O path" } else { "" },
+        spoke(&r.totals.summary.protocols)
     );
     for w in &g.warnings {
         let _ = writeln!(o, "  WARNING     {w}");
@@ -306,6 +313,19 @@ fn service(o: &mut String, m: &crate::monitor::MonitorResult) {
     for shard in &m.shards {
         let _ = writeln!(o, "    shard {}", shard.shard);
         lines(o, "      ", &shard.series);
+    }
+}
+
+/// What the requests were carried by, for the generator line: `, spoke h2`, or each protocol's
+/// count when there were several.
+fn spoke(protocols: &std::collections::BTreeMap<String, u64>) -> String {
+    match protocols.len() {
+        0 => String::new(),
+        1 => format!(", spoke {}", protocols.keys().next().expect("one")),
+        _ => {
+            let parts: Vec<String> = protocols.iter().map(|(p, n)| format!("{p} × {}", group(*n))).collect();
+            format!(", spoke {}", parts.join(" and "))
+        }
     }
 }
 

@@ -39,7 +39,8 @@ impl Compiler<'_> {
                 }
                 let (load, graceful_stop) = self.load(l)?;
                 let executor = l.get_ref().executor.get_ref().clone();
-                let scenario = Scenario { graceful_stop, executor, ..Scenario::of_all(load, all.len()) };
+                let connections = self.connections(spec)?;
+                let scenario = Scenario { graceful_stop, executor, connections, ..Scenario::of_all(load, all.len()) };
                 Ok((vec![scenario], false, Vec::new()))
             }
             (None, Some(map)) => {
@@ -102,10 +103,30 @@ impl Compiler<'_> {
                         thresholds.push(ThresholdRule { scenario: Some(i), ..self.threshold(t, None)? });
                     }
                     let executor = s.executor.get_ref().clone();
-                    scenarios.push(Scenario { name: name.clone(), executor, load, start, graceful_stop, users });
+                    let connections = self.connections(s)?;
+                    scenarios.push(Scenario {
+                        name: name.clone(),
+                        executor,
+                        load,
+                        start,
+                        graceful_stop,
+                        users,
+                        connections,
+                    });
                 }
                 Ok((scenarios, true, thresholds))
             }
+        }
+    }
+
+    /// `connections = N`: the scenario's users share N connections per worker as HTTP/2 streams.
+    fn connections(&self, spec: &raw::LoadSpec) -> Result<Option<usize>, PlanError> {
+        match &spec.connections {
+            None => Ok(None),
+            Some(n) if *n.get_ref() == 0 || *n.get_ref() > 100_000 => {
+                self.err(n.span(), "connections must be between 1 and 100000")
+            }
+            Some(n) => Ok(Some(*n.get_ref() as usize)),
         }
     }
 

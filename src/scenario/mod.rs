@@ -172,6 +172,12 @@ impl<'a> Compiler<'a> {
             Some(t) => self.positive(t, "timeout")?,
             None => DEFAULT_TIMEOUT,
         };
+        let http = match &file.http {
+            Some(h) => {
+                crate::http::version::Http::parse(h.get_ref()).or_else(|e| self.err(h.span(), format!("http = {e}")))?
+            }
+            None => crate::http::version::Http::default(),
+        };
         let (mut scenarios, named, scenario_thresholds) = self.scenarios(&file)?;
         if let Some((vus, duration)) = over.constant {
             if vus == 0 || duration.is_zero() {
@@ -180,6 +186,7 @@ impl<'a> Compiler<'a> {
             let load = Load::Closed { users: Curve::constant(vus as f64, duration) };
             scenarios = vec![Scenario {
                 graceful_stop: scenarios[0].graceful_stop,
+                connections: scenarios[0].connections,
                 ..Scenario::of_all(load, file.users.len())
             }];
         }
@@ -226,6 +233,7 @@ impl<'a> Compiler<'a> {
         plan.rows = self.rows;
         plan.status_slots = if self.reads_status { plan.rows.len() } else { 0 };
         plan.monitor = monitor.map(std::sync::Arc::new);
+        plan.http = http;
         Ok(plan)
     }
 

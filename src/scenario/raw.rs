@@ -12,6 +12,9 @@ use crate::rules::check::ExpectSpec;
 #[serde(deny_unknown_fields)]
 pub struct File {
     pub name: Option<String>,
+    /// Which HTTP to speak: auto, 1.1 or 2.
+    #[serde(default)]
+    pub http: Option<Spanned<String>>,
     /// Base URL for relative requests; `--target` overrides it.
     pub target: Option<Spanned<String>>,
     #[serde(default)]
@@ -89,6 +92,9 @@ pub struct ThresholdTable {
 #[serde(deny_unknown_fields)]
 pub struct LoadSpec {
     pub executor: Spanned<String>,
+    /// Users of this scenario share this many connections per worker, as HTTP/2 streams.
+    #[serde(default)]
+    pub connections: Option<Spanned<u64>>,
     /// constant-vus: how many users.
     pub vus: Option<Spanned<u64>>,
     /// constant-vus, constant-arrival-rate: how long.

@@ -537,3 +537,36 @@ fn a_scenario_keeps_the_executor_its_file_names() {
     let plan = compile(text, &p, &Overrides::default()).unwrap();
     assert_eq!(plan.scenarios[0].executor, "ramping-vus");
 }
+
+#[test]
+fn http_and_connections_are_read_and_bad_values_are_refused_where_they_stand() {
+    let good = r#"target = "http://127.0.0.1:9"
+http = "2"
+[scenarios.shared]
+executor = "constant-vus"
+vus = 10
+duration = "1s"
+connections = 3
+[scenarios.own]
+executor = "constant-vus"
+vus = 2
+duration = "1s"
+[[users]]
+name = "u"
+  [[users.steps]]
+  request = "GET /"
+"#;
+    let p = files("h2-good", good, &[]);
+    let plan = compile(good, &p, &Overrides::default()).unwrap();
+    assert_eq!(plan.http, crate::http::version::Http::H2);
+    assert_eq!(plan.scenarios[0].connections, Some(3));
+    assert_eq!(plan.scenarios[1].connections, None);
+    let bad_http = good.replace(r#"http = "2""#, r#"http = "3""#);
+    let (line, col, message) = refused("h2-bad-http", &bad_http, &[]);
+    assert_eq!((line, col), (2, 8), "{message}");
+    assert!(message.contains("use auto, 1.1 or 2"), "{message}");
+    let zero = good.replace("connections = 3", "connections = 0");
+    let (line, _, message) = refused("h2-zero", &zero, &[]);
+    assert_eq!(line, 7, "{message}");
+    assert!(message.contains("connections must be between 1 and 100000"), "{message}");
+}

@@ -55,6 +55,9 @@ pub struct StepStats {
     pub skipped: u64,
     /// Redirects followed (hops), over all requests.
     pub redirects: u64,
+    /// Requests by the protocol that carried them (`Proto as usize`): responses, and failures
+    /// that reached a connection.
+    pub protocols: [u64; crate::http::version::Proto::COUNT],
 }
 
 impl Default for StepStats {
@@ -73,6 +76,7 @@ impl Default for StepStats {
             reasons: BTreeMap::new(),
             skipped: 0,
             redirects: 0,
+            protocols: [0; crate::http::version::Proto::COUNT],
         }
     }
 }
@@ -141,6 +145,9 @@ impl StepStats {
         self.checks_failed += other.checks_failed;
         self.skipped += other.skipped;
         self.redirects += other.redirects;
+        for (a, b) in self.protocols.iter_mut().zip(other.protocols) {
+            *a += b;
+        }
         // Cannot fail: auto-resizing histograms accept any value of another one.
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);

@@ -17,6 +17,7 @@
 
 mod bench;
 mod capacity;
+mod h2;
 mod hostile;
 mod io;
 mod live;

@@ -182,7 +182,7 @@ fn self_signed_certificate_given_with_cacert_is_trusted_for_its_own_names_only()
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn sni_is_sent_for_host_names_not_ip_literals_and_alpn_offers_http_1_1() {
+fn sni_is_sent_for_host_names_not_ip_literals_and_alpn_offers_h2_and_http_1_1() {
     let _m = util::shared_machine();
     let dir = TempDir::new("tls-sni");
     let (_pki, server, ca) = trusted_server(&dir, |s| s);
@@ -199,9 +199,9 @@ fn sni_is_sent_for_host_names_not_ip_literals_and_alpn_offers_http_1_1() {
     assert!(!hellos.is_empty());
     for hello in &hellos {
         assert_eq!(hello.sni.as_deref(), Some("localhost"), "{hello:?}");
-        assert_eq!(hello.alpn, Some(vec![b"http/1.1".to_vec()]), "ALPN offered: {hello:?}");
+        // --http auto offers h2 first; this server speaks HTTP/1.1 only and picks it.
+        assert_eq!(hello.alpn, Some(vec![b"h2".to_vec(), b"http/1.1".to_vec()]), "ALPN offered: {hello:?}");
     }
-
     let before = shakes.len();
     let ip = bench(&server.url("/no-sni"), &["-c", "1", "-d", "300ms", "-t", "1", "--cacert", &ca]);
     ip.assert_code(0);
@@ -212,6 +212,15 @@ fn sni_is_sent_for_host_names_not_ip_literals_and_alpn_offers_http_1_1() {
     for h in &shakes[before..] {
         assert_eq!(h.sni, None, "an IP literal is not sent as SNI: {h:?}");
         assert_eq!(h.alpn.as_deref(), Some(&b"http/1.1"[..]), "{h:?}");
+    }
+    let seen = server.hellos().len();
+    let h1 =
+        bench(&server.url_localhost("/sni"), &["-c", "1", "-d", "300ms", "-t", "1", "--cacert", &ca, "--http", "1.1"]);
+    h1.assert_code(0);
+    let hellos = server.hellos();
+    assert!(hellos.len() > seen);
+    for hello in &hellos[seen..] {
+        assert_eq!(hello.alpn, Some(vec![b"http/1.1".to_vec()]), "--http 1.1 offers only it: {hello:?}");
     }
 }
 

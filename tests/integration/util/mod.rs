@@ -6,7 +6,9 @@
 
 pub mod app;
 pub mod exporter;
+pub mod h2_server;
 pub mod nginx;
+pub mod nginx_h2;
 pub mod prometheus;
 pub mod raw;
 pub mod run;

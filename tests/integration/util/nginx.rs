@@ -13,9 +13,12 @@ use super::prometheus::{free_port, program, wait_ready};
 
 /// A running nginx.
 pub struct Nginx {
+    /// Its first listening address (plain HTTP/1.1, serving `/-/ready`).
     pub addr: SocketAddr,
+    /// Every listening address, in the order its configuration was given them.
+    pub addrs: Vec<SocketAddr>,
     child: Child,
-    _dir: TempDir,
+    pub dir: TempDir,
 }
 
 impl Nginx {
@@ -23,14 +26,21 @@ impl Nginx {
     /// delays them to the rate), and beyond that it answers 503 at once. `/-/ready` answers 200,
     /// unlimited.
     pub fn rate_limited(rate: u32, burst: u32) -> Nginx {
-        let binary = program("nginx", "nginx");
         let dir = TempDir::new("nginx");
         std::fs::create_dir_all(dir.path().join("www")).expect("create the www folder");
         dir.write("www/queue", "queued and served\n");
+        Nginx::spawn(dir, 1, |dir, addrs| config(dir, addrs[0], rate, burst))
+    }
+
+    /// Start nginx in `dir` with the configuration `conf` writes for `ports` free loopback
+    /// addresses (the first must serve `/-/ready` over plain HTTP/1.1).
+    pub fn spawn(dir: TempDir, ports: usize, conf: impl Fn(&Path, &[SocketAddr]) -> String) -> Nginx {
+        let binary = program("nginx", "nginx");
         let error_log = dir.path().join("error.log");
         for _ in 0..5 {
-            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
-            let conf = dir.write("nginx.conf", &config(dir.path(), addr, rate, burst));
+            let addrs: Vec<SocketAddr> =
+                (0..ports).map(|_| format!("127.0.0.1:{}", free_port()).parse().expect("address")).collect();
+            let conf = dir.write("nginx.conf", &conf(dir.path(), &addrs));
             let mut child = Command::new(&binary)
                 .arg("-p")
                 .arg(dir.path())
@@ -43,10 +53,10 @@ impl Nginx {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-            if wait_ready(addr, &mut child, Duration::from_secs(5)) {
-                return Nginx { addr, child, _dir: dir };
+            if wait_ready(addrs[0], &mut child, Duration::from_secs(5)) {
+                return Nginx { addr: addrs[0], addrs, child, dir };
             }
-            // Another process took the port, most likely: try another.
+            // Another process took a port, most likely: try others.
             stop(&mut child);
         }
         panic!("nginx did not come up; its error.log ends:\n{}", tail(&error_log));
@@ -85,30 +95,15 @@ fn stop(child: &mut Child) {
 /// `/queue` is a real file under `root`: `return` would answer in the rewrite phase, before
 /// `limit_req` (preaccess) ever ran.
 fn config(dir: &Path, addr: SocketAddr, rate: u32, burst: u32) -> String {
+    let (main, temp) = (main_block(dir), temp_paths(dir));
     let dir = dir.display();
-    // As root the worker would switch to `nobody`, who may not read the temp dir.
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let user = if unsafe { libc::geteuid() } == 0 { "user root root;" } else { "" };
     format!(
-        r#"{user}
-daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-
-events {{
-    worker_connections 4096;
-}}
-
+        r#"{main}
 http {{
     access_log off;
     default_type text/plain;
     keepalive_requests 1000000;
-    client_body_temp_path {dir}/client_body_temp;
-    proxy_temp_path {dir}/proxy_temp;
-    fastcgi_temp_path {dir}/fastcgi_temp;
-    uwsgi_temp_path {dir}/uwsgi_temp;
-    scgi_temp_path {dir}/scgi_temp;
+    {temp}
 
     limit_req_zone $server_addr zone=lim:1m rate={rate}r/s;
     limit_req_status 503;
@@ -133,8 +128,29 @@ http {{
 }
 
 /// The last lines of a log file.
-fn tail(path: &Path) -> String {
+pub fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// The configuration before `http`: one worker in the foreground, its pid and error log in `dir`.
+pub fn main_block(dir: &Path) -> String {
+    // As root the worker would switch to `nobody`, who may not read the temp dir.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let user = if unsafe { libc::geteuid() } == 0 { "user root root;" } else { "" };
+    let dir = dir.display();
+    format!(
+        "{user}\ndaemon off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
+         events {{ worker_connections 4096; }}\n"
+    )
+}
+
+/// The `http` block's temporary folders, in `dir`.
+pub fn temp_paths(dir: &Path) -> String {
+    ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+        .iter()
+        .map(|t| format!("{t}_temp_path {}/{t}_temp;", dir.display()))
+        .collect::<Vec<_>>()
+        .join("\n    ")
 }
