@@ -55,6 +55,9 @@ fn heading(o: &mut String, r: &RunResult) {
     if r.name != r.target {
         let _ = writeln!(o, "  scenario    {}", r.name);
     }
+    for line in &r.overrides {
+        let _ = writeln!(o, "  overrides   {line}");
+    }
     o.push('\n');
 }
 
@@ -158,6 +161,13 @@ fn thresholds(o: &mut String, r: &RunResult) {
                 if th.unit.len() > 2 { " " } else { "" },
                 th.unit
             );
+        }
+    }
+    if !r.thresholds_not_run.is_empty() {
+        o.push_str("\n  thresholds not run\n");
+        for n in &r.thresholds_not_run {
+            let at = n.step.as_ref().or(n.scenario.as_ref()).map(|s| format!(" [{s}]")).unwrap_or_default();
+            let _ = writeln!(o, "    {}{at}: {}", n.expr, n.reason);
         }
     }
 }
