@@ -65,7 +65,7 @@ fn base_plan(args: &CapacityArgs, io: crate::plan::io::IoDecision) -> Result<Arc
     // every user type, whatever scenarios the file had.
     plan.set_load(step_load(args.start, args.step_duration, args.connections.unwrap_or(MIN_USERS)));
     plan.scenarios[0].graceful_stop = Duration::ZERO;
-    plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io })
+    plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io, ..args.io.route.finish()? })
 }
 
 /// An open model at `rate` for `duration`: starts wait for a free connection rather than being

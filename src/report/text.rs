@@ -185,14 +185,15 @@ fn generator(o: &mut String, r: &RunResult) {
     }
     let _ = writeln!(
         o,
-        "\n  generator   {:.0}% CPU over {} (busiest {:.0}%){lag}, RSS {} (peak {}){}{}",
+        "\n  generator   {:.0}% CPU over {} (busiest {:.0}%){lag}, RSS {} (peak {}){}{}{}",
         g.cpu_percent,
         count(g.workers, "worker"),
         g.busiest_worker_cpu_percent,
         bytes(g.rss_bytes as f64),
         bytes(g.peak_rss_bytes as f64),
         if g.io == "epoll" { ", epoll I/O path" } else { "" },
-        spoke(&r.totals.summary.protocols)
+        spoke(&r.totals.summary.protocols),
+        spread(g)
     );
     for w in &g.warnings {
         let _ = writeln!(o, "  WARNING     {w}");
@@ -328,6 +329,23 @@ fn service(o: &mut String, m: &crate::monitor::MonitorResult) {
         let _ = writeln!(o, "    shard {}", shard.shard);
         lines(o, "      ", &shard.series);
     }
+}
+
+/// Where the connections came from and went, for the generator line: `, from 3 sources`,
+/// `, to 2 addresses of a name` (nothing when one of each).
+fn spread(g: &crate::report::result::GeneratorInfo) -> String {
+    let mut s = String::new();
+    if !g.sources.is_empty() {
+        s += &format!(", from {}", count(g.sources.len() as u64, "source"));
+    }
+    // Addresses served of the main target's name, when it has several.
+    let main = g.targets.first().map(|t| t.target.as_str());
+    let of_main = g.targets.iter().filter(|t| Some(t.target.as_str()) == main);
+    let used = of_main.filter(|t| t.connections > 0).count();
+    if used > 1 {
+        s += &format!(", to {used} addresses");
+    }
+    s
 }
 
 /// What the requests were carried by, for the generator line: `, spoke h2`, or each protocol's

@@ -137,6 +137,7 @@ pub fn sample() -> RunResult {
             schedule_lag_p99_us: 0,
             saturated: false,
             warnings: Vec::new(),
+            ..GeneratorInfo::default()
         },
         histogram: encode_histogram(&h),
         capacity: None,
