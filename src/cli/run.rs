@@ -17,6 +17,7 @@ fn overrides(args: &RunArgs) -> Result<Overrides, PlanError> {
 /// Compile the scenario with the command line's overrides. Nothing is looked up or sent.
 pub fn compile(args: &RunArgs) -> Result<Plan, PlanError> {
     let mut plan = scenario::load(&args.file, &overrides(args)?)?;
+    plan.select_scenarios(&args.scenarios)?;
     if let Some(s) = &args.boxes.shard {
         plan.shard = Shard::parse(s).map_err(|e| PlanError::Invalid(format!("--shard {e}")))?;
     }

@@ -11,6 +11,7 @@ pub mod curve;
 mod finish;
 pub mod io;
 mod protocols;
+mod select;
 pub mod sources;
 
 use crate::error::PlanError;

@@ -419,3 +419,67 @@ name = "u"
     assert!(out.stdout.contains("    errors < 5% [spike]: its scenario does not run in a smoke"), "{}", out.stdout);
     assert!(out.stdout.contains("  overrides   --vus 2 --duration 1s: "), "{}", out.stdout);
 }
+
+/// Issue 20 "One file, many runs": `--scenario NAME` runs only that scenario, from the start of
+/// the run (its `start_time` shifted, run-wide windows with it), so the run lasts only as long
+/// as that scenario; the thresholds that no longer apply are listed as not run.
+#[test]
+fn a_scenario_run_lasts_only_as_long_as_its_scenario() {
+    let (server, seen) = clock_server();
+    let dir = TempDir::new("one-scenario");
+    let file = dir.write(
+        "suite.toml",
+        &format!(
+            r#"target = "{url}"
+thresholds = [
+  {{ expr = "p(99) < 1s", during = "4s..5s" }},
+  {{ expr = "p(99) < 2s", during = "0s..1s" }},
+]
+
+[scenarios.long]
+executor = "constant-vus"
+vus = 1
+duration = "4s"
+thresholds = ["errors < 1%"]
+
+[scenarios.short]
+executor = "constant-arrival-rate"
+rate = 20
+duration = "1500ms"
+start_time = "4s"
+pre_allocated_vus = 2
+max_vus = 2
+thresholds = ["errors < 2%"]
+
+[[users]]
+name = "u"
+think = "10ms"
+
+  [[users.steps]]
+  request = "GET /x"
+"#,
+            url = server.url("")
+        ),
+    );
+    let out = {
+        let _m = util::shared_machine();
+        util::scenario(&file, &["--scenario", "short"])
+    };
+    out.assert_code(0);
+    let d = out.f64("/duration_s");
+    assert!(d < 3.0, "a run of `short` (1.5 s) lasted {d} s\n{}", out.describe());
+    assert!(!seen.lock().unwrap().is_empty());
+    let judged: Vec<&str> =
+        out.at("/thresholds").as_array().unwrap().iter().map(|t| t["expr"].as_str().unwrap()).collect();
+    assert_eq!(judged, ["p(99) < 1s", "errors < 2%"], "{}", out.describe());
+    assert_eq!(out.at("/thresholds/0/during"), "0ms..1s", "the window moved with the scenario\n{}", out.describe());
+    let not_run = out.at("/thresholds_not_run").as_array().unwrap();
+    let exprs: Vec<&str> = not_run.iter().map(|t| t["expr"].as_str().unwrap()).collect();
+    assert_eq!(exprs, ["p(99) < 2s", "errors < 1%"], "{not_run:#?}");
+    assert!(out.at("/overrides/0").as_str().unwrap().starts_with("--scenario short: scenarios `long` do not run"));
+
+    // A name the file does not have is refused before any load.
+    let bad = util::scenario(&file, &["--scenario", "nope"]);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("--scenario `nope`: no such scenario (known: long, short)"), "{}", bad.stderr);
+}
