@@ -792,6 +792,8 @@ mod tests {
         let mut cap = b.clone();
         cap.capacity = Some(crate::capacity::CapacityResult {
             max_rps: 100.0,
+            unit: "req/s".into(),
+            interrupted: false,
             limited_by: "p(99) < 100ms".into(),
             slo: Vec::new(),
             steps: Vec::new(),

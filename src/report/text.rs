@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::result::{Latency, RunResult, Summary};
+use crate::capacity::Unit;
 use crate::report::metric::MetricSummary;
 use crate::units::{bytes, group, micros};
 
@@ -32,7 +33,10 @@ fn heading(o: &mut String, r: &RunResult) {
     let model = if !r.scenarios.is_empty() {
         format!("{} scenarios ({} model), {} users at most", r.scenarios.len(), r.load.model, r.load.users)
     } else if r.load.model == "open" {
-        format!("open model at {} req/s over {conns}", fmt_rate(r.load.rate.unwrap_or(0.0)))
+        // Starts are requests in `bench` and `capacity URL`, iterations of a file's journeys otherwise.
+        let per_request = r.command == "bench" || r.capacity.as_ref().is_some_and(|c| c.unit() == Unit::Requests);
+        let unit = if per_request { "req/s" } else { "iterations/s" };
+        format!("open model at {} {unit} over {conns}", fmt_rate(r.load.rate.unwrap_or(0.0)))
     } else if r.command == "bench" {
         format!("closed model, {conns}")
     } else {

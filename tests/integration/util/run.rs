@@ -86,12 +86,21 @@ impl Outcome {
             }
             t.to_string()
         });
+        // A capacity search: its answers, without the steps' detail.
+        let capacity = self.json.as_ref().and_then(|j| j.get("capacity")).map(|c| {
+            let mut c = c.clone();
+            if let Some(o) = c.as_object_mut() {
+                o.remove("steps");
+            }
+            format!("\ncapacity: {c}")
+        });
         format!(
-            "exit code {:?} after {:?}\nstderr: {}\ntotals: {}",
+            "exit code {:?} after {:?}\nstderr: {}\ntotals: {}{}",
             self.code,
             self.wall,
             self.stderr.trim(),
-            totals.unwrap_or_else(|| "(no result document)".into())
+            totals.unwrap_or_else(|| "(no result document)".into()),
+            capacity.unwrap_or_default()
         )
     }
 
