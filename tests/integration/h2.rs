@@ -263,9 +263,8 @@ fn ten_mib_up_and_down_go_through_flow_control() {
     }
 }
 
-/// Regression: over HTTPS with HTTP/1.1 the request went into the TLS session with one
-/// `write_all` whose result was ignored, so a body larger than rustls's buffer (64 KiB) was cut
-/// short and the server waited for the rest until the request timed out.
+/// Over HTTPS with HTTP/1.1 the request went into the TLS session with one `write_all` whose
+/// result was ignored: a body larger than rustls's buffer (64 KiB) must still arrive whole.
 #[test]
 fn a_large_upload_over_https_http1_is_not_truncated() {
     let _m = shared_machine();
