@@ -1,5 +1,6 @@
 //! TLS client settings (rustls): trust roots (system, or `--cacert`), client certificates,
-//! `--insecure`, key-exchange groups and versions, ALPN http/1.1 — built once before the run;
+//! `--insecure`, key-exchange groups and versions, ALPN (http/1.1 here; the plan sets what
+//! `--http` offers: `h2` and `http/1.1` under `auto`) — built once before the run;
 //! each worker takes a copy with its own session cache for resumption across reconnects.
 
 use std::path::{Path, PathBuf};
@@ -135,6 +136,7 @@ pub fn client_config(o: &TlsOptions) -> Result<Arc<ClientConfig>, PlanError> {
         (None, None) => builder.with_no_client_auth(),
         _ => return Err(PlanError::Invalid("--cert and --key go together".into())),
     };
+    // What `--http 1.1` offers; the plan replaces it with what its `--http` offers (plan/finish.rs).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

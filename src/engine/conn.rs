@@ -398,6 +398,27 @@ async fn flush(stream: &TcpStream, tls: &mut ClientConnection, out: &mut Vec<u8>
     res.map_err(|e| Failure::io(&e))
 }
 
+/// Encrypt and send `plain`: as much as the session buffers (rustls holds at most 64 KiB), sent,
+/// and again until all of it went (a large request body is never cut short).
+async fn send_tls(
+    stream: &TcpStream,
+    tls: &mut ClientConnection,
+    out: &mut Vec<u8>,
+    mut plain: &[u8],
+) -> Result<(), Failure> {
+    loop {
+        let n = tls.writer().write(plain).map_err(|e| Failure::new(ErrorKind::Tls, e.to_string()))?;
+        plain = &plain[n..];
+        if n == 0 && !plain.is_empty() && !tls.wants_write() {
+            return Err(Failure::new(ErrorKind::Tls, "the TLS session refused to encrypt the request"));
+        }
+        flush(stream, tls, out).await?;
+        if plain.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
 /// Why decrypting failed: the TLS session refused the bytes, or the sink refused the plaintext.
 pub(crate) enum Decrypt<E> {
     Tls(String),
@@ -816,9 +837,8 @@ impl Conn {
                 req
             }
             Some(tls) => {
-                // Writing plaintext into the session cannot fail before it is closed.
-                let _ = tls.writer().write_all(req.as_init());
-                if let Err(f) = self.flush_tls().await {
+                let stream = self.stream.as_ref().expect("connected before exchange");
+                if let Err(f) = send_tls(stream, tls, &mut self.tls_out, req.as_init()).await {
                     let stale = reused && f.kind == ErrorKind::Reset;
                     return (if stale { Attempt::Stale } else { Attempt::Failed(f) }, req);
                 }

@@ -679,6 +679,29 @@ mod tests {
     }
 
     #[test]
+    fn protocols_add_up_in_totals_and_steps() {
+        let v = [1000u64, 2000, 3000];
+        let mut a = shard(1, 2, &[("s", &v)], 1, STARTED_AT_UNIX_MS);
+        let mut b = shard(2, 2, &[("s", &v)], 1, STARTED_AT_UNIX_MS);
+        a.totals.summary.protocols.insert("h2".into(), 3);
+        a.steps[0].summary.protocols.insert("h2".into(), 3);
+        b.totals.summary.protocols.insert("h2".into(), 1);
+        b.totals.summary.protocols.insert("http/1.1".into(), 2);
+        b.steps[0].summary.protocols.insert("h2".into(), 1);
+        b.steps[0].summary.protocols.insert("http/1.1".into(), 2);
+        let m = merge(&[a, b]).unwrap();
+        let want: BTreeMap<String, u64> = [("h2".to_string(), 4), ("http/1.1".to_string(), 2)].into();
+        assert_eq!(m.totals.summary.protocols, want);
+        assert_eq!(m.steps[0].summary.protocols, want);
+        // Shards that spoke nothing (old results) leave it out.
+        let none = merge(&[
+            shard(1, 2, &[("s", &v)], 1, STARTED_AT_UNIX_MS),
+            shard(2, 2, &[("s", &v)], 1, STARTED_AT_UNIX_MS),
+        ]);
+        assert!(none.unwrap().totals.summary.protocols.is_empty());
+    }
+
+    #[test]
     fn timelines_align_by_wall_clock() {
         let v: Vec<u64> = (1..=300).map(|i| i * 100).collect();
         let a = shard(1, 2, &[("s", &v)], 3, STARTED_AT_UNIX_MS);

@@ -367,12 +367,18 @@ fn spread(g: &crate::report::result::GeneratorInfo) -> String {
 /// What the requests were carried by, for the generator line: `, spoke h2`, or each protocol's
 /// count when there were several.
 fn spoke(protocols: &std::collections::BTreeMap<String, u64>) -> String {
+    spoken(protocols).map(|s| format!(", spoke {s}")).unwrap_or_default()
+}
+
+/// The protocols requests were carried by: `h2`, or each one's count when there were several
+/// (`h2 × 1,200 and http/1.1 × 10`); `None` when no request reached a connection.
+pub(crate) fn spoken(protocols: &std::collections::BTreeMap<String, u64>) -> Option<String> {
     match protocols.len() {
-        0 => String::new(),
-        1 => format!(", spoke {}", protocols.keys().next().expect("one")),
+        0 => None,
+        1 => protocols.keys().next().cloned(),
         _ => {
             let parts: Vec<String> = protocols.iter().map(|(p, n)| format!("{p} × {}", group(*n))).collect();
-            format!(", spoke {}", parts.join(" and "))
+            Some(parts.join(" and "))
         }
     }
 }

@@ -263,6 +263,26 @@ fn ten_mib_up_and_down_go_through_flow_control() {
     }
 }
 
+/// Over HTTPS with HTTP/1.1 the request went into the TLS session with one `write_all` whose
+/// result was ignored: a body larger than rustls's buffer (64 KiB) must still arrive whole.
+#[test]
+fn a_large_upload_over_https_http1_is_not_truncated() {
+    let _m = shared_machine();
+    let (_t, nginx, ca) = servers(1000);
+    let dir = TempDir::new("h1-tls-upload");
+    let body: String = (0..3 * 1024 * 1024).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let file = dir.write("big.txt", &body);
+    let at = format!("@{}", file.display());
+    let url = format!("https://localhost:{}/files/up.txt", nginx.addrs[H1_TLS].port());
+    let args = ["-m", "PUT", "--body", &at, "-c", "1", "-d", "300ms", "--timeout", "5s"];
+    let up = bench(&url, &[&args[..], &["--http", "1.1", "--cacert", ca.to_str().unwrap()]].concat());
+    assert_eq!(up.errors(), 0, "{}", up.describe());
+    assert!(up.requests() > 0, "{}", up.describe());
+    assert_eq!(up.u64("/totals/protocols/http~11.1"), up.requests(), "{}", up.describe());
+    let stored = std::fs::metadata(nginx.dir.path().join("www/files/up.txt")).unwrap().len();
+    assert_eq!(stored, 3 << 20, "nginx stored the whole upload");
+}
+
 /// A bench of one hostile server: `--http 2`, one connection, short timeouts.
 fn hostile(server: &H2Server, extra: &[&str]) -> crate::util::Outcome {
     let mut args = vec!["-c", "1", "-d", "600ms", "--http", "2", "--timeout", "200ms"];

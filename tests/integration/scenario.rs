@@ -604,6 +604,14 @@ fn think_time_paces_each_user() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+fn demo_over_http_2_is_refused_before_any_load_saying_why() {
+    let out = util::stampede(&["demo", "-q", "--http", "2"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("the built-in target (`stampede target`) speaks HTTP/1.1 only"), "{}", out.stderr);
+    assert!(!out.stdout.contains("built-in target on"), "nothing started: {}", out.stdout);
+}
+
+#[test]
 fn demo_exits_0_with_every_threshold_ok_and_no_misuse() {
     let _m = util::shared_machine();
     let out = util::stampede_json(&["demo", "-q"]);

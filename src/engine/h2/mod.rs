@@ -167,7 +167,8 @@ async fn read_loop(wire: Rc<Wire>, mut inbox: Inbox) {
 }
 
 async fn write_loop(wire: Rc<Wire>) {
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    // Empty until the first swap with the session's queue: an idle connection keeps no 4 KiB here.
+    let mut buf: Vec<u8> = Vec::new();
     let mut cipher: Vec<u8> = Vec::new();
     loop {
         let more = poll_fn(|cx| {
@@ -206,7 +207,7 @@ async fn write_loop(wire: Rc<Wire>) {
         };
         buf.clear();
         if buf.capacity() > 1 << 20 {
-            buf = Vec::with_capacity(4096);
+            buf = Vec::new();
         }
         let mut s = wire.session.borrow_mut();
         if let Err(f) = result {

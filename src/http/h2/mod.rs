@@ -4,6 +4,7 @@
 //! blocking probes of what a server speaks ([`probe`], for `--http 2` and `doctor`).
 
 pub mod frame;
+mod hpack;
 pub mod probe;
 pub mod request;
 pub mod session;

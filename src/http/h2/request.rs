@@ -109,7 +109,7 @@ fn string(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// An HPACK integer with an `prefix`-bit prefix, its first byte or'ed with `first` (RFC 7541 §5.1).
-fn integer(out: &mut Vec<u8>, mut n: usize, prefix: u8, first: u8) {
+pub(super) fn integer(out: &mut Vec<u8>, mut n: usize, prefix: u8, first: u8) {
     let max = (1usize << prefix) - 1;
     if n < max {
         out.push(first | n as u8);

@@ -3,13 +3,13 @@
 //! buffer the connection's writer sends — SETTINGS honoured and acknowledged, PING answered,
 //! flow control both ways (WINDOW_UPDATE as bodies are consumed, request bodies sent as the
 //! server's windows allow), CONTINUATION, padding, trailers, GOAWAY and RST_STREAM — and HPACK
-//! decoding by the `httlib-hpack` crate (chosen by measuring: `benches/hpack.rs`). Every
-//! misbehaviour of the server ends as a named failure of the streams it touches; nothing here
-//! panics on input.
+//! decoding ([`super::hpack`]). Every misbehaviour of the server ends as a named failure of the
+//! streams it touches; nothing here panics on input.
 
 use std::task::Waker;
 
 use super::frame::{self as f, Head};
+use super::hpack::{Decoded, Hpack, decode};
 use crate::error::{ErrorKind, Failure};
 
 /// Our receive window for each stream (SETTINGS_INITIAL_WINDOW_SIZE), and for the connection.
@@ -678,117 +678,6 @@ fn unpad(flags: u8, p: &[u8]) -> Option<&[u8]> {
     }
     let (&pad, rest) = p.split_first()?;
     rest.len().checked_sub(pad as usize).map(|n| &rest[..n])
-}
-
-/// What decoding a header block found besides the head text.
-#[derive(Debug, Default)]
-struct Decoded {
-    status: Option<u16>,
-    set_cookie: bool,
-    too_large: bool,
-}
-
-/// The HPACK decoder (its dynamic table follows the server's) and its reused buffers.
-#[derive(Default)]
-struct Hpack {
-    decoder: httlib_hpack::Decoder<'static>,
-    block: Vec<u8>,
-    fields: Vec<(Vec<u8>, Vec<u8>, u8)>,
-}
-
-/// Decode `block`, writing the head in HTTP/1.1 form into `head` when given (up to `max_head`
-/// bytes in all).
-fn decode(
-    h: &mut Hpack,
-    block: &[u8],
-    mut head: Option<&mut Vec<u8>>,
-    max_head: usize,
-    d: &mut Decoded,
-) -> Result<(), String> {
-    if !well_formed(block) {
-        return Err("a bad HPACK header block (an integer or a string runs past its end)".into());
-    }
-    h.block.clear();
-    h.block.extend_from_slice(block);
-    h.fields.clear();
-    h.decoder.decode(&mut h.block, &mut h.fields).map_err(|e| format!("a bad HPACK header block: {e}"))?;
-    let mut size = 0usize;
-    for (name, value, _) in &h.fields {
-        size += name.len() + value.len() + 4;
-        if size > max_head {
-            d.too_large = true;
-            break;
-        }
-        if name == b":status" {
-            d.status = Some(std::str::from_utf8(value).ok().and_then(|v| v.parse::<u16>().ok()).unwrap_or(0));
-            if let Some(h) = head.as_deref_mut() {
-                h.extend_from_slice(b"HTTP/1.1 ");
-                h.extend_from_slice(value);
-                h.extend_from_slice(b" \r\n");
-            }
-            continue;
-        }
-        if name.first() == Some(&b':') {
-            continue;
-        }
-        d.set_cookie |= name.eq_ignore_ascii_case(b"set-cookie");
-        if let Some(h) = head.as_deref_mut() {
-            h.extend_from_slice(name);
-            h.extend_from_slice(b": ");
-            h.extend_from_slice(value);
-            h.extend_from_slice(b"\r\n");
-        }
-    }
-    if let Some(h) = head.filter(|h| !h.is_empty()) {
-        h.extend_from_slice(b"\r\n");
-    }
-    Ok(())
-}
-
-/// Whether every integer and string of `block` ends within it (RFC 7541 §5, §6): the decoder
-/// crate indexes its input without checking, so it is handed only blocks it can walk.
-fn well_formed(block: &[u8]) -> bool {
-    let mut p = 0;
-    while p < block.len() {
-        let b = block[p];
-        let (prefix, literal) = match b {
-            _ if b & 0x80 != 0 => (7, false),
-            _ if b & 0x40 != 0 => (6, true),
-            _ if b & 0x20 != 0 => (5, false),
-            _ => (4, true),
-        };
-        let Some((index, n)) = integer(&block[p..], prefix) else { return false };
-        p += n;
-        if literal {
-            for _ in 0..if index == 0 { 2 } else { 1 } {
-                let Some((len, n)) = integer(&block[p..], 7) else { return false };
-                p += n;
-                if len > block.len() - p {
-                    return false;
-                }
-                p += len;
-            }
-        }
-    }
-    true
-}
-
-/// An HPACK integer with a `prefix`-bit prefix at the start of `b`, and its length; `None` when
-/// it runs past `b` or past the 5 bytes the decoder crate reads.
-fn integer(b: &[u8], prefix: u8) -> Option<(usize, usize)> {
-    let mask = (1usize << prefix) - 1;
-    let mut v = (*b.first()? as usize) & mask;
-    if v < mask {
-        return Some((v, 1));
-    }
-    for i in 1..5 {
-        let byte = *b.get(i)?;
-        v += ((byte & 0x7f) as usize) << (7 * (i - 1));
-        if byte & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
 }
 
 /// A frame type's name, for reasons.

@@ -344,6 +344,9 @@ pub fn generator(o: &mut String, r: &RunResult, points: &[Point]) {
         kv("CPU seconds per worker", each.join(" · "));
     }
     kv("memory (RSS)", format!("{} (peak {})", bytes(g.rss_bytes as f64), bytes(g.peak_rss_bytes as f64)));
+    if let Some(spoke) = crate::report::text::spoken(&r.totals.summary.protocols) {
+        kv("spoke", spoke);
+    }
     if r.load.model == "open" {
         kv("send lag p99", lat(g.schedule_lag_p99_us));
     }

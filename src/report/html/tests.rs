@@ -230,6 +230,18 @@ fn a_saturated_generator_is_shown_prominently() {
 }
 
 #[test]
+fn the_protocols_spoken_are_shown_with_the_generator() {
+    let mut r = sample();
+    assert!(!render(&r).contains("<dt>spoke</dt>"), "nothing said when no protocol was counted");
+    r.totals.summary.protocols = BTreeMap::from([("h2".to_string(), 1200)]);
+    assert!(render(&r).contains("<dt>spoke</dt><dd>h2</dd>"));
+    r.totals.summary.protocols.insert("http/1.1".to_string(), 10);
+    let html = render(&r);
+    assert!(html.contains("<dt>spoke</dt><dd>h2 × 1,200 and http/1.1 × 10</dd>"), "{html}");
+    assert!(html.find("<dt>spoke</dt>").unwrap() > html.find("id=\"generator\"").unwrap());
+}
+
+#[test]
 fn empty_and_degenerate_documents_render_no_data() {
     let mut r = sample();
     r.timeline.clear();
