@@ -32,12 +32,13 @@ pub struct Latency {
 }
 
 impl Latency {
-    pub fn of(h: &Histogram<u64>) -> Latency {
+    /// The histogram's statistics; `None` when it is empty (no data, never a latency of 0).
+    pub fn of(h: &Histogram<u64>) -> Option<Latency> {
         if h.is_empty() {
-            return Latency::default();
+            return None;
         }
         let q = |p| h.value_at_quantile(p);
-        Latency {
+        Some(Latency {
             min: h.min(),
             mean: round2(h.mean()),
             stdev: round2(h.stdev()),
@@ -48,7 +49,7 @@ impl Latency {
             p99: q(0.99),
             p999: q(0.999),
             max: h.max(),
-        }
+        })
     }
 }
 
@@ -62,8 +63,9 @@ pub struct Summary {
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// From the intended start in the open model (coordinated-omission correct), from sending
-    /// in the closed model.
-    pub latency_us: Latency,
+    /// in the closed model. `null` when no response had a latency (every connect refused, a
+    /// step that never ran): no data, never 0.
+    pub latency_us: Option<Latency>,
     /// Open model only: from sending to the complete response, without queueing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_us: Option<Latency>,
@@ -99,7 +101,7 @@ impl Summary {
             bytes_in: s.bytes_in,
             bytes_out: s.bytes_out,
             latency_us: Latency::of(&s.latency),
-            service_us: open.then(|| Latency::of(&s.service)),
+            service_us: open.then(|| Latency::of(&s.service)).flatten(),
             status: s.status_sorted().into_iter().map(|(c, n)| (c.to_string(), n)).collect(),
             errors_by_kind: ErrorKind::ALL
                 .iter()
@@ -471,7 +473,12 @@ pub fn evaluate_thresholds(
                 (Some(m), _) => rule.threshold.judge_metric(m, step),
                 (None, Some(i)) => {
                     let s = scenario_stats(stats, i, total);
-                    let secs = if rule.during.is_some() { secs } else { scenario_seconds(plan, i, secs) };
+                    // Its seconds within the window (or within the run), up to its own end.
+                    let end = plan.scenarios[i].end().as_secs_f64();
+                    let secs = match rule.during {
+                        Some((from, to)) => (duration_s.min(to.as_secs_f64()).min(end) - from.as_secs_f64()).max(0.0),
+                        None => scenario_seconds(plan, i, secs),
+                    };
                     let judged = rule.threshold.judge(&Observed::of(s, secs), None);
                     ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
                 }
@@ -480,15 +487,20 @@ pub fn evaluate_thresholds(
                     rule.threshold.judge(&Observed::of(s, secs), step)
                 }
             };
+            // A scenario's window counts from its start_time: shown as written.
+            let shift = rule.scenario.map_or(std::time::Duration::ZERO, |i| plan.scenarios[i].start);
             ThresholdResult {
-                during: rule
-                    .during
-                    .map(|(a, b)| format!("{}..{}", crate::units::duration(a), crate::units::duration(b))),
+                during: rule.during.map(|(a, b)| format!("{}..{}", window_edge(a - shift), window_edge(b - shift))),
                 level: rule.warn.then(|| "warn".to_string()),
                 ..judged
             }
         })
         .collect()
+}
+
+/// A window's edge as the file writes it (`0s`, `1m30s`): windows are in whole seconds.
+fn window_edge(d: std::time::Duration) -> String {
+    if d.is_zero() { "0s".into() } else { crate::units::duration(d) }
 }
 
 /// Base64 of the histogram in HdrHistogram's V2 encoding.

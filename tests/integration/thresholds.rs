@@ -1,0 +1,157 @@
+//! Thresholds against the built-in target, whose own request counts say what was really sent:
+//! what was measured and what had nothing to measure ("no data", which fails), and their windows.
+
+use serde_json::Value;
+
+use crate::util::{self, Outcome, TempDir, TestTarget};
+
+/// The threshold whose expression is `expr`.
+fn threshold<'a>(out: &'a Outcome, expr: &str) -> &'a Value {
+    let all = out.at("/thresholds").as_array().expect("thresholds is an array");
+    all.iter().find(|t| t["expr"] == expr).unwrap_or_else(|| panic!("no threshold `{expr}` in {all:?}"))
+}
+
+/// The summary's line for the threshold `expr`.
+fn line<'a>(out: &'a Outcome, expr: &str) -> &'a str {
+    out.stdout.lines().find(|l| l.contains(expr)).unwrap_or_else(|| panic!("no line for `{expr}`:\n{}", out.stdout))
+}
+
+/// A step that never runs (`probability = 0`), a trend whose every response lacks its header, and
+/// a run-wide error share that has requests: the first two have nothing to measure.
+const NOTHING: &str = r#"thresholds = ["errors < 1%", "p(95)(server_ms) < 50"]
+
+[metrics]
+server_ms = { trend = "header Server-Timing dur", steps = ["hello"] }
+
+[load]
+executor = "constant-vus"
+vus = 2
+duration = "1s"
+graceful_stop = "1s"
+
+[[users]]
+name = "u"
+  [[users.steps]]
+  name = "hello"
+  request = "GET /"
+  [[users.steps]]
+  name = "never"
+  request = "GET /status/204"
+  probability = 0
+  thresholds = ["p(95) < 1us", { expr = "errors < 1%", level = "warn" }]
+"#;
+
+#[test]
+fn thresholds_pass_on_nothing() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("nothing");
+    let target = TestTarget::start();
+    let out = util::scenario(&dir.write("nothing.toml", NOTHING), &["--target", &target.url(), "-t", "1"]);
+    out.assert_code(1);
+    assert_eq!(target.route("GET /status/:code"), 0, "the step never ran: {:?}", target.counters().by_route());
+    assert!(target.route("GET /") > 10, "{}", out.describe());
+
+    let never = threshold(&out, "p(95) < 1us");
+    assert_eq!((&never["ok"], &never["value"], &never["step"]), (&Value::Bool(false), &Value::Null, &"never".into()));
+    assert_eq!(never["reason"], "no data: no responses with a latency", "{never}");
+    assert!(line(&out, "p(95) < 1us").starts_with("    FAIL") && line(&out, "p(95) < 1us").contains("no data"));
+    let warn = out.at("/thresholds").as_array().unwrap().iter().find(|t| t["step"] == "never" && t["level"] == "warn");
+    let warn = warn.expect("the warning on `never`");
+    assert_eq!((&warn["ok"], &warn["value"]), (&Value::Bool(false), &Value::Null), "{warn}");
+    assert_eq!(warn["reason"], "no data: no requests completed");
+    let trend = threshold(&out, "p(95)(server_ms) < 50");
+    assert_eq!(
+        (&trend["ok"], &trend["value"], &trend["reason"]),
+        (&false.into(), &Value::Null, &"no data: no values recorded".into())
+    );
+    assert!(line(&out, "p(95)(server_ms) < 50").contains("FAIL"), "{}", out.stdout);
+    assert_eq!(threshold(&out, "errors < 1%")["value"], 0.0, "measured on real requests: 0% is data");
+
+    let steps = out.at("/steps").as_array().unwrap();
+    let never = steps.iter().find(|s| s["name"] == "never").expect("step `never`");
+    assert_eq!((&never["requests"], &never["latency_us"]), (&0.into(), &Value::Null), "no latency, not 0: {never}");
+}
+
+#[test]
+fn a_bench_whose_connects_were_all_refused_has_no_latency() {
+    let _m = util::shared_machine();
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = util::bench(&format!("http://127.0.0.1:{port}/"), &["-c", "2", "-d", "1s", "-t", "1"]);
+    assert!(out.errors_of("connect_refused") > 0 || out.errors() > 0, "{}", out.describe());
+    assert_eq!(out.at("/totals/latency_us"), &Value::Null, "{}", out.describe());
+    assert!(!out.stdout.contains("min 0µs"), "{}", out.stdout);
+    assert!(out.stdout.contains("latency     no data"), "{}", out.stdout);
+}
+
+/// Two scenarios: `base` on `/` for 3 s, `spike` on `/delay/40` from 1.5 s for 1.5 s, whose
+/// thresholds are `spike_thresholds`.
+fn spike_file(spike_thresholds: &str) -> String {
+    format!(
+        r#"[scenarios.base]
+executor = "constant-vus"
+vus = 1
+duration = "3s"
+users = ["fast"]
+
+[scenarios.spike]
+executor = "constant-vus"
+vus = 2
+duration = "1500ms"
+start_time = "1500ms"
+users = ["slow"]
+thresholds = [{spike_thresholds}]
+
+[[users]]
+name = "fast"
+  [[users.steps]]
+  request = "GET /"
+
+[[users]]
+name = "slow"
+  [[users.steps]]
+  request = "GET /delay/40"
+"#
+    )
+}
+
+/// A scenario's `during` counts from its own start_time: `0s..1s` of a spike that starts at
+/// 1.5 s is the run's 1.5–2.5 s (when the spike's slow requests ran), not the run's first second
+/// (when it had not started, and nothing was measured).
+#[test]
+fn scenario_windows_count_from_its_start_time() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("scenario-window");
+    let target = TestTarget::start();
+    let file = dir.write("spike.toml", &spike_file(r#"{ expr = "p(95) < 20ms", during = "0s..1s" }"#));
+    let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
+    out.assert_code(1);
+    assert!(target.route("GET /delay") > 0, "{:?}", target.counters().by_route());
+    let t = threshold(&out, "p(95) < 20ms");
+    assert_eq!((&t["scenario"], &t["during"], &t["ok"]), (&"spike".into(), &"0s..1s".into(), &false.into()), "{t}");
+    let v = t["value"].as_f64().unwrap_or_else(|| panic!("measured nothing: {t}"));
+    assert!(v >= 40.0, "the spike's own /delay/40 requests: {t}");
+}
+
+/// Windows that cannot be measured as written are refused when the file is read, with where.
+#[test]
+fn windows_that_cannot_be_measured_are_refused_when_the_file_is_read() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("bad-windows");
+    let target = TestTarget::start();
+    let cases = [
+        (r#"{ expr = "p(95) < 20ms", during = "1200ms..2700ms" }"#, "whole seconds"),
+        (
+            r#"{ expr = "p(95) < 20ms", during = "2s..5s" }"#,
+            "scenario `spike` runs for 1.5s: the window starts after it",
+        ),
+    ];
+    for (th, why) in cases {
+        let file = dir.write("bad.toml", &spike_file(th));
+        let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
+        out.assert_code(2);
+        assert!(out.stderr.contains(why), "{th}: {}", out.stderr);
+        assert!(out.stderr.contains("bad.toml:13:"), "{th}: names file, line and column: {}", out.stderr);
+    }
+    assert_eq!(target.requests(), 0, "refused before any load: {:?}", target.counters().by_route());
+}
