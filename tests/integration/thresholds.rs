@@ -155,3 +155,26 @@ fn windows_that_cannot_be_measured_are_refused_when_the_file_is_read() {
     }
     assert_eq!(target.requests(), 0, "refused before any load: {:?}", target.counters().by_route());
 }
+
+/// `errors < 1` was read as 100%; a k6 line got "expected an operator". Both are refused when the
+/// file is read, saying what to write, before any request.
+#[test]
+fn errors_below_one_is_read_as_100_percent_and_k6_lines_show_the_stampede_form() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("ambiguous");
+    let target = TestTarget::start();
+    let cases = [
+        ("errors < 1", "did you mean 1%?"),
+        ("http_req_failed: rate<0.01", "k6's form: stampede writes `errors < 1%`"),
+        ("http_req_duration: p(95)<200", "stampede writes `p(95) < 200ms`"),
+        ("checks: rate>0.99", "stampede writes `checks > 99%`"),
+    ];
+    for (th, why) in cases {
+        let file = dir
+            .write("t.toml", &format!("thresholds = [\"{th}\"]\n{}", &NOTHING[NOTHING.find("\n[metrics]").unwrap()..]));
+        let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
+        out.assert_code(2);
+        assert!(out.stderr.contains(why) && out.stderr.contains("t.toml:1:"), "{th}: {}", out.stderr);
+    }
+    assert_eq!(target.requests(), 0, "refused before any load");
+}

@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn rate_fraction_and_percent_forms_are_equivalent() {
-        for (frac, pct) in [("0.01", "1%"), ("0", "0%"), ("1", "100%"), ("0.5", "50 %")] {
+        for (frac, pct) in [("0.01", "1%"), ("0", "0%"), ("0.25", "25%"), ("0.5", "50 %")] {
             let (a, b) = (p(&format!("errors < {frac}")), p(&format!("errors < {pct}")));
             assert_eq!(a.bound, b.bound, "{frac} vs {pct}");
             let h = Histogram::<u64>::new(3).unwrap();
@@ -415,6 +415,43 @@ mod tests {
         }
         assert_eq!(p("errors < 0.01").bound, 1.0);
         assert_eq!(p("checks >= 0.99").bound, 99.0);
+    }
+
+    #[test]
+    fn errors_below_one_is_read_as_100_percent() {
+        // A bare number >= 1 on a percentage measure is ambiguous: refused, naming both forms.
+        for (s, at) in [("errors < 1", 9), ("checks > 1", 9), ("error_rate <= 5", 14)] {
+            let got = e(s);
+            assert_eq!(got.offset, at, "{s}: {}", got.message);
+            assert!(got.message.contains("ambiguous") && got.message.contains('%'), "{s}: {}", got.message);
+        }
+        let got = e("errors < 1");
+        assert!(got.message.contains("`1%`") && got.message.contains("`0.01`"), "{}", got.message);
+        assert_eq!(p("errors < 0.99").bound, 99.0);
+        assert_eq!(p("errors < 1%").bound, 1.0);
+        assert_eq!(p("errors == 0").bound, 0.0);
+        let rate = parse_checked("cache_hit > 1", MINE, &[]).unwrap_err();
+        assert!(rate.message.contains("did you mean 1%?"), "{}", rate.message);
+    }
+
+    #[test]
+    fn k6_threshold_lines_show_the_stampede_form() {
+        let cases = [
+            ("http_req_duration: p(95)<200", "stampede writes `p(95) < 200ms`"),
+            ("http_req_duration: avg < 50", "stampede writes `avg < 50ms`"),
+            ("http_req_failed: rate<0.01", "stampede writes `errors < 1%`"),
+            ("checks: rate>0.99", "stampede writes `checks > 99%`"),
+            ("  http_reqs: count>100", "stampede writes `requests >100`"),
+        ];
+        for (s, want) in cases {
+            let got = e(s);
+            assert!(got.message.contains("k6's form") && got.message.contains(want), "{s}: {}", got.message);
+            assert_eq!(got.offset, s.len() - s.trim_start().len(), "{s}");
+        }
+        // The forms it shows are stampede's own.
+        for ours in ["p(95) < 200ms", "avg < 50ms", "errors < 1%", "checks > 99%", "requests >100"] {
+            p(ours);
+        }
     }
 
     #[test]
@@ -553,7 +590,7 @@ mod tests {
         assert_eq!(p("checks > 0.99").evaluate(&o), (Ok(99.0), false));
         assert_eq!(p("rps >= 100").evaluate(&o), (Ok(100.0), true));
         assert_eq!(p("requests == 1000").evaluate(&o), (Ok(1000.0), true));
-        let units: Vec<_> = ["errors<1", "checks>0", "rps>1", "requests>1"].iter().map(|s| p(s).unit()).collect();
+        let units: Vec<_> = ["errors<1%", "checks>0", "rps>1", "requests>1"].iter().map(|s| p(s).unit()).collect();
         assert_eq!(units, ["%", "%", "req/s", ""]);
     }
 
@@ -677,14 +714,7 @@ mod tests {
             assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
         }
         assert!(parse_checked("x > 1", &[], &[]).unwrap_err().message.ends_with("or a metric defined in [metrics])"));
-        for ok in [
-            "cache_hit > 95%",
-            "cache_hit > 0.95",
-            "cache_hit > 1",
-            "created > 1000",
-            "created >= 0.5",
-            "max(server_ms) < 9",
-        ] {
+        for ok in ["cache_hit > 95%", "cache_hit > 0.95", "created > 1000", "created >= 0.5", "max(server_ms) < 9"] {
             assert!(parse_checked(ok, MINE, &[]).is_ok(), "{ok}");
         }
         for builtin in ["p(95) < 200ms", "errors < 1%", "rps > 5", "checks > 99%"] {
@@ -698,7 +728,9 @@ mod tests {
         for w in ["p", "P", "avg", "mean", "min", "max", "med", "errors", "Error_Rate", "checks", "rps", "requests"] {
             assert!(is_reserved(w), "{w}");
             assert!(
-                p(&format!("{w}{} < 1", if w.eq_ignore_ascii_case("p") { "(50)" } else { "" })).metric_name().is_none()
+                p(&format!("{w}{} < 0.5", if w.eq_ignore_ascii_case("p") { "(50)" } else { "" }))
+                    .metric_name()
+                    .is_none()
             );
         }
         for w in ["p95", "p99.9", "error", "check", "request", "median", "average", "pinf"] {
