@@ -396,6 +396,30 @@ pub fn scenario_seconds(plan: &Plan, i: usize, elapsed_s: f64) -> f64 {
     (elapsed_s.min(sc.end().as_secs_f64()) - sc.start.as_secs_f64()).max(0.0)
 }
 
+/// How long the step of stats row `row` could run within a run that lasted `elapsed_s`: the
+/// seconds in which any scenario running a user type with that step ran (their union); with one
+/// scenario, the run's.
+pub fn step_seconds(plan: &Plan, row: usize, elapsed_s: f64) -> f64 {
+    let has_step = |u: &usize| plan.users.get(*u).is_some_and(|u| u.steps.iter().any(|&s| plan.steps[s].row == row));
+    let mut spans: Vec<(f64, f64)> = plan
+        .scenarios
+        .iter()
+        .filter(|sc| sc.users.iter().any(has_step))
+        .map(|sc| (sc.start.as_secs_f64(), elapsed_s.min(sc.end().as_secs_f64())))
+        .filter(|(a, b)| b > a)
+        .collect();
+    if spans.is_empty() || plan.scenarios.len() == 1 {
+        return elapsed_s;
+    }
+    spans.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let (mut sum, mut reach) = (0.0, f64::MIN);
+    for (a, b) in spans {
+        sum += (b - a.max(reach)).max(0.0);
+        reach = reach.max(b);
+    }
+    sum
+}
+
 /// The requests thresholds of scenario `i` are measured on: its own, or (with one scenario) all.
 pub fn scenario_stats<'a>(stats: &'a crate::stats::Stats, i: usize, total: &'a StepStats) -> &'a StepStats {
     stats.scenarios.get(i).unwrap_or(total)
@@ -492,6 +516,11 @@ pub fn evaluate_thresholds(
                 }
                 (None, None) => {
                     let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(total);
+                    // A step's rate is over the time its scenarios ran, not the whole run.
+                    let secs = match rule.step {
+                        Some(row) if rule.during.is_none() => step_seconds(plan, row, secs),
+                        _ => secs,
+                    };
                     rule.threshold.judge(&Observed::of(s, secs), step)
                 }
             };

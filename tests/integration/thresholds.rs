@@ -178,3 +178,22 @@ fn errors_below_one_is_read_as_100_percent_and_k6_lines_show_the_stampede_form()
     }
     assert_eq!(target.requests(), 0, "refused before any load");
 }
+
+/// A step's `rps` in a multi-scenario file divided by the whole run's length: the spike's step
+/// ran only in its own 1.5 s, and its rate is over those.
+#[test]
+fn a_step_rps_divides_by_the_time_its_scenarios_ran() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("step-rps");
+    let target = TestTarget::start();
+    let text = spike_file("")
+        .replace("request = \"GET /delay/40\"", "request = \"GET /delay/40\"\n  thresholds = [\"rps > 0\"]");
+    let out = util::scenario(&dir.write("rps.toml", &text), &["--target", &target.url(), "-t", "1"]);
+    out.assert_code(0);
+    let sent = target.route("GET /delay");
+    let t = threshold(&out, "rps > 0");
+    let rps = t["value"].as_f64().unwrap();
+    // Two users on /delay/40 for 1.5 s: about 25 req/s each; over the whole 3 s run it would be half.
+    let want = sent as f64 / 1.5;
+    assert!((rps - want).abs() <= want * 0.1, "{rps} req/s, the server saw {sent} in the spike's 1.5 s: {t}");
+}
