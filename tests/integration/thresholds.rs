@@ -197,3 +197,22 @@ fn a_step_rps_divides_by_the_time_its_scenarios_ran() {
     let want = sent as f64 / 1.5;
     assert!((rps - want).abs() <= want * 0.1, "{rps} req/s, the server saw {sent} in the spike's 1.5 s: {t}");
 }
+
+/// `iteration_duration:TYPE` is in the summary and JSON; a threshold on it was refused.
+#[test]
+fn iteration_duration_of_a_user_type_is_accepted_in_thresholds() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("iteration-type");
+    let target = TestTarget::start();
+    let text = format!(
+        "thresholds = [\"p(95)(iteration_duration:slow) > 35\", \"p(95)( iteration_duration: fast ) < 35\"]\n{}",
+        spike_file("")
+    );
+    let out = util::scenario(&dir.write("types.toml", &text), &["--target", &target.url(), "-t", "1"]);
+    out.assert_code(0);
+    assert!(target.route("GET /delay") > 0);
+    let slow = threshold(&out, "p(95)(iteration_duration:slow) > 35");
+    assert!(slow["ok"] == true && slow["value"].as_f64().unwrap() >= 40.0, "{slow}");
+    let fast = threshold(&out, "p(95)( iteration_duration: fast ) < 35");
+    assert!(fast["ok"] == true && fast["value"].as_f64().unwrap() < 35.0, "{fast}");
+}

@@ -245,9 +245,14 @@ impl Parser {
         self.i += 1;
         self.ws();
         let a = self.i;
-        let name = self.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
+        let mut name = self.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
             return Err(err(a, "expected a metric name in `(...)`, e.g. p(95)(server_ms)"));
+        }
+        if name == "iteration_duration" && self.peek() == Some(':') {
+            // One user type's: `iteration_duration:TYPE`, as the summary and JSON name it.
+            let of_type = self.take_while(|c| c != ')');
+            name = format!("{name}:{}", of_type[1..].trim());
         }
         self.ws();
         if self.peek() != Some(')') {
