@@ -305,7 +305,8 @@ impl RunResult {
                 by_user: by_user(plan, out, row, duration_s, open),
             })
             .collect();
-        let thresholds = evaluate_thresholds(plan, &out.stats, &out.windows, duration_s, watched.as_ref());
+        let watched_by = (watched.as_ref(), monitor);
+        let thresholds = evaluate_thresholds(plan, &out.stats, &out.windows, duration_s, watched_by);
         let mut timeline = out.timeline.clone();
         if let Some(m) = monitor {
             for row in &mut timeline {
@@ -474,7 +475,7 @@ pub fn evaluate_thresholds(
     stats: &crate::stats::Stats,
     windows: &[Option<crate::stats::Stats>],
     duration_s: f64,
-    monitor: Option<&crate::monitor::MonitorResult>,
+    (monitor, samples): (Option<&crate::monitor::MonitorResult>, Option<&crate::monitor::Samples>),
 ) -> Vec<ThresholdResult> {
     let run_total = stats.total();
     let watched = |name: &str| plan.monitor.as_ref().is_some_and(|m| m.series.iter().any(|s| s.name == name));
@@ -498,7 +499,16 @@ pub fn evaluate_thresholds(
             let series = rule.threshold.metric_name().filter(|n| watched(n));
             let on_series = series.map(|name| {
                 let none = crate::monitor::SeriesSummary::default();
-                rule.threshold.judge_series(monitor.and_then(|m| m.series.get(name)).unwrap_or(&none))
+                // A window's threshold on a series is measured on the samples taken in it.
+                let in_window = rule.during.zip(samples).map(|((from, to), s)| {
+                    s.summary_between(from.as_secs_f64(), to.as_secs_f64())
+                        .series
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_default()
+                });
+                let whole = || monitor.and_then(|m| m.series.get(name)).cloned().unwrap_or(none);
+                rule.threshold.judge_series(&in_window.unwrap_or_else(whole))
             });
             let judged = match (metric, rule.scenario) {
                 _ if on_series.is_some() => on_series.expect("checked"),

@@ -216,3 +216,56 @@ fn iteration_duration_of_a_user_type_is_accepted_in_thresholds() {
     let fast = threshold(&out, "p(95)( iteration_duration: fast ) < 35");
     assert!(fast["ok"] == true && fast["value"].as_f64().unwrap() < 35.0, "{fast}");
 }
+
+/// `during` on a watched series' threshold was shown but measured the whole run: a gauge at 0 for
+/// its first 2 s and 100 after passes `max(g) < 50` in the run's first second, and measures 100
+/// in its last.
+#[test]
+fn during_on_a_watched_series_threshold_was_ignored() {
+    let start = std::time::Instant::now();
+    let exporter = crate::util::exporter::Exporter::start(move || {
+        let v = if start.elapsed().as_secs_f64() < 2.0 { 0 } else { 100 };
+        format!("# TYPE test_gauge gauge\ntest_gauge {v}\n")
+    });
+    let target = TestTarget::start();
+    let dir = TempDir::new("series-window");
+    let file = dir.write(
+        "watch.toml",
+        &format!(
+            r#"thresholds = [{{ expr = "max(g) < 50", during = "0s..1s" }}, {{ expr = "max(g) > 50", during = "3s..4s" }}]
+
+[load]
+executor = "constant-vus"
+vus = 1
+duration = "4s"
+
+[monitor]
+scrape = ["{}"]
+
+[monitor.series]
+g = "test_gauge"
+
+[[users]]
+name = "u"
+think = "50ms"
+  [[users.steps]]
+  request = "GET /"
+"#,
+            exporter.url()
+        ),
+    );
+    let out = {
+        let _m = util::shared_machine();
+        util::scenario(&file, &["--target", &target.url(), "-t", "1"])
+    };
+    let early = threshold(&out, "max(g) < 50");
+    assert_eq!(
+        (&early["ok"], early["value"].as_f64(), &early["during"]),
+        (&true.into(), Some(0.0), &"0s..1s".into()),
+        "{early}"
+    );
+    let late = threshold(&out, "max(g) > 50");
+    assert_eq!((&late["ok"], late["value"].as_f64()), (&true.into(), Some(100.0)), "{late}");
+    out.assert_code(0);
+    assert!(target.route("GET /") > 0);
+}
