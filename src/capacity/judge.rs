@@ -246,7 +246,7 @@ fn held(w: &Window, rate: f64, short: bool) -> Verdict {
 fn broke(t: &Threshold, w: &Window, g: &Generator, lag_limit_us: u64, baseline_service_us: Option<u64>) -> Verdict {
     if let Some(r) = on_series(t, w) {
         // The service's own limit: the generator's state says nothing about it.
-        return Verdict::Fail(format!("{} (measured {})", t.expr, crate::units::round3(r.value)));
+        return Verdict::Fail(format!("{} (measured {})", t.expr, r.measured(|v| crate::units::round3(v).to_string())));
     }
     let total = w.total();
     // The service's own time, from sending: without queueing for a user or the starts' lateness.
@@ -292,8 +292,10 @@ fn broke(t: &Threshold, w: &Window, g: &Generator, lag_limit_us: u64, baseline_s
         }
         return Verdict::Connections;
     }
-    let (value, _) = t.evaluate(&Observed::of(&total, w.seconds));
-    Verdict::Fail(format!("{} (measured {value:.1}{})", t.expr, t.unit()))
+    match t.measure(&Observed::of(&total, w.seconds)) {
+        Ok(value) => Verdict::Fail(format!("{} (measured {value:.1}{})", t.expr, t.unit())),
+        Err(no) => Verdict::Fail(format!("{} ({})", t.expr, no.0)),
+    }
 }
 
 /// Whether a running step is already clearly lost: a latency SLO above twice its bound, or
@@ -305,7 +307,7 @@ pub fn clearly_lost(slos: &[Threshold], w: &Window) -> bool {
     }
     let o = Observed::of(&total, w.seconds);
     slos.iter().any(|t| {
-        let (value, _) = t.evaluate(&o);
+        let Ok(value) = t.measure(&o) else { return false };
         match t.metric {
             Measure::Errors => value > (t.bound * 3.0).max(t.bound + 2.0),
             ref m if is_latency(m) => {

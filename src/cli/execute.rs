@@ -95,11 +95,11 @@ impl Observer for Watch<'_> {
                 Some(i) => {
                     let s = crate::report::result::scenario_stats(total, i, &all);
                     let secs = crate::report::result::scenario_seconds(self.plan, i, row.t);
-                    secs <= 0.0 || rule.threshold.evaluate(&Observed::of(s, secs)).1
+                    !fails_yet(&rule.threshold, &Observed::of(s, secs))
                 }
                 None => {
                     let s = rule.step.and_then(|i| total.steps.get(i)).unwrap_or(&all);
-                    rule.threshold.evaluate(&Observed::of(s, row.t)).1
+                    !fails_yet(&rule.threshold, &Observed::of(s, row.t))
                 }
             };
             if !ok {
@@ -109,6 +109,12 @@ impl Observer for Watch<'_> {
             }
         }
     }
+}
+
+/// Whether a threshold already fails during the run: measured and not holding (nothing measured
+/// yet is judged at the end, where no data fails).
+fn fails_yet(t: &crate::rules::threshold::Threshold, o: &Observed) -> bool {
+    matches!(t.evaluate(o), (Ok(_), false))
 }
 
 /// Decide the I/O path for `--io`: a warning when `auto` falls back to epoll; an error (exit 3)

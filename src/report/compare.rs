@@ -409,19 +409,20 @@ fn scope(rows: &mut Vec<Row>, name: &str, b: &Summary, c: &Summary, bound: f64) 
         }),
     });
     // Latency percentiles.
-    let judged = b.requests > 0 && c.requests > 0;
+    let judged = b.latency_us.is_some() && c.latency_us.is_some();
+    let q = |s: &Summary, f: fn(&super::result::Latency) -> u64| s.latency_us.as_ref().map_or(0, f);
     for (measure, bv, cv) in [
-        ("p50", b.latency_us.p50, c.latency_us.p50),
-        ("p95", b.latency_us.p95, c.latency_us.p95),
-        ("p99", b.latency_us.p99, c.latency_us.p99),
+        ("p50", q(b, |l| l.p50), q(c, |l| l.p50)),
+        ("p95", q(b, |l| l.p95), q(c, |l| l.p95)),
+        ("p99", q(b, |l| l.p99), q(c, |l| l.p99)),
     ] {
         let d = cv as f64 - bv as f64;
         let worse = judged && cv as f64 > bv as f64 * (1.0 + bound) && d > LATENCY_FLOOR_US as f64;
         rows.push(Row {
             scope: None,
             measure,
-            base: if b.requests > 0 { micros(bv as f64) } else { "-".into() },
-            cur: if c.requests > 0 { micros(cv as f64) } else { "-".into() },
+            base: if b.latency_us.is_some() { micros(bv as f64) } else { "-".into() },
+            cur: if c.latency_us.is_some() { micros(cv as f64) } else { "-".into() },
             delta: if judged { signed(d, micros) } else { String::new() },
             pct: if judged { change(cv as f64, bv as f64) } else { String::new() },
             arrow: if judged { arrow(d) } else { "" },
@@ -716,12 +717,13 @@ mod tests {
         ThresholdResult {
             expr: expr.into(),
             ok: true,
-            value: 0.0,
+            value: Some(0.0),
             unit: String::new(),
             step: None,
             scenario: None,
             during: None,
             level: None,
+            reason: None,
         }
     }
 

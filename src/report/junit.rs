@@ -63,7 +63,10 @@ pub fn thresholds(r: &RunResult) -> String {
             None => th.expr.clone(),
         };
         let _ = write!(o, "    <testcase name=\"{}\" classname=\"{}\" time=\"0\"", esc(&name), esc(&class));
-        let measured = format!("measured {}", value(th));
+        let measured = match th.value {
+            Some(_) => format!("measured {}", value(th)),
+            None => value(th),
+        };
         if !failed(th) {
             if th.verdict() == "WARN" {
                 let warn = format!(
@@ -123,7 +126,8 @@ fn scope(th: &ThresholdResult) -> String {
 
 /// `312.5 ms`, `2.5%`, `120 req/s`, `1000`.
 fn value(th: &ThresholdResult) -> String {
-    let v = if th.value.fract() == 0.0 { format!("{:.0}", th.value) } else { format!("{}", th.value) };
+    let Some(value) = th.value else { return th.measured(|v| v.to_string()) };
+    let v = if value.fract() == 0.0 { format!("{value:.0}") } else { format!("{value}") };
     match th.unit.as_str() {
         "" => v,
         "%" => format!("{v}%"),
@@ -282,12 +286,13 @@ mod tests {
         ThresholdResult {
             expr: expr.into(),
             ok,
-            value,
+            value: Some(value),
             unit: unit.into(),
             step: step.map(String::from),
             scenario: None,
             during: None,
             level: None,
+            reason: None,
         }
     }
 

@@ -343,9 +343,11 @@ fn thresholds(
                 let same =
                     results.iter().flat_map(|r| &r.thresholds).filter(|o| o.expr == th.expr && o.during == th.during);
                 let all: Vec<&ThresholdResult> = same.collect();
+                let value = all.iter().filter_map(|o| o.value).reduce(f64::max);
                 out.push(ThresholdResult {
                     ok: all.iter().all(|o| o.ok),
-                    value: all.iter().map(|o| o.value).fold(f64::NAN, f64::max),
+                    value,
+                    reason: value.is_none().then(|| all.iter().find_map(|o| o.reason.clone())).flatten(),
                     ..th.clone()
                 });
                 continue;
@@ -748,12 +750,13 @@ mod tests {
         let th = |expr: &str, ok: bool, step: Option<&str>| ThresholdResult {
             expr: expr.into(),
             ok,
-            value: 0.0,
+            value: Some(0.0),
             unit: "ms".into(),
             step: step.map(String::from),
             scenario: None,
             during: None,
             level: None,
+            reason: None,
         };
         let mut a = shard(1, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
         let mut b = shard(2, 2, &[("s", &slow)], 10, STARTED_AT_UNIX_MS);
@@ -763,7 +766,7 @@ mod tests {
         b.thresholds = vec![th("p(95) < 10ms", false, None), th("requests >= 100", false, Some("s"))];
         let m = merge(&[a, b]).unwrap();
         let got: Vec<(&str, bool, f64, &str)> =
-            m.thresholds.iter().map(|t| (t.expr.as_str(), t.ok, t.value, t.unit.as_str())).collect();
+            m.thresholds.iter().map(|t| (t.expr.as_str(), t.ok, t.value.unwrap(), t.unit.as_str())).collect();
         assert_eq!(
             got,
             [
@@ -806,12 +809,13 @@ mod tests {
         bad.thresholds = vec![ThresholdResult {
             expr: "p95 < 1".into(),
             ok: true,
-            value: 0.0,
+            value: Some(0.0),
             unit: "".into(),
             step: None,
             scenario: None,
             during: None,
             level: None,
+            reason: None,
         }];
         refused(&[a.clone(), bad], "threshold `p95 < 1` does not parse");
         let mut cap = b.clone();

@@ -32,12 +32,13 @@ pub struct Latency {
 }
 
 impl Latency {
-    pub fn of(h: &Histogram<u64>) -> Latency {
+    /// The histogram's statistics; `None` when it is empty (no data, never a latency of 0).
+    pub fn of(h: &Histogram<u64>) -> Option<Latency> {
         if h.is_empty() {
-            return Latency::default();
+            return None;
         }
         let q = |p| h.value_at_quantile(p);
-        Latency {
+        Some(Latency {
             min: h.min(),
             mean: round2(h.mean()),
             stdev: round2(h.stdev()),
@@ -48,7 +49,7 @@ impl Latency {
             p99: q(0.99),
             p999: q(0.999),
             max: h.max(),
-        }
+        })
     }
 }
 
@@ -62,8 +63,9 @@ pub struct Summary {
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// From the intended start in the open model (coordinated-omission correct), from sending
-    /// in the closed model.
-    pub latency_us: Latency,
+    /// in the closed model. `null` when no response had a latency (every connect refused, a
+    /// step that never ran): no data, never 0.
+    pub latency_us: Option<Latency>,
     /// Open model only: from sending to the complete response, without queueing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_us: Option<Latency>,
@@ -99,7 +101,7 @@ impl Summary {
             bytes_in: s.bytes_in,
             bytes_out: s.bytes_out,
             latency_us: Latency::of(&s.latency),
-            service_us: open.then(|| Latency::of(&s.service)),
+            service_us: open.then(|| Latency::of(&s.service)).flatten(),
             status: s.status_sorted().into_iter().map(|(c, n)| (c.to_string(), n)).collect(),
             errors_by_kind: ErrorKind::ALL
                 .iter()
@@ -310,7 +312,8 @@ impl RunResult {
                 by_user: by_user(plan, out, row, duration_s, open),
             })
             .collect();
-        let thresholds = evaluate_thresholds(plan, &out.stats, &out.windows, duration_s, watched.as_ref());
+        let watched_by = (watched.as_ref(), monitor);
+        let thresholds = evaluate_thresholds(plan, &out.stats, &out.windows, duration_s, watched_by);
         let mut timeline = out.timeline.clone();
         if let Some(m) = monitor {
             for row in &mut timeline {
@@ -403,6 +406,30 @@ pub fn scenario_seconds(plan: &Plan, i: usize, elapsed_s: f64) -> f64 {
     (elapsed_s.min(sc.end().as_secs_f64()) - sc.start.as_secs_f64()).max(0.0)
 }
 
+/// How long the step of stats row `row` could run within a run that lasted `elapsed_s`: the
+/// seconds in which any scenario running a user type with that step ran (their union); with one
+/// scenario, the run's.
+pub fn step_seconds(plan: &Plan, row: usize, elapsed_s: f64) -> f64 {
+    let has_step = |u: &usize| plan.users.get(*u).is_some_and(|u| u.steps.iter().any(|&s| plan.steps[s].row == row));
+    let mut spans: Vec<(f64, f64)> = plan
+        .scenarios
+        .iter()
+        .filter(|sc| sc.users.iter().any(has_step))
+        .map(|sc| (sc.start.as_secs_f64(), elapsed_s.min(sc.end().as_secs_f64())))
+        .filter(|(a, b)| b > a)
+        .collect();
+    if spans.is_empty() || plan.scenarios.len() == 1 {
+        return elapsed_s;
+    }
+    spans.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let (mut sum, mut reach) = (0.0, f64::MIN);
+    for (a, b) in spans {
+        sum += (b - a.max(reach)).max(0.0);
+        reach = reach.max(b);
+    }
+    sum
+}
+
 /// The requests thresholds of scenario `i` are measured on: its own, or (with one scenario) all.
 pub fn scenario_stats<'a>(stats: &'a crate::stats::Stats, i: usize, total: &'a StepStats) -> &'a StepStats {
     stats.scenarios.get(i).unwrap_or(total)
@@ -457,7 +484,7 @@ pub fn evaluate_thresholds(
     stats: &crate::stats::Stats,
     windows: &[Option<crate::stats::Stats>],
     duration_s: f64,
-    monitor: Option<&crate::monitor::MonitorResult>,
+    (monitor, samples): (Option<&crate::monitor::MonitorResult>, Option<&crate::monitor::Samples>),
 ) -> Vec<ThresholdResult> {
     let run_total = stats.total();
     let watched = |name: &str| plan.monitor.as_ref().is_some_and(|m| m.series.iter().any(|s| s.name == name));
@@ -481,31 +508,55 @@ pub fn evaluate_thresholds(
             let series = rule.threshold.metric_name().filter(|n| watched(n));
             let on_series = series.map(|name| {
                 let none = crate::monitor::SeriesSummary::default();
-                rule.threshold.judge_series(monitor.and_then(|m| m.series.get(name)).unwrap_or(&none))
+                // A window's threshold on a series is measured on the samples taken in it.
+                let in_window = rule.during.zip(samples).map(|((from, to), s)| {
+                    s.summary_between(from.as_secs_f64(), to.as_secs_f64())
+                        .series
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_default()
+                });
+                let whole = || monitor.and_then(|m| m.series.get(name)).cloned().unwrap_or(none);
+                rule.threshold.judge_series(&in_window.unwrap_or_else(whole))
             });
             let judged = match (metric, rule.scenario) {
                 _ if on_series.is_some() => on_series.expect("checked"),
                 (Some(m), _) => rule.threshold.judge_metric(m, step),
                 (None, Some(i)) => {
                     let s = scenario_stats(stats, i, total);
-                    let secs = if rule.during.is_some() { secs } else { scenario_seconds(plan, i, secs) };
+                    // Its seconds within the window (or within the run), up to its own end.
+                    let end = plan.scenarios[i].end().as_secs_f64();
+                    let secs = match rule.during {
+                        Some((from, to)) => (duration_s.min(to.as_secs_f64()).min(end) - from.as_secs_f64()).max(0.0),
+                        None => scenario_seconds(plan, i, secs),
+                    };
                     let judged = rule.threshold.judge(&Observed::of(s, secs), None);
                     ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
                 }
                 (None, None) => {
                     let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(total);
+                    // A step's rate is over the time its scenarios ran, not the whole run.
+                    let secs = match rule.step {
+                        Some(row) if rule.during.is_none() => step_seconds(plan, row, secs),
+                        _ => secs,
+                    };
                     rule.threshold.judge(&Observed::of(s, secs), step)
                 }
             };
+            // A scenario's window counts from its start_time: shown as written.
+            let shift = rule.scenario.map_or(std::time::Duration::ZERO, |i| plan.scenarios[i].start);
             ThresholdResult {
-                during: rule
-                    .during
-                    .map(|(a, b)| format!("{}..{}", crate::units::duration(a), crate::units::duration(b))),
+                during: rule.during.map(|(a, b)| format!("{}..{}", window_edge(a - shift), window_edge(b - shift))),
                 level: rule.warn.then(|| "warn".to_string()),
                 ..judged
             }
         })
         .collect()
+}
+
+/// A window's edge as the file writes it (`0s`, `1m30s`): windows are in whole seconds.
+fn window_edge(d: std::time::Duration) -> String {
+    if d.is_zero() { "0s".into() } else { crate::units::duration(d) }
 }
 
 /// Base64 of the histogram in HdrHistogram's V2 encoding.

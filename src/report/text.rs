@@ -170,12 +170,13 @@ fn thresholds(o: &mut String, r: &RunResult) {
             }
             let _ = writeln!(
                 o,
-                "    {:<4} {}{step}  (measured {}{}{})",
+                "    {:<4} {}{step}  ({})",
                 th.verdict(),
                 th.expr,
-                fmt_value(th.value),
-                if th.unit.len() > 2 { " " } else { "" },
-                th.unit
+                match th.value {
+                    Some(_) => format!("measured {}", th.measured(fmt_value)),
+                    None => th.measured(fmt_value),
+                }
             );
         }
     }
@@ -239,10 +240,15 @@ fn step_line(o: &mut String, indent: &str, name: &str, width: usize, m: &Summary
         group(m.requests),
         format!("{:.1}", m.rps),
         group(m.errors),
-        micros(m.latency_us.p50 as f64),
-        micros(m.latency_us.p95 as f64),
-        micros(m.latency_us.p99 as f64)
+        lat(m, |l| l.p50),
+        lat(m, |l| l.p95),
+        lat(m, |l| l.p99)
     );
+}
+
+/// One latency statistic of a row, or `–` when it has no latency.
+fn lat(m: &Summary, q: impl Fn(&crate::report::result::Latency) -> u64) -> String {
+    m.latency_us.as_ref().map_or_else(|| "–".into(), |l| micros(q(l) as f64))
 }
 
 fn totals(o: &mut String, t: &Summary, secs: f64, open: bool) {
@@ -254,7 +260,10 @@ fn totals(o: &mut String, t: &Summary, secs: f64, open: bool) {
         bytes(t.bytes_in as f64 / secs.max(1e-9)),
         bytes(t.bytes_out as f64)
     );
-    latency(o, "latency", &t.latency_us, if open { "from intended start" } else { "from sending" });
+    match &t.latency_us {
+        Some(l) => latency(o, "latency", l, if open { "from intended start" } else { "from sending" }),
+        None => o.push_str("  latency     no data (no response had a latency)\n"),
+    }
     if let Some(s) = &t.service_us {
         latency(o, "service", s, "from sending, without queueing");
     }

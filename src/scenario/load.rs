@@ -100,7 +100,22 @@ impl Compiler<'_> {
                                 format!("threshold `{expr}`: metric `{name}` is measured over the whole run; put this threshold in the top-level `thresholds`"),
                             );
                         }
-                        thresholds.push(ThresholdRule { scenario: Some(i), ..self.threshold(t, None)? });
+                        let rule = self.threshold(t, None)?;
+                        let during = match rule.during {
+                            Some((from, _)) if from >= load.duration() => {
+                                return self.err(
+                                    t.span(),
+                                    format!(
+                                        "threshold `{expr}`: scenario `{name}` runs for {}: the window starts after it \
+                                         (a scenario's windows count from its start_time), so it cannot hold any of its requests",
+                                        crate::units::duration(load.duration())
+                                    ),
+                                );
+                            }
+                            // Counted from the scenario's start_time; measured in the run's seconds.
+                            w => w.map(|(from, to)| (start + from, start + to)),
+                        };
+                        thresholds.push(ThresholdRule { scenario: Some(i), during, ..rule });
                     }
                     let executor = s.executor.get_ref().clone();
                     let connections = self.connections(s)?;

@@ -317,10 +317,9 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|u| {
                 (file.users.len() > 1).then(|| {
-                    metrics.push(crate::rules::metric::iteration_duration(format!(
-                        "iteration_duration:{}",
-                        u.get_ref().name.get_ref().trim()
-                    )));
+                    let name = format!("iteration_duration:{}", u.get_ref().name.get_ref().trim());
+                    self.metric_kinds.push((name.clone(), crate::rules::metric::Kind::Trend));
+                    metrics.push(crate::rules::metric::iteration_duration(name));
                     metrics.len() - 1
                 })
             })

@@ -53,6 +53,12 @@ impl Compiler<'_> {
                 if to <= from {
                     return Err(bad("the window ends before it starts".into()));
                 }
+                if from.subsec_nanos() != 0 || to.subsec_nanos() != 0 {
+                    return Err(bad(
+                        "a window is measured in whole seconds of the run: write whole seconds, as in \"1s..3s\""
+                            .into(),
+                    ));
+                }
                 if let Some(run) = self.run_length.filter(|run| from >= *run) {
                     return Err(bad(format!(
                         "the run lasts {}: the window starts after it",

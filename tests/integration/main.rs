@@ -5,6 +5,7 @@
 //! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
 //! - [`scenarios`]: several scenarios in one file, their windows, thresholds and merging.
 //! - [`suite`]: what real suites need: HTTPS, cookies, redirects, conditions, feeders, executors.
+//! - [`thresholds`]: thresholds with nothing to measure ("no data") and their windows.
 //! - [`results`]: `stampede merge`, `compare` and `report` on saved results.
 //! - [`report_html`]: the `--html` report of a real run, and its rendering in headless Chromium.
 //! - [`capacity`]: `stampede capacity` against servers of known capacity.
@@ -32,5 +33,6 @@ mod scenario;
 mod scenarios;
 mod sources;
 mod suite;
+mod thresholds;
 mod tls;
 mod util;

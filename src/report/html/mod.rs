@@ -72,6 +72,11 @@ pub(crate) fn esc(s: &str) -> String {
 }
 
 /// A latency in µs, in the unit that reads best.
+/// One statistic of a latency, or `–` when there is none (no data).
+fn lat_of(l: Option<&crate::report::result::Latency>, q: impl Fn(&crate::report::result::Latency) -> u64) -> String {
+    l.map_or_else(|| "–".into(), |l| lat(q(l)))
+}
+
 fn lat(us: u64) -> String {
     crate::units::micros(us as f64)
 }

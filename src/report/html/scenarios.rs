@@ -7,7 +7,7 @@ use super::charts::{self, AMBER, BLUE_, GREEN_, GREY, Line, PURPLE, RED_};
 use super::sections::{card, duration, figure, threshold_badges};
 use super::tables::threshold_table;
 use super::timeline::Point;
-use super::{RunResult, esc, fmt_pct, lat, pct, rate};
+use super::{RunResult, esc, fmt_pct, lat_of, pct, rate};
 use crate::report::result::ScenarioResult;
 use crate::units::group;
 
@@ -82,7 +82,7 @@ fn chart(label: &str, y_desc: &str, lines: &[Line]) -> charts::Chart {
 /// One scenario: when it ran, its key numbers as cards, its thresholds.
 fn scenario(o: &mut String, i: usize, s: &ScenarioResult) {
     let t = &s.totals.summary;
-    let l = &t.latency_us;
+    let l = t.latency_us.as_ref();
     let window = format!(
         "{} · from {} to {} ({})",
         s.executor,
@@ -103,9 +103,9 @@ fn scenario(o: &mut String, i: usize, s: &ScenarioResult) {
     card(o, "", "throughput", &rate(t.rps), "req/s");
     let err_class = if t.errors == 0 { "ok" } else { "bad" };
     card(o, err_class, "errors", &group(t.errors), &fmt_pct(pct(t.errors, t.requests)));
-    card(o, "", "p50 latency", &lat(l.p50), &format!("max {}", lat(l.max)));
-    card(o, "", "p95 latency", &lat(l.p95), &format!("p90 {}", lat(l.p90)));
-    card(o, "", "p99 latency", &lat(l.p99), &format!("p99.9 {}", lat(l.p999)));
+    card(o, "", "p50 latency", &lat_of(l, |l| l.p50), &format!("max {}", lat_of(l, |l| l.max)));
+    card(o, "", "p95 latency", &lat_of(l, |l| l.p95), &format!("p90 {}", lat_of(l, |l| l.p90)));
+    card(o, "", "p99 latency", &lat_of(l, |l| l.p99), &format!("p99.9 {}", lat_of(l, |l| l.p999)));
     let dropped_class = if s.totals.dropped_iterations > 0 { "warn" } else { "" };
     card(o, dropped_class, "dropped", &group(s.totals.dropped_iterations), "starts with no free user");
     card(o, "", "iterations", &group(s.totals.iterations), "completed");

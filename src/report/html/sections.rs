@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::charts::{self, AMBER, BLUE_, Chart, GREEN_, Line, PURPLE, RED_};
 use super::timeline::{MAX_POINTS, Point};
-use super::{RunResult, bar, esc, fmt_pct, lat, pct, rate};
+use super::{RunResult, bar, esc, fmt_pct, lat, lat_of, pct, rate};
 use crate::report::result::{Latency, ThresholdResult};
 use crate::units::{bytes, group};
 
@@ -114,7 +114,7 @@ pub fn banners(o: &mut String, r: &RunResult) {
 /// The key numbers as cards.
 pub fn cards(o: &mut String, r: &RunResult) {
     let t = &r.totals.summary;
-    let l = &t.latency_us;
+    let l = t.latency_us.as_ref();
     o.push_str("<div class=\"cards\">\n");
     if let Some(c) = &r.capacity {
         let why = c.limited_by.split(':').next().unwrap_or("");
@@ -130,10 +130,16 @@ pub fn cards(o: &mut String, r: &RunResult) {
     let err_class = if t.errors == 0 { "ok" } else { "bad" };
     card(o, err_class, "errors", &group(t.errors), &fmt_pct(pct(t.errors, t.requests)));
     let basis = if r.load.model == "open" { "from intended start" } else { "from sending" };
-    card(o, "", "p50 latency", &lat(l.p50), basis);
-    card(o, "", "p95 latency", &lat(l.p95), &format!("p90 {}", lat(l.p90)));
-    card(o, "", "p99 latency", &lat(l.p99), &format!("p99.9 {}", lat(l.p999)));
-    card(o, "", "max latency", &lat(l.max), &format!("mean {}", crate::units::micros(l.mean)));
+    card(o, "", "p50 latency", &lat_of(l, |l| l.p50), basis);
+    card(o, "", "p95 latency", &lat_of(l, |l| l.p95), &format!("p90 {}", lat_of(l, |l| l.p90)));
+    card(o, "", "p99 latency", &lat_of(l, |l| l.p99), &format!("p99.9 {}", lat_of(l, |l| l.p999)));
+    card(
+        o,
+        "",
+        "max latency",
+        &lat_of(l, |l| l.max),
+        &format!("mean {}", l.map_or_else(|| "–".into(), |l| crate::units::micros(l.mean))),
+    );
     if t.checks > 0 {
         let ok = t.checks.saturating_sub(t.checks_failed);
         let class = if t.checks_failed == 0 { "ok" } else { "bad" };
@@ -252,7 +258,8 @@ pub fn latency(o: &mut String, r: &RunResult) {
         ("stdev", |l| l.stdev),
     ];
     for (name, get) in rows {
-        let _ = write!(o, "<tr><td class=\"t\">{name}</td><td>{}</td>", crate::units::micros(get(&t.latency_us)));
+        let v = t.latency_us.as_ref().map_or_else(|| "–".into(), |l| crate::units::micros(get(l)));
+        let _ = write!(o, "<tr><td class=\"t\">{name}</td><td>{v}</td>");
         if let Some(s) = &t.service_us {
             let _ = write!(o, "<td>{}</td>", crate::units::micros(get(s)));
         }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::charts::{self, AMBER, BLUE_, GREEN_, RED_, RatePoint};
 use super::sections::figure;
 use super::timeline::Point;
-use super::{RunResult, bar, esc, fmt_pct, lat, lat_ms, pct, rate};
+use super::{RunResult, bar, esc, fmt_pct, lat_ms, lat_of, pct, rate};
 use crate::capacity::CapacityResult;
 use crate::report::result::ThresholdResult;
 use crate::rules::threshold::{Measure, Op};
@@ -20,7 +20,7 @@ pub fn steps(o: &mut String, r: &RunResult, points: &[Point]) {
         return;
     }
     let total: u64 = r.steps.iter().map(|s| s.summary.requests).sum();
-    let max_p95 = r.steps.iter().map(|s| s.summary.latency_us.p95).max().unwrap_or(0) as f64;
+    let max_p95 = r.steps.iter().map(|s| s.summary.latency_us.as_ref().map_or(0, |l| l.p95)).max().unwrap_or(0) as f64;
     o.push_str(
         "<div class=\"scroll\"><table>\n<tr><th class=\"t\">step</th><th>requests</th><th class=\"t\">share</th>\
          <th>req/s</th><th>errors</th><th>p50</th><th>p95</th><th class=\"t\">p95 vs slowest</th><th>p99</th>\
@@ -28,7 +28,7 @@ pub fn steps(o: &mut String, r: &RunResult, points: &[Point]) {
     );
     for (i, s) in r.steps.iter().enumerate() {
         let m = &s.summary;
-        let l = &m.latency_us;
+        let l = m.latency_us.as_ref();
         // Each step's second-by-second rate, when the timeline carries steps (or there is one step).
         let over_time: Vec<f64> = if points.iter().all(|p| p.step_rps.len() > i) {
             points.iter().map(|p| p.step_rps[i]).collect()
@@ -52,11 +52,11 @@ pub fn steps(o: &mut String, r: &RunResult, points: &[Point]) {
             bar(m.requests as f64, total as f64, ""),
             fmt_pct(pct(m.requests, total)),
             rate(m.rps),
-            lat(l.p50),
-            lat(l.p95),
-            bar(l.p95 as f64, max_p95, "lat"),
-            lat(l.p99),
-            lat(l.max),
+            lat_of(l, |l| l.p50),
+            lat_of(l, |l| l.p95),
+            bar(l.map_or(0, |l| l.p95) as f64, max_p95, "lat"),
+            lat_of(l, |l| l.p99),
+            lat_of(l, |l| l.max),
             if spark.is_empty() { "<span class=\"muted\">–</span>".to_string() } else { spark }
         );
     }
@@ -101,7 +101,11 @@ pub fn threshold_table(o: &mut String, thresholds: &[ThresholdResult], within: O
         if scope {
             let _ = write!(o, "<td class=\"wrap\">{}</td>", applies_to(t, within));
         }
-        let _ = writeln!(o, "<td>{}{}</td></tr>", value(t.value), esc(&unit));
+        match t.value {
+            Some(v) => writeln!(o, "<td>{}{}</td></tr>", value(v), esc(&unit)),
+            None => writeln!(o, "<td>{}</td></tr>", esc(&t.measured(value))),
+        }
+        .ok();
     }
     o.push_str("</table>\n");
 }

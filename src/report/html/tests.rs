@@ -107,22 +107,24 @@ pub fn sample() -> RunResult {
             ThresholdResult {
                 expr: "p(95) < 200ms".into(),
                 ok: true,
-                value: 8.1,
+                value: Some(8.1),
                 unit: "ms".into(),
                 step: None,
                 scenario: None,
                 during: None,
                 level: None,
+                reason: None,
             },
             ThresholdResult {
                 expr: "errors < 0.1%".into(),
                 ok: false,
-                value: 0.4,
+                value: Some(0.4),
                 unit: "%".into(),
                 step: Some(HOSTILE.into()),
                 scenario: None,
                 during: None,
                 level: None,
+                reason: None,
             },
         ],
         generator: GeneratorInfo {
@@ -363,12 +365,13 @@ fn threshold(expr: &str, ok: bool, value: f64, scenario: &str, during: Option<&s
     ThresholdResult {
         expr: expr.into(),
         ok,
-        value,
+        value: Some(value),
         unit: "ms".into(),
         step: None,
         scenario: Some(scenario.into()),
         during: during.map(String::from),
         level: warn.then(|| "warn".to_string()),
+        reason: None,
     }
 }
 

@@ -109,14 +109,34 @@ impl<'a> Observed<'a> {
     }
 }
 
+/// What a threshold measured: a value in its reporting unit, or why there was nothing to measure.
+pub type Measured = Result<f64, NoData>;
+
+/// Nothing to measure, and why (shown in reports as the threshold's measured value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoData(pub &'static str);
+
+impl NoData {
+    pub const LATENCY: NoData = NoData("no data: no responses with a latency");
+    pub const REQUESTS: NoData = NoData("no data: no requests completed");
+    pub const CHECKS: NoData = NoData("no data: no checks evaluated");
+    pub const TIME: NoData = NoData("no data: it did not run");
+    pub const RATE: NoData = NoData("no data: nothing recorded");
+    pub const TREND: NoData = NoData("no data: no values recorded");
+    pub const SERIES: NoData = NoData("no data: no samples of the series");
+    pub const NOT_HERE: NoData = NoData("no data: not measured on these stats");
+}
+
 /// A threshold as measured at the end of a run (or a merge, or a live check): what the result
 /// documents and reports carry.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThresholdResult {
     pub expr: String,
     pub ok: bool,
-    /// The measured value, in `unit`.
-    pub value: f64,
+    /// The measured value, in `unit`; `null` when there was nothing to measure (no requests, no
+    /// responses with a latency, no samples in the window): the threshold then fails (a `warn`
+    /// one warns) and `reason` says why.
+    pub value: Option<f64>,
     /// `ms` (latency), `%` (errors, checks), `req/s` (rps) or empty (counts).
     #[serde(default)]
     pub unit: String,
@@ -131,12 +151,27 @@ pub struct ThresholdResult {
     /// `"warn"`: reported, does not fail the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<String>,
+    /// Why it could not be measured (`value` is null), e.g. "no data: no responses with a latency".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl ThresholdResult {
     /// It failed, and it is not a warning: the run fails.
     pub fn fails_run(&self) -> bool {
         !self.ok && self.level.as_deref() != Some("warn")
+    }
+
+    /// What was measured, for reports: the value as `show` writes it with the unit (`12.5ms`,
+    /// `0.5%`, `120 req/s`), or why there was nothing to measure (`no data: …`).
+    pub fn measured(&self, show: impl Fn(f64) -> String) -> String {
+        match self.value {
+            None => self.reason.clone().unwrap_or_else(|| "no data".into()),
+            Some(v) => {
+                let sep = if self.unit.len() > 2 { " " } else { "" };
+                format!("{}{sep}{}", show(v), self.unit)
+            }
+        }
     }
 
     /// How a report labels it: `ok`, `FAIL`, or `WARN` (a failed warning).
@@ -172,95 +207,104 @@ impl Threshold {
         }
     }
 
-    /// The measured value in the metric's reporting unit (ms / % / req/s / count).
-    /// Latency metrics on an empty histogram measure 0; rates with no requests (or no checks) measure 0%.
-    /// A named metric is not measured here (0): see [`Threshold::measure_metric`].
-    pub fn measure(&self, o: &Observed) -> f64 {
+    /// The measured value in the metric's reporting unit (ms / % / req/s / count), or why there
+    /// is none: a latency statistic with no response, an error share with no request, a check
+    /// share with no check, a rate over no time. A count of nothing is 0 requests, which is data.
+    /// A named metric is not measured here: see [`Threshold::measure_metric`].
+    pub fn measure(&self, o: &Observed) -> Measured {
         let h = o.latency;
         let ms = |us: u64| us as f64 / 1000.0;
-        match self.metric {
-            _ if self.metric.is_latency() && h.is_empty() => 0.0,
+        Ok(match self.metric {
+            _ if self.metric.is_latency() && h.is_empty() => return Err(NoData::LATENCY),
             Measure::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
             Measure::Med => ms(h.value_at_quantile(0.5)),
             Measure::Avg => h.mean() / 1000.0,
             Measure::Min => ms(h.min()),
             Measure::Max => ms(h.max()),
-            Measure::Errors if o.requests == 0 => 0.0,
+            Measure::Errors if o.requests == 0 => return Err(NoData::REQUESTS),
             Measure::Errors => 100.0 * o.errors as f64 / o.requests as f64,
-            Measure::Checks if o.checks == 0 => 0.0,
+            Measure::Checks if o.checks == 0 => return Err(NoData::CHECKS),
             Measure::Checks => 100.0 * o.checks.saturating_sub(o.checks_failed) as f64 / o.checks as f64,
-            Measure::Rps if o.duration_s <= 0.0 => 0.0,
+            Measure::Rps if o.duration_s <= 0.0 => return Err(NoData::TIME),
             Measure::Rps => o.requests as f64 / o.duration_s,
             Measure::Requests => o.requests as f64,
-            Measure::Custom { .. } => 0.0,
-        }
+            Measure::Custom { .. } => return Err(NoData::NOT_HERE),
+        })
     }
 
     /// The measured value of a threshold on a named metric, from that metric's stats: a rate in
     /// percent or as a fraction (as the bound was written), a counter's count, a trend's statistic
-    /// in the trend's unit. A rate of nothing and any statistic of an empty trend measure 0.
+    /// in the trend's unit; no data for a rate of nothing or any statistic of an empty trend.
     /// `None` when the threshold is on a built-in metric, or `s` is of a kind it does not apply to.
-    pub fn measure_metric(&self, s: &MetricStats) -> Option<f64> {
+    pub fn measure_metric(&self, s: &MetricStats) -> Option<Measured> {
         let Measure::Custom { stat, .. } = &self.metric else { return None };
         let v = MetricStats::trend_value;
-        Some(match (stat, s) {
-            (Stat::Value | Stat::Percent, &MetricStats::Rate { total: 0, .. }) => 0.0,
+        Some(Ok(match (stat, s) {
+            (Stat::Value | Stat::Percent, &MetricStats::Rate { total: 0, .. }) => return Some(Err(NoData::RATE)),
             (Stat::Value, &MetricStats::Rate { hits, total }) => hits as f64 / total as f64,
             (Stat::Percent, &MetricStats::Rate { hits, total }) => 100.0 * hits as f64 / total as f64,
             (Stat::Value, &MetricStats::Counter { count }) => count as f64,
-            (_, MetricStats::Trend { hist, .. }) if stat.is_trend() && hist.is_empty() => 0.0,
+            (_, MetricStats::Trend { hist, .. }) if stat.is_trend() && hist.is_empty() => {
+                return Some(Err(NoData::TREND));
+            }
             (Stat::Percentile(p), MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(p / 100.0)),
             (Stat::Med, MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(0.5)),
             (Stat::Avg, MetricStats::Trend { hist, .. }) => hist.mean() / crate::stats::metric::TREND_SCALE,
             (Stat::Min, MetricStats::Trend { hist, .. }) => v(hist.min()),
             (Stat::Max, MetricStats::Trend { hist, .. }) => v(hist.max()),
             _ => return None,
-        })
+        }))
     }
 
     /// The value on a watched series' summary (`None`: not a threshold on a series statistic).
-    pub fn measure_series(&self, s: &crate::monitor::SeriesSummary) -> Option<f64> {
+    pub fn measure_series(&self, s: &crate::monitor::SeriesSummary) -> Option<Measured> {
         let Measure::Custom { stat, .. } = &self.metric else { return None };
-        Some(match stat {
+        if s.samples == 0 {
+            return Some(Err(NoData::SERIES));
+        }
+        Some(Ok(match stat {
             Stat::Avg => s.avg,
             Stat::Min => s.min,
             Stat::Max => s.max,
             Stat::Last => s.last,
             Stat::Growth => s.growth_percent(),
             _ => return None,
-        })
+        }))
     }
 
-    /// Judge on a watched series: a series without samples fails, measuring 0.
+    /// Judge on a watched series: a series without samples has no data, and fails.
     pub fn judge_series(&self, s: &crate::monitor::SeriesSummary) -> ThresholdResult {
-        match self.measure_series(s).filter(|_| s.samples > 0) {
-            Some(v) => self.result(v, self.holds(v), None),
-            None => self.result(0.0, false, None),
-        }
+        self.result(self.measure_series(s).unwrap_or(Err(NoData::NOT_HERE)), None)
     }
 
-    /// (measured, holds) on a named metric's stats; `(0, false)` when they do not apply
-    /// ([`Threshold::measure_metric`] gives `None`).
-    pub fn evaluate_metric(&self, s: &MetricStats) -> (f64, bool) {
-        self.measure_metric(s).map_or((0.0, false), |m| (m, self.holds(m)))
+    /// (measured, holds) on a named metric's stats; no data and not holding when they do not
+    /// apply ([`Threshold::measure_metric`] gives `None`).
+    pub fn evaluate_metric(&self, s: &MetricStats) -> (Measured, bool) {
+        let m = self.measure_metric(s).unwrap_or(Err(NoData::NOT_HERE));
+        (m, self.check(m))
     }
 
     /// Measure on a named metric's stats and say whether it holds, as a result row.
     pub fn judge_metric(&self, s: &MetricStats, step: Option<String>) -> ThresholdResult {
-        let (value, ok) = self.evaluate_metric(s);
-        self.result(value, ok, step)
+        self.result(self.evaluate_metric(s).0, step)
     }
 
-    fn result(&self, value: f64, ok: bool, step: Option<String>) -> ThresholdResult {
+    /// Whether what was measured holds the bound: no data never does.
+    pub fn check(&self, m: Measured) -> bool {
+        m.is_ok_and(|v| self.holds(v))
+    }
+
+    fn result(&self, m: Measured, step: Option<String>) -> ThresholdResult {
         ThresholdResult {
             expr: self.expr.clone(),
-            ok,
-            value: crate::units::round3(value),
+            ok: self.check(m),
+            value: m.ok().map(crate::units::round3),
             unit: self.unit().to_string(),
             step,
             scenario: None,
             during: None,
             level: None,
+            reason: m.err().map(|e| e.0.to_string()),
         }
     }
 
@@ -276,19 +320,15 @@ impl Threshold {
         }
     }
 
-    /// Convenience: (measured, holds). A named metric is not measured here: `(0, false)`.
-    pub fn evaluate(&self, o: &Observed) -> (f64, bool) {
-        if self.metric_name().is_some() {
-            return (0.0, false);
-        }
+    /// Convenience: (measured, holds). A named metric is not measured here: no data, not holding.
+    pub fn evaluate(&self, o: &Observed) -> (Measured, bool) {
         let m = self.measure(o);
-        (m, self.holds(m))
+        (m, self.check(m))
     }
 
     /// Measure on `o` and say whether it holds, as a result row (`step`: the step it is on).
     pub fn judge(&self, o: &Observed, step: Option<String>) -> ThresholdResult {
-        let (value, ok) = self.evaluate(o);
-        self.result(value, ok, step)
+        self.result(self.measure(o), step)
     }
 
     /// Human unit for reports: "ms", "%", "req/s", "" (a named metric: "%" when written so, else "").
@@ -366,7 +406,7 @@ mod tests {
 
     #[test]
     fn rate_fraction_and_percent_forms_are_equivalent() {
-        for (frac, pct) in [("0.01", "1%"), ("0", "0%"), ("1", "100%"), ("0.5", "50 %")] {
+        for (frac, pct) in [("0.01", "1%"), ("0", "0%"), ("0.25", "25%"), ("0.5", "50 %")] {
             let (a, b) = (p(&format!("errors < {frac}")), p(&format!("errors < {pct}")));
             assert_eq!(a.bound, b.bound, "{frac} vs {pct}");
             let h = Histogram::<u64>::new(3).unwrap();
@@ -375,6 +415,43 @@ mod tests {
         }
         assert_eq!(p("errors < 0.01").bound, 1.0);
         assert_eq!(p("checks >= 0.99").bound, 99.0);
+    }
+
+    #[test]
+    fn errors_below_one_is_read_as_100_percent() {
+        // A bare number >= 1 on a percentage measure is ambiguous: refused, naming both forms.
+        for (s, at) in [("errors < 1", 9), ("checks > 1", 9), ("error_rate <= 5", 14)] {
+            let got = e(s);
+            assert_eq!(got.offset, at, "{s}: {}", got.message);
+            assert!(got.message.contains("ambiguous") && got.message.contains('%'), "{s}: {}", got.message);
+        }
+        let got = e("errors < 1");
+        assert!(got.message.contains("`1%`") && got.message.contains("`0.01`"), "{}", got.message);
+        assert_eq!(p("errors < 0.99").bound, 99.0);
+        assert_eq!(p("errors < 1%").bound, 1.0);
+        assert_eq!(p("errors == 0").bound, 0.0);
+        let rate = parse_checked("cache_hit > 1", MINE, &[]).unwrap_err();
+        assert!(rate.message.contains("did you mean 1%?"), "{}", rate.message);
+    }
+
+    #[test]
+    fn k6_threshold_lines_show_the_stampede_form() {
+        let cases = [
+            ("http_req_duration: p(95)<200", "stampede writes `p(95) < 200ms`"),
+            ("http_req_duration: avg < 50", "stampede writes `avg < 50ms`"),
+            ("http_req_failed: rate<0.01", "stampede writes `errors < 1%`"),
+            ("checks: rate>0.99", "stampede writes `checks > 99%`"),
+            ("  http_reqs: count>100", "stampede writes `requests >100`"),
+        ];
+        for (s, want) in cases {
+            let got = e(s);
+            assert!(got.message.contains("k6's form") && got.message.contains(want), "{s}: {}", got.message);
+            assert_eq!(got.offset, s.len() - s.trim_start().len(), "{s}");
+        }
+        // The forms it shows are stampede's own.
+        for ours in ["p(95) < 200ms", "avg < 50ms", "errors < 1%", "checks > 99%", "requests >100"] {
+            p(ours);
+        }
     }
 
     #[test]
@@ -440,7 +517,7 @@ mod tests {
         let h = ms_1_to_1000();
         let o = obs(&h, 1000, 0, 0, 0);
         let near = |s: &str, want: f64| {
-            let got = p(s).measure(&o);
+            let got = p(s).measure(&o).unwrap();
             assert!((got - want).abs() <= want * 0.002 + 0.01, "{s}: measured {got}, expected ~{want}");
         };
         near("p(95) < 1", 950.0);
@@ -474,32 +551,46 @@ mod tests {
         // and through evaluate: requests == 1000 exactly
         let h = Histogram::<u64>::new(3).unwrap();
         let o = obs(&h, 1000, 0, 0, 0);
-        assert_eq!(p("requests < 1000").evaluate(&o), (1000.0, false));
-        assert_eq!(p("requests <= 1000").evaluate(&o), (1000.0, true));
+        assert_eq!(p("requests < 1000").evaluate(&o), (Ok(1000.0), false));
+        assert_eq!(p("requests <= 1000").evaluate(&o), (Ok(1000.0), true));
     }
 
     #[test]
-    fn rates_with_nothing_observed_measure_zero() {
+    fn thresholds_pass_on_nothing() {
+        // Nothing observed is no data, never 0: every threshold on it fails, whatever its bound.
         let h = Histogram::<u64>::new(3).unwrap();
         let o = Observed { latency: &h, requests: 0, errors: 0, checks: 0, checks_failed: 0, duration_s: 0.0 };
-        assert_eq!(p("errors < 1%").evaluate(&o), (0.0, true));
-        assert_eq!(p("checks > 99%").evaluate(&o), (0.0, false));
-        assert_eq!(p("rps > 0").evaluate(&o), (0.0, false));
-        assert_eq!(p("p(95) < 200").evaluate(&o), (0.0, true));
-        assert_eq!(p("avg > 0").evaluate(&o), (0.0, false));
+        assert_eq!(p("errors < 1%").evaluate(&o), (Err(NoData::REQUESTS), false));
+        assert_eq!(p("checks > 99%").evaluate(&o), (Err(NoData::CHECKS), false));
+        assert_eq!(p("rps > 0").evaluate(&o), (Err(NoData::TIME), false));
+        assert_eq!(p("p(95) < 1us").evaluate(&o), (Err(NoData::LATENCY), false));
+        assert_eq!(p("avg > 0").evaluate(&o), (Err(NoData::LATENCY), false));
+        assert_eq!(p("requests == 0").evaluate(&o), (Ok(0.0), true), "a count of nothing is data");
+        let r = p("p(95) < 1us").judge(&o, Some("never".into()));
+        assert_eq!((r.ok, r.value, r.reason.as_deref()), (false, None, Some("no data: no responses with a latency")));
+        assert!(r.fails_run());
+        let warn = ThresholdResult { level: Some("warn".into()), ..r.clone() };
+        assert_eq!((warn.fails_run(), warn.verdict()), (false, "WARN"), "a warning stays a warning");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["value"], serde_json::Value::Null);
+        assert_eq!(serde_json::from_value::<ThresholdResult>(json).unwrap(), r);
+        let empty = MetricStats::new(Kind::Trend);
+        assert_eq!(p("p(95)(server_ms) < 50").evaluate_metric(&empty), (Err(NoData::TREND), false));
+        let none = crate::monitor::SeriesSummary::default();
+        assert_eq!(p("avg(load1) < 5").judge_series(&none).reason.as_deref(), Some(NoData::SERIES.0));
     }
 
     #[test]
     fn rates_throughput_and_counts_measure() {
         let h = ms_1_to_1000();
         let o = obs(&h, 1000, 25, 200, 2);
-        assert_eq!(p("errors < 1%").evaluate(&o), (2.5, false));
-        assert_eq!(p("error_rate < 0.03").evaluate(&o), (2.5, true));
-        assert_eq!(p("checks >= 99%").evaluate(&o), (99.0, true));
-        assert_eq!(p("checks > 0.99").evaluate(&o), (99.0, false));
-        assert_eq!(p("rps >= 100").evaluate(&o), (100.0, true));
-        assert_eq!(p("requests == 1000").evaluate(&o), (1000.0, true));
-        let units: Vec<_> = ["errors<1", "checks>0", "rps>1", "requests>1"].iter().map(|s| p(s).unit()).collect();
+        assert_eq!(p("errors < 1%").evaluate(&o), (Ok(2.5), false));
+        assert_eq!(p("error_rate < 0.03").evaluate(&o), (Ok(2.5), true));
+        assert_eq!(p("checks >= 99%").evaluate(&o), (Ok(99.0), true));
+        assert_eq!(p("checks > 0.99").evaluate(&o), (Ok(99.0), false));
+        assert_eq!(p("rps >= 100").evaluate(&o), (Ok(100.0), true));
+        assert_eq!(p("requests == 1000").evaluate(&o), (Ok(1000.0), true));
+        let units: Vec<_> = ["errors<1%", "checks>0", "rps>1", "requests>1"].iter().map(|s| p(s).unit()).collect();
         assert_eq!(units, ["%", "%", "req/s", ""]);
     }
 
@@ -623,14 +714,7 @@ mod tests {
             assert_eq!(got.offset, offset, "{s:?}: {}", got.message);
         }
         assert!(parse_checked("x > 1", &[], &[]).unwrap_err().message.ends_with("or a metric defined in [metrics])"));
-        for ok in [
-            "cache_hit > 95%",
-            "cache_hit > 0.95",
-            "cache_hit > 1",
-            "created > 1000",
-            "created >= 0.5",
-            "max(server_ms) < 9",
-        ] {
+        for ok in ["cache_hit > 95%", "cache_hit > 0.95", "created > 1000", "created >= 0.5", "max(server_ms) < 9"] {
             assert!(parse_checked(ok, MINE, &[]).is_ok(), "{ok}");
         }
         for builtin in ["p(95) < 200ms", "errors < 1%", "rps > 5", "checks > 99%"] {
@@ -644,7 +728,9 @@ mod tests {
         for w in ["p", "P", "avg", "mean", "min", "max", "med", "errors", "Error_Rate", "checks", "rps", "requests"] {
             assert!(is_reserved(w), "{w}");
             assert!(
-                p(&format!("{w}{} < 1", if w.eq_ignore_ascii_case("p") { "(50)" } else { "" })).metric_name().is_none()
+                p(&format!("{w}{} < 0.5", if w.eq_ignore_ascii_case("p") { "(50)" } else { "" }))
+                    .metric_name()
+                    .is_none()
             );
         }
         for w in ["p95", "p99.9", "error", "check", "request", "median", "average", "pinf"] {
@@ -660,20 +746,20 @@ mod tests {
     #[test]
     fn named_metrics_measure_on_their_stats() {
         let hits = MetricStats::Rate { hits: 97, total: 100 };
-        assert_eq!(p("cache_hit > 95%").evaluate_metric(&hits), (97.0, true));
-        assert_eq!(p("cache_hit > 0.95").evaluate_metric(&hits), (0.97, true));
-        assert_eq!(p("cache_hit > 98%").evaluate_metric(&hits), (97.0, false));
-        assert_eq!(p("cache_hit >= 0.97").evaluate_metric(&hits), (0.97, true));
+        assert_eq!(p("cache_hit > 95%").evaluate_metric(&hits), (Ok(97.0), true));
+        assert_eq!(p("cache_hit > 0.95").evaluate_metric(&hits), (Ok(0.97), true));
+        assert_eq!(p("cache_hit > 98%").evaluate_metric(&hits), (Ok(97.0), false));
+        assert_eq!(p("cache_hit >= 0.97").evaluate_metric(&hits), (Ok(0.97), true));
         let none = MetricStats::Rate { hits: 0, total: 0 };
-        assert_eq!(p("cache_hit > 95%").evaluate_metric(&none), (0.0, false));
-        assert_eq!(p("cache_hit < 0.05").evaluate_metric(&none), (0.0, true));
+        assert_eq!(p("cache_hit > 95%").evaluate_metric(&none), (Err(NoData::RATE), false));
+        assert_eq!(p("cache_hit < 0.05").evaluate_metric(&none), (Err(NoData::RATE), false));
         let created = MetricStats::Counter { count: 1000 };
-        assert_eq!(p("created > 1000").evaluate_metric(&created), (1000.0, false));
-        assert_eq!(p("created >= 1000").evaluate_metric(&created), (1000.0, true));
+        assert_eq!(p("created > 1000").evaluate_metric(&created), (Ok(1000.0), false));
+        assert_eq!(p("created >= 1000").evaluate_metric(&created), (Ok(1000.0), true));
 
         let t = trend((1..=1000).map(f64::from));
         let near = |s: &str, want: f64| {
-            let got = p(s).measure_metric(&t).unwrap();
+            let got = p(s).measure_metric(&t).unwrap().unwrap();
             assert!((got - want).abs() <= want * 0.002 + 0.001, "{s}: measured {got}, expected ~{want}");
         };
         near("p(95)(server_ms) < 1", 950.0);
@@ -687,19 +773,19 @@ mod tests {
         assert!(p("p(95)(server_ms) < 960ms").evaluate_metric(&t).1, "`ms` is ignored");
         assert!(!p("p(95)(server_ms) < 940").evaluate_metric(&t).1);
         let small = trend([0.25, 0.5, 0.75].into_iter());
-        assert_eq!(p("max(server_ms) < 1").measure_metric(&small), Some(0.75), "three decimals kept");
-        assert_eq!(p("min(server_ms) < 1").measure_metric(&small), Some(0.25));
-        assert_eq!(p("avg(server_ms) < 1").measure_metric(&small), Some(0.5));
+        assert_eq!(p("max(server_ms) < 1").measure_metric(&small), Some(Ok(0.75)), "three decimals kept");
+        assert_eq!(p("min(server_ms) < 1").measure_metric(&small), Some(Ok(0.25)));
+        assert_eq!(p("avg(server_ms) < 1").measure_metric(&small), Some(Ok(0.5)));
         let empty = MetricStats::new(Kind::Trend);
-        assert_eq!(p("p(95)(server_ms) < 50").evaluate_metric(&empty), (0.0, true));
-        assert_eq!(p("avg(server_ms) > 0").evaluate_metric(&empty), (0.0, false));
+        assert_eq!(p("p(95)(server_ms) < 50").evaluate_metric(&empty), (Err(NoData::TREND), false));
+        assert_eq!(p("avg(server_ms) > 0").evaluate_metric(&empty), (Err(NoData::TREND), false));
 
         // Forms that do not fit the stats' kind, and built-in metrics, are not measured here.
         assert_eq!(p("p(95)(x) < 1").measure_metric(&hits), None);
         assert_eq!(p("x > 95%").measure_metric(&t), None);
         assert_eq!(p("x > 5").measure_metric(&t), None);
         assert_eq!(p("x > 5%").measure_metric(&created), None);
-        assert_eq!(p("x > 5%").evaluate_metric(&created), (0.0, false));
+        assert_eq!(p("x > 5%").evaluate_metric(&created), (Err(NoData::NOT_HERE), false));
         assert_eq!(p("p(95) < 5").measure_metric(&t), None);
     }
 
@@ -715,22 +801,22 @@ mod tests {
             ThresholdResult {
                 expr: "cache_hit > 95%".into(),
                 ok: true,
-                value: 97.5,
+                value: Some(97.5),
                 unit: "%".into(),
                 step: Some("authorize".into()),
                 scenario: None,
                 during: None,
                 level: None,
+                reason: None,
             }
         );
         let r = p("avg(server_ms) < 0.5").judge_metric(&t, None);
-        assert_eq!((r.value, r.ok, r.unit.as_str()), (0.505, false, ""));
+        assert_eq!((r.value, r.ok, r.unit.as_str()), (Some(0.505), false, ""));
         let r = p("errors < 2%").judge(&o, None);
-        assert_eq!((r.value, r.ok, r.unit.as_str()), (1.0, true, "%"), "a built-in metric: measured on `o`");
-        assert_eq!(p("cache_hit > 95%").evaluate(&o), (0.0, false), "not measured on the latency stats");
-        assert_eq!(p("cache_hit > 95%").measure(&o), 0.0);
+        assert_eq!((r.value, r.ok, r.unit.as_str()), (Some(1.0), true, "%"), "a built-in metric: measured on `o`");
+        assert_eq!(p("cache_hit > 95%").evaluate(&o), (Err(NoData::NOT_HERE), false), "not on the latency stats");
         assert!(!p("cache_hit > 95%").judge(&o, None).ok);
         let r = p("p(95)(server_ms) <= 0.95").judge_metric(&t, None);
-        assert_eq!((r.value, r.ok), (0.95, true));
+        assert_eq!((r.value, r.ok), (Some(0.95), true));
     }
 }

@@ -36,7 +36,36 @@ struct Spans {
     value: usize,
 }
 
+/// A k6 threshold line (`http_req_duration: p(95)<200`): what stampede writes instead.
+fn k6_form(expr: &str) -> Option<ParseError> {
+    let (name, cond) = expr.trim().split_once(':')?;
+    let cond: String = cond.chars().filter(|c| !c.is_whitespace()).collect();
+    let ours = match name.trim() {
+        "http_req_duration" | "iteration_duration" => {
+            let prefix = if name.trim() == "iteration_duration" { "(iteration_duration)" } else { "" };
+            let (stat, rest) = cond.split_at(cond.find(['<', '>', '=', '!'])?);
+            let (op, bound) = rest.split_at(rest.find(|c: char| c.is_ascii_digit() || c == '.')?);
+            let unit = if prefix.is_empty() { "ms" } else { "" };
+            format!("{stat}{prefix} {op} {bound}{unit}")
+        }
+        "http_req_failed" | "checks" => {
+            let ours = if name.trim() == "checks" { "checks" } else { "errors" };
+            let rest = cond.strip_prefix("rate")?;
+            let (op, bound) = rest.split_at(rest.find(|c: char| c.is_ascii_digit() || c == '.')?);
+            let pct = bound.parse::<f64>().ok()? * 100.0;
+            format!("{ours} {op} {}%", crate::units::round3(pct))
+        }
+        "http_reqs" => format!("requests {}", cond.strip_prefix("count")?),
+        _ => return None,
+    };
+    let at = expr.chars().take_while(|c| c.is_whitespace()).count();
+    Some(err(at, format!("`{}` is k6's form: stampede writes `{ours}`", expr.trim())))
+}
+
 fn parse_located(expr: &str) -> Result<(Threshold, Spans), ParseError> {
+    if let Some(e) = k6_form(expr) {
+        return Err(e);
+    }
     let mut p = Parser { cs: expr.chars().collect(), i: 0, name_at: 0 };
     p.ws();
     if p.eof() {
@@ -102,7 +131,7 @@ fn check_named(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<
     let w: String = chars[at.value.min(chars.len())..].iter().collect::<String>().trim().to_string();
     let trend_forms = format!("p(95)({name}), avg({name}), min({name}), max({name}) or med({name})");
     match (kind, stat) {
-        (Kind::Rate, Stat::Value) if t.bound > 1.0 => Err(err(
+        (Kind::Rate, Stat::Value) if t.bound >= 1.0 => Err(err(
             at.value,
             format!("`{w}`: a rate without `%` is a fraction between 0 and 1 — did you mean {}%?", t.bound),
         )),
@@ -216,9 +245,14 @@ impl Parser {
         self.i += 1;
         self.ws();
         let a = self.i;
-        let name = self.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
+        let mut name = self.take_while(|c| c.is_ascii_alphanumeric() || c == '_');
         if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
             return Err(err(a, "expected a metric name in `(...)`, e.g. p(95)(server_ms)"));
+        }
+        if name == "iteration_duration" && self.peek() == Some(':') {
+            // One user type's: `iteration_duration:TYPE`, as the summary and JSON name it.
+            let of_type = self.take_while(|c| c != ')');
+            name = format!("{name}:{}", of_type[1..].trim());
         }
         self.ws();
         if self.peek() != Some(')') {
@@ -346,6 +380,13 @@ impl Parser {
             Measure::Errors | Measure::Checks => {
                 let pct = match unit.as_str() {
                     "%" => n,
+                    "" if n >= 1.0 => {
+                        let frac = format!("{}", n / 100.0);
+                        return range_err(format!(
+                            "a bare number of 1 or more on {name} is ambiguous — did you mean {n}%? (a fraction \
+                             is below 1: `{frac}` is {n}%, `0.01` is `1%`)"
+                        ));
+                    }
                     "" => n * 100.0,
                     _ => return unit_err(format!("unit `{unit}` does not apply to {name}; write 1% or 0.01")),
                 };

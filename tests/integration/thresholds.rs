@@ -1,0 +1,271 @@
+//! Thresholds against the built-in target, whose own request counts say what was really sent:
+//! what was measured and what had nothing to measure ("no data", which fails), and their windows.
+
+use serde_json::Value;
+
+use crate::util::{self, Outcome, TempDir, TestTarget};
+
+/// The threshold whose expression is `expr`.
+fn threshold<'a>(out: &'a Outcome, expr: &str) -> &'a Value {
+    let all = out.at("/thresholds").as_array().expect("thresholds is an array");
+    all.iter().find(|t| t["expr"] == expr).unwrap_or_else(|| panic!("no threshold `{expr}` in {all:?}"))
+}
+
+/// The summary's line for the threshold `expr`.
+fn line<'a>(out: &'a Outcome, expr: &str) -> &'a str {
+    out.stdout.lines().find(|l| l.contains(expr)).unwrap_or_else(|| panic!("no line for `{expr}`:\n{}", out.stdout))
+}
+
+/// A step that never runs (`probability = 0`), a trend whose every response lacks its header, and
+/// a run-wide error share that has requests: the first two have nothing to measure.
+const NOTHING: &str = r#"thresholds = ["errors < 1%", "p(95)(server_ms) < 50"]
+
+[metrics]
+server_ms = { trend = "header Server-Timing dur", steps = ["hello"] }
+
+[load]
+executor = "constant-vus"
+vus = 2
+duration = "1s"
+graceful_stop = "1s"
+
+[[users]]
+name = "u"
+  [[users.steps]]
+  name = "hello"
+  request = "GET /"
+  [[users.steps]]
+  name = "never"
+  request = "GET /status/204"
+  probability = 0
+  thresholds = ["p(95) < 1us", { expr = "errors < 1%", level = "warn" }]
+"#;
+
+#[test]
+fn thresholds_pass_on_nothing() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("nothing");
+    let target = TestTarget::start();
+    let out = util::scenario(&dir.write("nothing.toml", NOTHING), &["--target", &target.url(), "-t", "1"]);
+    out.assert_code(1);
+    assert_eq!(target.route("GET /status/:code"), 0, "the step never ran: {:?}", target.counters().by_route());
+    assert!(target.route("GET /") > 10, "{}", out.describe());
+
+    let never = threshold(&out, "p(95) < 1us");
+    assert_eq!((&never["ok"], &never["value"], &never["step"]), (&Value::Bool(false), &Value::Null, &"never".into()));
+    assert_eq!(never["reason"], "no data: no responses with a latency", "{never}");
+    assert!(line(&out, "p(95) < 1us").starts_with("    FAIL") && line(&out, "p(95) < 1us").contains("no data"));
+    let warn = out.at("/thresholds").as_array().unwrap().iter().find(|t| t["step"] == "never" && t["level"] == "warn");
+    let warn = warn.expect("the warning on `never`");
+    assert_eq!((&warn["ok"], &warn["value"]), (&Value::Bool(false), &Value::Null), "{warn}");
+    assert_eq!(warn["reason"], "no data: no requests completed");
+    let trend = threshold(&out, "p(95)(server_ms) < 50");
+    assert_eq!(
+        (&trend["ok"], &trend["value"], &trend["reason"]),
+        (&false.into(), &Value::Null, &"no data: no values recorded".into())
+    );
+    assert!(line(&out, "p(95)(server_ms) < 50").contains("FAIL"), "{}", out.stdout);
+    assert_eq!(threshold(&out, "errors < 1%")["value"], 0.0, "measured on real requests: 0% is data");
+
+    let steps = out.at("/steps").as_array().unwrap();
+    let never = steps.iter().find(|s| s["name"] == "never").expect("step `never`");
+    assert_eq!((&never["requests"], &never["latency_us"]), (&0.into(), &Value::Null), "no latency, not 0: {never}");
+}
+
+#[test]
+fn a_bench_whose_connects_were_all_refused_has_no_latency() {
+    let _m = util::shared_machine();
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = util::bench(&format!("http://127.0.0.1:{port}/"), &["-c", "2", "-d", "1s", "-t", "1"]);
+    assert!(out.errors_of("connect_refused") > 0 || out.errors() > 0, "{}", out.describe());
+    assert_eq!(out.at("/totals/latency_us"), &Value::Null, "{}", out.describe());
+    assert!(!out.stdout.contains("min 0µs"), "{}", out.stdout);
+    assert!(out.stdout.contains("latency     no data"), "{}", out.stdout);
+}
+
+/// Two scenarios: `base` on `/` for 3 s, `spike` on `/delay/40` from 1.5 s for 1.5 s, whose
+/// thresholds are `spike_thresholds`.
+fn spike_file(spike_thresholds: &str) -> String {
+    format!(
+        r#"[scenarios.base]
+executor = "constant-vus"
+vus = 1
+duration = "3s"
+users = ["fast"]
+
+[scenarios.spike]
+executor = "constant-vus"
+vus = 2
+duration = "1500ms"
+start_time = "1500ms"
+users = ["slow"]
+thresholds = [{spike_thresholds}]
+
+[[users]]
+name = "fast"
+  [[users.steps]]
+  request = "GET /"
+
+[[users]]
+name = "slow"
+  [[users.steps]]
+  request = "GET /delay/40"
+"#
+    )
+}
+
+/// A scenario's `during` counts from its own start_time: `0s..1s` of a spike that starts at
+/// 1.5 s is the run's 1.5–2.5 s (when the spike's slow requests ran), not the run's first second
+/// (when it had not started, and nothing was measured).
+#[test]
+fn scenario_windows_count_from_its_start_time() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("scenario-window");
+    let target = TestTarget::start();
+    let file = dir.write("spike.toml", &spike_file(r#"{ expr = "p(95) < 20ms", during = "0s..1s" }"#));
+    let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
+    out.assert_code(1);
+    assert!(target.route("GET /delay") > 0, "{:?}", target.counters().by_route());
+    let t = threshold(&out, "p(95) < 20ms");
+    assert_eq!((&t["scenario"], &t["during"], &t["ok"]), (&"spike".into(), &"0s..1s".into(), &false.into()), "{t}");
+    let v = t["value"].as_f64().unwrap_or_else(|| panic!("measured nothing: {t}"));
+    assert!(v >= 40.0, "the spike's own /delay/40 requests: {t}");
+}
+
+/// Windows that cannot be measured as written are refused when the file is read, with where.
+#[test]
+fn windows_that_cannot_be_measured_are_refused_when_the_file_is_read() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("bad-windows");
+    let target = TestTarget::start();
+    let cases = [
+        (r#"{ expr = "p(95) < 20ms", during = "1200ms..2700ms" }"#, "whole seconds"),
+        (
+            r#"{ expr = "p(95) < 20ms", during = "2s..5s" }"#,
+            "scenario `spike` runs for 1.5s: the window starts after it",
+        ),
+    ];
+    for (th, why) in cases {
+        let file = dir.write("bad.toml", &spike_file(th));
+        let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
+        out.assert_code(2);
+        assert!(out.stderr.contains(why), "{th}: {}", out.stderr);
+        assert!(out.stderr.contains("bad.toml:13:"), "{th}: names file, line and column: {}", out.stderr);
+    }
+    assert_eq!(target.requests(), 0, "refused before any load: {:?}", target.counters().by_route());
+}
+
+/// `errors < 1` was read as 100%; a k6 line got "expected an operator". Both are refused when the
+/// file is read, saying what to write, before any request.
+#[test]
+fn errors_below_one_is_read_as_100_percent_and_k6_lines_show_the_stampede_form() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("ambiguous");
+    let target = TestTarget::start();
+    let cases = [
+        ("errors < 1", "did you mean 1%?"),
+        ("http_req_failed: rate<0.01", "k6's form: stampede writes `errors < 1%`"),
+        ("http_req_duration: p(95)<200", "stampede writes `p(95) < 200ms`"),
+        ("checks: rate>0.99", "stampede writes `checks > 99%`"),
+    ];
+    for (th, why) in cases {
+        let file = dir
+            .write("t.toml", &format!("thresholds = [\"{th}\"]\n{}", &NOTHING[NOTHING.find("\n[metrics]").unwrap()..]));
+        let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
+        out.assert_code(2);
+        assert!(out.stderr.contains(why) && out.stderr.contains("t.toml:1:"), "{th}: {}", out.stderr);
+    }
+    assert_eq!(target.requests(), 0, "refused before any load");
+}
+
+/// A step's `rps` in a multi-scenario file divided by the whole run's length: the spike's step
+/// ran only in its own 1.5 s, and its rate is over those.
+#[test]
+fn a_step_rps_divides_by_the_time_its_scenarios_ran() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("step-rps");
+    let target = TestTarget::start();
+    let text = spike_file("")
+        .replace("request = \"GET /delay/40\"", "request = \"GET /delay/40\"\n  thresholds = [\"rps > 0\"]");
+    let out = util::scenario(&dir.write("rps.toml", &text), &["--target", &target.url(), "-t", "1"]);
+    out.assert_code(0);
+    let sent = target.route("GET /delay");
+    let t = threshold(&out, "rps > 0");
+    let rps = t["value"].as_f64().unwrap();
+    // Two users on /delay/40 for 1.5 s: about 25 req/s each; over the whole 3 s run it would be half.
+    let want = sent as f64 / 1.5;
+    assert!((rps - want).abs() <= want * 0.1, "{rps} req/s, the server saw {sent} in the spike's 1.5 s: {t}");
+}
+
+/// `iteration_duration:TYPE` is in the summary and JSON; a threshold on it was refused.
+#[test]
+fn iteration_duration_of_a_user_type_is_accepted_in_thresholds() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("iteration-type");
+    let target = TestTarget::start();
+    let text = format!(
+        "thresholds = [\"p(95)(iteration_duration:slow) > 35\", \"p(95)( iteration_duration: fast ) < 35\"]\n{}",
+        spike_file("")
+    );
+    let out = util::scenario(&dir.write("types.toml", &text), &["--target", &target.url(), "-t", "1"]);
+    out.assert_code(0);
+    assert!(target.route("GET /delay") > 0);
+    let slow = threshold(&out, "p(95)(iteration_duration:slow) > 35");
+    assert!(slow["ok"] == true && slow["value"].as_f64().unwrap() >= 40.0, "{slow}");
+    let fast = threshold(&out, "p(95)( iteration_duration: fast ) < 35");
+    assert!(fast["ok"] == true && fast["value"].as_f64().unwrap() < 35.0, "{fast}");
+}
+
+/// `during` on a watched series' threshold was shown but measured the whole run: a gauge at 0 for
+/// its first 2 s and 100 after passes `max(g) < 50` in the run's first second, and measures 100
+/// in its last.
+#[test]
+fn during_on_a_watched_series_threshold_was_ignored() {
+    let start = std::time::Instant::now();
+    let exporter = crate::util::exporter::Exporter::start(move || {
+        let v = if start.elapsed().as_secs_f64() < 2.0 { 0 } else { 100 };
+        format!("# TYPE test_gauge gauge\ntest_gauge {v}\n")
+    });
+    let target = TestTarget::start();
+    let dir = TempDir::new("series-window");
+    let file = dir.write(
+        "watch.toml",
+        &format!(
+            r#"thresholds = [{{ expr = "max(g) < 50", during = "0s..1s" }}, {{ expr = "max(g) > 50", during = "3s..4s" }}]
+
+[load]
+executor = "constant-vus"
+vus = 1
+duration = "4s"
+
+[monitor]
+scrape = ["{}"]
+
+[monitor.series]
+g = "test_gauge"
+
+[[users]]
+name = "u"
+think = "50ms"
+  [[users.steps]]
+  request = "GET /"
+"#,
+            exporter.url()
+        ),
+    );
+    let out = {
+        let _m = util::shared_machine();
+        util::scenario(&file, &["--target", &target.url(), "-t", "1"])
+    };
+    let early = threshold(&out, "max(g) < 50");
+    assert_eq!(
+        (&early["ok"], early["value"].as_f64(), &early["during"]),
+        (&true.into(), Some(0.0), &"0s..1s".into()),
+        "{early}"
+    );
+    let late = threshold(&out, "max(g) > 50");
+    assert_eq!((&late["ok"], late["value"].as_f64()), (&true.into(), Some(100.0)), "{late}");
+    out.assert_code(0);
+    assert!(target.route("GET /") > 0);
+}
