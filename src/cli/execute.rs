@@ -139,7 +139,8 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
-    let live = crate::live::Live::start(&out.live, &plan)?;
+    let control = out.live.control.as_ref().map(|_| crate::engine::control::Control::new(&plan, stop.clone()));
+    let live = crate::live::Live::start(&out.live, &plan, control.clone())?;
     if let Some(m) = &plan.monitor {
         crate::monitor::sampler::check(m).map_err(PlanError::Invalid)?;
         eprintln!("monitor: {} series checked, sampled every {}", m.series.len(), crate::units::duration(m.interval));
@@ -163,7 +164,8 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
     }
     watch.live.begin(&plan, false);
     watch.monitor = plan.monitor.clone().map(|m| Monitor::start(m, std::time::Instant::now()));
-    let output = crate::engine::run(plan.clone(), stop.clone(), &mut watch).context("the run failed")?;
+    let output =
+        crate::engine::run_steered(plan.clone(), stop.clone(), control, &mut watch).context("the run failed")?;
     watch.progress.finish();
     let samples = watch.monitor.take().map(Monitor::finish);
     let mut result = RunResult::build(&plan, &output, samples.as_ref());

@@ -211,6 +211,14 @@ pub struct LiveArgs {
     /// Keep the dashboard up this long after the run ends (Ctrl-C closes it)
     #[arg(long, value_name = "DURATION", value_parser = duration_arg, requires = "dashboard")]
     pub dashboard_linger: Option<Duration>,
+    /// Let the dashboard steer the run (users, rate, pause, resume, stop), through its page and
+    /// POST /api/control; every change needs the token (run, bench, demo)
+    #[arg(long, requires = "dashboard")]
+    pub control: bool,
+    /// The token control requests must carry [default: $STAMPEDE_CONTROL_TOKEN, else made at
+    /// random and printed once]
+    #[arg(long, value_name = "TOKEN", requires = "control")]
+    pub control_token: Option<String>,
 }
 
 impl LiveArgs {
@@ -221,7 +229,8 @@ impl LiveArgs {
             self.run_id.as_deref(),
             self.dashboard.as_deref(),
             self.dashboard_linger,
-        )
+        )?
+        .with_control(self.control, self.control_token.as_deref())
     }
 }
 

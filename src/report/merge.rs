@@ -125,7 +125,22 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         },
         outputs: results.iter().flat_map(|r| r.outputs.iter().cloned()).collect(),
         monitor: merged_monitor(results),
+        paused_s: results.iter().map(|r| r.paused_s).fold(0.0, f64::max),
+        control: merged_control(results, start_ms),
     })
+}
+
+/// Every shard's changes by hand (`--control`), on the merged clock, in time order.
+fn merged_control(results: &[RunResult], start_ms: u64) -> Vec<crate::engine::control::ControlEvent> {
+    let mut all: Vec<_> = results
+        .iter()
+        .flat_map(|r| {
+            let offset = r.started_at_unix_ms.saturating_sub(start_ms) as f64 / 1000.0;
+            r.control.iter().map(move |e| crate::engine::control::ControlEvent { t: round3(e.t + offset), ..e.clone() })
+        })
+        .collect();
+    all.sort_by(|a, b| a.t.total_cmp(&b.t));
+    all
 }
 
 /// Each step of the shards merged: histograms added, counters summed (the breakdown by user type
@@ -536,6 +551,7 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
                 lag_p99_us: 0,
                 worker_cpu_max: 0.0,
                 worker_wait_max: 0.0,
+                paused: 0.0,
                 steps: Vec::new(),
                 scenarios: Vec::new(),
                 metrics: Default::default(),
@@ -557,6 +573,7 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
             m.lag_p99_us = m.lag_p99_us.max(row.lag_p99_us);
             m.worker_cpu_max = m.worker_cpu_max.max(row.worker_cpu_max);
             m.worker_wait_max = m.worker_wait_max.max(row.worker_wait_max);
+            m.paused = m.paused.max(row.paused);
             add_seconds(&mut m.scenarios, &row.scenarios);
             // Metric seconds carry no kind: the highest of the shards' values, like percentiles.
             for (name, v) in &row.metrics {
