@@ -11,6 +11,7 @@ pub(crate) mod metric;
 pub mod result;
 #[cfg(test)]
 pub(crate) mod sample;
+pub mod sources;
 pub(crate) mod text;
 
 use std::io::Write;
