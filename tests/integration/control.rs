@@ -332,3 +332,45 @@ fn control_flags_are_checked_before_any_load() {
     out.assert_code(2);
     assert_eq!(server.connections(), 0, "load was sent");
 }
+
+#[test]
+fn stampede_ctl_steers_a_run_from_the_shell() {
+    let server = CountingServer::start();
+    let _m = util::shared_machine();
+    let mut run = Steered::start("control-ctl", &["bench", &server.url(), "-c", "10", "-R", "100", "-d", "20s"]);
+    let url = format!("http://{}", run.addr);
+    let ctl = |args: &[&str]| {
+        let mut all = vec!["ctl", url.as_str()];
+        all.extend_from_slice(args);
+        util::stampede(&all)
+    };
+    let out = ctl(&["rate", "200", "--over", "0s", "--token", TOKEN]);
+    out.assert_code(0);
+    let state: Value = serde_json::from_str(&out.stdout).expect("ctl prints the new state as JSON");
+    assert_eq!(state["scenarios"][0]["rate"], 200.0, "{state}");
+    let out = ctl(&["rate", "300", "--token", "wrong-token"]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("HTTP 401"), "{}", out.stderr);
+    let out = ctl(&["users", "5", "--token", TOKEN]);
+    out.assert_code(1);
+    assert!(out.stderr.contains("cannot take a users change"), "{}", out.stderr);
+    ctl(&["rate", "lots", "--token", TOKEN]).assert_code(2);
+    ctl(&["jump", "--token", TOKEN]).assert_code(2);
+    let out = ctl(&["status"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("\"running\""), "{}", out.stdout);
+    // The token from the environment.
+    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["ctl", &url, "stop"])
+        .env("STAMPEDE_CONTROL_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (exit, result) = run.finish(Duration::from_secs(5));
+    assert_eq!(exit, Some(0), "{}", run.output());
+    let actions: Vec<&str> =
+        result["control"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["rate", "stop"]);
+    // Nobody answers any more.
+    ctl(&["status"]).assert_code(3);
+}
