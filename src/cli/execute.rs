@@ -57,6 +57,9 @@ struct Watch<'a> {
     /// `--hdr-log`: each second's latency histogram, and the first error writing it.
     hdr: Option<HdrLog>,
     hdr_error: Option<std::io::Error>,
+    /// `--control`: the run's steering, and how many of its changes were shown.
+    control: Option<Arc<crate::engine::control::Control>>,
+    shown: usize,
 }
 
 impl Observer for Watch<'_> {
@@ -69,6 +72,12 @@ impl Observer for Watch<'_> {
             self.progress.monitor(&s.latest());
         }
         self.progress.second(tick);
+        if let Some(c) = &self.control {
+            for e in c.events_after(self.shown) {
+                self.shown += 1;
+                eprintln!("control: {e}");
+            }
+        }
         self.live.second(self.plan, tick, samples.as_ref().zip(watched.as_ref()));
         let (row, interval, total) = (tick.row, tick.interval, tick.total);
         if let Some(log) = &mut self.hdr {
@@ -146,6 +155,8 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
         aborted_by: None,
         hdr,
         hdr_error: None,
+        control: control.clone(),
+        shown: 0,
     };
     if let Some(at) = out.start_at
         && !wait_for_start(at, &stop)

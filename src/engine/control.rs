@@ -219,6 +219,16 @@ impl Control {
         self.refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The changes accepted after the first `n`.
+    pub fn events_after(&self, n: usize) -> Vec<ControlEvent> {
+        self.lock().events.get(n..).map(<[ControlEvent]>::to_vec).unwrap_or_default()
+    }
+
+    /// Changes accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.lock().events.len() as u64
+    }
+
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
@@ -276,6 +286,23 @@ impl Control {
         publish(&mut inner);
         self.epoch.fetch_add(1, Ordering::Release);
         Ok(Status { refused: self.refused(), ..status(&inner, self.stop.load(Ordering::Relaxed), note) })
+    }
+}
+
+impl std::fmt::Display for ControlEvent {
+    /// One line for the live view: `12.3s  rate of api 100 → 300 over 10s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1}s  {}", self.t, self.action)?;
+        if let Some(s) = &self.scenario {
+            write!(f, " of {s}")?;
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            write!(f, " {from} → {to}")?;
+        }
+        if let Some(over) = self.over {
+            write!(f, " over {over}s")?;
+        }
+        Ok(())
     }
 }
 

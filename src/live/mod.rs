@@ -172,6 +172,8 @@ pub struct Live {
     offset_s: f64,
     /// Earlier runs of a capacity search: their totals, so counters keep rising across steps.
     base: Option<Stats>,
+    /// `--control`: the run's steering, for its counters.
+    control: Option<Arc<crate::engine::control::Control>>,
     finished: bool,
 }
 
@@ -190,6 +192,7 @@ impl Live {
         }
         let shard = (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index + 1, plan.shard.count));
         let labels = prom::Labels { run: settings.run_id.clone(), shard };
+        let control_ref = control.clone();
         let dashboard = match settings.dashboard {
             Some(addr) => {
                 let steering = match (control, &settings.control) {
@@ -228,6 +231,7 @@ impl Live {
             started: None,
             offset_s: 0.0,
             base: None,
+            control: control_ref,
             finished: false,
         })
     }
@@ -267,7 +271,9 @@ impl Live {
             }
             None => tick.total,
         };
-        let snapshot = Arc::new(frame::snapshot(plan, tick, total));
+        let mut snapshot = frame::snapshot(plan, tick, total);
+        snapshot.control = self.control.as_ref().map(|c| (c.accepted(), c.refused()));
+        let snapshot = Arc::new(snapshot);
         for p in &self.pushers {
             p.send(snapshot.clone());
         }

@@ -204,8 +204,16 @@ fn raising_users_raises_the_servers_connections_and_bad_requests_change_nothing(
         assert!(start.elapsed() < Duration::from_secs(5), "{} connections after 5 s", server.connections());
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1200));
     assert_eq!(server.connections(), 8, "8 users, each its own connection");
+    // The live series count the change and the refusals.
+    let (_, metrics) = http_get(run.addr, "/metrics").unwrap();
+    let value = |name: &str| {
+        let line = metrics.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name}:\n{metrics}"));
+        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap()
+    };
+    assert_eq!(value("stampede_control_events_total"), 1.0);
+    assert_eq!(value("stampede_control_refused_total"), 2.0);
     // Stop ends the run as Ctrl-C does: a whole result, exit by thresholds (none: 0).
     let (code, a) = run.post(Some(TOKEN), r#"{"action": "stop"}"#);
     assert_eq!(code, 200, "{a}");
@@ -218,6 +226,7 @@ fn raising_users_raises_the_servers_connections_and_bad_requests_change_nothing(
     assert_eq!(actions, ["users", "stop"]);
     assert_eq!(result["control"][0]["from"], 2.0);
     assert_eq!(result["control"][0]["to"], 8.0);
+    assert!(run.output().contains("control: "), "the live view shows the change:\n{}", run.output());
     let peak = result["timeline"].as_array().unwrap().iter().map(|r| r["active_users"].as_u64().unwrap()).max();
     assert_eq!(peak, Some(8), "the timeline's users");
 }
