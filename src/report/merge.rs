@@ -644,6 +644,27 @@ mod tests {
     }
 
     #[test]
+    fn every_shards_changes_by_hand_are_kept_on_the_merged_clock() {
+        let e = |t: f64, action: &str| crate::engine::control::ControlEvent {
+            t,
+            action: action.into(),
+            scenario: None,
+            from: None,
+            to: None,
+            over: None,
+        };
+        let mut a = shard(1, 2, &[("s", &[1000])], 4, 1_700_000_000_000);
+        let mut b = shard(2, 2, &[("s", &[1000])], 4, 1_700_000_000_500);
+        a.control = vec![e(2.0, "pause"), e(3.0, "resume")];
+        a.paused_s = 1.0;
+        b.control = vec![e(1.0, "stop")];
+        let m = merge(&[a, b]).unwrap();
+        let got: Vec<(f64, &str)> = m.control.iter().map(|e| (e.t, e.action.as_str())).collect();
+        assert_eq!(got, [(1.5, "stop"), (2.0, "pause"), (3.0, "resume")]);
+        assert_eq!(m.paused_s, 1.0);
+    }
+
+    #[test]
     fn histograms_add_exactly_and_counters_sum() {
         let (a1, a2, b1, b2) = (latencies(1, 3000), latencies(2, 500), latencies(3, 2000), latencies(4, 1500));
         let mut a = shard(1, 2, &[("login", &a1), ("browse, \"all\"", &a2)], 3, STARTED_AT_UNIX_MS);
