@@ -164,7 +164,7 @@ pub(crate) async fn user(ctx: Rc<Ctx>, lane: usize, local: usize, flags: Rc<User
             None => None,
         };
         if intended.is_none() && l.paused.get() {
-            unpaused(&ctx, lane).await;
+            Box::pin(unpaused(&ctx, lane)).await;
         }
         if !u.feed(&ctx, ty, &plan.users[ty]) {
             ctx.stats.borrow_mut().exhausted(l.scenario);
@@ -209,9 +209,12 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
                     continue;
                 }
                 if intended.is_none() && ctx.lanes[u.lane].paused.get() {
-                    unpaused(ctx, u.lane).await;
+                    // Boxed too: a paused wait costs a user's task nothing when not paused.
+                    Box::pin(unpaused(ctx, u.lane)).await;
                 }
-                let outcome = run_step(ctx, u, s, intended).await;
+                // Boxed: the exchange's state lives on the heap only while it runs, so a thinking
+                // user's task is small (memory per idle user).
+                let outcome = Box::pin(run_step(ctx, u, s, intended)).await;
                 if outcome == Outcome::NotRun {
                     continue;
                 }
@@ -240,7 +243,7 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
                 .unwrap_or(&ty.steps[0]);
             let step = &plan.steps[s];
             if (step.probability >= 1.0 || u.rng.unit_f64() < step.probability)
-                && run_step(ctx, u, s, intended).await == Outcome::NotRun
+                && Box::pin(run_step(ctx, u, s, intended)).await == Outcome::NotRun
             {
                 return;
             }
@@ -257,6 +260,13 @@ async fn think(u: &mut User, think: Think, flags: &UserFlags) {
     };
     if d.is_zero() {
         return;
+    }
+    // An idle user holds no buffers: they are made again at its next request.
+    u.buf = Vec::new();
+    u.body = Vec::new();
+    u.scratch = Vec::new();
+    for c in u.conns.iter_mut().flatten() {
+        c.shed();
     }
     flags.thinking.set(true);
     compio::time::sleep(d).await;
