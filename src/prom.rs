@@ -21,6 +21,8 @@
 //! | `stampede_checks_total` | counter | `step`, `result` (`pass` or `fail`; summed over scenarios) |
 //! | `stampede_generator_cpu_ratio` | gauge | — (busiest worker's CPU, share of one core) |
 //! | `stampede_generator_send_lag_seconds` | gauge | — (send lag p99 in the last second) |
+//! | `stampede_control_events_total` | counter | — (`--control`: changes accepted) |
+//! | `stampede_control_refused_total` | counter | — (`--control`: requests refused for their token) |
 //! | `stampede_metric_NAME_total` | counter | — (a user counter: responses that met its condition) |
 //! | `stampede_metric_NAME_hits_total`, `stampede_metric_NAME_total` | counter | — (a user rate: hits of total) |
 //! | `stampede_metric_NAME` (`_bucket`, `_sum`, `_count`) | histogram | `le` (a user trend, in its own unit) |
@@ -127,6 +129,8 @@ pub struct Snapshot {
     pub send_lag_seconds: f64,
     /// The user's metrics (`[metrics]`), by name.
     pub metrics: BTreeMap<String, MetricStats>,
+    /// `--control`: changes accepted and requests refused for their token, so far.
+    pub control: Option<(u64, u64)>,
 }
 
 /// One step of one scenario.
@@ -378,6 +382,12 @@ pub fn series(snapshot: &Snapshot, labels: &Labels) -> Vec<Series> {
     b.push(name, Type::Gauge, name, &[], snapshot.cpu_ratio);
     let name = "stampede_generator_send_lag_seconds";
     b.push(name, Type::Gauge, name, &[], snapshot.send_lag_seconds);
+    if let Some((events, refused)) = snapshot.control {
+        let name = "stampede_control_events_total";
+        b.push(name, Type::Counter, name, &[], events as f64);
+        let name = "stampede_control_refused_total";
+        b.push(name, Type::Counter, name, &[], refused as f64);
+    }
 
     let mut taken = BTreeSet::new();
     for (name, stats) in &snapshot.metrics {

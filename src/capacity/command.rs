@@ -449,13 +449,19 @@ fn print_step(n: usize, report: &StepReport) {
 pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     args.out.refuse_hdr_log("capacity")?;
     let settings = args.live.settings()?;
+    if settings.control.is_some() {
+        return Err(PlanError::Invalid(
+            "--control works with run, bench and demo, not capacity (its search sets the load)".into(),
+        )
+        .into());
+    }
     // The plan first (it says which series are watched), then the SLOs that may name them.
     let base = base_plan(&args, execute::io_path(args.io.io)?)?;
     let series: Vec<&str> = base.monitor.as_ref().map(|m| m.names()).unwrap_or_default();
     let slos = parse_slos(&args.slos, &series)?;
     check_args(&args)?;
     let precision = parse_precision(&args.precision)?;
-    let outputs = crate::live::Live::start(&settings, &base)?;
+    let outputs = crate::live::Live::start(&settings, &base, None)?;
     if let Some(m) = &base.monitor {
         crate::monitor::sampler::check(m).map_err(PlanError::Invalid)?;
     }

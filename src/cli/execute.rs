@@ -57,6 +57,9 @@ struct Watch<'a> {
     /// `--hdr-log`: each second's latency histogram, and the first error writing it.
     hdr: Option<HdrLog>,
     hdr_error: Option<std::io::Error>,
+    /// `--control`: the run's steering, and how many of its changes were shown.
+    control: Option<Arc<crate::engine::control::Control>>,
+    shown: usize,
 }
 
 impl Observer for Watch<'_> {
@@ -69,6 +72,12 @@ impl Observer for Watch<'_> {
             self.progress.monitor(&s.latest());
         }
         self.progress.second(tick);
+        if let Some(c) = &self.control {
+            for e in c.events_after(self.shown) {
+                self.shown += 1;
+                eprintln!("control: {e}");
+            }
+        }
         self.live.second(self.plan, tick, samples.as_ref().zip(watched.as_ref()));
         let (row, interval, total) = (tick.row, tick.interval, tick.total);
         if let Some(log) = &mut self.hdr {
@@ -136,7 +145,8 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
-    let live = crate::live::Live::start(&out.live, &plan)?;
+    let control = out.live.control.as_ref().map(|_| crate::engine::control::Control::new(&plan, stop.clone()));
+    let live = crate::live::Live::start(&out.live, &plan, control.clone())?;
     if let Some(m) = &plan.monitor {
         crate::monitor::sampler::check(m).map_err(PlanError::Invalid)?;
         eprintln!("monitor: {} series checked, sampled every {}", m.series.len(), crate::units::duration(m.interval));
@@ -151,6 +161,8 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
         aborted_by: None,
         hdr,
         hdr_error: None,
+        control: control.clone(),
+        shown: 0,
     };
     if let Some(at) = out.start_at
         && !wait_for_start(at, &stop)
@@ -160,7 +172,8 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
     }
     watch.live.begin(&plan, false);
     watch.monitor = plan.monitor.clone().map(|m| Monitor::start(m, std::time::Instant::now()));
-    let output = crate::engine::run(plan.clone(), stop.clone(), &mut watch).context("the run failed")?;
+    let output =
+        crate::engine::run_steered(plan.clone(), stop.clone(), control, &mut watch).context("the run failed")?;
     watch.progress.finish();
     let samples = watch.monitor.take().map(Monitor::finish);
     let mut result = RunResult::build(&plan, &output, samples.as_ref());

@@ -3,6 +3,7 @@
 //! unreachable (or the run could not happen).
 
 pub(crate) mod bench;
+mod ctl;
 mod demo;
 mod doctor;
 pub(crate) mod execute;
@@ -69,6 +70,30 @@ pub enum Command {
     Demo(DemoArgs),
     /// Check this machine against what a load box needs, and say what to change
     Doctor(DoctorArgs),
+    /// Steer a run started with --control: users, rate, pause, resume, stop, status
+    Ctl(CtlArgs),
+}
+
+/// `stampede ctl URL ACTION [VALUE]`.
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// The run's dashboard, e.g. http://127.0.0.1:5665
+    pub url: String,
+    /// users N | rate N | pause | resume | stop | status
+    #[arg(value_name = "ACTION")]
+    pub action: String,
+    /// The users or the rate (starts per second) to set
+    #[arg(value_name = "VALUE", allow_negative_numbers = true)]
+    pub value: Option<String>,
+    /// Which scenario (needed when the run has several)
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
+    /// Ramp to the new value over this long [default: 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub over: Option<String>,
+    /// The run's control token [default: $STAMPEDE_CONTROL_TOKEN]
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -246,6 +271,14 @@ pub struct LiveArgs {
     /// Keep the dashboard up this long after the run ends (Ctrl-C closes it)
     #[arg(long, value_name = "DURATION", value_parser = duration_arg, requires = "dashboard")]
     pub dashboard_linger: Option<Duration>,
+    /// Let the dashboard steer the run (users, rate, pause, resume, stop), through its page and
+    /// POST /api/control; every change needs the token (run, bench, demo)
+    #[arg(long, requires = "dashboard")]
+    pub control: bool,
+    /// The token control requests must carry [default: $STAMPEDE_CONTROL_TOKEN, else made at
+    /// random and printed once]
+    #[arg(long, value_name = "TOKEN", requires = "control")]
+    pub control_token: Option<String>,
 }
 
 impl LiveArgs {
@@ -256,7 +289,8 @@ impl LiveArgs {
             self.run_id.as_deref(),
             self.dashboard.as_deref(),
             self.dashboard_linger,
-        )
+        )?
+        .with_control(self.control, self.control_token.as_deref())
     }
 }
 
@@ -579,6 +613,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Target(args) => target::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Ctl(args) => ctl::run(args),
     }
 }
 

@@ -36,7 +36,12 @@ pub struct Arrivals {
     parked: RefCell<VecDeque<Waker>>,
     /// The timer, when it waits for a user to become free.
     timer: RefCell<Option<Waker>>,
-    tick: Duration,
+    tick: Cell<Duration>,
+    /// Paused since this instant (`--control`): starts due from then on are held.
+    hold: Cell<Option<Instant>>,
+    /// The schedule can be changed while it runs (`--control`): running out of starts before
+    /// its end is not the end.
+    steerable: bool,
     /// Most starts that may wait for a free user; beyond, starts are dropped (`None`: no limit).
     backlog: Option<u64>,
     /// Starts dropped since last asked.
@@ -44,7 +49,13 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
-    pub fn new(start: Instant, mut pacer: Pacer, backlog: Option<u64>) -> Arrivals {
+    #[cfg(test)]
+    pub fn new(start: Instant, pacer: Pacer, backlog: Option<u64>) -> Arrivals {
+        Arrivals::steered(start, pacer, backlog, false)
+    }
+
+    /// Arrivals whose schedule a controller may change while they run.
+    pub fn steered(start: Instant, mut pacer: Pacer, backlog: Option<u64>, steerable: bool) -> Arrivals {
         let worker_rate = pacer.peak_rate();
         let next = pacer.next_due();
         Arrivals {
@@ -53,7 +64,9 @@ impl Arrivals {
             next: Cell::new(next),
             parked: RefCell::new(VecDeque::new()),
             timer: RefCell::new(None),
-            tick: if worker_rate > PRECISE_UP_TO { TICK } else { Duration::ZERO },
+            tick: Cell::new(if worker_rate > PRECISE_UP_TO { TICK } else { Duration::ZERO }),
+            hold: Cell::new(None),
+            steerable,
             backlog,
             dropped: Cell::new(0),
         }
@@ -63,15 +76,57 @@ impl Arrivals {
         self.start + Duration::from_nanos(t)
     }
 
+    /// The latest instant whose starts may go now: `now`, or just before a pause began.
+    fn horizon(&self, now: Instant) -> Instant {
+        match self.hold.get() {
+            Some(h) if h <= now => h.checked_sub(Duration::from_nanos(1)).unwrap_or(h),
+            _ => now,
+        }
+    }
+
+    /// The schedule is over for good (not merely out of starts while it can still change).
+    fn ended(&self, now: Instant) -> bool {
+        !self.steerable || now >= self.at(self.pacer.borrow().end_ns())
+    }
+
+    /// Follow `curve` from now on (a change by hand): the starts taken so far stay taken, the
+    /// next ones are due on the new schedule (overdue ones go at once, their latency from when
+    /// they were due).
+    pub fn reschedule(&self, curve: std::sync::Arc<crate::plan::curve::Curve>) {
+        let mut pacer = self.pacer.borrow_mut();
+        let taken = pacer.taken() - u64::from(self.next.get().is_some());
+        let mut p = pacer.with_curve(curve, taken);
+        self.next.set(p.next_due());
+        if p.peak_rate() > PRECISE_UP_TO {
+            self.tick.set(TICK);
+        }
+        *pacer = p;
+        drop(pacer);
+        if let Some(timer) = self.timer.borrow_mut().take() {
+            timer.wake();
+        }
+    }
+
+    /// Hold the starts due from `since` on (a pause), or release them (`None`).
+    pub fn hold(&self, since: Option<Instant>) {
+        self.hold.set(since);
+    }
+
     /// The next start if it is due, else wait for the timer to release one. `None` once the
     /// schedule has ended.
     pub async fn take(&self) -> Option<Start> {
         let free_at = Instant::now();
         poll_fn(|cx| {
-            let Some(t) = self.next.get() else { return Poll::Ready(None) };
-            let at = self.at(t);
             let now = Instant::now();
-            if at <= now {
+            let Some(t) = self.next.get() else {
+                if self.ended(now) {
+                    return Poll::Ready(None);
+                }
+                self.parked.borrow_mut().push_back(cx.waker().clone());
+                return Poll::Pending;
+            };
+            let at = self.at(t);
+            if at <= self.horizon(now) {
                 let mut pacer = self.pacer.borrow_mut();
                 let index = pacer.last_index();
                 self.next.set(pacer.next_due());
@@ -92,12 +147,21 @@ impl Arrivals {
     /// free, `grow` may start another user (false: at the limit); then the starts wait, or
     /// beyond the backlog limit are dropped.
     pub async fn run(&self, grow: &dyn Fn() -> bool) {
-        while let Some(t) = self.next.get() {
+        loop {
+            let now = Instant::now();
+            let Some(t) = self.next.get().filter(|&t| self.hold.get().is_none_or(|h| self.at(t) < h)) else {
+                if self.next.get().is_none() && self.ended(now) {
+                    break;
+                }
+                // Paused, or out of starts while the schedule may still change.
+                compio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
             let wake_at = self.grid(t);
             if wake_at > Instant::now() {
                 compio::time::sleep_until(wake_at).await;
             }
-            let now = Instant::now();
+            let now = self.horizon(Instant::now());
             let woken = self.release(now);
             if woken > 0 {
                 // Let the woken users take their starts before counting again.
@@ -162,6 +226,7 @@ impl Arrivals {
     pub fn unstarted(&self, now: Instant) -> u64 {
         let pacer = self.pacer.borrow();
         let taken = pacer.taken() - u64::from(self.next.get().is_some());
+        let now = self.horizon(now);
         pacer.due_before(now.saturating_duration_since(self.start).as_nanos() as u64).saturating_sub(taken)
     }
 
@@ -200,10 +265,11 @@ impl Arrivals {
 
     /// When the timer should wake for a start at `t`: exactly then, or at the next grid point.
     fn grid(&self, t: u64) -> Instant {
-        if self.tick.is_zero() {
+        let tick = self.tick.get();
+        if tick.is_zero() {
             return self.at(t);
         }
-        let tick = self.tick.as_nanos() as u64;
+        let tick = tick.as_nanos() as u64;
         self.at(t.div_ceil(tick) * tick)
     }
 }

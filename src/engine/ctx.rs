@@ -44,8 +44,12 @@ pub(super) struct Lane {
     pub arrivals: Option<Arrivals>,
     /// Its users on this worker, by local index.
     pub users: RefCell<Vec<Option<UserHandle>>>,
-    /// Most users it may run on this worker.
-    pub max_users: usize,
+    /// Most users it may run on this worker (raised when users are raised by hand).
+    pub max_users: Cell<usize>,
+    /// Closed model: the users curve as changed by hand (`--control`), else the plan's.
+    pub curve: RefCell<Option<Arc<crate::plan::curve::Curve>>>,
+    /// Paused by hand: no new requests until the resume.
+    pub paused: Cell<bool>,
     /// `shared-iterations`: iterations this worker may still start (else unlimited).
     pub iterations_left: Cell<u64>,
     /// Run-wide number of its first user: scenarios number their users apart.
@@ -154,7 +158,7 @@ impl Ctx {
         let l = &self.lanes[lane];
         let size = match self.plan.scenarios[l.scenario].connections {
             Some(n) => n,
-            None if self.plan.streams > 1 => l.max_users.div_ceil(self.plan.streams),
+            None if self.plan.streams > 1 => l.max_users.get().div_ceil(self.plan.streams),
             None => return None,
         };
         if self.plan.http == crate::http::version::Http::H1 {

@@ -4,6 +4,7 @@
 
 pub mod arrivals;
 mod conn;
+pub mod control;
 mod ctx;
 mod follow;
 mod h2;
@@ -34,6 +35,8 @@ const START_DELAY: Duration = Duration::from_millis(30);
 pub(crate) struct Shared {
     pub start: Instant,
     pub stop: Arc<AtomicBool>,
+    /// `--control`: what a controller changed, read once per housekeeping tick.
+    pub control: Option<Arc<control::Control>>,
 }
 
 /// Messages from workers to the collector.
@@ -177,6 +180,10 @@ pub struct RunOutput {
     pub unfinished: u64,
     /// The run was stopped before its planned end.
     pub interrupted: bool,
+    /// `--control`: the changes accepted while it ran.
+    pub control: Vec<control::ControlEvent>,
+    /// Time the run spent paused by hand (`--control`).
+    pub paused: Duration,
     pub generator: GeneratorUsage,
     /// Wall-clock start, for reports and for aligning shards.
     pub started_at: std::time::SystemTime,
@@ -184,9 +191,22 @@ pub struct RunOutput {
 
 /// Run `plan` to its end (or until `stop` is set), reporting each second to `observer`.
 pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) -> Result<RunOutput, EngineError> {
+    run_steered(plan, stop, None, observer)
+}
+
+/// [`run`], steered while it goes by `control` (`--control`).
+pub fn run_steered(
+    plan: Arc<Plan>,
+    stop: Arc<AtomicBool>,
+    control: Option<Arc<control::Control>>,
+    observer: &mut dyn Observer,
+) -> Result<RunOutput, EngineError> {
     let cpu0 = crate::sys::process_cpu();
     let started_at = std::time::SystemTime::now() + START_DELAY;
-    let shared = Arc::new(Shared { start: Instant::now() + START_DELAY, stop: stop.clone() });
+    let shared = Arc::new(Shared { start: Instant::now() + START_DELAY, stop: stop.clone(), control: control.clone() });
+    if let Some(c) = &control {
+        c.begin(shared.start);
+    }
     let (tx, rx) = mpsc::channel();
     let mut threads = Vec::with_capacity(plan.workers);
     for w in 0..plan.workers {
@@ -199,7 +219,7 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
     }
     drop(tx);
 
-    let mut gather = Gather::new(&plan);
+    let mut gather = Gather::new(&plan, control.clone());
     let mut cpu = vec![Duration::ZERO; plan.workers];
     let mut wait = vec![Duration::ZERO; plan.workers];
     let mut failure = None;
@@ -228,9 +248,14 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         }
     }
     if let Some(f) = failure {
+        if let Some(c) = &control {
+            c.end(0.0);
+        }
         return Err(f);
     }
     gather.flush(observer);
+    let events = control.as_ref().map(|c| c.end(gather.collector.elapsed.as_secs_f64())).unwrap_or_default();
+    let paused = control.as_ref().map_or(0.0, |c| c.paused_in(0.0, gather.collector.elapsed.as_secs_f64()));
     let Gather { collector, windows, by_step, .. } = gather;
     let wall = shared.start.elapsed();
     let mut generator = usage(&plan, wall, crate::sys::process_cpu().saturating_sub(cpu0), &cpu, &wait);
@@ -247,6 +272,8 @@ pub fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>, observer: &mut dyn Observer) 
         by_step,
         unfinished: collector.last_in_flight(),
         interrupted,
+        control: events,
+        paused: Duration::from_secs_f64(paused),
         stats: collector.total,
         timeline: collector.timeline,
         elapsed,
@@ -269,11 +296,14 @@ struct Gather<'p> {
     by_scenario: Option<Stats>,
     /// Workers count per scenario and step; reports read rows (and scenarios).
     regroup: bool,
+    /// `--control`: which seconds were paused.
+    control: Option<Arc<control::Control>>,
 }
 
 impl<'p> Gather<'p> {
-    fn new(plan: &'p Plan) -> Gather<'p> {
+    fn new(plan: &'p Plan, control: Option<Arc<control::Control>>) -> Gather<'p> {
         Gather {
+            control,
             plan,
             collector: Collector::new(
                 plan.workers,
@@ -308,6 +338,21 @@ impl<'p> Gather<'p> {
     }
 
     fn second(&mut self, row: &TimelineRow, interval: &Stats, observer: &mut dyn Observer) {
+        let paused = self.control.as_ref().map_or(0.0, |c| c.paused_in(row.t - row.interval_s, row.t));
+        let marked;
+        let row = if paused > 0.0 {
+            let mut r = row.clone();
+            r.paused = (paused * 1000.0).round() / 1000.0;
+            let ran = r.interval_s - paused;
+            r.rps = if ran > 1e-3 { (r.requests as f64 / ran * 100.0).round() / 100.0 } else { 0.0 };
+            if let Some(last) = self.collector.timeline.last_mut() {
+                *last = r.clone();
+            }
+            marked = r;
+            &marked
+        } else {
+            row
+        };
         add_to_windows(self.plan, &mut self.windows, row, interval);
         let (total, by_scenario) = (&self.collector.total, self.by_scenario.as_ref());
         observer.second(&Tick { row, interval, total, by_scenario });

@@ -34,6 +34,13 @@ impl Pacer {
         Some(t)
     }
 
+    /// The same worker's share of another schedule, with its first `taken` starts already taken
+    /// (a change by hand: the new curve keeps the old one's past).
+    pub fn with_curve(&self, curve: Arc<Curve>, taken: u64) -> Pacer {
+        let end_ns = curve.duration().as_nanos() as u64;
+        Pacer { curve, offset: self.offset, stride: self.stride, k: taken, end_ns }
+    }
+
     /// Run-wide number of the start `next_due` returned last.
     pub fn last_index(&self) -> u64 {
         self.k.saturating_sub(1) * self.stride + self.offset
@@ -45,6 +52,11 @@ impl Pacer {
         // Start n is due before t iff n < integral(t).
         let all = self.curve.integral(t).ceil() as u64;
         all.saturating_sub(self.offset).div_ceil(self.stride)
+    }
+
+    /// Where the schedule ends, ns from its start.
+    pub fn end_ns(&self) -> u64 {
+        self.end_ns
     }
 
     /// Starts taken from the schedule so far.

@@ -163,6 +163,9 @@ pub(crate) async fn user(ctx: Rc<Ctx>, lane: usize, local: usize, flags: Rc<User
             },
             None => None,
         };
+        if intended.is_none() && l.paused.get() {
+            Box::pin(unpaused(&ctx, lane)).await;
+        }
         if !u.feed(&ctx, ty, &plan.users[ty]) {
             ctx.stats.borrow_mut().exhausted(l.scenario);
             flags.retired.set(true);
@@ -184,6 +187,14 @@ pub(crate) async fn user(ctx: Rc<Ctx>, lane: usize, local: usize, flags: Rc<User
     }
 }
 
+/// Wait while the run is paused by hand (`--control`), or until it stops. An open-model start
+/// taken before the pause still goes (it was due); later steps wait.
+async fn unpaused(ctx: &Ctx, lane: usize) {
+    while ctx.lanes[lane].paused.get() && !ctx.stopping.get() && !ctx.lanes[lane].stopping.get() {
+        compio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// One pass over the journey. The first request's latency runs from `intended` (open model).
 async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<Instant>, flags: &UserFlags) {
     let plan = &*ctx.plan;
@@ -196,6 +207,10 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
                 let step = &plan.steps[s];
                 if step.probability < 1.0 && u.rng.unit_f64() >= step.probability {
                     continue;
+                }
+                if intended.is_none() && ctx.lanes[u.lane].paused.get() {
+                    // Boxed too: a paused wait costs a user's task nothing when not paused.
+                    Box::pin(unpaused(ctx, u.lane)).await;
                 }
                 // Boxed: the exchange's state lives on the heap only while it runs, so a thinking
                 // user's task is small (memory per idle user).

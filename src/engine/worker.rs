@@ -78,7 +78,7 @@ impl Ctx {
     /// Open model: start one more user of scenario `lane` if the worker may; false at its limit.
     fn grow(self: &Rc<Self>, lane: usize) -> bool {
         let n = self.lanes[lane].users.borrow().len();
-        if n >= self.lanes[lane].max_users {
+        if n >= self.lanes[lane].max_users.get() {
             return false;
         }
         self.start_user(lane, n);
@@ -104,8 +104,10 @@ impl Ctx {
             }
             match &scenario.load {
                 Load::Closed { users } => {
+                    let by_hand = lane.curve.borrow().clone();
+                    let users = by_hand.as_deref().unwrap_or(users);
                     let t = now.saturating_duration_since(lane.start).as_secs_f64();
-                    let want = self.local_share((users.at(t) + 1e-9).floor() as u64).min(lane.max_users);
+                    let want = self.local_share((users.at(t) + 1e-9).floor() as u64).min(lane.max_users.get());
                     let have = lane.users.borrow().len();
                     for l in 0..want {
                         let running =
@@ -122,9 +124,31 @@ impl Ctx {
                 }
                 Load::Iterations { .. } if !lane.started.get() => {
                     lane.started.set(true);
-                    (0..lane.max_users).for_each(|l| self.start_user(i, l));
+                    (0..lane.max_users.get()).for_each(|l| self.start_user(i, l));
                 }
                 Load::Iterations { .. } | Load::Open { .. } => {}
+            }
+        }
+    }
+}
+
+impl Ctx {
+    /// Apply what the controller changed (`--control`): each scenario's curve from now on, and
+    /// the pause.
+    fn steer(&self, steer: &super::control::Steer) {
+        for lane in &self.lanes {
+            lane.paused.set(steer.paused.is_some());
+            if let Some(a) = &lane.arrivals {
+                a.hold(steer.paused);
+            }
+            let Some(curve) = steer.curves.get(lane.scenario).cloned().flatten() else { continue };
+            match &lane.arrivals {
+                Some(a) => a.reschedule(curve),
+                None => {
+                    let most = self.local_share(curve.max().ceil() as u64);
+                    lane.max_users.set(lane.max_users.get().max(most));
+                    *lane.curve.borrow_mut() = Some(curve);
+                }
             }
         }
     }
@@ -193,7 +217,7 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
         if let Some(wait) = start.checked_duration_since(Instant::now()) {
             compio::time::sleep(wait).await;
         }
-        let ctx = Rc::new(context(&plan, worker, start));
+        let ctx = Rc::new(context(&plan, worker, start, shared.control.is_some()));
         let timers = start_arrivals(&ctx, worker);
         ctx.follow_curves(Instant::now());
         housekeeping(&ctx, worker, &shared, &tx).await;
@@ -209,7 +233,7 @@ pub(crate) fn run(plan: Arc<Plan>, worker: usize, shared: Arc<Shared>, tx: Sende
 
 /// This worker's lane of each scenario: when it runs, its users, and (open model) its share of
 /// the schedule; numbered users of the scenarios follow one another.
-fn lanes(plan: &Plan, worker: usize, start: Instant) -> Vec<Lane> {
+fn lanes(plan: &Plan, worker: usize, start: Instant, steerable: bool) -> Vec<Lane> {
     let (shards, shard) = (plan.shard.count, plan.shard.index);
     let (slot, slots) = (worker * shards + shard, plan.workers * shards);
     let mut first_user = 0u64;
@@ -227,7 +251,7 @@ fn lanes(plan: &Plan, worker: usize, start: Instant) -> Vec<Lane> {
                             Some(crate::plan::split_even(plan.shard.share(*max_users), plan.workers, worker) as u64)
                         }
                     };
-                    Some(Arrivals::new(lane_start, pacer, backlog))
+                    Some(Arrivals::steered(lane_start, pacer, backlog, steerable))
                 }
                 Load::Closed { .. } | Load::Iterations { .. } => None,
             };
@@ -237,7 +261,9 @@ fn lanes(plan: &Plan, worker: usize, start: Instant) -> Vec<Lane> {
                 end: lane_start + sc.load.duration(),
                 arrivals,
                 users: RefCell::new(Vec::new()),
-                max_users: plan.lane_users(i, worker),
+                max_users: Cell::new(plan.lane_users(i, worker)),
+                curve: RefCell::new(None),
+                paused: Cell::new(false),
                 iterations_left: Cell::new(match &sc.load {
                     Load::Iterations { iterations, shared: true, .. } => {
                         crate::plan::split_even(*iterations as usize, slots, slot) as u64
@@ -256,7 +282,7 @@ fn lanes(plan: &Plan, worker: usize, start: Instant) -> Vec<Lane> {
 
 /// What this worker's tasks share: the plan, its own copies of the prebuilt requests, a net per
 /// target, its lanes, its feeders' share of the rows, and the interval's stats.
-fn context(plan: &Arc<Plan>, worker: usize, start: Instant) -> Ctx {
+fn context(plan: &Arc<Plan>, worker: usize, start: Instant, steerable: bool) -> Ctx {
     let (shards, shard) = (plan.shard.count, plan.shard.index);
     let (slot, slots) = (worker * shards + shard, plan.workers * shards);
     Ctx {
@@ -281,7 +307,7 @@ fn context(plan: &Arc<Plan>, worker: usize, start: Instant) -> Ctx {
         stats: RefCell::new(fresh_stats(plan)),
         statuses: plan.status_slots,
         start,
-        lanes: lanes(plan, worker, start),
+        lanes: lanes(plan, worker, start, steerable),
         in_flight: Cell::new(0),
         stopping: Cell::new(false),
         offset: slot as u64,
@@ -299,8 +325,8 @@ fn start_arrivals(ctx: &Rc<Ctx>, worker: usize) -> Vec<compio::runtime::JoinHand
     let mut timers = Vec::new();
     for (i, lane) in ctx.lanes.iter().enumerate() {
         if let Load::Open { pre_allocated, .. } = &plan.scenarios[lane.scenario].load {
-            let pre =
-                crate::plan::split_even(plan.shard.share(*pre_allocated), plan.workers, worker).min(lane.max_users);
+            let pre = crate::plan::split_even(plan.shard.share(*pre_allocated), plan.workers, worker)
+                .min(lane.max_users.get());
             (0..pre).for_each(|l| ctx.start_user(i, l));
             let c = ctx.clone();
             timers.push(compio::runtime::spawn(async move {
@@ -320,6 +346,7 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
     let every = sweep_interval(plan.max_timeout()).min(RAMP_EVERY);
     let mut seq = 0u64;
     let mut next_tick = ctx.start + Duration::from_secs(1);
+    let mut steered = 0u64;
     let tick = |seq: &mut u64, next_tick: &mut Instant| {
         send_snapshot(ctx, worker, *seq, *next_tick, false, tx);
         *seq += 1;
@@ -335,6 +362,9 @@ async fn housekeeping(ctx: &Rc<Ctx>, worker: usize, shared: &Shared, tx: &Sender
             continue;
         }
         ctx.timeouts.sweep(now);
+        if let Some(steer) = shared.control.as_ref().and_then(|c| c.steer(&mut steered)) {
+            ctx.steer(&steer);
+        }
         ctx.follow_curves(now);
         compio::time::sleep_until(next_tick.min(end).min(now + every)).await;
     }

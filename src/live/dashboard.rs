@@ -1,8 +1,9 @@
-//! The live dashboard's server: a small read-only HTTP/1.1 server on threads of its own. `/` is
-//! the page (charts by the vendored uPlot), `/events` a Server-Sent Events stream of one frame
-//! a second, `/api/frame` the latest frame, `/metrics` the Prometheus text format.
+//! The live dashboard's server: a small HTTP/1.1 server on threads of its own. `/` is the page
+//! (charts by the vendored uPlot), `/events` a Server-Sent Events stream of one frame a second,
+//! `/api/frame` the latest frame, `/metrics` the Prometheus text format, `/api/control` the
+//! control API (`--control`; the only thing that takes a POST).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use crate::prom::{self, Labels, Snapshot};
 
+use super::control::{self, Steering};
 use super::frame::Frame;
 
 const PAGE: &str = include_str!("page.html");
@@ -41,6 +43,7 @@ struct State {
     closing: AtomicBool,
     clients: AtomicUsize,
     labels: Labels,
+    steering: Option<Steering>,
 }
 
 /// A running dashboard server.
@@ -52,7 +55,7 @@ pub struct Dashboard {
 
 impl Dashboard {
     /// Listen on `addr` and serve from a thread of its own.
-    pub fn bind(addr: SocketAddr, labels: Labels) -> std::io::Result<Dashboard> {
+    pub fn bind(addr: SocketAddr, labels: Labels, steering: Option<Steering>) -> std::io::Result<Dashboard> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
@@ -62,6 +65,7 @@ impl Dashboard {
             closing: AtomicBool::new(false),
             clients: AtomicUsize::new(0),
             labels,
+            steering,
         });
         let s = state.clone();
         let accept =
@@ -143,8 +147,9 @@ fn accept_loop(listener: TcpListener, state: Arc<State>) {
 
 /// Write a complete response and close.
 fn respond(mut stream: &TcpStream, status: &str, content_type: &str, body: &[u8]) -> std::io::Result<()> {
+    let extra = if status.starts_with("401") { "WWW-Authenticate: Bearer\r\n" } else { "" };
     let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n{extra}Connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;
@@ -152,8 +157,17 @@ fn respond(mut stream: &TcpStream, status: &str, content_type: &str, body: &[u8]
     stream.flush()
 }
 
-/// Read one request head; the method and path.
-fn read_request(stream: &TcpStream) -> Option<(String, String)> {
+/// One request as the server reads it.
+struct Request {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+    /// The body (POST only); `None` when it is over [`control::MAX_BODY`].
+    body: Option<Vec<u8>>,
+}
+
+/// Read one request: its head, and a POST's body.
+fn read_request(stream: &TcpStream) -> Option<Request> {
     let mut reader = BufReader::new(stream);
     let mut head = Vec::new();
     loop {
@@ -168,18 +182,54 @@ fn read_request(stream: &TcpStream) -> Option<(String, String)> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
     req.parse(&head).ok()?;
-    Some((req.method?.to_string(), req.path?.to_string()))
+    let header = |name: &str| {
+        req.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).and_then(|h| std::str::from_utf8(h.value).ok())
+    };
+    let authorization = header("authorization").map(str::to_string);
+    let length = match header("content-length") {
+        Some(v) => v.trim().parse::<usize>().ok()?,
+        None => 0,
+    };
+    let method = req.method?.to_string();
+    let body = if method != "POST" {
+        Some(Vec::new())
+    } else if length > control::MAX_BODY {
+        // Read (some of) it anyway, so the client sees the answer rather than a reset.
+        let _ = std::io::copy(&mut (&mut reader).take(length.min(1 << 20) as u64), &mut std::io::sink());
+        None
+    } else {
+        let mut body = Vec::with_capacity(length);
+        (&mut reader).take(length as u64).read_to_end(&mut body).ok()?;
+        if body.len() != length {
+            return None;
+        }
+        Some(body)
+    };
+    Some(Request { method, path: req.path?.to_string(), authorization, body })
 }
 
 fn serve(stream: TcpStream, state: &State) {
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let Some((method, path)) = read_request(&stream) else { return };
+    let Some(request) = read_request(&stream) else { return };
+    let (method, path) = (request.method.as_str(), request.path.split('?').next().unwrap_or("/"));
+    if path == "/api/control" {
+        let _ = match &request.body {
+            None => {
+                respond(&stream, "413 Content Too Large", "application/json", br#"{"error":"the body is over 64 KiB"}"#)
+            }
+            Some(body) => {
+                let (status, json) =
+                    control::answer(state.steering.as_ref(), method, request.authorization.as_deref(), body);
+                respond(&stream, status, "application/json", json.as_bytes())
+            }
+        };
+        return;
+    }
     if method != "GET" && method != "HEAD" {
         let _ = respond(&stream, "405 Method Not Allowed", "text/plain", b"read-only: GET only\n");
         return;
     }
-    let path = path.split('?').next().unwrap_or("/");
     let _ = match path {
         "/" | "/index.html" => respond(&stream, "200 OK", "text/html; charset=utf-8", PAGE.as_bytes()),
         "/uplot.js" => respond(&stream, "200 OK", "text/javascript; charset=utf-8", UPLOT_JS.as_bytes()),

@@ -74,6 +74,7 @@ pub fn snapshot(plan: &Plan, tick: &Tick, total: &Stats) -> Snapshot {
         cpu_ratio: tick.row.worker_cpu_max / 100.0,
         send_lag_seconds: tick.row.lag_p99_us as f64 / 1e6,
         metrics: plan.metrics.iter().map(|m| m.name.clone()).zip(total.metrics.iter().cloned()).collect(),
+        control: None,
     }
 }
 

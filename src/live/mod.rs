@@ -7,6 +7,7 @@
 //! slow or dead endpoint delays neither the collector nor the workers: its pusher drops the
 //! seconds it could not send and counts them ([`PushReport`]).
 
+pub mod control;
 mod dashboard;
 mod frame;
 mod push;
@@ -34,6 +35,10 @@ pub struct Settings {
     pub dashboard: Option<SocketAddr>,
     /// How long the dashboard stays up after the run.
     pub linger: Duration,
+    /// `--control`: the token control requests must carry.
+    pub control: Option<String>,
+    /// The token was made at random: print it once at the start.
+    pub show_token: bool,
 }
 
 impl Settings {
@@ -75,7 +80,37 @@ impl Settings {
                 })?),
                 None => None,
             };
-        Ok(Settings { run_id, prometheus, dashboard, linger: linger.unwrap_or_default() })
+        Ok(Settings { run_id, prometheus, dashboard, linger: linger.unwrap_or_default(), ..Settings::default() })
+    }
+
+    /// `--control` with its token (`--control-token`, else `STAMPEDE_CONTROL_TOKEN`, else made
+    /// at random). A dashboard on a non-loopback address takes only a token the user gave.
+    pub fn with_control(mut self, control: bool, token: Option<&str>) -> Result<Settings, PlanError> {
+        if !control {
+            return Ok(self);
+        }
+        let bad = |m: String| PlanError::Invalid(m);
+        let Some(addr) = self.dashboard else {
+            return Err(bad("--control needs --dashboard ADDR (the control panel and API are served there)".into()));
+        };
+        let env = std::env::var("STAMPEDE_CONTROL_TOKEN").ok().filter(|t| !t.is_empty());
+        let given = token.map(str::to_string).or(env);
+        match given {
+            Some(t) => {
+                control::check_token(&t).map_err(|e| bad(format!("--control-token: {e}")))?;
+                self.control = Some(t);
+            }
+            None if !addr.ip().is_loopback() => {
+                return Err(bad(format!(
+                    "--control on {addr}, not a loopback address, needs a token you choose: --control-token or STAMPEDE_CONTROL_TOKEN"
+                )));
+            }
+            None => {
+                self.control = Some(control::random_token());
+                self.show_token = true;
+            }
+        }
+        Ok(self)
     }
 
     /// Nothing to do each second.
@@ -137,6 +172,8 @@ pub struct Live {
     offset_s: f64,
     /// Earlier runs of a capacity search: their totals, so counters keep rising across steps.
     base: Option<Stats>,
+    /// `--control`: the run's steering, for its counters.
+    control: Option<Arc<crate::engine::control::Control>>,
     finished: bool,
 }
 
@@ -144,23 +181,42 @@ impl Live {
     /// Bind the dashboard and start the pushers. A dashboard address that cannot be bound is bad
     /// input (exit 2, before any load); a non-loopback one is served with a warning.
     /// User metrics whose names would give the same series are refused here too.
-    pub fn start(settings: &Settings, plan: &Plan) -> Result<Live, PlanError> {
+    pub fn start(
+        settings: &Settings,
+        plan: &Plan,
+        control: Option<Arc<crate::engine::control::Control>>,
+    ) -> Result<Live, PlanError> {
         if !settings.is_idle() {
             prom::check_metric_names(plan.metrics.iter().map(|m| (m.name.as_str(), m.kind())))
                 .map_err(|e| PlanError::Invalid(e.to_string()))?;
         }
         let shard = (plan.shard.count > 1).then(|| format!("{}/{}", plan.shard.index + 1, plan.shard.count));
         let labels = prom::Labels { run: settings.run_id.clone(), shard };
+        let control_ref = control.clone();
         let dashboard = match settings.dashboard {
             Some(addr) => {
+                let steering = match (control, &settings.control) {
+                    (Some(control), Some(token)) => Some(control::Steering { control, token: token.clone() }),
+                    _ => None,
+                };
                 if !addr.ip().is_loopback() {
-                    eprintln!(
-                        "warning: --dashboard {addr} is not a loopback address: anyone who can reach it sees the run (the page is read-only)"
-                    );
+                    let what = if steering.is_some() {
+                        "sees the run, and with the token can change it"
+                    } else {
+                        "sees the run (the page is read-only)"
+                    };
+                    eprintln!("warning: --dashboard {addr} is not a loopback address: anyone who can reach it {what}");
                 }
-                let d = dashboard::Dashboard::bind(addr, labels.clone())
+                let steered = steering.is_some();
+                let d = dashboard::Dashboard::bind(addr, labels.clone(), steering)
                     .map_err(|e| PlanError::Invalid(format!("--dashboard {addr}: cannot listen there: {e}")))?;
                 eprintln!("dashboard: http://{}/  (Prometheus text at /metrics)", d.addr());
+                if steered {
+                    eprintln!("control: POST http://{}/api/control (Authorization: Bearer TOKEN)", d.addr());
+                    if settings.show_token {
+                        eprintln!("control token: {}", settings.control.as_deref().unwrap_or_default());
+                    }
+                }
                 Some(d)
             }
             None => None,
@@ -175,6 +231,7 @@ impl Live {
             started: None,
             offset_s: 0.0,
             base: None,
+            control: control_ref,
             finished: false,
         })
     }
@@ -214,7 +271,9 @@ impl Live {
             }
             None => tick.total,
         };
-        let snapshot = Arc::new(frame::snapshot(plan, tick, total));
+        let mut snapshot = frame::snapshot(plan, tick, total);
+        snapshot.control = self.control.as_ref().map(|c| (c.accepted(), c.refused()));
+        let snapshot = Arc::new(snapshot);
         for p in &self.pushers {
             p.send(snapshot.clone());
         }

@@ -116,6 +116,11 @@ pub fn compare(baseline: &RunResult, current: &RunResult, max_regression: f64) -
         if r.interrupted || r.aborted_by.is_some() {
             let _ = writeln!(t, "\nnote: the {which} is of a run stopped early");
         }
+        // Changes by hand (`--control`) explain jumps its numbers alone would not.
+        if !r.control.is_empty() {
+            let changes: Vec<String> = r.control.iter().map(ToString::to_string).collect();
+            let _ = writeln!(t, "\nnote: the {which} was steered by hand: {}", changes.join("; "));
+        }
     }
     c.regressions = rows.into_iter().filter_map(|r| r.regression).collect();
     c
@@ -665,6 +670,22 @@ mod tests {
             histogram: r.histogram,
             thresholds: Vec::new(),
         }
+    }
+
+    #[test]
+    fn changes_by_hand_are_kept_in_the_comparison() {
+        let e = |t: f64, action: &str| crate::engine::control::ControlEvent {
+            t,
+            action: action.into(),
+            scenario: None,
+            from: None,
+            to: None,
+            over: None,
+        };
+        let steered = RunResult { control: vec![e(3.0, "pause"), e(5.5, "resume")], ..run(5, 1000) };
+        let c = compare(&run(5, 1000), &steered, 0.1);
+        assert!(c.table.contains("the current result was steered by hand: 3.0s  pause; 5.5s  resume"), "{}", c.table);
+        assert!(!c.table.contains("the baseline was steered"));
     }
 
     fn with_scenarios(scenarios: Vec<crate::report::result::ScenarioResult>) -> RunResult {

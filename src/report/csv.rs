@@ -306,6 +306,7 @@ mod tests {
             lag_p99_us: 250,
             worker_cpu_max: 87.5,
             worker_wait_max: 12.5,
+            paused: 0.0,
             steps: Vec::new(),
             scenarios: Vec::new(),
             metrics: Default::default(),

@@ -127,7 +127,22 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         },
         outputs: results.iter().flat_map(|r| r.outputs.iter().cloned()).collect(),
         monitor: merged_monitor(results),
+        paused_s: results.iter().map(|r| r.paused_s).fold(0.0, f64::max),
+        control: merged_control(results, start_ms),
     })
+}
+
+/// Every shard's changes by hand (`--control`), on the merged clock, in time order.
+fn merged_control(results: &[RunResult], start_ms: u64) -> Vec<crate::engine::control::ControlEvent> {
+    let mut all: Vec<_> = results
+        .iter()
+        .flat_map(|r| {
+            let offset = r.started_at_unix_ms.saturating_sub(start_ms) as f64 / 1000.0;
+            r.control.iter().map(move |e| crate::engine::control::ControlEvent { t: round3(e.t + offset), ..e.clone() })
+        })
+        .collect();
+    all.sort_by(|a, b| a.t.total_cmp(&b.t));
+    all
 }
 
 /// Each step of the shards merged: histograms added, counters summed (the breakdown by user type
@@ -542,6 +557,7 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
                 lag_p99_us: 0,
                 worker_cpu_max: 0.0,
                 worker_wait_max: 0.0,
+                paused: 0.0,
                 steps: Vec::new(),
                 scenarios: Vec::new(),
                 metrics: Default::default(),
@@ -563,6 +579,7 @@ fn timeline(results: &[RunResult], start_ms: u64) -> Vec<TimelineRow> {
             m.lag_p99_us = m.lag_p99_us.max(row.lag_p99_us);
             m.worker_cpu_max = m.worker_cpu_max.max(row.worker_cpu_max);
             m.worker_wait_max = m.worker_wait_max.max(row.worker_wait_max);
+            m.paused = m.paused.max(row.paused);
             add_seconds(&mut m.scenarios, &row.scenarios);
             // Metric seconds carry no kind: the highest of the shards' values, like percentiles.
             for (name, v) in &row.metrics {
@@ -628,6 +645,27 @@ mod tests {
         for q in (0..=1000).map(|i| i as f64 / 1000.0).chain([0.9999, 0.99999]) {
             assert_eq!(got.value_at_quantile(q), want.value_at_quantile(q), "quantile {q}");
         }
+    }
+
+    #[test]
+    fn every_shards_changes_by_hand_are_kept_on_the_merged_clock() {
+        let e = |t: f64, action: &str| crate::engine::control::ControlEvent {
+            t,
+            action: action.into(),
+            scenario: None,
+            from: None,
+            to: None,
+            over: None,
+        };
+        let mut a = shard(1, 2, &[("s", &[1000])], 4, 1_700_000_000_000);
+        let mut b = shard(2, 2, &[("s", &[1000])], 4, 1_700_000_000_500);
+        a.control = vec![e(2.0, "pause"), e(3.0, "resume")];
+        a.paused_s = 1.0;
+        b.control = vec![e(1.0, "stop")];
+        let m = merge(&[a, b]).unwrap();
+        let got: Vec<(f64, &str)> = m.control.iter().map(|e| (e.t, e.action.as_str())).collect();
+        assert_eq!(got, [(1.5, "stop"), (2.0, "pause"), (3.0, "resume")]);
+        assert_eq!(m.paused_s, 1.0);
     }
 
     #[test]

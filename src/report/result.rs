@@ -274,6 +274,12 @@ pub struct RunResult {
     /// The service's own series (`[monitor]`): min, avg, max, last per series.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<crate::monitor::MonitorResult>,
+    /// Seconds the run was paused by hand (`--control`); rates are over `duration_s - paused_s`.
+    #[serde(default, skip_serializing_if = "crate::stats::is_zero")]
+    pub paused_s: f64,
+    /// Changes made by hand while it ran (`--control`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub control: Vec<crate::engine::control::ControlEvent>,
 }
 
 /// What one live output (`--out KIND=URL`) delivered during the run.
@@ -296,7 +302,8 @@ pub struct PushReport {
 impl RunResult {
     /// The result of a run, with what its monitor sampled (if it had one).
     pub fn build(plan: &Plan, out: &RunOutput, monitor: Option<&crate::monitor::Samples>) -> RunResult {
-        let duration_s = out.elapsed.as_secs_f64();
+        // Rates are over the time the load ran: a pause by hand is not part of it.
+        let duration_s = (out.elapsed.as_secs_f64() - out.paused.as_secs_f64()).max(1e-3);
         let watched = monitor.map(crate::monitor::Samples::summary);
         let open = plan.open_model() != Some(false);
         let total = out.stats.total();
@@ -330,7 +337,9 @@ impl RunResult {
             target: plan.target().url.clone(),
             started_at: humantime::format_rfc3339_millis(out.started_at).to_string(),
             started_at_unix_ms: unix_ms,
-            duration_s: round3(duration_s),
+            duration_s: round3(out.elapsed.as_secs_f64()),
+            paused_s: round3(out.paused.as_secs_f64()),
+            control: out.control.clone(),
             interrupted: out.interrupted,
             aborted_by: None,
             load: LoadInfo {

@@ -47,6 +47,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
                 lag_p99_us: 0,
                 worker_cpu_max: 10.0,
                 worker_wait_max: 0.0,
+                paused: 0.0,
                 steps: Vec::new(),
                 scenarios: Vec::new(),
                 metrics: Default::default(),
@@ -97,5 +98,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
         run_id: String::new(),
         outputs: Vec::new(),
         monitor: None,
+        paused_s: 0.0,
+        control: Vec::new(),
     }
 }

@@ -471,6 +471,10 @@ pub struct TimelineRow {
     /// trend's p95.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, f64>,
+    /// Seconds of this interval the run was paused by hand (`--control`); `rps` is over the
+    /// rest.
+    #[serde(default, skip_serializing_if = "crate::stats::is_zero")]
+    pub paused: f64,
     /// The service's watched series (`[monitor]`) sampled in this second.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub monitor: BTreeMap<String, f64>,
@@ -491,6 +495,11 @@ impl StepSecond {
         let q = |p: f64| if s.latency.is_empty() { 0 } else { s.latency.value_at_quantile(p) };
         StepSecond { requests: s.requests, errors: s.errors, p50_us: q(0.50), p95_us: q(0.95), p99_us: q(0.99) }
     }
+}
+
+/// For serde: leave a zero out.
+pub(crate) fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl TimelineRow {
@@ -518,6 +527,7 @@ impl TimelineRow {
             lag_p99_us: if stats.lag.is_empty() { 0 } else { stats.lag.value_at_quantile(0.99) },
             worker_cpu_max: (worker_cpu_max * 10.0).round() / 10.0,
             worker_wait_max: 0.0,
+            paused: 0.0,
             steps: if stats.steps.len() > 1 { stats.steps.iter().map(StepSecond::of).collect() } else { Vec::new() },
             scenarios: stats.scenarios.iter().map(StepSecond::of).collect(),
             metrics: BTreeMap::new(),

@@ -10,6 +10,8 @@
 //! - [`report_html`]: the `--html` report of a real run, and its rendering in headless Chromium.
 //! - [`capacity`]: `stampede capacity` against servers of known capacity.
 //! - [`io`]: the epoll path, under a seccomp filter that refuses io_uring as containers do.
+//! - [`control`]: steering a run while it goes (`--control`, `stampede ctl`), against a server that
+//!   counts requests per second.
 //! - [`live`]: live outputs: remote write into a real Prometheus, the dashboard in headless Chromium.
 //! - [`monitor`]: the service's own series (node_exporter, Prometheus, an in-process exporter).
 //! - [`readme`]: the README's output samples against the real output.
@@ -20,6 +22,7 @@
 
 mod bench;
 mod capacity;
+mod control;
 mod h2;
 mod hostile;
 mod io;

@@ -51,6 +51,7 @@ fn row(t: u64) -> TimelineRow {
         lag_p99_us: 0,
         worker_cpu_max: 20.0 + t as f64,
         worker_wait_max: 1.0,
+        paused: 0.0,
         steps: vec![
             StepSecond { requests: requests / 3, errors: 0, p50_us: 800, p95_us: 2000, p99_us: 5000 },
             StepSecond { requests: requests - requests / 3, errors: t % 3, p50_us: 1000, p95_us: 4000, p99_us: 7000 },
@@ -146,6 +147,8 @@ pub fn sample() -> RunResult {
         run_id: String::new(),
         outputs: Vec::new(),
         monitor: None,
+        paused_s: 0.0,
+        control: Vec::new(),
     }
 }
 

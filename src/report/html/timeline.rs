@@ -112,6 +112,7 @@ mod tests {
             lag_p99_us: 0,
             worker_cpu_max: 10.0,
             worker_wait_max: 0.0,
+            paused: 0.0,
             steps: Vec::new(),
             scenarios: Vec::new(),
             metrics: Default::default(),

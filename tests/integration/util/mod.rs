@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod counting;
 pub mod exporter;
 pub mod h2_server;
 pub mod nginx;
