@@ -495,6 +495,9 @@ fn check_args(args: &CapacityArgs) -> Result<(), PlanError> {
     if !(args.start > 0.0 && args.start.is_finite()) || args.max < args.start || args.max.is_nan() {
         return Err(PlanError::Invalid("need 0 < --start <= --max".into()));
     }
+    if let Some(min) = args.expect_min.filter(|m| !(*m > 0.0 && m.is_finite())) {
+        return Err(PlanError::Invalid(format!("--expect-min {min}: give a rate above 0 (per second)")));
+    }
     let shortest = shortest_step(args.warmup);
     if args.step_duration < shortest {
         return Err(PlanError::Invalid(format!(
@@ -583,13 +586,22 @@ fn answer(
             precision * 100.0
         );
     }
-    println!("  limited by  {limited_by}\n");
+    println!("  limited by  {limited_by}");
+    let below = args.expect_min.filter(|&min| max_rps < min);
+    match args.expect_min {
+        Some(min) if below.is_some() => {
+            println!("  expected    at least {} req/s: BELOW IT", group(min.round() as u64))
+        }
+        Some(min) => println!("  expected    at least {} req/s: met", group(min.round() as u64)),
+        None => {}
+    }
+    println!();
     let pushes = side.outputs.finish();
     let samples = side.monitor.take().map(|(m, _)| m.finish());
     let disagree = spread.as_ref().is_some_and(|s| !s.agree);
     let Some((out, plan, (from, to))) = chosen else {
         side.outputs.linger(&signals::stop_flag());
-        return Ok(Outcome::Ok);
+        return Ok(if below.is_some() { Outcome::ThresholdsFailed } else { Outcome::Ok });
     };
     // The document describes the chosen step: its samples, on its own clock.
     let samples = samples.map(|s| s.shifted(from, to));
@@ -603,7 +615,7 @@ fn answer(
     print!("{}", report::text::summary(&result));
     report::write_files(&result, &args.out.files())?;
     side.outputs.linger(&signals::stop_flag());
-    Ok(if max_rps > 0.0 && !disagree { Outcome::Ok } else { Outcome::ThresholdsFailed })
+    Ok(if max_rps > 0.0 && !disagree && below.is_none() { Outcome::Ok } else { Outcome::ThresholdsFailed })
 }
 
 fn round_rate(r: f64) -> f64 {

@@ -139,6 +139,7 @@ pub fn sample() -> RunResult {
         histogram: encode_histogram(&h),
         capacity: None,
         run_id: String::new(),
+        run: None,
         outputs: Vec::new(),
         monitor: None,
     }
