@@ -35,10 +35,13 @@ pub enum ErrorKind {
     /// The server reset the HTTP/2 stream (RST_STREAM), or refused it twice; the error code is
     /// in the reason.
     H2Reset,
+    /// A connect found no local port free for its destination (EADDRNOTAVAIL): this box's
+    /// source addresses × ephemeral ports are used up.
+    Ports,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
     pub const ALL: [ErrorKind; Self::COUNT] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
@@ -53,6 +56,7 @@ impl ErrorKind {
         ErrorKind::Cookie,
         ErrorKind::Redirect,
         ErrorKind::H2Reset,
+        ErrorKind::Ports,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Cookie => "cookie",
             ErrorKind::Redirect => "redirect",
             ErrorKind::H2Reset => "h2_reset",
+            ErrorKind::Ports => "ports",
         }
     }
 

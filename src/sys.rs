@@ -90,6 +90,34 @@ pub fn local_port_range() -> Option<(u32, u32)> {
     Some((it.next()??, it.next()??))
 }
 
+/// Let the kernel pick a socket's port at connect time, per destination, after it is bound to
+/// a source address (`IP_BIND_ADDRESS_NO_PORT`): without it, `bind` takes a port for every
+/// destination at once and one source holds ~28k connections in all, not per destination.
+pub fn bind_address_no_port(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt with a pointer to a local int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// Whether connections may be bound to `addr`: bind a throwaway socket to it the way a
+/// connection is (no port taken).
+pub fn check_source(addr: std::net::IpAddr) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
+    let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    bind_address_no_port(s.as_raw_fd())?;
+    s.bind(&std::net::SocketAddr::new(addr, 0).into())
+}
+
 /// Turn transparent huge pages off for this process. mimalloc asks for them on its arenas, and
 /// then each touched 2 MiB of heap becomes resident at once, so memory no longer follows what
 /// the connections use (10k connections cost ~10 KiB each instead of ~5 KiB).

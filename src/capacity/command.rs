@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::{
-    CapacityResult, MIN_USERS, Next, Phase, Search, SearchAnswer, SearchConfig, Spread, StepReport, Verdict, Window,
-    clearly_lost, judge, users_for,
+    CapacityResult, MIN_USERS, Next, Phase, Search, SearchAnswer, SearchConfig, Spread, StepReport, Unit, Verdict,
+    Window, clearly_lost, judge, users_for,
 };
 use crate::cli::{BenchArgs, CapacityArgs, Outcome, bench, execute, signals};
 use crate::engine::{Observer, RunOutput, SATURATED_LAG, Tick};
@@ -65,7 +65,7 @@ fn base_plan(args: &CapacityArgs, io: crate::plan::io::IoDecision) -> Result<Arc
     // every user type, whatever scenarios the file had.
     plan.set_load(step_load(args.start, args.step_duration, args.connections.unwrap_or(MIN_USERS)));
     plan.scenarios[0].graceful_stop = Duration::ZERO;
-    plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io })
+    plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io, ..args.io.route.finish()? })
 }
 
 /// An open model at `rate` for `duration`: starts wait for a free connection rather than being
@@ -105,6 +105,7 @@ struct StepWatch<'a> {
     stopped_early: bool,
     live: bool,
     rate: f64,
+    unit: Unit,
     plan: &'a Plan,
     /// Live outputs and the watched series, over the whole search.
     side: &'a mut Side,
@@ -151,8 +152,9 @@ impl Observer for StepWatch<'_> {
             let mut out = std::io::stdout().lock();
             let _ = write!(
                 out,
-                "\r\x1b[2K  trying {:>9}/s  [{:>4.0}s] {:>9.0} req/s  p99 {:>8}  errors {}",
+                "\r\x1b[2K  trying {:>9} {}  [{:>4.0}s] {:>9.0} req/s  p99 {:>8}  errors {}",
                 group(self.rate.round() as u64),
+                self.unit.name(),
                 row.t,
                 row.rps,
                 micros(row.p99_us as f64),
@@ -191,6 +193,7 @@ fn step(
         stopped_early: false,
         live,
         rate,
+        unit: set.unit,
     };
     let out = crate::engine::run(plan.clone(), stop, &mut watch).context("a step of the search failed")?;
     watch.side.outputs.end_run(&out.stats);
@@ -207,7 +210,7 @@ fn step(
     };
     let phase = Phase::Probe; // replaced by the caller
     let mut report =
-        StepReport::new(rate, phase, &watch.window, &verdict, out.elapsed.as_secs_f64(), watch.stopped_early);
+        StepReport::new(rate, phase, &watch.window, &verdict, out.elapsed.as_secs_f64(), watch.stopped_early, set.unit);
     report.users = users;
     let service = watch.window.service_p50_us();
     let iteration = watch.window.iteration_time();
@@ -331,13 +334,16 @@ struct Setup<'a> {
     bound: Duration,
     lag_limit: Duration,
     live: bool,
+    /// What the rates count: requests for a URL, iterations for a scenario file.
+    unit: Unit,
 }
 
 /// Run one search from its first probe to its answer. `search`: its number (0 without --repeat).
 fn search_once(set: &Setup, search_no: usize, side: &mut Side) -> anyhow::Result<Found> {
     let args = set.args;
     let mut sizing = Sizing::new(args.connections, set.base);
-    let mut search = Search::new(SearchConfig { start: args.start, max: args.max, precision: set.precision });
+    let mut search =
+        Search::new(SearchConfig { start: args.start, max: args.max, precision: set.precision, unit: set.unit });
     let mut steps: Vec<StepReport> = Vec::new();
     // The document describes the step at the answer (the best pass, its confirming hold when
     // there was one); only when nothing passed, the last step.
@@ -361,6 +367,14 @@ fn search_once(set: &Setup, search_no: usize, side: &mut Side) -> anyhow::Result
                 step(set, rate, users, duration, baseline, side)?;
             report.phase = phase;
             report.search = search_no;
+            // A step cut short by Ctrl-C is not judged (its window is not the step's).
+            if signals::stop_flag().load(Ordering::Relaxed) {
+                report.verdict = "interrupted".into();
+                report.reason = Some("Ctrl-C during the step, not judged".into());
+                print_step(steps.len() + 1, &report);
+                steps.push(report);
+                break (Verdict::Fail("interrupted".into()), (out, plan, window));
+            }
             // Every user was busy: with users sized by the search, run the step again with more.
             let more = (verdict == Verdict::Connections && resizes < MAX_RESIZES)
                 .then(|| sizing.more(rate, users, iteration))
@@ -404,7 +418,7 @@ fn search_once(set: &Setup, search_no: usize, side: &mut Side) -> anyhow::Result
         Some(k) => {
             let values: Vec<String> =
                 k.monitor.iter().map(|(n, v)| format!("{n} {}", crate::units::round3(*v))).collect();
-            format!("{limited_by}; {} there ({} /s)", values.join(", "), group(k.rate.round() as u64))
+            format!("{limited_by}; {} there ({} {})", values.join(", "), group(k.rate.round() as u64), set.unit.name())
         }
         None => limited_by,
     };
@@ -459,7 +473,8 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<Outcome> {
     let live = !args.quiet && crate::sys::is_tty(1);
     let slo_text: Vec<String> = slos.iter().map(|t| t.expr.clone()).collect();
     println!("stampede capacity · {} · SLO {}", base.target().url, slo_text.join(", "));
-    let setup = Setup { args: &args, base: &base, slos: &slos, precision, bound, lag_limit, live };
+    let unit = if args.target.contains("://") { Unit::Requests } else { Unit::Iterations };
+    let setup = Setup { args: &args, base: &base, slos: &slos, precision, bound, lag_limit, live, unit };
     let found = searches(&setup, &mut side)?;
     answer(&setup, found, side, &settings.run_id, slo_text)
 }
@@ -538,9 +553,13 @@ fn searches(setup: &Setup, side: &mut Side) -> anyhow::Result<Vec<Found>> {
             "  {:<4} {:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>7}  verdict",
             "step", "phase", "rate/s", "achieved/s", "p50", "p95", "p99", "errors"
         );
+        if i == 0 {
+            let unit = setup.unit;
+            println!("  (in {}: rate/s offered, achieved/s {} after the warm-up)", unit.name(), unit.achieved());
+        }
         let f = search_once(setup, if args.repeat > 1 { i + 1 } else { 0 }, side)?;
         if args.repeat > 1 {
-            println!("  answer {} req/s, limited by {}", group(f.max_rps.round() as u64), f.limited_by);
+            println!("  answer {} {}, limited by {}", group(f.max_rps.round() as u64), setup.unit.name(), f.limited_by);
         }
         found.push(f);
     }
@@ -575,47 +594,77 @@ fn answer(
     };
     let steps: Vec<StepReport> = found.iter_mut().flat_map(|f| std::mem::take(&mut f.steps)).collect();
     let Found { max_rps, limited_by, chosen, .. } = found.swap_remove(pick);
-    println!("\n  capacity    {} req/s", group(max_rps.round() as u64));
-    if let Some(s) = &spread {
+    // An interrupted search has no answer: its last passing step is said as what it is.
+    let interrupted = signals::stop_flag().load(Ordering::Relaxed);
+    let capacity = CapacityResult {
+        max_rps: round_rate(max_rps),
+        unit: setup.unit.name().into(),
+        interrupted,
+        limited_by,
+        slo: slo_text,
+        steps,
+        searches,
+        spread,
+    };
+    let (label, value) = capacity.headline();
+    println!("\n  {label:<11} {value}");
+    if let Some(s) = &capacity.spread {
         let each: Vec<String> = answers.iter().map(|a| group(a.round() as u64)).collect();
         println!(
-            "  searches    {} req/s: the lowest is the answer; spread {:.1}% ({} --precision {:.1}%)",
+            "  searches    {} {}: the lowest is the answer; spread {:.1}% ({} --precision {:.1}%)",
             each.join(" · "),
+            capacity.unit,
             s.range.min(1e4) * 100.0,
             if s.agree { "within" } else { "MORE than" },
             precision * 100.0
         );
     }
-    println!("  limited by  {limited_by}");
-    let below = args.expect_min.filter(|&min| max_rps < min);
-    match args.expect_min {
-        Some(min) if below.is_some() => {
-            println!("  expected    at least {} req/s: BELOW IT", group(min.round() as u64))
+    let below = args.expect_min.filter(|&min| !interrupted && max_rps < min);
+    if interrupted {
+        println!("  interrupted before the search ended: no capacity found\n");
+    } else {
+        println!("  limited by  {}", capacity.limited_by);
+        match args.expect_min {
+            Some(min) if below.is_some() => {
+                println!("  expected    at least {} {}: BELOW IT", group(min.round() as u64), capacity.unit)
+            }
+            Some(min) => println!("  expected    at least {} {}: met", group(min.round() as u64), capacity.unit),
+            None => {}
         }
-        Some(min) => println!("  expected    at least {} req/s: met", group(min.round() as u64)),
-        None => {}
+        println!();
     }
-    println!();
     let pushes = side.outputs.finish();
     let samples = side.monitor.take().map(|(m, _)| m.finish());
-    let disagree = spread.as_ref().is_some_and(|s| !s.agree);
+    let disagree = capacity.spread.as_ref().is_some_and(|s| !s.agree);
+    let code = if interrupted {
+        Outcome::Interrupted
+    } else if max_rps > 0.0 && !disagree && below.is_none() {
+        Outcome::Ok
+    } else {
+        Outcome::ThresholdsFailed
+    };
     let Some((out, plan, (from, to))) = chosen else {
         side.outputs.linger(&signals::stop_flag());
-        return Ok(if below.is_some() { Outcome::ThresholdsFailed } else { Outcome::Ok });
+        return Ok(if interrupted {
+            Outcome::Interrupted
+        } else if below.is_some() {
+            Outcome::ThresholdsFailed
+        } else {
+            Outcome::Ok
+        });
     };
     // The document describes the chosen step: its samples, on its own clock.
     let samples = samples.map(|s| s.shifted(from, to));
     let mut result = RunResult::build(&plan, &out, samples.as_ref());
     // A step stopped early once lost is the search at work, not an interruption.
-    result.interrupted = signals::stop_flag().load(Ordering::Relaxed);
-    result.capacity =
-        Some(CapacityResult { max_rps: round_rate(max_rps), limited_by, slo: slo_text, steps, searches, spread });
+    result.interrupted = interrupted;
+    result.capacity = Some(capacity);
     result.run_id = run_id.to_string();
     result.outputs = pushes;
     print!("{}", report::text::summary(&result));
     report::write_files(&result, &args.out.files())?;
     side.outputs.linger(&signals::stop_flag());
-    Ok(if max_rps > 0.0 && !disagree && below.is_none() { Outcome::Ok } else { Outcome::ThresholdsFailed })
+    Ok(code)
 }
 
 fn round_rate(r: f64) -> f64 {

@@ -132,8 +132,13 @@ impl Window {
         if t.service.is_empty() { 0 } else { t.service.value_at_quantile(0.5) }
     }
 
-    pub fn achieved_rps(&self) -> f64 {
-        self.total().requests as f64 / self.seconds.max(1e-9)
+    /// What the service finished per second in the window, in the search's unit.
+    pub fn achieved(&self, unit: super::Unit) -> f64 {
+        let done = match unit {
+            super::Unit::Requests => self.total().requests,
+            super::Unit::Iterations => self.iterations,
+        };
+        done as f64 / self.seconds.max(1e-9)
     }
 
     /// Starts the generator sent per second (whether or not they were answered yet).

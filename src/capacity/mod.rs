@@ -10,5 +10,5 @@ pub mod report;
 pub mod search;
 
 pub use judge::{Verdict, Window, clearly_lost, judge};
-pub use report::{CapacityResult, SearchAnswer, Spread, StepReport};
+pub use report::{CapacityResult, SearchAnswer, Spread, StepReport, Unit};
 pub use search::{MIN_USERS, Next, Phase, Search, SearchConfig, users_for};

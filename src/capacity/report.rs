@@ -7,18 +7,69 @@ use super::judge::{Verdict, Window};
 use super::search::Phase;
 use crate::units::round2;
 
+/// What a search's rates count: requests (a URL) or iterations of a scenario file's journeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Requests,
+    Iterations,
+}
+
+impl Unit {
+    /// As printed after a number: `req/s` or `iterations/s`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Requests => "req/s",
+            Unit::Iterations => "iterations/s",
+        }
+    }
+
+    /// What a step's "achieved" counts, in words.
+    pub fn achieved(self) -> &'static str {
+        match self {
+            Unit::Requests => "requests completed (errors included) per second",
+            Unit::Iterations => "iterations finished per second",
+        }
+    }
+
+    /// The unit of a document without one (written before it was recorded): `req/s`.
+    fn default_name() -> String {
+        Unit::Requests.name().to_string()
+    }
+}
+
+impl CapacityResult {
+    /// The unit of its rates.
+    pub fn unit(&self) -> Unit {
+        if self.unit == Unit::Iterations.name() { Unit::Iterations } else { Unit::Requests }
+    }
+
+    /// The headline: `("capacity", "1,950 req/s")`, or for an interrupted search
+    /// `("last pass", "1,950 req/s (interrupted: not an answer)")`.
+    pub fn headline(&self) -> (&'static str, String) {
+        let rate = format!("{} {}", crate::units::group(self.max_rps.round() as u64), self.unit);
+        if self.interrupted {
+            ("last pass", format!("{rate} (interrupted: not an answer)"))
+        } else {
+            ("capacity", rate)
+        }
+    }
+}
+
 /// One step of the search, for the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
+    /// The rate offered: starts per second (requests for a URL, iterations for a file).
     pub rate: f64,
     pub phase: Phase,
+    /// What the service finished per second in the step's window after its warm-up, in the
+    /// search's unit: requests (errors included) for a URL, iterations for a scenario file.
     pub achieved_rps: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
     /// Failed requests, percent.
     pub errors: f64,
-    /// `pass`, `fail`, `generator` or `connections`.
+    /// `pass`, `fail`, `generator`, `connections`, or `interrupted` (Ctrl-C during the step: not judged).
     pub verdict: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -48,6 +99,7 @@ impl StepReport {
         verdict: &Verdict,
         duration_s: f64,
         stopped_early: bool,
+        unit: Unit,
     ) -> StepReport {
         let t = w.total();
         let q = |p: f64| if t.latency.is_empty() { 0.0 } else { t.latency.value_at_quantile(p) as f64 / 1000.0 };
@@ -60,7 +112,7 @@ impl StepReport {
         StepReport {
             rate: round2(rate),
             phase,
-            achieved_rps: round2(w.achieved_rps()),
+            achieved_rps: round2(w.achieved(unit)),
             p50_ms: round2(q(0.50)),
             p95_ms: round2(q(0.95)),
             p99_ms: round2(q(0.99)),
@@ -83,8 +135,15 @@ impl StepReport {
 /// The answer, in the result document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacityResult {
-    /// Highest rate (requests or iterations per second) that held every SLO.
+    /// Highest rate (requests or iterations per second, see `unit`) that held every SLO; when
+    /// `interrupted`, the last passing step's rate, which is not an answer.
     pub max_rps: f64,
+    /// The unit of every rate here: `req/s` for a URL, `iterations/s` for a scenario file.
+    #[serde(default = "Unit::default_name")]
+    pub unit: String,
+    /// Ctrl-C ended the search before its answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// What stopped it: the SLO that failed above it, the generator, connections, or --max.
     pub limited_by: String,
     pub slo: Vec<String>,

@@ -29,6 +29,8 @@ pub struct SearchConfig {
     pub max: f64,
     /// Stop narrowing once the failing and passing rates are this close (fraction).
     pub precision: f64,
+    /// What the rates count (named in `limited_by`).
+    pub unit: super::Unit,
 }
 
 /// Which rate to run next, or the answer.
@@ -112,6 +114,7 @@ impl Search {
 
     /// Record what the step at `rate` showed.
     pub fn record(&mut self, rate: f64, phase: Phase, verdict: &Verdict) {
+        let unit = self.cfg.unit.name();
         self.last = Some((rate, phase));
         if phase == Phase::Confirm {
             self.confirms += 1;
@@ -139,12 +142,12 @@ impl Search {
                 // passed, and the report says the generator, not the service, was the limit.
                 let limited_by = match self.lo {
                     Some(lo) => format!(
-                        "generator: it could not drive more than ~{} req/s ({why}); the service held its SLOs up to {} req/s at least — add cores with -t or boxes with --shard",
+                        "generator: it could not drive more than ~{} {unit} ({why}); the service held its SLOs up to {} {unit} at least — add cores with -t or boxes with --shard",
                         fmt(*sent),
                         fmt(lo)
                     ),
                     None => format!(
-                        "generator: its measurements could not be trusted from the first step at {} req/s ({why}); the service's capacity was not measured",
+                        "generator: its measurements could not be trusted from the first step at {} {unit} ({why}); the service's capacity was not measured",
                         fmt(rate)
                     ),
                 };
@@ -154,7 +157,7 @@ impl Search {
                 self.done = Some(Next::Done {
                     max_rps: self.lo.unwrap_or(0.0),
                     limited_by: format!(
-                        "connections: every one was busy at {} req/s while the service met its SLOs (raise -c)",
+                        "connections: every one was busy at {} {unit} while the service met its SLOs (raise -c)",
                         fmt(rate)
                     ),
                 });
@@ -186,7 +189,7 @@ mod tests {
     }
 
     fn search(start: f64, max: f64) -> Search {
-        Search::new(SearchConfig { start, max, precision: 0.05 })
+        Search::new(SearchConfig { start, max, precision: 0.05, unit: crate::capacity::Unit::Requests })
     }
 
     /// Drive a search against a service that passes below `capacity`.

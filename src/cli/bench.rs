@@ -94,7 +94,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
     let live = args.live.settings()?;
     let plan = plan(&args)?;
     let io = execute::io_path(args.io.io)?;
-    let plan = plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io })?;
+    let plan =
+        plan.finish(&Finish { workers: args.workers, tls: args.request.tls.options(), io, ..args.io.route.finish()? })?;
     execute::run_plan(
         plan,
         &execute::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live },

@@ -28,7 +28,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     if let Some(h) = args.http.http {
         plan.http = h;
     }
-    let plan = plan.finish(&Finish { workers: Some(args.workers), io, ..Finish::default() })?;
+    let plan = plan.finish(&Finish { workers: Some(args.workers), io, ..args.io.route.finish()? })?;
     let outcome =
         execute::run_plan(plan, &execute::Output { files: args.out, quiet: args.quiet, start_at: None, live });
     let c = &target.counters;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use crate::cli::{DoctorArgs, Outcome};
+use crate::plan::sources::{Ceiling, Dns};
 
 /// The widest ephemeral port range Linux allows ("1024 65535").
 const MAX_PORTS: u64 = 64_512;
@@ -63,6 +64,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
     let mut checks = checks(&facts);
     if let Some(url) = &args.url {
         checks.push(http_versions(url));
+        let route = args.route.finish()?;
+        let sources = route.sources.unwrap_or_default();
+        checks.push(ceiling(url, &sources, route.dns.unwrap_or_default(), facts.port_range, n as u64));
     }
     println!(
         "stampede doctor: this box for {n} connections to one target address \
@@ -90,6 +94,33 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
 
 /// What the server at `url` speaks: the protocol it picks in ALPN over TLS (offered h2 and
 /// http/1.1, its certificate not judged here), or whether it answers h2 with prior knowledge.
+/// How many connections this box can open to `url`'s address and port: its source addresses ×
+/// the ephemeral port range, and whether `connections` fit (`--dns` says how many of the name's
+/// addresses share them).
+fn ceiling(url: &str, sources: &[std::net::IpAddr], dns: Dns, range: Option<(u32, u32)>, connections: u64) -> Check {
+    const NAME: &str = "ceiling";
+    let Some(range) = range else { return Check::unknown(NAME, "/proc/sys/net/ipv4/ip_local_port_range") };
+    let mut target = match crate::plan::Target::parse(url).and_then(|mut t| t.resolve().map(|()| t)) {
+        Ok(t) => t,
+        Err(e) => return Check::fail(NAME, e.to_string(), "give an http:// or https:// URL whose host resolves"),
+    };
+    for a in sources {
+        if let Err(e) = crate::sys::check_source(*a) {
+            return Check::fail(NAME, format!("source address {a}: {e}"), format!("ip addr add {a}/32 dev DEV"));
+        }
+    }
+    if !sources.is_empty() {
+        target.addrs.retain(|t| sources.iter().any(|s| s.is_ipv4() == t.is_ipv4()));
+    }
+    let to: Vec<String> = target.addrs.iter().map(|a| a.to_string()).collect();
+    let c = Ceiling { sources: sources.len().max(1), range };
+    let found = format!("{url} ({}, --dns {}): {}", to.join(", "), dns.name(), c.describe());
+    match c.check(connections, &target.addrs, dns) {
+        Ok(()) => Check::ok(NAME, format!("{found}; room for {connections}")),
+        Err(e) => Check::fail(NAME, found, e),
+    }
+}
+
 fn http_versions(url: &str) -> Check {
     use crate::http::h2::probe;
     const NAME: &str = "http versions";

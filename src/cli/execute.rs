@@ -123,15 +123,6 @@ pub fn io_path(choice: crate::plan::io::IoChoice) -> anyhow::Result<crate::plan:
 
 /// Run the plan, show progress, print the summary, write the JSON; map the result to an outcome.
 pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
-    if let Some((lo, hi)) = crate::sys::local_port_range() {
-        let ports = (hi.saturating_sub(lo) + 1) as usize;
-        if plan.local_users() > ports {
-            eprintln!(
-                "warning: {} connections but only {ports} local ports ({lo}-{hi}); see tuning/",
-                plan.local_users()
-            );
-        }
-    }
     let stop = signals::stop_flag();
     let hdr = match &out.files.hdr_log {
         Some(path) => {

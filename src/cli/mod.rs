@@ -191,6 +191,41 @@ pub struct IoArgs {
     /// or nothing (uring); epoll without trying io_uring (epoll)
     #[arg(long, value_name = "auto|uring|epoll", default_value = "auto", value_parser = io_arg)]
     pub io: crate::plan::io::IoChoice,
+    #[command(flatten)]
+    pub route: RouteArgs,
+}
+
+/// Where connections come from and which addresses of a name they go to: `bench`, `run`,
+/// `capacity`, `demo` (in `IoArgs`) and `doctor URL`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RouteArgs {
+    /// Source addresses to connect from, users spread evenly over them: a comma list of
+    /// addresses, ranges and CIDR blocks (10.0.0.2-10.0.0.40,10.0.1.0/28,fd00::2); each one must
+    /// be an address of this box [default: the file's `sources`, else the kernel picks]
+    #[arg(long = "source", value_name = "ADDRS")]
+    pub source: Option<String>,
+    /// Which addresses of a host name users connect to: the first that answers (first), every
+    /// one in turn (round-robin), or one per user at random (random) [default: the file's
+    /// `dns`, else first]
+    #[arg(long, value_name = "first|round-robin|random", value_parser = dns_arg)]
+    pub dns: Option<crate::plan::sources::Dns>,
+}
+
+impl RouteArgs {
+    /// What `--source` and `--dns` decide when the plan is finished (the rest left default).
+    pub fn finish(&self) -> Result<crate::plan::Finish, PlanError> {
+        let sources = match &self.source {
+            Some(text) => {
+                Some(crate::plan::sources::parse(text).map_err(|e| PlanError::Invalid(format!("--source {e}")))?)
+            }
+            None => None,
+        };
+        Ok(crate::plan::Finish { sources, dns: self.dns, ..crate::plan::Finish::default() })
+    }
+}
+
+fn dns_arg(s: &str) -> Result<crate::plan::sources::Dns, String> {
+    crate::plan::sources::Dns::parse(s)
 }
 
 fn io_arg(s: &str) -> Result<crate::plan::io::IoChoice, String> {
@@ -538,6 +573,9 @@ pub struct DoctorArgs {
     /// Connections you intend to open (checked against file descriptors and local ports)
     #[arg(short = 'c', long = "connections", default_value_t = 10_000)]
     pub connections: usize,
+    /// With a URL: `--source` and `--dns` as a run would have them, for the connection ceiling
+    #[command(flatten)]
+    pub route: RouteArgs,
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {

@@ -41,7 +41,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let io = execute::io_path(args.io.io)?;
-    let plan = plan.finish(&Finish { workers: args.workers, tls: args.tls.options(), io })?;
+    let plan =
+        plan.finish(&Finish { workers: args.workers, tls: args.tls.options(), io, ..args.io.route.finish()? })?;
     execute::run_plan(
         plan,
         &execute::Output { files: args.out, quiet: args.quiet, start_at: args.boxes.start_at, live },

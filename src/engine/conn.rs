@@ -6,7 +6,7 @@
 
 use std::cell::Cell;
 use std::io::{BufRead, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use compio::buf::{BufResult, IoBuf};
 use compio::driver::op::{RecvFlags, RecvMulti};
 use compio::driver::{BufferRef, SharedFd, ToSharedFd};
 use compio::io::{AsyncRead, AsyncWriteExt};
-use compio::net::TcpStream;
+use compio::net::{TcpSocket, TcpStream};
 use compio::runtime::{Runtime, SubmitMultiManaged};
 use futures_util::StreamExt;
 use futures_util::stream::FusedStream;
@@ -31,6 +31,7 @@ use crate::error::{ErrorKind, Failure};
 use crate::http::h2::{End, H2Head, Keep, Limits};
 use crate::http::version::{Http, Proto};
 use crate::http::{Progress, Response, ResponseParser};
+use crate::plan::sources::{Dns, pick};
 
 /// Size of a fallback read buffer, used only when the provided-buffer pool is empty.
 const SPARE_READ: usize = 2 * 1024;
@@ -51,6 +52,14 @@ pub struct Net {
     pub http: Http,
     /// What HTTP/2 sessions of this host are held to.
     pub h2_limits: Limits,
+    /// Source addresses to bind connections to (empty: the kernel picks).
+    pub sources: Vec<IpAddr>,
+    /// Which of `addrs` a user's connection takes (`--dns`).
+    pub dns: Dns,
+    /// Connections opened from each source (one entry without sources) and to each of
+    /// `addrs`, since the last snapshot.
+    pub opened_from: Box<[Cell<u64>]>,
+    pub opened_to: Box<[Cell<u64>]>,
 }
 
 /// Connects one worker may have in flight at once, per target.
@@ -78,8 +87,52 @@ impl Net {
                 max_body: plan.max_body,
                 streams: if plan.streams > 1 { plan.streams as u32 } else { u32::MAX },
             },
+            sources: plan.sources.clone(),
+            dns: plan.dns,
+            opened_from: (0..plan.sources.len().max(1)).map(|_| Cell::new(0)).collect(),
+            opened_to: (0..t.addrs.len()).map(|_| Cell::new(0)).collect(),
         }
     }
+
+    /// Where a connection of user `key` goes first and where it comes from: the index into
+    /// `addrs`, and the source to bind (of that address's family), with its index.
+    fn route(&self, key: u64) -> (usize, Option<(usize, IpAddr)>) {
+        let (s, a) = pick(key, self.sources.len(), self.addrs.len(), self.dns);
+        let a = if self.dns == Dns::First { self.preferred.get() } else { a };
+        (a, self.addrs.get(a).and_then(|&to| self.source_for(s, to)))
+    }
+
+    /// Source `s`, or the next one of `to`'s family.
+    fn source_for(&self, s: usize, to: SocketAddr) -> Option<(usize, IpAddr)> {
+        let n = self.sources.len();
+        (0..n).map(|i| (s + i) % n).map(|i| (i, self.sources[i])).find(|(_, a)| a.is_ipv4() == to.is_ipv4())
+    }
+
+    /// Take the connections opened since the last call: per source, and per address.
+    pub fn take_opened(&self) -> (Vec<u64>, Vec<u64>) {
+        let take = |c: &[Cell<u64>]| c.iter().map(|c| c.take()).collect();
+        (take(&self.opened_from), take(&self.opened_to))
+    }
+}
+
+/// Open a TCP connection to `to`, bound first to `from` (the kernel picks the port per
+/// destination, `IP_BIND_ADDRESS_NO_PORT`). The same ring operations on io_uring and epoll.
+async fn connect_from(to: SocketAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(from) = from else { return TcpStream::connect(to).await };
+    let socket = if to.is_ipv4() { TcpSocket::new_v4().await? } else { TcpSocket::new_v6().await? };
+    crate::sys::bind_address_no_port(socket.as_raw_fd())?;
+    socket.bind(SocketAddr::new(from, 0)).await?;
+    socket.connect(to).await
+}
+
+/// A connect that failed: `ports` when the box ran out of local ports for the destination.
+fn connect_failure(to: SocketAddr, from: Option<IpAddr>, e: &std::io::Error) -> Failure {
+    let from = from.map(|a| format!(" from {a}")).unwrap_or_default();
+    if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
+        let advice = crate::plan::sources::PORTS_ADVICE;
+        return Failure::new(ErrorKind::Ports, format!("{to}{from}: {e}: {advice}"));
+    }
+    Failure::new(ErrorKind::Connect, format!("{to}{from}: {e}"))
 }
 
 /// Where one request of a step goes: a connection slot of the user (a target of the plan, or a
@@ -234,22 +287,29 @@ pub(crate) struct Opened {
     pub proto: Proto,
 }
 
-/// Connect to the first of `net`'s addresses that answers, shake hands over TLS, and decide the
-/// protocol: what the server picked in ALPN, or over plain TCP h2 with prior knowledge when
-/// `--http 2` asks for it.
-pub(crate) async fn open_tcp(net: &Net) -> Result<Opened, Failure> {
+/// Connect user `key`'s connection (from its source, to its address per `--dns`, then to the
+/// others if that one does not answer), shake hands over TLS, and decide the protocol: what the
+/// server picked in ALPN, or over plain TCP h2 with prior knowledge when `--http 2` asks for it.
+pub(crate) async fn open_tcp(net: &Net, key: u64) -> Result<Opened, Failure> {
     let _permit = net.limiter.acquire().await;
     let n = net.addrs.len();
-    let first = net.preferred.get();
-    let mut reason = String::new();
+    let (first, source) = net.route(key);
+    let mut failure = Failure::new(ErrorKind::Connect, "no address");
     for i in 0..n {
         let idx = (first + i) % n;
         let addr = net.addrs[idx];
-        match compio::time::timeout(net.connect_timeout, TcpStream::connect(addr)).await {
+        let source = if i == 0 { source } else { source.and_then(|(s, _)| net.source_for(s, addr)) };
+        let from = source.map(|(_, a)| a);
+        match compio::time::timeout(net.connect_timeout, connect_from(addr, from)).await {
             Ok(Ok(stream)) => {
                 // Best effort: requests are written whole, so Nagle only adds delay.
                 let _ = stream.set_nodelay(true);
-                net.preferred.set(idx);
+                if net.dns == Dns::First {
+                    net.preferred.set(idx);
+                }
+                let from = &net.opened_from[source.map_or(0, |(s, _)| s)];
+                from.set(from.get() + 1);
+                net.opened_to[idx].set(net.opened_to[idx].get() + 1);
                 let mut inbox = Inbox::default();
                 let Some((config, name)) = &net.tls else {
                     let proto = if net.http == Http::H2 { Proto::H2 } else { Proto::H1 };
@@ -263,11 +323,14 @@ pub(crate) async fn open_tcp(net: &Net) -> Result<Opened, Failure> {
                 let proto = negotiated(net, &tls)?;
                 return Ok(Opened { stream, tls: Some(tls), inbox, proto });
             }
-            Ok(Err(e)) => reason = format!("{addr}: {e}"),
-            Err(_) => reason = format!("{addr}: no answer within {}", crate::units::duration(net.connect_timeout)),
+            Ok(Err(e)) => failure = connect_failure(addr, from, &e),
+            Err(_) => {
+                let limit = crate::units::duration(net.connect_timeout);
+                failure = Failure::new(ErrorKind::Connect, format!("{addr}: no answer within {limit}"));
+            }
         }
     }
-    Err(Failure::new(ErrorKind::Connect, reason))
+    Err(failure)
 }
 
 /// The protocol the server picked in ALPN, held to `--http`.
@@ -417,10 +480,12 @@ pub struct Conn {
     keep: Keep,
     /// The protocol of the last exchange (`None`: it never reached a connection).
     pub proto: Option<Proto>,
+    /// Its user's number: which source and address its connections take.
+    key: u64,
 }
 
 impl Conn {
-    pub fn new(slot: Rc<Slot>, max_head: usize) -> Conn {
+    pub fn new(slot: Rc<Slot>, max_head: usize, key: u64) -> Conn {
         Conn {
             stream: None,
             inbox: Inbox::default(),
@@ -435,6 +500,7 @@ impl Conn {
             pool: None,
             keep: Keep::default(),
             proto: None,
+            key,
         }
     }
 
@@ -669,7 +735,7 @@ impl Conn {
 
     /// Open a connection: HTTP/1.1 stays in this slot, HTTP/2 gets a link of its own.
     async fn connect(&mut self, net: &Net) -> Result<(), Failure> {
-        let Opened { stream, tls, inbox, proto } = open_tcp(net).await?;
+        let Opened { stream, tls, inbox, proto } = open_tcp(net, self.key).await?;
         self.connects += 1;
         self.served = 0;
         self.parser.reset_connection();

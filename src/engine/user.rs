@@ -308,12 +308,16 @@ fn with_cookies(u: &mut User, bytes: &[u8], head_len: usize, hop: &Hop) -> bool 
 
 /// The connection slot `slot` of a user (its `conns`, its scenario's lane and its local number),
 /// opened on first use (on its scenario's shared connections when it has them).
-fn conn<'u>(ctx: &Ctx, (conns, lane, local): (&'u mut Vec<Option<Conn>>, usize, usize), slot: usize) -> &'u mut Conn {
+fn conn<'u>(
+    ctx: &Ctx,
+    (conns, lane, local, id): (&'u mut Vec<Option<Conn>>, usize, usize, u64),
+    slot: usize,
+) -> &'u mut Conn {
     if conns.len() <= slot {
         conns.resize_with(slot + 1, || None);
     }
     conns[slot].get_or_insert_with(|| {
-        let c = Conn::new(ctx.timeouts.slot(), ctx.plan.max_head);
+        let c = Conn::new(ctx.timeouts.slot(), ctx.plan.max_head, id);
         match ctx.pool(lane, slot) {
             Some(pool) => c.pooled(pool, local),
             None => c,
@@ -354,7 +358,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
     let h2 = prebuilt.as_ref().and_then(|_| ctx.plan.h2_heads.get(s)?.as_ref());
     let result = loop {
         let net = follow::net(ctx, x.hop.slot);
-        let c = conn(ctx, (&mut u.conns, u.lane, u.local), x.hop.slot);
+        let c = conn(ctx, (&mut u.conns, u.lane, u.local, u.id), x.hop.slot);
         c.set_capture(step.capture.then_some(ctx.plan.max_body));
         c.set_watch(x.watch);
         let mut sent_prebuilt = None;

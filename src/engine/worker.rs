@@ -372,6 +372,13 @@ fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx
     let wait_now = crate::sys::thread_run_delay();
     let wait = wait_now.saturating_sub(ctx.wait_mark.replace(wait_now));
     let mut stats = ctx.stats.replace(fresh_stats(&ctx.plan));
+    for (t, net) in ctx.nets.iter().enumerate() {
+        let (from, to) = net.take_opened();
+        stats.opened(Some(t), &from, &to);
+    }
+    for (_, net) in ctx.extra_nets.borrow().iter() {
+        stats.opened(None, &net.take_opened().0, &[]);
+    }
     let mut idle = 0;
     for lane in &ctx.lanes {
         if let Some(a) = &lane.arrivals {

@@ -15,7 +15,9 @@ pub(super) fn now_ms() -> i64 {
 }
 
 /// One step's counts as series read them. A request without a response counts under status
-/// `0` (its kind is in the errors), so the statuses sum to the requests.
+/// `0` (its kind is in the errors), so the statuses sum to the requests. Every error kind is
+/// there from the start, at 0 until its first error (as Prometheus client libraries do for known
+/// label values), so an error share of a clean run is 0, not "no data".
 fn step_snapshot(s: &StepStats) -> StepSnapshot {
     let mut requests: std::collections::BTreeMap<u16, u64> = s.status.iter().copied().collect();
     let answered: u64 = requests.values().sum();
@@ -24,11 +26,7 @@ fn step_snapshot(s: &StepStats) -> StepSnapshot {
     }
     StepSnapshot {
         requests,
-        errors: ErrorKind::ALL
-            .iter()
-            .filter(|k| s.errors_by_kind[**k as usize] > 0)
-            .map(|k| (k.name().to_string(), s.errors_by_kind[*k as usize]))
-            .collect(),
+        errors: ErrorKind::ALL.iter().map(|k| (k.name().to_string(), s.errors_by_kind[*k as usize])).collect(),
         checks_pass: s.checks - s.checks_failed,
         checks_fail: s.checks_failed,
         latency_us: (!s.latency.is_empty()).then(|| s.latency.clone()),

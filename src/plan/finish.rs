@@ -17,14 +17,25 @@ pub struct Finish {
     pub tls: TlsOptions,
     /// The I/O path the workers take (see `engine::io::decide`).
     pub io: super::io::IoDecision,
+    /// `--source`: replaces the file's `sources`.
+    pub sources: Option<Vec<std::net::IpAddr>>,
+    /// `--dns`: replaces the file's `dns`.
+    pub dns: Option<super::sources::Dns>,
 }
 
 impl Plan {
     /// Decide TLS and workers, check the process may open every connection, and freeze the plan.
     pub fn finish(mut self, how: &Finish) -> Result<Arc<Plan>, PlanError> {
+        if let Some(sources) = &how.sources {
+            self.sources = sources.clone();
+        }
+        if let Some(dns) = how.dns {
+            self.dns = dns;
+        }
         for t in &mut self.targets {
             t.resolve()?;
         }
+        self.check_sources()?;
         self.set_tls(&how.tls)?;
         self.check_protocols()?;
         self.h2_heads = match self.http {
@@ -41,6 +52,7 @@ impl Plan {
                 .collect(),
         };
         self.place_workers(how.workers)?;
+        self.check_ceiling(crate::sys::local_port_range())?;
         self.io = how.io.clone();
         Ok(Arc::new(self))
     }
@@ -76,6 +88,47 @@ impl Plan {
                 "{} connections need about {need} file descriptors but this process may open {limit}; raise the limit (ulimit -n, or LimitNOFILE=) — see tuning/",
                 self.local_users()
             )));
+        }
+        Ok(())
+    }
+
+    /// Every source address must be one this box has, and every target reachable from one of
+    /// them (a target's addresses of another family than every source are dropped).
+    fn check_sources(&mut self) -> Result<(), PlanError> {
+        for a in &self.sources {
+            crate::sys::check_source(*a).map_err(|e| {
+                PlanError::Invalid(format!("source address {a} cannot be used: {e} (is it an address of this box? `ip addr add {a}/32 dev DEV`)"))
+            })?;
+        }
+        if self.sources.is_empty() {
+            return Ok(());
+        }
+        let (v4, v6) = (self.sources.iter().any(|a| a.is_ipv4()), self.sources.iter().any(|a| a.is_ipv6()));
+        for t in &mut self.targets {
+            t.addrs.retain(|a| if a.is_ipv4() { v4 } else { v6 });
+            if t.addrs.is_empty() {
+                let family = if v4 { "IPv4" } else { "IPv6" };
+                return Err(PlanError::Invalid(format!(
+                    "{} has no {family} address, and every source address (--source) is {family}",
+                    t.url
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuse a run that needs more connections to one destination than its sources × the
+    /// ephemeral port range allow (`range`: `net.ipv4.ip_local_port_range`, unknown: no check).
+    fn check_ceiling(&self, range: Option<(u32, u32)>) -> Result<(), PlanError> {
+        let Some(range) = range else { return Ok(()) };
+        let ceiling = super::sources::Ceiling { sources: self.sources.len().max(1), range };
+        // Users that share connections (HTTP/2 `connections = N`) open that many per worker.
+        let users = match self.scenarios.iter().filter_map(|s| s.connections).sum::<usize>() {
+            0 => self.local_users(),
+            shared => shared * self.workers,
+        } as u64;
+        for t in &self.targets {
+            ceiling.check(users, &t.addrs, self.dns).map_err(PlanError::Invalid)?;
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ pub mod curve;
 mod finish;
 pub mod io;
 mod protocols;
+pub mod sources;
 
 use crate::error::PlanError;
 use crate::feeder::Order;
@@ -444,6 +445,11 @@ pub struct Plan {
     /// Each step's prebuilt request in its HTTP/2 form (static requests, when h2 may be spoken;
     /// made by [`Plan::finish`]).
     pub h2_heads: Vec<Option<crate::http::h2::H2Head>>,
+    /// Source addresses connections are bound to, users spread evenly over them (`--source`,
+    /// `sources = [...]`); empty: the kernel picks.
+    pub sources: Vec<std::net::IpAddr>,
+    /// Which of a name's addresses users connect to (`--dns`, `dns = "..."`).
+    pub dns: sources::Dns,
 }
 
 impl Plan {
@@ -485,6 +491,8 @@ impl Plan {
             http: crate::http::version::Http::default(),
             streams: 1,
             h2_heads: Vec::new(),
+            sources: Vec::new(),
+            dns: sources::Dns::First,
         }
     }
 

@@ -497,6 +497,8 @@ fn generator(results: &[RunResult], mut warnings: Vec<String>) -> GeneratorInfo 
         busiest_worker_wait_percent: g.clone().map(|g| g.busiest_worker_wait_percent).fold(0.0, f64::max),
         schedule_lag_p99_us: g.clone().map(|g| g.schedule_lag_p99_us).max().unwrap_or(0),
         saturated: g.clone().any(|g| g.saturated),
+        sources: crate::report::sources::merge_sources(g.clone().map(|g| g.sources.as_slice())),
+        targets: crate::report::sources::merge_targets(g.clone().map(|g| g.targets.as_slice())),
         warnings,
     }
 }
@@ -779,6 +781,8 @@ mod tests {
         let mut cap = b.clone();
         cap.capacity = Some(crate::capacity::CapacityResult {
             max_rps: 100.0,
+            unit: "req/s".into(),
+            interrupted: false,
             limited_by: "p(99) < 100ms".into(),
             slo: Vec::new(),
             steps: Vec::new(),

@@ -12,6 +12,7 @@ pub(crate) mod metric;
 pub mod result;
 #[cfg(test)]
 pub(crate) mod sample;
+pub mod sources;
 pub(crate) mod text;
 
 use std::io::Write;

@@ -214,6 +214,12 @@ pub struct GeneratorInfo {
     /// there was a choice: io_uring).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub io: String,
+    /// Each source address (`--source`) and the connections opened from it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::report::sources::SourceUse>,
+    /// Each address the targets' names resolved to, with its share of their connections.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<crate::report::sources::AddressUse>,
 }
 
 /// The whole result document.
@@ -364,6 +370,8 @@ impl RunResult {
                 schedule_lag_p99_us: out.generator.schedule_lag_p99_us,
                 saturated: out.generator.saturated,
                 warnings: out.generator.warnings.clone(),
+                sources: crate::report::sources::sources(plan, &out.stats),
+                targets: crate::report::sources::targets(plan, &out.stats),
             },
             histogram: encode_histogram(&total.latency),
             capacity: None,

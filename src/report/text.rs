@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::result::{Latency, RunResult, Summary};
+use crate::capacity::Unit;
 use crate::report::metric::MetricSummary;
 use crate::units::{bytes, group, micros};
 
@@ -32,7 +33,10 @@ fn heading(o: &mut String, r: &RunResult) {
     let model = if !r.scenarios.is_empty() {
         format!("{} scenarios ({} model), {} users at most", r.scenarios.len(), r.load.model, r.load.users)
     } else if r.load.model == "open" {
-        format!("open model at {} req/s over {conns}", fmt_rate(r.load.rate.unwrap_or(0.0)))
+        // Starts are requests in `bench` and `capacity URL`, iterations of a file's journeys otherwise.
+        let per_request = r.command == "bench" || r.capacity.as_ref().is_some_and(|c| c.unit() == Unit::Requests);
+        let unit = if per_request { "req/s" } else { "iterations/s" };
+        format!("open model at {} {unit} over {conns}", fmt_rate(r.load.rate.unwrap_or(0.0)))
     } else if r.command == "bench" {
         format!("closed model, {conns}")
     } else {
@@ -171,14 +175,15 @@ fn generator(o: &mut String, r: &RunResult) {
     }
     let _ = writeln!(
         o,
-        "\n  generator   {:.0}% CPU over {} (busiest {:.0}%){lag}, RSS {} (peak {}){}{}",
+        "\n  generator   {:.0}% CPU over {} (busiest {:.0}%){lag}, RSS {} (peak {}){}{}{}",
         g.cpu_percent,
         count(g.workers, "worker"),
         g.busiest_worker_cpu_percent,
         bytes(g.rss_bytes as f64),
         bytes(g.peak_rss_bytes as f64),
         if g.io == "epoll" { ", epoll I/O path" } else { "" },
-        spoke(&r.totals.summary.protocols)
+        spoke(&r.totals.summary.protocols),
+        spread(g)
     );
     for w in &g.warnings {
         let _ = writeln!(o, "  WARNING     {w}");
@@ -314,6 +319,23 @@ fn service(o: &mut String, m: &crate::monitor::MonitorResult) {
         let _ = writeln!(o, "    shard {}", shard.shard);
         lines(o, "      ", &shard.series);
     }
+}
+
+/// Where the connections came from and went, for the generator line: `, from 3 sources`,
+/// `, to 2 addresses of a name` (nothing when one of each).
+fn spread(g: &crate::report::result::GeneratorInfo) -> String {
+    let mut s = String::new();
+    if !g.sources.is_empty() {
+        s += &format!(", from {}", count(g.sources.len() as u64, "source"));
+    }
+    // Addresses served of the main target's name, when it has several.
+    let main = g.targets.first().map(|t| t.target.as_str());
+    let of_main = g.targets.iter().filter(|t| Some(t.target.as_str()) == main);
+    let used = of_main.filter(|t| t.connections > 0).count();
+    if used > 1 {
+        s += &format!(", to {used} addresses");
+    }
+    s
 }
 
 /// What the requests were carried by, for the generator line: `, spoke h2`, or each protocol's

@@ -184,6 +184,7 @@ impl<'a> Compiler<'a> {
             }
             None => crate::http::version::Http::default(),
         };
+        let route = self.route(&file)?;
         let (mut scenarios, named, scenario_thresholds) = self.scenarios(&file)?;
         if let Some((vus, duration)) = over.constant {
             if vus == 0 || duration.is_zero() {
@@ -240,7 +241,32 @@ impl<'a> Compiler<'a> {
         plan.status_slots = if self.reads_status { plan.rows.len() } else { 0 };
         plan.monitor = monitor.map(std::sync::Arc::new);
         plan.http = http;
+        (plan.sources, plan.dns) = route;
         Ok(plan)
+    }
+
+    /// The file's `sources` and `dns`.
+    fn route(&self, file: &raw::File) -> Result<(Vec<std::net::IpAddr>, crate::plan::sources::Dns), PlanError> {
+        let mut sources = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for item in file.sources.iter().flatten() {
+            let more = crate::plan::sources::parse(item.get_ref())
+                .or_else(|e| self.err(item.span(), format!("sources: {e}")))?;
+            sources.extend(more.into_iter().filter(|a| seen.insert(*a)));
+            if sources.len() > crate::plan::sources::MAX_SOURCES {
+                return self.err(
+                    item.span(),
+                    format!("sources: more than {} addresses; name fewer", crate::plan::sources::MAX_SOURCES),
+                );
+            }
+        }
+        let dns = match &file.dns {
+            Some(d) => {
+                crate::plan::sources::Dns::parse(d.get_ref()).or_else(|e| self.err(d.span(), format!("dns = {e}")))?
+            }
+            None => crate::plan::sources::Dns::First,
+        };
+        Ok((sources, dns))
     }
 
     /// The run's main target: `--target`, else the file's `target`.

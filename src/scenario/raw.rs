@@ -15,6 +15,13 @@ pub struct File {
     /// Which HTTP to speak: auto, 1.1 or 2.
     #[serde(default)]
     pub http: Option<Spanned<String>>,
+    /// Source addresses to connect from: addresses, ranges and CIDR blocks (`--source`
+    /// overrides them).
+    #[serde(default)]
+    pub sources: Option<Vec<Spanned<String>>>,
+    /// Which addresses of a host name users connect to: first, round-robin or random.
+    #[serde(default)]
+    pub dns: Option<Spanned<String>>,
     /// Base URL for relative requests; `--target` overrides it.
     pub target: Option<Spanned<String>>,
     #[serde(default)]

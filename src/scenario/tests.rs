@@ -592,3 +592,32 @@ fn on_fail_and_a_condition_on_the_steps_own_value_compile() {
     let (_, _, msg) = refused("if-unknown", &with_step("  request = \"GET /\"\n  if = \"!nope\""), &[]);
     assert!(msg.contains("unknown variable"), "{msg}");
 }
+
+#[test]
+fn sources_and_dns_are_read_and_bad_values_are_refused_where_they_stand() {
+    let good = r#"target = "http://127.0.0.1:9"
+sources = ["10.0.0.2-10.0.0.4", "10.0.1.0/30,fd00::7"]
+dns = "round-robin"
+[load]
+executor = "constant-vus"
+vus = 1
+duration = "1s"
+[[users]]
+name = "u"
+  [[users.steps]]
+  request = "GET /"
+"#;
+    let p = files("sources-good", good, &[]);
+    let plan = compile(good, &p, &Overrides::default()).unwrap();
+    let names: Vec<String> = plan.sources.iter().map(|a| a.to_string()).collect();
+    assert_eq!(names, ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.1.1", "10.0.1.2", "fd00::7"]);
+    assert_eq!(plan.dns, crate::plan::sources::Dns::RoundRobin);
+    let bad_source = good.replace("10.0.1.0/30", "10.0.1.0/99");
+    let (line, col, message) = refused("sources-bad", &bad_source, &[]);
+    assert_eq!((line, col), (2, 33), "{message}");
+    assert!(message.contains("not a CIDR block"), "{message}");
+    let bad_dns = good.replace("round-robin", "nearest");
+    let (line, col, message) = refused("dns-bad", &bad_dns, &[]);
+    assert_eq!((line, col), (3, 7), "{message}");
+    assert!(message.contains("use first, round-robin or random"), "{message}");
+}

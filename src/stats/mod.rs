@@ -224,6 +224,10 @@ pub struct Stats {
     /// Open model: how late the generator itself sent each start (µs), beyond any wait for a
     /// free user — the generator's own lag, not the server's queueing.
     pub lag: Histogram<u64>,
+    /// Connections opened from each source address of the plan (one entry without sources).
+    pub from_sources: Vec<u64>,
+    /// Connections opened to each address of each target (`[target][address]`).
+    pub to_addrs: Vec<Vec<u64>>,
 }
 
 impl Stats {
@@ -235,6 +239,19 @@ impl Stats {
             metrics: Vec::new(),
             gauges: Gauges::default(),
             lag: histogram(),
+            from_sources: Vec::new(),
+            to_addrs: Vec::new(),
+        }
+    }
+
+    /// Count connections opened: `from` per source, `to` per address of target `target`.
+    pub fn opened(&mut self, target: Option<usize>, from: &[u64], to: &[u64]) {
+        add_into(&mut self.from_sources, from);
+        if let Some(t) = target {
+            if self.to_addrs.len() <= t {
+                self.to_addrs.resize_with(t + 1, Vec::new);
+            }
+            add_into(&mut self.to_addrs[t], to);
         }
     }
 
@@ -269,6 +286,10 @@ impl Stats {
         }
         // Cannot fail: auto-resizing histograms accept any value of another one.
         let _ = self.lag.add(&other.lag);
+        self.opened(None, &other.from_sources, &[]);
+        for (t, to) in other.to_addrs.iter().enumerate() {
+            self.opened(Some(t), &[], to);
+        }
         self.gauges.active_users += other.gauges.active_users;
         self.gauges.idle_users += other.gauges.idle_users;
         self.gauges.in_flight += other.gauges.in_flight;
@@ -343,6 +364,16 @@ impl Stats {
             t.merge(s);
         }
         t
+    }
+}
+
+/// Add `b` into `a` element by element, growing `a` as needed.
+fn add_into(a: &mut Vec<u64>, b: &[u64]) {
+    if a.len() < b.len() {
+        a.resize(b.len(), 0);
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
     }
 }
 

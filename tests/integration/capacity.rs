@@ -335,3 +335,86 @@ fn first_allowed_cpu() -> usize {
         (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set)).expect("some CPU is allowed")
     }
 }
+
+/// Regression (issue 24 item 7): Ctrl-C during `capacity` exited 0 and printed
+/// `capacity 100 req/s`, "limited by interrupted before the search ended". An interrupted search
+/// has no answer to gate on: it exits 130 and says its last passing step as what it is, in the
+/// text, the JSON and the document's `interrupted`.
+#[test]
+fn regression_an_interrupted_capacity_search_exits_130_and_gives_no_answer() {
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let url = format!("{}/capacity/refuse/100000", target.url());
+    let args = [
+        "capacity",
+        &url,
+        "-t",
+        "1",
+        "--step-duration",
+        "2s",
+        "--warmup",
+        "500ms",
+        "--start",
+        "50",
+        "--max",
+        "100000",
+        "--slo",
+        "errors < 1%",
+    ];
+    // The first step (2 s) passes; Ctrl-C comes during the second.
+    let (out, _) = util::signals::stampede_interrupted(&args, libc::SIGINT, &[Duration::from_millis(3500)]);
+    assert_eq!(out.code, Some(130), "{}", out.describe());
+    // The step Ctrl-C cut short is not judged: the last pass is the first step's.
+    assert!(out.stdout.contains("last pass   50 req/s (interrupted: not an answer)"), "{}", out.stdout);
+    assert!(out.stdout.contains("interrupted: Ctrl-C during the step, not judged"), "{}", out.stdout);
+    assert!(!out.stdout.contains("capacity    "), "an answer was printed:\n{}", out.stdout);
+    assert!(!out.stdout.contains("limited by  interrupted"), "{}", out.stdout);
+    assert_eq!(out.at("/capacity/interrupted"), true, "{}", out.describe());
+    assert_eq!(out.at("/interrupted"), true);
+    assert_eq!(out.f64("/capacity/max_rps"), 50.0);
+}
+
+/// Regression (issue 24 item 6): a search over a scenario file counts iterations but said req/s
+/// (`rate/s 100`, `achieved/s 126.0`, `capacity 100 req/s`). A journey of two requests at 40
+/// iterations/s achieves about 40 iterations/s (not 80 requests/s), and every rate is named in
+/// iterations/s.
+#[test]
+fn regression_a_scenario_files_capacity_is_in_iterations_per_second() {
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("capacity-iterations");
+    let file = dir.write(
+        "two.toml",
+        &format!(
+            "target = \"{}\"\n\n[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n\n[[users]]\nname = \"u\"\n\n  [[users.steps]]\n  name = \"a\"\n  request = \"GET /\"\n\n  [[users.steps]]\n  name = \"b\"\n  request = \"GET /\"\n",
+            target.url()
+        ),
+    );
+    let out = util::stampede_json_within(
+        &[
+            "capacity",
+            file.to_str().unwrap(),
+            "-t",
+            "1",
+            "--step-duration",
+            "3s",
+            "--warmup",
+            "1s",
+            "--start",
+            "40",
+            "--max",
+            "40",
+            "--slo",
+            "errors < 1%",
+        ],
+        SEARCH_LIMIT,
+    );
+    out.assert_code(0);
+    assert_eq!(out.at("/capacity/unit"), "iterations/s", "{}", out.describe());
+    let achieved = out.f64("/capacity/steps/0/achieved_rps");
+    assert!((30.0..=50.0).contains(&achieved), "achieved {achieved} at 40 iterations/s\n{}", out.describe());
+    assert!(out.stdout.contains("capacity    40 iterations/s"), "{}", out.stdout);
+    assert!(out.stdout.contains("achieved/s iterations finished per second"), "{}", out.stdout);
+    assert!(out.stdout.contains("open model at 40.00 iterations/s"), "{}", out.stdout);
+    assert!(!out.stdout.contains("40 req/s") && !out.stdout.contains("40.00 req/s"), "{}", out.stdout);
+}

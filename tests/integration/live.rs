@@ -495,3 +495,64 @@ fn a_capacity_search_pushes_every_step_and_serves_its_dashboard() {
     assert!(refused > 0.0, "the steps above 400/s were refused in part");
     assert!(out.stderr.contains(&format!("dashboard: http://{dashboard}/")), "{}", out.stderr);
 }
+
+/// Issue 24 items 4 and 5: the `scenario` label of a `bench` run is what the README says
+/// (`default`) both on the dashboard's `/metrics` and in remote write, and a clean run has its
+/// error series at 0 from the start, so the README's error-share query gives 0, not "no data".
+#[test]
+fn series_labels_agree_with_the_readme_and_a_clean_runs_error_share_is_zero() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let said = readme.split("`scenario` is the scenario's name").nth(1).expect("the README names the label");
+    let said = &said[..said.find("; in a").expect("the sentence about the label")];
+    assert!(said.contains("for `bench`") && said.contains("`default`"), "the README says: {said}");
+
+    let prom = Prometheus::start();
+    let server = Server::start(|_| Response::with_length(200, "ok").into());
+    let id = run_id("clean");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let _m = util::shared_machine();
+    let (url, write, addr_arg) = (server.url("/"), format!("prometheus={}", prom.write_url()), addr.to_string());
+    let mut run = Background::start(&[
+        "bench",
+        &url,
+        "-c",
+        "2",
+        "-R",
+        "200",
+        "-d",
+        "4s",
+        "-q",
+        "--run-id",
+        &id,
+        "--out",
+        &write,
+        "--dashboard",
+        &addr_arg,
+    ]);
+    let start = Instant::now();
+    let text = loop {
+        if let Ok((200, body)) = http_get(addr, "/metrics") {
+            if body.contains("stampede_requests_total{") {
+                break body;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no series on /metrics after 10 s\n{}", run.output());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(run.wait(Duration::from_secs(20)), Some(0), "{}", run.output());
+    let requests: Vec<&str> = text.lines().filter(|l| l.starts_with("stampede_requests_total{")).collect();
+    assert!(requests.iter().all(|l| l.contains("scenario=\"default\"")), "/metrics:\n{text}");
+    let connect = text
+        .lines()
+        .find(|l| l.starts_with("stampede_errors_total{") && l.contains("kind=\"connect\""))
+        .unwrap_or_else(|| panic!("no connect error series on /metrics of a clean run:\n{text}"));
+    assert!(connect.ends_with(" 0"), "{connect}");
+
+    let labels = prom.query(&format!("stampede_requests_total{{run=\"{id}\"}}"));
+    assert!(!labels.is_empty(), "{}", prom.log_tail());
+    assert!(labels.iter().all(|(l, _)| l["scenario"] == "default"), "remote write: {labels:?}");
+    let share = prom.value(&format!(
+        "sum(rate(stampede_errors_total{{run=\"{id}\"}}[1m])) / sum(rate(stampede_requests_total{{run=\"{id}\"}}[1m]))"
+    ));
+    assert_eq!(share, 0.0, "the README's error share of a clean run");
+}

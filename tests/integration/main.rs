@@ -14,6 +14,7 @@
 //! - [`monitor`]: the service's own series (node_exporter, Prometheus, an in-process exporter).
 //! - [`paths`]: request-targets on the wire, for every way a step writes its path, and redirects.
 //! - [`hostile`]: broken and hostile servers: every failure a named error kind, the run goes on.
+//! - [`sources`]: source addresses, the connection ceiling and `--dns`, in network namespaces.
 //! - [`tls`]: HTTPS against an in-process rustls server: trust, SNI, ALPN, versions, client certs.
 
 mod bench;
@@ -29,6 +30,7 @@ mod report_html;
 mod results;
 mod scenario;
 mod scenarios;
+mod sources;
 mod suite;
 mod tls;
 mod util;

@@ -65,7 +65,9 @@ impl Pool {
             let usable = self.links.borrow().iter().filter(|l| l.usable()).count();
             if usable + self.connecting.get() < self.size {
                 self.connecting.set(self.connecting.get() + 1);
-                let opened = Box::pin(open_tcp(net)).await;
+                // Shared connections spread over the sources and addresses by their number.
+                let key = (usable + self.connecting.get()) as u64;
+                let opened = Box::pin(open_tcp(net, key)).await;
                 self.connecting.set(self.connecting.get() - 1);
                 match opened {
                     Ok(Opened { stream, tls, inbox, proto: Proto::H2 }) => {

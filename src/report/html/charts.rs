@@ -210,7 +210,8 @@ pub struct RatePoint {
 
 /// Latency percentiles against the offered rate, log latency axis, with the SLO lines and the
 /// answer marked.
-pub fn latency_vs_rate(label: &str, points: &[RatePoint], slos: &[(String, f64)], answer: f64) -> Chart {
+/// `unit`: what the rates count (`req/s`, `iterations/s`).
+pub fn latency_vs_rate(label: &str, points: &[RatePoint], slos: &[(String, f64)], answer: f64, unit: &str) -> Chart {
     let mut sorted: Vec<&RatePoint> = points.iter().filter(|p| p.rate.is_finite() && p.rate > 0.0).collect();
     if sorted.is_empty() {
         return no_data("no steps measured");
@@ -231,7 +232,7 @@ pub fn latency_vs_rate(label: &str, points: &[RatePoint], slos: &[(String, f64)]
     let svg = svg(label, (W, H), |root| {
         let mut chart = builder(root).build_cartesian_2d(0f64..x_max, (y_lo..y_hi).log_scale())?;
         styled(&mut chart.configure_mesh())
-            .x_desc("offered rate (req/s)")
+            .x_desc(format!("offered rate ({unit})"))
             .y_desc("latency (ms, log scale)")
             .x_labels(8)
             .y_labels(8)
@@ -254,11 +255,11 @@ pub fn latency_vs_rate(label: &str, points: &[RatePoint], slos: &[(String, f64)]
     });
     let chart = percentiles.iter().fold(Chart::new(svg), |c, (name, color, _)| c.key(*name, *color, Mark::Line));
     let chart = slos.iter().fold(chart, |c, (name, _)| c.key(format!("SLO {name}"), PURPLE, Mark::Dashed));
-    verdict_keys(answer_key(chart, answer), &sorted.iter().map(|p| p.color).collect::<Vec<_>>())
+    verdict_keys(answer_key(chart, answer, unit), &sorted.iter().map(|p| p.color).collect::<Vec<_>>())
 }
 
 /// Achieved against offered rate: on the diagonal when the service keeps up.
-pub fn achieved_vs_rate(label: &str, points: &[RatePoint], answer: f64) -> Chart {
+pub fn achieved_vs_rate(label: &str, points: &[RatePoint], answer: f64, unit: &str) -> Chart {
     let points: Vec<&RatePoint> = points.iter().filter(|p| p.rate.is_finite() && p.achieved.is_finite()).collect();
     if points.is_empty() {
         return no_data("no steps measured");
@@ -267,8 +268,8 @@ pub fn achieved_vs_rate(label: &str, points: &[RatePoint], answer: f64) -> Chart
     let svg = svg(label, (W, H), |root| {
         let mut chart = builder(root).build_cartesian_2d(0f64..max, 0f64..max)?;
         styled(&mut chart.configure_mesh())
-            .x_desc("offered rate (req/s)")
-            .y_desc("achieved (req/s)")
+            .x_desc(format!("offered rate ({unit})"))
+            .y_desc(format!("achieved ({unit})"))
             .x_labels(8)
             .y_labels(6)
             .x_label_formatter(&|v| tick(*v))
@@ -280,7 +281,7 @@ pub fn achieved_vs_rate(label: &str, points: &[RatePoint], answer: f64) -> Chart
         Ok(())
     });
     let chart = Chart::new(svg).key("achieved = offered", GREY, Mark::Dashed);
-    verdict_keys(answer_key(chart, answer), &points.iter().map(|p| p.color).collect::<Vec<_>>())
+    verdict_keys(answer_key(chart, answer, unit), &points.iter().map(|p| p.color).collect::<Vec<_>>())
 }
 
 /// The capacity found, as a vertical line across the chart.
@@ -299,9 +300,9 @@ where
     Ok(())
 }
 
-fn answer_key(chart: Chart, answer: f64) -> Chart {
+fn answer_key(chart: Chart, answer: f64, unit: &str) -> Chart {
     if answer > 0.0 && answer.is_finite() {
-        chart.key(format!("capacity {} req/s", tick(answer)), GREEN_, Mark::Line)
+        chart.key(format!("capacity {} {unit}", tick(answer)), GREEN_, Mark::Line)
     } else {
         chart
     }
@@ -468,7 +469,7 @@ mod tests {
         // One point, all zeros: still a chart.
         assert!(over_time("x", "y", &[Line::new("a", BLUE_, vec![(0.0, 0.0)])], 0.0).svg.contains("<svg"));
         assert!(spectrum("x", &crate::stats::histogram()).svg.contains("no data"));
-        assert!(latency_vs_rate("x", &[], &[], 0.0).svg.contains("no data"));
+        assert!(latency_vs_rate("x", &[], &[], 0.0, "req/s").svg.contains("no data"));
         assert_eq!(sparkline("x", &[1.0], BLUE_), "");
     }
 

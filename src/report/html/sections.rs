@@ -118,7 +118,12 @@ pub fn cards(o: &mut String, r: &RunResult) {
     o.push_str("<div class=\"cards\">\n");
     if let Some(c) = &r.capacity {
         let why = c.limited_by.split(':').next().unwrap_or("");
-        card(o, "main", "capacity", &format!("{} req/s", rate(c.max_rps)), &format!("limited by {why}"));
+        let value = format!("{} {}", rate(c.max_rps), c.unit);
+        if c.interrupted {
+            card(o, "warn", "last pass", &value, "interrupted: not an answer");
+        } else {
+            card(o, "main", "capacity", &value, &format!("limited by {why}"));
+        }
     }
     card(o, "", "requests", &group(t.requests), &format!("in {}", duration(r.duration_s)));
     card(o, "", "throughput", &rate(t.rps), "req/s");

@@ -146,11 +146,17 @@ pub fn capacity(o: &mut String, c: &CapacityResult) {
         "<section id=\"capacity\">\n<h2>Capacity search<span class=\"note\">SLO: {}</span></h2>",
         if slos.is_empty() { "none".to_string() } else { slos.join(", ") }
     );
+    let (label, value) = c.headline();
+    let unit = c.unit();
     let _ = writeln!(
         o,
-        "<dl class=\"kv\"><dt>capacity</dt><dd><b>{} req/s</b></dd><dt>limited by</dt><dd>{}</dd></dl>",
-        rate(c.max_rps),
-        esc(&c.limited_by)
+        "<dl class=\"kv\"><dt>{label}</dt><dd><b>{}</b></dd><dt>limited by</dt><dd>{}</dd>\
+         <dt>achieved</dt><dd>{} in the step's window after its warm-up, against the rate offered \
+         ({})</dd></dl>",
+        esc(&value),
+        esc(&c.limited_by),
+        unit.achieved(),
+        unit.name()
     );
     let points: Vec<RatePoint> = c
         .steps
@@ -169,12 +175,12 @@ pub fn capacity(o: &mut String, c: &CapacityResult) {
     figure(
         o,
         "Latency vs offered rate",
-        &charts::latency_vs_rate("Latency against offered rate", &points, &latency_slos, c.max_rps),
+        &charts::latency_vs_rate("Latency against offered rate", &points, &latency_slos, c.max_rps, unit.name()),
     );
     figure(
         o,
         "Achieved vs offered rate",
-        &charts::achieved_vs_rate("Achieved against offered rate", &points, c.max_rps),
+        &charts::achieved_vs_rate("Achieved against offered rate", &points, c.max_rps, unit.name()),
     );
     o.push_str("</div>\n");
     if c.steps.is_empty() {

@@ -135,6 +135,7 @@ pub fn sample() -> RunResult {
             schedule_lag_p99_us: 0,
             saturated: false,
             warnings: Vec::new(),
+            ..GeneratorInfo::default()
         },
         histogram: encode_histogram(&h),
         capacity: None,
@@ -291,6 +292,8 @@ fn capacity_runs_show_the_curve_the_answer_and_the_steps() {
     r.command = "capacity".into();
     r.capacity = Some(CapacityResult {
         max_rps: 400.0,
+        unit: "req/s".into(),
+        interrupted: false,
         limited_by: "p(99) < 50ms (measured 120ms at 450 req/s)".into(),
         slo: vec!["p(99) < 50ms".into(), "errors < 1%".into()],
         steps: vec![
@@ -320,6 +323,22 @@ fn capacity_runs_show_the_curve_the_answer_and_the_steps() {
     assert!(html.contains("<tr class=\"warn\">"));
     assert!(html.contains(">confirm<"));
     assert_self_contained(&html);
+
+    // Regression (issue 24 item 6): a search over a scenario file counts iterations, and says so
+    // wherever a rate is shown, and what "achieved" counts.
+    r.capacity.as_mut().unwrap().unit = "iterations/s".into();
+    let html = render(&r);
+    let section = &html[html.find("<section id=\"capacity\">").unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(!section.contains("req/s<") && !section.contains("(req/s)"), "req/s in an iterations search:\n{section}");
+    assert!(section.contains("capacity 400 iterations/s") && section.contains("offered rate (iterations/s)"));
+    assert!(section.contains("achieved (iterations/s)") && section.contains("iterations finished per second"));
+    assert!(html.contains("400 iterations/s"), "the card names the unit");
+
+    // Regression (issue 24 item 7): an interrupted search shows its last pass, not a capacity.
+    r.capacity.as_mut().unwrap().interrupted = true;
+    let html = render(&r);
+    assert!(html.contains("last pass") && html.contains("interrupted: not an answer"));
 
     // A search that measured nothing.
     r.capacity.as_mut().unwrap().steps.clear();

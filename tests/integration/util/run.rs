@@ -86,12 +86,21 @@ impl Outcome {
             }
             t.to_string()
         });
+        // A capacity search: its answers, without the steps' detail.
+        let capacity = self.json.as_ref().and_then(|j| j.get("capacity")).map(|c| {
+            let mut c = c.clone();
+            if let Some(o) = c.as_object_mut() {
+                o.remove("steps");
+            }
+            format!("\ncapacity: {c}")
+        });
         format!(
-            "exit code {:?} after {:?}\nstderr: {}\ntotals: {}",
+            "exit code {:?} after {:?}\nstderr: {}\ntotals: {}{}",
             self.code,
             self.wall,
             self.stderr.trim(),
-            totals.unwrap_or_else(|| "(no result document)".into())
+            totals.unwrap_or_else(|| "(no result document)".into()),
+            capacity.unwrap_or_default()
         )
     }
 
@@ -128,11 +137,25 @@ fn run(args: &[&str], json: Option<PathBuf>, signal: Option<(Duration, libc::c_i
 fn run_within(
     args: &[&str],
     json: Option<PathBuf>,
+    signal: Option<(Duration, libc::c_int)>,
+    limit: Duration,
+) -> Outcome {
+    run_signalled(env!("CARGO_BIN_EXE_stampede"), args, json, signal, limit)
+}
+
+fn run_program(program: &str, args: &[&str], json: Option<PathBuf>, limit: Duration) -> Outcome {
+    run_signalled(program, args, json, None, limit)
+}
+
+fn run_signalled(
+    program: &str,
+    args: &[&str],
+    json: Option<PathBuf>,
     mut signal: Option<(Duration, libc::c_int)>,
     limit: Duration,
 ) -> Outcome {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -210,4 +233,21 @@ pub fn stampede_json_within(args: &[&str], limit: Duration) -> Outcome {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--json", &json_arg]);
     run_within(&all, Some(json), None, limit)
+}
+
+/// Run `stampede ARGS... --json <temp file>` inside a network namespace of its own (`unshare
+/// -n`; with `own_mounts` a mount namespace too, for a private /etc/hosts): loopback is up, and
+/// `setup` (shell, `$S` is the stampede binary) runs first, e.g. to add addresses, narrow
+/// `net.ipv4.ip_local_port_range` and start `$S target` in the background. The run is the first
+/// process of a PID namespace of its own: when it ends (or `unshare --kill-child` kills it on
+/// timeout), the kernel kills whatever `setup` started.
+pub fn in_netns(setup: &str, own_mounts: bool, args: &[&str]) -> Outcome {
+    let json = temp_path("result.json");
+    let json_arg = json.to_str().expect("temp path is UTF-8").to_string();
+    let script = format!("S=\"$0\"; ip link set lo up || exit 97; {setup}\nexec \"$S\" \"$@\"");
+    let spaces = if own_mounts { "-mn" } else { "-n" };
+    let mut all = vec![spaces, "--pid", "--fork", "--kill-child", "sh", "-c", &script, env!("CARGO_BIN_EXE_stampede")];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", &json_arg]);
+    run_program("unshare", &all, Some(json), RUN_LIMIT)
 }

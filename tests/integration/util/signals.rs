@@ -12,10 +12,17 @@ const RUN_LIMIT: Duration = Duration::from_secs(30);
 /// `stampede bench URL ARGS... -q --json <temp file>`, with `signal` sent at each of `at`
 /// (from the start of the process). Returns the outcome and when each signal went out.
 pub fn bench_interrupted(url: &str, args: &[&str], signal: libc::c_int, at: &[Duration]) -> (Outcome, Vec<Duration>) {
-    let json = temp_path("result.json");
     let mut all = vec!["bench", url];
     all.extend_from_slice(args);
-    all.extend_from_slice(&["-q", "--json", json.to_str().expect("temp path is UTF-8")]);
+    all.push("-q");
+    stampede_interrupted(&all, signal, at)
+}
+
+/// `stampede ARGS... --json <temp file>` (any subcommand), with `signal` sent at each of `at`.
+pub fn stampede_interrupted(args: &[&str], signal: libc::c_int, at: &[Duration]) -> (Outcome, Vec<Duration>) {
+    let json = temp_path("result.json");
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--json", json.to_str().expect("temp path is UTF-8")]);
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
         .args(&all)
