@@ -118,6 +118,14 @@ pub fn check_source(addr: std::net::IpAddr) -> std::io::Result<()> {
     s.bind(&std::net::SocketAddr::new(addr, 0).into())
 }
 
+/// Give the calling thread's freed heap pages back to the OS (mimalloc's `mi_collect`). A worker
+/// calls it once a second: after a burst (every user connecting and sending at once) the memory
+/// of what has been freed again stops counting, so resident memory follows what idle users hold.
+pub fn return_free_memory() {
+    // SAFETY: mi_collect takes no pointers; it only walks the calling thread's own heap.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
 /// Turn transparent huge pages off for this process. mimalloc asks for them on its arenas, and
 /// then each touched 2 MiB of heap becomes resident at once, so memory no longer follows what
 /// the connections use (10k connections cost ~10 KiB each instead of ~5 KiB).

@@ -719,6 +719,17 @@ impl Conn {
         result
     }
 
+    /// Give back the memory of the buffers between two exchanges (while the user thinks): the
+    /// connection stays open, its buffers are made again at the next request.
+    pub fn shed(&mut self) {
+        self.tls_out = Vec::new();
+        self.parser.shed();
+        if let Some(h) = self.h2.as_mut() {
+            h.block = Vec::new();
+            h.answer = Default::default();
+        }
+    }
+
     /// Drop the connection (the next request opens a new one).
     pub fn close(&mut self) {
         self.inbox = Inbox::default();

@@ -197,7 +197,9 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
                 if step.probability < 1.0 && u.rng.unit_f64() >= step.probability {
                     continue;
                 }
-                let outcome = run_step(ctx, u, s, intended).await;
+                // Boxed: the exchange's state lives on the heap only while it runs, so a thinking
+                // user's task is small (memory per idle user).
+                let outcome = Box::pin(run_step(ctx, u, s, intended)).await;
                 // Only this one bool lives across the think time (the user's task stays its size).
                 let end = step.on_fail == OnFail::EndIteration && outcome != Outcome::Next;
                 match outcome {
@@ -230,7 +232,7 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
                 .unwrap_or(&ty.steps[0]);
             let step = &plan.steps[s];
             if (step.probability >= 1.0 || u.rng.unit_f64() < step.probability)
-                && matches!(run_step(ctx, u, s, intended).await, Outcome::NotRun | Outcome::Missing)
+                && matches!(Box::pin(run_step(ctx, u, s, intended)).await, Outcome::NotRun | Outcome::Missing)
             {
                 return;
             }
@@ -247,6 +249,13 @@ async fn think(u: &mut User, think: Think, flags: &UserFlags) {
     };
     if d.is_zero() {
         return;
+    }
+    // An idle user holds no buffers: they are made again at its next request.
+    u.buf = Vec::new();
+    u.body = Vec::new();
+    u.scratch = Vec::new();
+    for c in u.conns.iter_mut().flatten() {
+        c.shed();
     }
     flags.thinking.set(true);
     compio::time::sleep(d).await;

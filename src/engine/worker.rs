@@ -391,4 +391,5 @@ fn send_snapshot(ctx: &Ctx, worker: usize, seq: u64, at: Instant, last: bool, tx
         Gauges { active_users: ctx.running_users() as u64, idle_users: idle, in_flight: ctx.in_flight.get() };
     let elapsed = at.saturating_duration_since(ctx.start);
     let _ = tx.send(Msg::Interval(Box::new(Interval { worker, seq, elapsed, stats, last, cpu, wait })));
+    crate::sys::return_free_memory();
 }

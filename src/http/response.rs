@@ -147,6 +147,16 @@ impl ResponseParser {
         self.state = State::Head;
     }
 
+    /// Give back the memory of the kept head and body, and of the carry when it holds nothing
+    /// (while the user thinks: an idle user keeps no buffers).
+    pub fn shed(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
+        self.head = Vec::new();
+        self.body = Vec::new();
+    }
+
     /// Whether any byte of the current response has been seen.
     pub fn started(&self) -> bool {
         self.started || !self.buf.is_empty()
