@@ -484,6 +484,9 @@ pub struct RunArgs {
     /// With --vus: how long the constant users run
     #[arg(long, value_parser = duration_arg, requires = "vus")]
     pub duration: Option<Duration>,
+    /// Run only this scenario of the file, from the start (repeatable)
+    #[arg(long = "scenario", value_name = "NAME", conflicts_with = "vus")]
+    pub scenarios: Vec<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }

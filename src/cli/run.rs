@@ -17,6 +17,7 @@ fn overrides(args: &RunArgs) -> Result<Overrides, PlanError> {
 /// Compile the scenario with the command line's overrides. Nothing is looked up or sent.
 pub fn compile(args: &RunArgs) -> Result<Plan, PlanError> {
     let mut plan = scenario::load(&args.file, &overrides(args)?)?;
+    plan.select_scenarios(&args.scenarios)?;
     if let Some(s) = &args.boxes.shard {
         plan.shard = Shard::parse(s).map_err(|e| PlanError::Invalid(format!("--shard {e}")))?;
     }
@@ -58,9 +59,15 @@ pub fn describe(plan: &Plan) -> String {
     for sc in &plan.scenarios {
         describe_load(&mut o, plan, sc);
     }
+    // Fixed-iteration executors end when their iterations are done: their length is a bound.
+    let bound = if plan.scenarios.iter().all(|s| matches!(s.load, crate::plan::Load::Iterations { .. })) {
+        "at most "
+    } else {
+        ""
+    };
     let _ = writeln!(
         o,
-        "  duration    {} (+ up to {} for requests in flight at the end)",
+        "  duration    {bound}{} (+ up to {} for requests in flight at the end)",
         duration(plan.duration()),
         duration(plan.graceful_stop())
     );
@@ -249,5 +256,22 @@ mod tests {
             load_lines("executor = \"shared-iterations\"\nvus = 2\niterations = 6"),
             ["load        2 users, 6 iterations shared by all (at most 10m)"]
         );
+    }
+
+    /// Regression (issue 24 item 8): the dry run of a fixed-iteration executor said `duration 10m`,
+    /// which is its bound, not its length.
+    #[test]
+    fn regression_a_fixed_iteration_dry_run_says_its_duration_is_a_maximum() {
+        let text = format!(
+            "target = \"http://127.0.0.1:9\"\n[load]\nexecutor = \"per-vu-iterations\"\nvus = 1\niterations = 1\n{USERS}"
+        );
+        let plan = scenario::compile(&text, Path::new("describe.toml"), &Overrides::default()).unwrap();
+        let text = describe(&plan);
+        assert!(text.contains("  duration    at most 10m (+ up to"), "{text}");
+        let text = format!(
+            "target = \"http://127.0.0.1:9\"\n[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n{USERS}"
+        );
+        let plan = scenario::compile(&text, Path::new("describe.toml"), &Overrides::default()).unwrap();
+        assert!(describe(&plan).contains("  duration    1s (+ up to"));
     }
 }

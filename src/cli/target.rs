@@ -19,7 +19,8 @@ pub fn run(args: TargetArgs) -> anyhow::Result<Outcome> {
     }
     let stop = signals::stop_flag();
     let target = TestServer::start(listen, args.workers).with_context(|| format!("cannot listen on {listen}"))?;
-    println!("stampede target listening on {} ({} threads); Ctrl-C to stop", target.url(), args.workers);
+    let threads = if args.workers == 1 { "1 thread".to_string() } else { format!("{} threads", args.workers) };
+    println!("stampede target listening on {} ({threads}); Ctrl-C to stop", target.url());
     println!("  GET  /  /status/CODE  /delay/MS  /bytes/N  /chunked/N  /close  /stall/EVERY_MS/FOR_MS");
     println!("  GET  /api/NAME[?delay=MS]   (X-Cache: HIT 4 times in 5)");
     println!("  POST /echo  /auth/login {{email,password}} → token;  POST /escrows, GET /escrows/ID with Bearer token");

@@ -11,6 +11,7 @@ pub mod curve;
 mod finish;
 pub mod io;
 mod protocols;
+mod select;
 pub mod sources;
 
 use crate::error::PlanError;
@@ -251,6 +252,18 @@ pub struct ThresholdRule {
     pub warn: bool,
 }
 
+/// A threshold of the file that this run does not judge (a `--vus/--duration` smoke, or
+/// `--scenario`), and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NotRun {
+    pub expr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub reason: String,
+}
+
 /// How load is offered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Load {
@@ -418,6 +431,11 @@ pub struct Plan {
     /// The file named its scenarios (`[scenarios.NAME]`): reports show each one.
     pub named_scenarios: bool,
     pub thresholds: Vec<ThresholdRule>,
+    /// The file's thresholds this run does not judge, and why (reports list them).
+    pub thresholds_not_run: Vec<NotRun>,
+    /// What the command line changed in the file's load (`--vus/--duration`, `--scenario`), in
+    /// words, for the reports.
+    pub overrides: Vec<String>,
     pub workers: usize,
     /// When the run is stopped early (Ctrl-C, abort_on_fail), how long requests in flight may
     /// still complete.
@@ -477,6 +495,8 @@ impl Plan {
             scenarios: vec![Scenario::of_all(load, 1)],
             named_scenarios: false,
             thresholds: Vec::new(),
+            thresholds_not_run: Vec::new(),
+            overrides: Vec::new(),
             workers: 1,
             stop_grace: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(5),

@@ -116,6 +116,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         metrics,
         timeline: timeline(results, start_ms),
         thresholds,
+        thresholds_not_run: first.thresholds_not_run.clone(),
+        overrides: first.overrides.clone(),
         generator,
         histogram: encode_histogram(&total_h),
         capacity: None,

@@ -249,6 +249,13 @@ pub struct RunResult {
     pub metrics: indexmap::IndexMap<String, crate::report::metric::MetricSummary>,
     pub timeline: Vec<TimelineRow>,
     pub thresholds: Vec<ThresholdResult>,
+    /// The file's thresholds this run did not judge (a `--vus/--duration` smoke, `--scenario`),
+    /// each with its reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds_not_run: Vec<crate::plan::NotRun>,
+    /// What the command line changed in the file's load, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     pub generator: GeneratorInfo,
     /// Latency histogram of the whole run, base64 HdrHistogram V2.
     pub histogram: String,
@@ -358,6 +365,8 @@ impl RunResult {
                 .collect(),
             timeline,
             thresholds,
+            thresholds_not_run: plan.thresholds_not_run.clone(),
+            overrides: plan.overrides.clone(),
             generator: GeneratorInfo {
                 io: out.generator.io.name().to_string(),
                 cpu_percent: round2(out.generator.cpu_percent),

@@ -89,6 +89,8 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
         metrics: Default::default(),
         timeline,
         thresholds: Vec::new(),
+        thresholds_not_run: Vec::new(),
+        overrides: Vec::new(),
         generator: GeneratorInfo { workers: 1, worker_cpu_s: vec![0.5], ..GeneratorInfo::default() },
         histogram: encode_histogram(&total.latency),
         capacity: None,

@@ -55,6 +55,9 @@ fn heading(o: &mut String, r: &RunResult) {
     if r.name != r.target {
         let _ = writeln!(o, "  scenario    {}", r.name);
     }
+    for line in &r.overrides {
+        let _ = writeln!(o, "  overrides   {line}");
+    }
     o.push('\n');
 }
 
@@ -63,11 +66,8 @@ fn counts(o: &mut String, r: &RunResult) {
     let t = &r.totals.summary;
     totals(o, t, r.duration_s, r.load.model == "open");
     if r.totals.unfinished > 0 {
-        let _ = writeln!(
-            o,
-            "  unfinished  {} requests still in flight at the end (not counted)",
-            group(r.totals.unfinished)
-        );
+        let n = r.totals.unfinished;
+        let _ = writeln!(o, "  unfinished  {} still in flight at the end (not counted)", count(n, "request"));
     }
     if r.totals.dropped_iterations > 0 {
         let _ = writeln!(o, "  dropped     {} scheduled starts found no free user", group(r.totals.dropped_iterations));
@@ -113,27 +113,46 @@ fn tables(o: &mut String, r: &RunResult) {
 
 /// The metrics of your own and the built-in trends.
 fn metrics(o: &mut String, r: &RunResult) {
-    if !r.metrics.is_empty() {
-        o.push_str("\n  metrics\n");
-        for (name, m) in &r.metrics {
-            let _ = match m {
-                MetricSummary::Rate { rate, hits, total } => {
-                    writeln!(o, "    {name:<24} rate     {rate:.2}%  ({} of {})", group(*hits), group(*total))
-                }
-                MetricSummary::Counter { count } => writeln!(o, "    {name:<24} counter  {}", group(*count)),
-                MetricSummary::Trend(t) => writeln!(
+    // A user type that ran no iteration has no iteration_duration row (it would be all zeros).
+    let shown: Vec<(&String, &MetricSummary)> = r
+        .metrics
+        .iter()
+        .filter(|(name, m)| {
+            !(name.starts_with("iteration_duration:") && matches!(m, MetricSummary::Trend(t) if t.count == 0))
+        })
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    o.push_str("\n  metrics\n");
+    // The names' column fits the longest name.
+    let w = shown.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0).max(24);
+    for (name, m) in shown {
+        let _ = match m {
+            MetricSummary::Rate { rate, hits, total } => {
+                writeln!(o, "    {name:<w$} rate     {rate:.2}%  ({} of {})", group(*hits), group(*total))
+            }
+            MetricSummary::Counter { count } => writeln!(o, "    {name:<w$} counter  {}", group(*count)),
+            MetricSummary::Trend(t) if t.count == 0 => {
+                writeln!(o, "    {name:<w$} trend    no values ({} without one)", group(t.missing))
+            }
+            MetricSummary::Trend(t) => {
+                // The built-in iteration durations are in ms; a trend of your own is in its unit.
+                let unit = if name.starts_with("iteration_duration") { "ms" } else { "" };
+                let v = |x: f64| format!("{}{unit}", fmt_value(x));
+                writeln!(
                     o,
-                    "    {name:<24} trend    avg {}  p50 {}  p95 {}  p99 {}  max {}  ({} values{})",
-                    fmt_value(t.mean),
-                    fmt_value(t.p50),
-                    fmt_value(t.p95),
-                    fmt_value(t.p99),
-                    fmt_value(t.max),
-                    group(t.count),
+                    "    {name:<w$} trend    avg {}  p50 {}  p95 {}  p99 {}  max {}  ({}{})",
+                    v(t.mean),
+                    v(t.p50),
+                    v(t.p95),
+                    v(t.p99),
+                    v(t.max),
+                    count(t.count, "value"),
                     if t.missing > 0 { format!(", {} without one", group(t.missing)) } else { String::new() }
-                ),
-            };
-        }
+                )
+            }
+        };
     }
 }
 
@@ -158,6 +177,13 @@ fn thresholds(o: &mut String, r: &RunResult) {
                 if th.unit.len() > 2 { " " } else { "" },
                 th.unit
             );
+        }
+    }
+    if !r.thresholds_not_run.is_empty() {
+        o.push_str("\n  thresholds not run\n");
+        for n in &r.thresholds_not_run {
+            let at = n.step.as_ref().or(n.scenario.as_ref()).map(|s| format!(" [{s}]")).unwrap_or_default();
+            let _ = writeln!(o, "    {}{at}: {}", n.expr, n.reason);
         }
     }
 }
@@ -354,4 +380,41 @@ fn spoke(protocols: &std::collections::BTreeMap<String, u64>) -> String {
 /// `1 worker`, `2 workers`: a count and its noun.
 fn count(n: u64, noun: &str) -> String {
     format!("{} {noun}{}", group(n), if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::metric::TrendSummary;
+
+    fn trend(count: u64, p50: f64) -> MetricSummary {
+        MetricSummary::Trend(TrendSummary { count, mean: p50, p50, p95: p50, p99: p50, max: p50, ..Default::default() })
+    }
+
+    /// Regression (issue 24 item 8): the metrics block had no unit, columns that broke on long
+    /// names, all-zero rows for user types with no iterations, and "(1 values)"; "1 requests
+    /// still in flight".
+    #[test]
+    fn regression_the_metrics_block_has_units_aligned_columns_and_no_empty_types() {
+        let mut r = crate::report::sample::sample(&[("a", &[1000])], 1);
+        r.metrics = [
+            ("iteration_duration".to_string(), trend(1, 0.5)),
+            ("iteration_duration:a_long_user_type_name".to_string(), trend(2, 0.5)),
+            ("iteration_duration:idle".to_string(), trend(0, 0.0)),
+            ("server_ms".to_string(), trend(3, 7.0)),
+        ]
+        .into_iter()
+        .collect();
+        r.totals.unfinished = 1;
+        let text = summary(&r);
+        assert!(text.contains("(1 value)") && !text.contains("(1 values)"), "{text}");
+        assert!(text.contains("avg 0.500ms  p50 0.500ms"), "{text}");
+        assert!(text.contains("avg 7  p50 7"), "a trend of your own is in its own unit:\n{text}");
+        assert!(!text.contains("iteration_duration:idle"), "{text}");
+        let columns: Vec<usize> =
+            text.lines().filter(|l| l.contains(" trend ")).map(|l| l.find(" trend ").unwrap()).collect();
+        assert_eq!(columns.len(), 3, "{text}");
+        assert!(columns.iter().all(|c| *c == columns[0]), "columns break: {columns:?}\n{text}");
+        assert!(text.contains("  unfinished  1 request still in flight"), "{text}");
+    }
 }

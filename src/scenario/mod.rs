@@ -5,6 +5,7 @@ mod data;
 mod load;
 pub(crate) mod metrics;
 pub(crate) mod raw;
+mod smoke;
 mod span;
 mod steps;
 mod thresholds;
@@ -186,9 +187,21 @@ impl<'a> Compiler<'a> {
         };
         let route = self.route(&file)?;
         let (mut scenarios, named, scenario_thresholds) = self.scenarios(&file)?;
+        // Windows are checked against the file's own length; a smoke lists those it cannot hold.
+        self.run_length = scenarios.iter().map(Scenario::end).max();
+        let smoke = over.constant.map(|(vus, duration)| smoke::Smoke { vus, duration });
+        let mut overrides = Vec::new();
+        let mut not_run = Vec::new();
         if let Some((vus, duration)) = over.constant {
             if vus == 0 || duration.is_zero() {
                 return Err(PlanError::Invalid("--vus must be at least 1 and --duration longer than 0s".into()));
+            }
+            let names: Vec<String> =
+                if named { scenarios.iter().map(|s| s.name.clone()).collect() } else { Vec::new() };
+            let s = smoke.expect("a smoke with --vus");
+            overrides.push(s.describe(&names, &scenarios[0].executor));
+            for rule in &scenario_thresholds {
+                not_run.push(s.scenario_left_out(rule, &names[rule.scenario.unwrap_or(0)]));
             }
             let load = Load::Closed { users: Curve::constant(vus as f64, duration) };
             scenarios = vec![Scenario {
@@ -198,7 +211,6 @@ impl<'a> Compiler<'a> {
             }];
         }
         let named = named && over.constant.is_none();
-        self.run_length = scenarios.iter().map(Scenario::end).max();
         if file.users.is_empty() {
             let span = file.load.as_ref().map(|l| l.span()).or(file
                 .scenarios
@@ -220,7 +232,7 @@ impl<'a> Compiler<'a> {
         let mut metrics = self.metrics(&file, &mut steps)?;
         let (all, per_type) = self.iteration_metrics(&file, &mut metrics);
         let monitor = self.monitor(&file)?;
-        let thresholds = self.thresholds(&file, named, scenario_thresholds)?;
+        let thresholds = self.thresholds(&file, named, scenario_thresholds, smoke.as_ref(), &mut not_run)?;
         let name = file.name.clone().unwrap_or_else(|| {
             Path::new(&self.src.path)
                 .file_stem()
@@ -233,6 +245,8 @@ impl<'a> Compiler<'a> {
         plan.users = users;
         plan.vars = self.vars;
         plan.thresholds = thresholds;
+        plan.thresholds_not_run = not_run;
+        plan.overrides = overrides;
         plan.scenarios = scenarios;
         plan.named_scenarios = named;
         plan.metrics = metrics;
@@ -327,10 +341,32 @@ impl<'a> Compiler<'a> {
         file: &raw::File,
         named: bool,
         scenario_thresholds: Vec<ThresholdRule>,
+        smoke: Option<&smoke::Smoke>,
+        not_run: &mut Vec<crate::plan::NotRun>,
     ) -> Result<Vec<ThresholdRule>, PlanError> {
         let mut thresholds = Vec::new();
+        // A smoke judges what it can and lists the rest with a reason.
+        let mut left_out = |rule: &ThresholdRule, spec: &Spanned<raw::ThresholdSpec>, step: Option<&str>| {
+            let why = smoke.and_then(|s| self.smoke_leaves_out(spec.get_ref(), rule, s));
+            if let Some(reason) = &why {
+                let step = step.map(str::to_string);
+                let n = crate::plan::NotRun {
+                    expr: rule.threshold.expr.clone(),
+                    scenario: None,
+                    step,
+                    reason: reason.clone(),
+                };
+                if !not_run.contains(&n) {
+                    not_run.push(n);
+                }
+            }
+            why.is_some()
+        };
         for t in &file.thresholds {
-            thresholds.push(self.threshold(t, None)?);
+            let rule = self.threshold(t, None)?;
+            if !left_out(&rule, t, None) {
+                thresholds.push(rule);
+            }
         }
         if named {
             thresholds.extend(scenario_thresholds);
@@ -341,6 +377,9 @@ impl<'a> Compiler<'a> {
             let row = self.row_of[&steps::step_name(s.get_ref())];
             for t in &s.get_ref().thresholds {
                 let rule = self.threshold(t, Some(row))?;
+                if left_out(&rule, t, Some(&steps::step_name(s.get_ref()))) {
+                    continue;
+                }
                 if !thresholds
                     .iter()
                     .any(|r: &ThresholdRule| r.step == Some(row) && r.threshold.expr == rule.threshold.expr)

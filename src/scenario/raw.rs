@@ -96,6 +96,9 @@ pub struct ThresholdTable {
     pub during: Option<String>,
     /// `"warn"`: shown and reported, does not fail the exit code (default `"fail"`).
     pub level: Option<String>,
+    /// In a `--vus/--duration` smoke: `false` leaves it out, `true` keeps a count or
+    /// throughput threshold that a smoke leaves out by default.
+    pub smoke: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

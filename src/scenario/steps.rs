@@ -84,6 +84,16 @@ impl Compiler<'_> {
             steps.push(step);
             indices.push(steps.len() - 1);
         }
+        // A weighted pick needs a step to pick: weight 0 on every step would run one anyway.
+        if pick == Pick::Weighted && indices.iter().all(|&i| steps[i].weight == 0) {
+            let first = spec.steps[0].get_ref().weight.as_ref().map_or(u.span(), |w| w.span());
+            return self.err(
+                first,
+                format!(
+                    "user `{name}` picks by weight, and every one of its steps has weight 0: give one a weight above 0"
+                ),
+            );
+        }
         Ok(UserType {
             name,
             weight: spec.weight.as_ref().map_or(1, |w| *w.get_ref()),

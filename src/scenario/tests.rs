@@ -621,3 +621,13 @@ name = "u"
     assert_eq!((line, col), (3, 7), "{message}");
     assert!(message.contains("use first, round-robin or random"), "{message}");
 }
+
+/// Regression (issue 24 item 10): a weighted pick whose only step has `weight = 0` was accepted
+/// and ran that step; it is refused at the step's `weight`.
+#[test]
+fn regression_a_weighted_pick_with_every_weight_zero_is_refused() {
+    let file = "target = \"http://127.0.0.1:1\"\n[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n\n[[users]]\nname = \"u\"\npick = \"weighted\"\n\n  [[users.steps]]\n  request = \"GET /\"\n  weight = 0\n";
+    let (line, col, message) = refused("weight-zero", file, &[]);
+    assert_eq!((line, col), (13, 12), "{message}");
+    assert!(message.contains("every one of its steps has weight 0"), "{message}");
+}

@@ -556,3 +556,15 @@ fn series_labels_agree_with_the_readme_and_a_clean_runs_error_share_is_zero() {
     ));
     assert_eq!(share, 0.0, "the README's error share of a clean run");
 }
+
+/// Issue 24 item 9: the README's `--config.file=deploy/prometheus/prometheus.yml` is shipped and
+/// is a configuration Prometheus accepts.
+#[test]
+fn the_shipped_prometheus_config_is_valid() {
+    let promtool = program("promtool", "prometheus");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/prometheus.yml");
+    let out = Command::new(promtool).args(["check", "config"]).arg(&file).output().expect("run promtool");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(readme.contains("--config.file=deploy/prometheus/prometheus.yml"));
+}

@@ -12,6 +12,7 @@
 //! - [`io`]: the epoll path, under a seccomp filter that refuses io_uring as containers do.
 //! - [`live`]: live outputs: remote write into a real Prometheus, the dashboard in headless Chromium.
 //! - [`monitor`]: the service's own series (node_exporter, Prometheus, an in-process exporter).
+//! - [`readme`]: the README's output samples against the real output.
 //! - [`paths`]: request-targets on the wire, for every way a step writes its path, and redirects.
 //! - [`hostile`]: broken and hostile servers: every failure a named error kind, the run goes on.
 //! - [`sources`]: source addresses, the connection ceiling and `--dns`, in network namespaces.
@@ -26,6 +27,7 @@ mod journeys;
 mod live;
 mod monitor;
 mod paths;
+mod readme;
 mod report_html;
 mod results;
 mod scenario;

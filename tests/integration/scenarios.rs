@@ -333,3 +333,153 @@ name = "u"
     assert_eq!(th(3).0, Some(true));
     assert!(out.stdout.contains("cache_hit") && out.stdout.contains("75.00%"), "{}", out.stdout);
 }
+
+/// Regression (issue 24 item 3, issue 20): `--vus/--duration` on a file with scenarios dropped
+/// every scenario threshold without a word, and count/throughput thresholds failed the smoke by
+/// construction. Now the smoke judges what it can and lists the rest, with a reason, in the
+/// summary and the JSON; `smoke = false` leaves a threshold out, `smoke = true` keeps one.
+#[test]
+fn regression_a_smoke_of_a_file_says_which_thresholds_it_left_out_and_why() {
+    let (server, _) = clock_server();
+    let dir = TempDir::new("smoke-thresholds");
+    let file = dir.write(
+        "suite.toml",
+        &format!(
+            r#"target = "{url}"
+thresholds = [
+  "p(95) < 1s",
+  "requests > 1000000",
+  "rps > 1000000",
+  {{ expr = "errors < 1%", smoke = false }},
+  {{ expr = "requests > 1", smoke = true }},
+  {{ expr = "p(99) < 1s", during = "1m..2m" }},
+]
+
+[scenarios.background]
+executor = "constant-arrival-rate"
+rate = 10
+duration = "2m"
+pre_allocated_vus = 5
+max_vus = 5
+thresholds = ["p(95) < 200ms"]
+
+[scenarios.spike]
+executor = "constant-vus"
+vus = 3
+duration = "10s"
+start_time = "1m"
+thresholds = ["errors < 5%"]
+
+[[users]]
+name = "u"
+
+  [[users.steps]]
+  name = "home"
+  request = "GET /"
+  thresholds = ["rps > 1000000", "p(99) < 1s"]
+"#,
+            url = server.url("")
+        ),
+    );
+    let out = {
+        let _m = util::shared_machine();
+        util::scenario(&file, &["--vus", "2", "--duration", "1s"])
+    };
+    out.assert_code(0);
+    let judged: Vec<&str> =
+        out.at("/thresholds").as_array().unwrap().iter().map(|t| t["expr"].as_str().unwrap()).collect();
+    assert_eq!(judged, ["p(95) < 1s", "requests > 1", "p(99) < 1s"], "{}", out.describe());
+    let not_run: Vec<(String, String, String)> = out
+        .at("/thresholds_not_run")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let at = t["scenario"].as_str().or(t["step"].as_str()).unwrap_or("").to_string();
+            (t["expr"].as_str().unwrap().to_string(), at, t["reason"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let has = |expr: &str, at: &str, why: &str| {
+        assert!(
+            not_run.iter().any(|(e, a, r)| e == expr && a == at && r.contains(why)),
+            "`{expr}` [{at}] not listed as not run ({why}): {not_run:#?}"
+        )
+    };
+    has("p(95) < 200ms", "background", "its scenario does not run");
+    has("errors < 5%", "spike", "its scenario does not run");
+    has("requests > 1000000", "", "a count or throughput");
+    has("rps > 1000000", "", "a count or throughput");
+    has("rps > 1000000", "home", "a count or throughput");
+    has("errors < 1%", "", "marked `smoke = false`");
+    has("p(99) < 1s", "", "its window starts at 1m, after the smoke's 1s");
+    assert_eq!(not_run.len(), 7, "{not_run:#?}");
+    let overrides = out.at("/overrides/0").as_str().unwrap();
+    assert!(overrides.contains("scenarios `background`, `spike` do not run"), "{overrides}");
+    assert!(out.stdout.contains("thresholds not run\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("    errors < 5% [spike]: its scenario does not run in a smoke"), "{}", out.stdout);
+    assert!(out.stdout.contains("  overrides   --vus 2 --duration 1s: "), "{}", out.stdout);
+}
+
+/// Issue 20 "One file, many runs": `--scenario NAME` runs only that scenario, from the start of
+/// the run (its `start_time` shifted, run-wide windows with it), so the run lasts only as long
+/// as that scenario; the thresholds that no longer apply are listed as not run.
+#[test]
+fn a_scenario_run_lasts_only_as_long_as_its_scenario() {
+    let (server, seen) = clock_server();
+    let dir = TempDir::new("one-scenario");
+    let file = dir.write(
+        "suite.toml",
+        &format!(
+            r#"target = "{url}"
+thresholds = [
+  {{ expr = "p(99) < 1s", during = "4s..5s" }},
+  {{ expr = "p(99) < 2s", during = "0s..1s" }},
+]
+
+[scenarios.long]
+executor = "constant-vus"
+vus = 1
+duration = "4s"
+thresholds = ["errors < 1%"]
+
+[scenarios.short]
+executor = "constant-arrival-rate"
+rate = 20
+duration = "1500ms"
+start_time = "4s"
+pre_allocated_vus = 2
+max_vus = 2
+thresholds = ["errors < 2%"]
+
+[[users]]
+name = "u"
+think = "10ms"
+
+  [[users.steps]]
+  request = "GET /x"
+"#,
+            url = server.url("")
+        ),
+    );
+    let out = {
+        let _m = util::shared_machine();
+        util::scenario(&file, &["--scenario", "short"])
+    };
+    out.assert_code(0);
+    let d = out.f64("/duration_s");
+    assert!(d < 3.0, "a run of `short` (1.5 s) lasted {d} s\n{}", out.describe());
+    assert!(!seen.lock().unwrap().is_empty());
+    let judged: Vec<&str> =
+        out.at("/thresholds").as_array().unwrap().iter().map(|t| t["expr"].as_str().unwrap()).collect();
+    assert_eq!(judged, ["p(99) < 1s", "errors < 2%"], "{}", out.describe());
+    assert_eq!(out.at("/thresholds/0/during"), "0ms..1s", "the window moved with the scenario\n{}", out.describe());
+    let not_run = out.at("/thresholds_not_run").as_array().unwrap();
+    let exprs: Vec<&str> = not_run.iter().map(|t| t["expr"].as_str().unwrap()).collect();
+    assert_eq!(exprs, ["p(99) < 2s", "errors < 1%"], "{not_run:#?}");
+    assert!(out.at("/overrides/0").as_str().unwrap().starts_with("--scenario short: scenarios `long` do not run"));
+
+    // A name the file does not have is refused before any load.
+    let bad = util::scenario(&file, &["--scenario", "nope"]);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("--scenario `nope`: no such scenario (known: long, short)"), "{}", bad.stderr);
+}

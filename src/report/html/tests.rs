@@ -101,6 +101,8 @@ pub fn sample() -> RunResult {
         scenarios: Vec::new(),
         metrics: Default::default(),
         timeline: (1..=10).map(row).collect(),
+        thresholds_not_run: Vec::new(),
+        overrides: Vec::new(),
         thresholds: vec![
             ThresholdResult {
                 expr: "p(95) < 200ms".into(),
