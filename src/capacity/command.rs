@@ -516,6 +516,9 @@ fn check_args(args: &CapacityArgs) -> Result<(), PlanError> {
     if !(args.start > 0.0 && args.start.is_finite()) || args.max < args.start || args.max.is_nan() {
         return Err(PlanError::Invalid("need 0 < --start <= --max".into()));
     }
+    if let Some(min) = args.expect_min.filter(|m| !(*m > 0.0 && m.is_finite())) {
+        return Err(PlanError::Invalid(format!("--expect-min {min}: give a rate above 0 (per second)")));
+    }
     let shortest = shortest_step(args.warmup);
     if args.step_duration < shortest {
         return Err(PlanError::Invalid(format!(
@@ -622,24 +625,39 @@ fn answer(
             precision * 100.0
         );
     }
+    let below = args.expect_min.filter(|&min| !interrupted && max_rps < min);
     if interrupted {
         println!("  interrupted before the search ended: no capacity found\n");
     } else {
-        println!("  limited by  {}\n", capacity.limited_by);
+        println!("  limited by  {}", capacity.limited_by);
+        match args.expect_min {
+            Some(min) if below.is_some() => {
+                println!("  expected    at least {} {}: BELOW IT", group(min.round() as u64), capacity.unit)
+            }
+            Some(min) => println!("  expected    at least {} {}: met", group(min.round() as u64), capacity.unit),
+            None => {}
+        }
+        println!();
     }
     let pushes = side.outputs.finish();
     let samples = side.monitor.take().map(|(m, _)| m.finish());
     let disagree = capacity.spread.as_ref().is_some_and(|s| !s.agree);
     let code = if interrupted {
         Outcome::Interrupted
-    } else if max_rps > 0.0 && !disagree {
+    } else if max_rps > 0.0 && !disagree && below.is_none() {
         Outcome::Ok
     } else {
         Outcome::ThresholdsFailed
     };
     let Some((out, plan, (from, to))) = chosen else {
         side.outputs.linger(&signals::stop_flag());
-        return Ok(if interrupted { Outcome::Interrupted } else { Outcome::Ok });
+        return Ok(if interrupted {
+            Outcome::Interrupted
+        } else if below.is_some() {
+            Outcome::ThresholdsFailed
+        } else {
+            Outcome::Ok
+        });
     };
     // The document describes the chosen step: its samples, on its own clock.
     let samples = samples.map(|s| s.shifted(from, to));

@@ -178,6 +178,9 @@ pub fn run_plan(plan: Arc<Plan>, out: &Output) -> anyhow::Result<Outcome> {
     let samples = watch.monitor.take().map(Monitor::finish);
     let mut result = RunResult::build(&plan, &output, samples.as_ref());
     result.aborted_by = watch.aborted_by;
+    if let (Some(id), Some(at)) = (&mut result.run, out.start_at) {
+        id.planned_start_unix_ms = at.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_millis() as u64);
+    }
     result.run_id = out.live.run_id.clone();
     result.outputs = watch.live.finish();
     print!("{}", report::text::summary(&result));

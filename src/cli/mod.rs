@@ -168,6 +168,10 @@ pub struct CapacityArgs {
     /// they differ by more than --precision
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub repeat: usize,
+    /// A CI gate: exit 1 when the capacity found is below RATE (requests, or iterations of a
+    /// scenario file, per second)
+    #[arg(long, value_name = "RATE")]
+    pub expect_min: Option<f64>,
     /// Worker threads, one per core [default: every core the process may use]
     #[arg(short = 't', long = "threads")]
     pub workers: Option<usize>,
@@ -565,6 +569,10 @@ pub struct MergeArgs {
     /// Where to write the merged result document
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+    /// Merge even documents that are not the shards of one run (or repeat a shard), with a
+    /// warning in the result
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub out: OutputArgs,
 }
@@ -578,6 +586,20 @@ pub struct CompareArgs {
     /// Largest change for the worse allowed in throughput or p50/p95/p99, total and per step
     #[arg(long, default_value = "10%")]
     pub max_regression: String,
+    /// Largest rise allowed in p95 [default: --max-regression]
+    #[arg(long, value_name = "PCT")]
+    pub p95: Option<String>,
+    /// Largest rise allowed in p99 [default: --max-regression]
+    #[arg(long, value_name = "PCT")]
+    pub p99: Option<String>,
+    /// Rows (total, steps, scenarios, metrics) with fewer requests than this on either side are
+    /// too few to judge, never a regression
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub min_requests: u64,
+    /// A percentile's rise is a regression only beyond what sampling explains at this
+    /// confidence: 80%, 90%, 95%, 98%, 99% or 99.9%
+    #[arg(long, default_value = "95%", value_name = "PCT")]
+    pub confidence: String,
 }
 
 #[derive(Debug, Args)]

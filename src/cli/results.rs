@@ -36,7 +36,23 @@ pub fn report(args: ReportArgs) -> anyhow::Result<Outcome> {
 pub fn merge(args: MergeArgs) -> anyhow::Result<Outcome> {
     args.out.refuse_hdr_log("merge")?;
     let results = args.files.iter().map(|f| read(f)).collect::<Result<Vec<_>, _>>()?;
-    let merged = report::merge::merge(&results).map_err(PlanError::Invalid)?;
+    let names: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
+    let docs: Vec<(&str, &RunResult)> = names.iter().map(String::as_str).zip(&results).collect();
+    // What cannot merge at all first (another schema, other steps, the same document twice).
+    let mut merged = report::merge::merge(&results).map_err(PlanError::Invalid)?;
+    let problems = report::identity::not_one_run(&docs);
+    if !problems.is_empty() && !args.force {
+        return Err(PlanError::Invalid(format!(
+            "these are not the shards of one run (--force merges them anyway):\n  {}",
+            problems.join("\n  ")
+        ))
+        .into());
+    }
+    if !problems.is_empty() {
+        // Not one run: the merged document identifies none.
+        merged.run = None;
+        merged.generator.warnings.extend(problems.into_iter().map(|p| format!("merged with --force: {p}")));
+    }
     print!("{}", report::text::summary(&merged));
     let mut files = args.out.files();
     files.json = Some(args.output.clone());
@@ -48,7 +64,23 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<Outcome> {
     let base = read(&args.baseline)?;
     let cur = read(&args.current)?;
     let bound = parse_percent(&args.max_regression)?;
-    let c = report::compare::compare(&base, &cur, bound);
+    let mut rules = report::compare::Rules::new(bound);
+    for (flag, value, into) in [("--p95", &args.p95, &mut rules.p95), ("--p99", &args.p99, &mut rules.p99)] {
+        if let Some(v) = value {
+            *into = parse_percent(v).map_err(|e| PlanError::Invalid(format!("{flag} {e}")))?;
+        }
+    }
+    rules.min_requests = args.min_requests;
+    let confidence = parse_percent(&args.confidence)?;
+    if report::compare::z_of(confidence).is_none() {
+        return Err(PlanError::Invalid(format!(
+            "--confidence {}: use 80%, 90%, 95%, 98%, 99% or 99.9%",
+            args.confidence
+        ))
+        .into());
+    }
+    rules.confidence = confidence;
+    let c = report::compare::compare(&base, &cur, &rules);
     print!("{}", c.table);
     if c.regressions.is_empty() {
         println!("\nno regression beyond {}", args.max_regression);

@@ -12,7 +12,7 @@ use super::ctx::{Ctx, UserFlags};
 use super::follow;
 use crate::cookie::Jar;
 use crate::error::{ErrorKind, Failure};
-use crate::plan::{Load, Pick, Request, Step, Think, UserType};
+use crate::plan::{Load, OnFail, Pick, Request, Step, Think, UserType};
 use crate::rules::extract::{JsonBody, extract_all_with};
 use crate::rules::template::{RenderCx, Rng, Template};
 
@@ -215,12 +215,16 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
                 // Boxed: the exchange's state lives on the heap only while it runs, so a thinking
                 // user's task is small (memory per idle user).
                 let outcome = Box::pin(run_step(ctx, u, s, intended)).await;
-                if outcome == Outcome::NotRun {
-                    continue;
+                // Only this one bool lives across the think time (the user's task stays its size).
+                let end = step.on_fail == OnFail::EndIteration && outcome != Outcome::Next;
+                match outcome {
+                    Outcome::NotRun => continue,
+                    Outcome::Missing if !end => continue,
+                    _ => {}
                 }
                 intended = None;
                 think(u, step.think.unwrap_or(ty.think), flags).await;
-                if outcome == Outcome::Stop {
+                if end {
                     return;
                 }
             }
@@ -243,7 +247,7 @@ async fn iteration(ctx: &Ctx, ty: &UserType, u: &mut User, mut intended: Option<
                 .unwrap_or(&ty.steps[0]);
             let step = &plan.steps[s];
             if (step.probability >= 1.0 || u.rng.unit_f64() < step.probability)
-                && Box::pin(run_step(ctx, u, s, intended)).await == Outcome::NotRun
+                && matches!(Box::pin(run_step(ctx, u, s, intended)).await, Outcome::NotRun | Outcome::Missing)
             {
                 return;
             }
@@ -276,14 +280,18 @@ async fn think(u: &mut User, think: Think, flags: &UserFlags) {
 /// How a step went, for the journey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
-    /// Sent and answered well enough: the journey goes on.
+    /// Sent and answered well: the journey goes on.
     Next,
-    /// Failed (no answer, or its checks or extraction failed): later steps would act on bad
-    /// state, so the iteration ends.
-    Stop,
+    /// Failed (no answer, a bad status, a failed check or extraction, a broken redirect): counted,
+    /// what it should have extracted is unset; the journey goes on unless the step says
+    /// `on_fail = "end-iteration"`.
+    Failed,
     /// Not sent: its condition did not hold (counted as skipped; the journey goes on, without
     /// the step's think time).
     NotRun,
+    /// Not sent: a variable it needs has no value (counted as skipped; the journey goes on, as
+    /// after [`Outcome::NotRun`], unless the step says `on_fail = "end-iteration"`).
+    Missing,
 }
 
 /// Render a templated request into `u.buf`, with the user's cookies for `hop`; `Err(slot)` when
@@ -361,10 +369,9 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
         }
     }
     let Ok(mut prebuilt) = first_request(ctx, u, s, &hop) else {
-        // Not sent, so not a request: counted apart, and the iteration ends (later steps would
-        // lack the value too).
+        // Not sent, so not a request: counted apart.
         ctx.stats.borrow_mut().steps[u.base + s].skipped += 1;
-        return Outcome::Stop;
+        return Outcome::Missing;
     };
     // The exchange: the request (`prebuilt`, or `u.buf`) sent to `hop` and its answer read; with
     // a jar, its cookies stored; its redirects followed, each hop on the user's connection to
@@ -418,6 +425,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
             if let Some(slot) = u.statuses.get_mut(step.row) {
                 *slot = 0;
             }
+            unset_extracted(&mut u.vars, step);
             {
                 // Bytes of the hops answered before, and of this request if it went out.
                 let mut stats = ctx.stats.borrow_mut();
@@ -431,7 +439,7 @@ async fn run_step(ctx: &Ctx, u: &mut User, s: usize, intended: Option<Instant>) 
                 // Could not connect (or shake hands): probe the target, do not hammer it.
                 compio::time::sleep(u.backoff.next()).await;
             }
-            Outcome::Stop
+            Outcome::Failed
         }
     }
 }
@@ -595,16 +603,28 @@ fn record_reply(
         metrics[m].observe(metric, step.row, &view, &mut json);
     }
     if chain_broken {
-        return Outcome::Stop; // the journey did not get where this step leads
+        // The journey did not get where this step leads: nothing to extract from.
+        unset_extracted(&mut u.vars, step);
+        return Outcome::Failed;
     }
-    if step.extract.is_empty() {
-        return Outcome::Next;
-    }
-    if let Err(why) = extract_all_with(&step.extract, &view, &mut json, &mut u.vars) {
-        if !failed {
-            st.error(&Failure::new(ErrorKind::Extract, why));
+    if !step.extract.is_empty() {
+        // What fails to extract is unset (`None`) for the steps after.
+        if let Err(why) = extract_all_with(&step.extract, &view, &mut json, &mut u.vars) {
+            if !failed {
+                st.error(&Failure::new(ErrorKind::Extract, why));
+            }
+            failed = true;
         }
-        return Outcome::Stop;
     }
-    Outcome::Next
+    if failed { Outcome::Failed } else { Outcome::Next }
+}
+
+/// A step that got no usable answer extracted nothing: its variables have no value for the steps
+/// after (a value from an earlier iteration would be stale).
+fn unset_extracted(vars: &mut [Option<Vec<u8>>], step: &Step) {
+    for (slot, _) in &step.extract {
+        if let Some(v) = vars.get_mut(*slot) {
+            *v = None;
+        }
+    }
 }

@@ -162,6 +162,20 @@ pub struct Step {
     pub timeout: Duration,
     /// Keep the response head and body (for checks and extraction).
     pub capture: bool,
+    /// What a failure of this step does to the iteration (`on_fail`).
+    pub on_fail: OnFail,
+}
+
+/// What a failed step (no answer, a bad status, a failed check or extraction, a broken redirect,
+/// or a variable it needs without value) does to the user's iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFail {
+    /// Counted, and the journey goes on (k6, Locust); what failed to extract is unset.
+    #[default]
+    Continue,
+    /// Counted, and the iteration ends here (`on_fail = "end-iteration"`, Gatling's
+    /// `exitHereIfFailed`).
+    EndIteration,
 }
 
 impl Step {
@@ -186,6 +200,7 @@ impl Step {
             probability: 1.0,
             timeout,
             capture: false,
+            on_fail: OnFail::Continue,
         }
     }
 }

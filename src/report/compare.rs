@@ -22,6 +22,55 @@ pub const ERROR_FLOOR_POINTS: f64 = 1.0;
 /// 1 ms for a duration such as `iteration_duration`, the latency floor again.
 pub const TREND_FLOOR: f64 = 1.0;
 
+/// How `compare` judges: the bounds, the fewest requests a row needs, and the confidence at
+/// which a percentile's change must be beyond what sampling explains.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// Largest change for the worse allowed (fraction): throughput, p50, error rate, metrics.
+    pub bound: f64,
+    /// The same for p95 and p99 (`--p95`, `--p99`; default `bound`).
+    pub p95: f64,
+    pub p99: f64,
+    /// Rows with fewer requests (or samples) than this on either side are too few to judge.
+    pub min_requests: u64,
+    /// Confidence of the percentiles' intervals (0.95 for `--confidence 95%`).
+    pub confidence: f64,
+}
+
+impl Rules {
+    /// `bound` for every measure, at least 100 requests, 95% intervals.
+    pub fn new(bound: f64) -> Rules {
+        let bound = bound.max(0.0);
+        Rules { bound, p95: bound, p99: bound, min_requests: 100, confidence: 0.95 }
+    }
+}
+
+/// The confidences `--confidence` takes, with their two-sided normal quantile z.
+pub const CONFIDENCES: [(f64, f64); 6] =
+    [(0.80, 1.2816), (0.90, 1.6449), (0.95, 1.9600), (0.98, 2.3263), (0.99, 2.5758), (0.999, 3.2905)];
+
+/// z for a confidence of [`CONFIDENCES`]; `None` for another.
+pub fn z_of(confidence: f64) -> Option<f64> {
+    CONFIDENCES.iter().find(|(c, _)| (c - confidence).abs() < 1e-9).map(|(_, z)| *z)
+}
+
+/// The interval (µs) in which quantile `q` of the population lies at confidence `z`, by order
+/// statistics: ranks `n·q ∓ z·√(n·q·(1−q))` of the `n` samples in `h` (normal approximation of
+/// the binomial), read from the histogram (the low end at its bucket's lowest value, the high end
+/// at its highest). A rank below the first sample leaves the interval open below (0), one past
+/// the last open above ([`u64::MAX`]): too few samples to bound it (a p99 of 100 samples).
+pub fn quantile_interval(h: &hdrhistogram::Histogram<u64>, q: f64, z: f64) -> Option<(u64, u64)> {
+    let n = h.len() as f64;
+    if n == 0.0 {
+        return None;
+    }
+    let half = z * (n * q * (1.0 - q)).sqrt();
+    let (lo, hi) = ((n * q - half).floor(), (n * q + half).ceil());
+    let lo = if lo < 1.0 { 0 } else { h.lowest_equivalent(h.value_at_quantile(lo / n)) };
+    let hi = if hi > n { u64::MAX } else { h.highest_equivalent(h.value_at_quantile(hi / n)) };
+    Some((lo, hi))
+}
+
 /// The comparison of `current` with `baseline`.
 #[derive(Debug, Clone, Default)]
 pub struct Comparison {
@@ -32,14 +81,18 @@ pub struct Comparison {
     pub table: String,
 }
 
-/// Compare in total, per step, per scenario and per metric; a change worse than
-/// `max_regression` (a fraction, 0.1 = 10%) is a regression.
+/// Compare in total, per step, per scenario and per metric; a change worse than the bound of
+/// `rules` (a fraction, 0.1 = 10%) is a regression.
 ///
-/// The rule, for the whole run, each step and each scenario both results have (matched by name):
-/// - throughput (req/s) lower than the baseline's by more than `max_regression` of it;
-/// - p50, p95 or p99 higher than the baseline's by more than `max_regression` of it **and** by
-///   more than [`LATENCY_FLOOR_US`] (1 ms), so noise in sub-millisecond latencies is not a
-///   regression while a run 10 ms slower than a 5 ms baseline is;
+/// The rule, for the whole run, each step and each scenario both results have (matched by name),
+/// unless either side has fewer than `rules.min_requests` requests (then it is "too few to
+/// judge", never a regression):
+/// - throughput (req/s) lower than the baseline's by more than the bound of it;
+/// - p50, p95 or p99 higher than the baseline's by more than its bound (`rules.p95`, `rules.p99`)
+///   **and** by more than [`LATENCY_FLOOR_US`] (1 ms), so noise in sub-millisecond latencies is
+///   not a regression while a run 10 ms slower than a 5 ms baseline is, **and** beyond what
+///   sampling explains: the current's interval for the percentile (see [`quantile_interval`], at
+///   `rules.confidence`) lies wholly above the baseline's;
 /// - the error rate (errors / requests) higher by more than `max_regression` of the baseline's
 ///   rate **and** by more than [`ERROR_FLOOR_POINTS`] (1 percentage point).
 ///
@@ -60,16 +113,20 @@ pub struct Comparison {
 /// - a rate's share on its worse side (the rate itself when higher is worse, 100% − the rate when
 ///   lower is) higher by more than `max_regression` of the baseline's and by more than
 ///   [`ERROR_FLOOR_POINTS`]: the error rate's rule (not judged when either side observed nothing).
-pub fn compare(baseline: &RunResult, current: &RunResult, max_regression: f64) -> Comparison {
-    let bound = max_regression.max(0.0);
+pub fn compare<'a>(baseline: &'a RunResult, current: &'a RunResult, rules: &Rules) -> Comparison {
+    let bound = rules.bound;
     let mut c = Comparison::default();
     let t = &mut c.table;
     let _ = writeln!(t, "baseline  {}", describe(baseline));
     let _ = writeln!(t, "current   {}", describe(current));
     let _ = writeln!(
         t,
-        "a regression: throughput lower by more than {pct}, p50/p95/p99 higher by more than {pct} and {}, error rate higher by more than {pct} and {ERROR_FLOOR_POINTS} point",
+        "a regression: throughput lower by more than {pct}, p50/p95/p99 higher by more than {pct}/{}/{} and {} and beyond what sampling explains ({}% intervals apart), error rate higher by more than {pct} and {ERROR_FLOOR_POINTS} point; fewer than {} requests on either side: too few to judge",
+        percent(rules.p95),
+        percent(rules.p99),
         floor_ms(),
+        crate::units::round3(rules.confidence * 100.0),
+        group(rules.min_requests),
         pct = percent(bound),
     );
     let has_metrics = baseline.metrics.keys().any(|k| current.metrics.contains_key(k));
@@ -81,20 +138,18 @@ pub fn compare(baseline: &RunResult, current: &RunResult, max_regression: f64) -
         );
     }
     let mut rows = Vec::new();
-    scope(&mut rows, "total", &baseline.totals.summary, &current.totals.summary, bound);
+    let total = |r: &'a RunResult| Side { summary: &r.totals.summary, histogram: &r.histogram };
+    scope(&mut rows, "total", total(baseline), total(current), rules);
     let mut unmatched = Vec::new();
-    by_name(
-        &mut rows,
-        &mut unmatched,
-        "step",
-        &baseline.steps,
-        &current.steps,
-        |s| (s.name.as_str(), &s.summary),
-        bound,
-    );
+    let step =
+        |s: &'a super::result::StepResult| (s.name.as_str(), Side { summary: &s.summary, histogram: &s.histogram });
+    by_name(&mut rows, &mut unmatched, "step", (&baseline.steps, &current.steps), step, rules);
     let (bs, cs) = (&baseline.scenarios, &current.scenarios);
-    by_name(&mut rows, &mut unmatched, "scenario", bs, cs, |s| (s.name.as_str(), &s.totals.summary), bound);
-    let not_judged = metrics(&mut rows, &mut unmatched, baseline, current, bound);
+    let scenario = |s: &'a super::result::ScenarioResult| {
+        (s.name.as_str(), Side { summary: &s.totals.summary, histogram: &s.histogram })
+    };
+    by_name(&mut rows, &mut unmatched, "scenario", (bs, cs), scenario, rules);
+    let not_judged = metrics(&mut rows, &mut unmatched, baseline, current, rules);
     table(t, &rows);
     for line in unmatched {
         let _ = writeln!(t, "\n{line}");
@@ -168,14 +223,13 @@ fn service(t: &mut String, baseline: &RunResult, current: &RunResult) {
 
 /// Rows for the steps (or scenarios) both sides have, matched by name, when either has several
 /// (one on each side, of the same name, repeats the total); lines listing those only one side has.
-fn by_name<T>(
+fn by_name<'a, T>(
     rows: &mut Vec<Row>,
     unmatched: &mut Vec<String>,
     what: &str,
-    base: &[T],
-    cur: &[T],
-    part: impl Fn(&T) -> (&str, &Summary),
-    bound: f64,
+    (base, cur): (&'a [T], &'a [T]),
+    part: impl Fn(&'a T) -> (&'a str, Side<'a>),
+    rules: &Rules,
 ) {
     if base.len() == 1 && cur.len() == 1 && part(&base[0]).0 == part(&cur[0]).0 {
         return;
@@ -184,7 +238,7 @@ fn by_name<T>(
     for b in base {
         let (name, bs) = part(b);
         match cur.iter().map(&part).find(|(n, _)| *n == name) {
-            Some((_, cs)) => scope(rows, &format!("{what} `{name}`"), bs, cs, bound),
+            Some((_, cs)) => scope(rows, &format!("{what} `{name}`"), bs, cs, rules),
             None => only_base.push(format!("`{name}`")),
         }
     }
@@ -235,13 +289,24 @@ fn metrics(
     unmatched: &mut Vec<String>,
     baseline: &RunResult,
     current: &RunResult,
-    bound: f64,
+    rules: &Rules,
 ) -> Vec<String> {
+    let bound = rules.bound;
     let mut not_judged = Vec::new();
+    let mut too_few = Vec::new();
     let mut other_kind = Vec::new();
     for (name, b) in &baseline.metrics {
         let Some(c) = current.metrics.get(name) else { continue };
-        let worse = direction(name, matches!(b, MetricSummary::Trend(_)), baseline, current);
+        let mut worse = direction(name, matches!(b, MetricSummary::Trend(_)), baseline, current);
+        let samples = |m: &MetricSummary| match m {
+            MetricSummary::Rate { total, .. } => Some(*total),
+            MetricSummary::Trend(t) => Some(t.count),
+            MetricSummary::Counter { .. } => None,
+        };
+        if samples(b).zip(samples(c)).is_some_and(|(b, c)| b.min(c) < rules.min_requests) {
+            too_few.push(format!("`{name}`"));
+            worse = Worse::Unknown;
+        }
         let scope = format!("metric `{name}`");
         let first = rows.len();
         match (b, c) {
@@ -262,7 +327,7 @@ fn metrics(
             }
         }
         rows[first].scope = Some(scope);
-        if worse == Worse::Unknown {
+        if worse == Worse::Unknown && !too_few.contains(&format!("`{name}`")) {
             not_judged.push(format!("`{name}`"));
         }
     }
@@ -276,6 +341,13 @@ fn metrics(
     }
     if !other_kind.is_empty() {
         unmatched.push(format!("metrics of another kind (not compared): {}", other_kind.join(", ")));
+    }
+    if !too_few.is_empty() {
+        unmatched.push(format!(
+            "metrics with too few samples to judge (fewer than --min-requests {} on a side): {}",
+            group(rules.min_requests),
+            too_few.join(", ")
+        ));
     }
     not_judged
 }
@@ -301,6 +373,7 @@ fn rate_row(name: &str, (be, bt): (f64, u64), (ce, ct): (f64, u64), worse: Worse
         delta: if observed { signed(d, points) } else { String::new() },
         pct: String::new(),
         arrow: if observed { arrow(d) } else { "" },
+        interval: String::new(),
         regression: regression.then(|| {
             let what = if worse == Worse::Lower { ": its misses" } else { "," };
             format!(
@@ -337,6 +410,7 @@ fn relative_row(
         delta: both.map_or_else(String::new, |(b, c)| signed(c - b, f)),
         pct: both.map_or_else(String::new, |(b, c)| change(c, b)),
         arrow: both.map_or("", |(b, c)| arrow(c - b)),
+        interval: String::new(),
         regression: both.filter(|_| regression).map(|(b, c)| {
             let floor = if floor > 0.0 { format!(" and {floor}") } else { String::new() };
             format!(
@@ -386,15 +460,28 @@ struct Row {
     pct: String,
     /// ▲ higher, ▼ lower, = unchanged, blank when not judged.
     arrow: &'static str,
+    /// A percentile's intervals (baseline → current) at the confidence asked for.
+    interval: String,
     regression: Option<String>,
 }
 
-/// Rows for one scope (the total, a step or a scenario).
-fn scope(rows: &mut Vec<Row>, name: &str, b: &Summary, c: &Summary, bound: f64) {
+/// One side of a scope: its summary and its latency histogram (base64, as in the document).
+#[derive(Clone, Copy)]
+struct Side<'a> {
+    summary: &'a Summary,
+    histogram: &'a str,
+}
+
+/// Rows for one scope (the total, a step or a scenario): none judged when either side has fewer
+/// than `rules.min_requests` requests.
+fn scope(rows: &mut Vec<Row>, name: &str, bs: Side<'_>, cs: Side<'_>, rules: &Rules) {
+    let (b, c) = (bs.summary, cs.summary);
+    let bound = rules.bound;
     let first = rows.len();
+    let enough = b.requests >= rules.min_requests && c.requests >= rules.min_requests;
     // Throughput.
     let (br, cr) = (b.rps, c.rps);
-    let worse = br > 0.0 && cr < br * (1.0 - bound);
+    let worse = enough && br > 0.0 && cr < br * (1.0 - bound);
     rows.push(Row {
         scope: None,
         measure: "req/s",
@@ -403,6 +490,7 @@ fn scope(rows: &mut Vec<Row>, name: &str, b: &Summary, c: &Summary, bound: f64) 
         delta: signed(cr - br, rate),
         pct: change(cr, br),
         arrow: arrow(cr - br),
+        interval: String::new(),
         regression: worse.then(|| {
             format!(
                 "{name}: throughput {} → {} req/s ({}), lower by more than {}",
@@ -413,16 +501,71 @@ fn scope(rows: &mut Vec<Row>, name: &str, b: &Summary, c: &Summary, bound: f64) 
             )
         }),
     });
-    // Latency percentiles.
+    percentile_rows(rows, name, (bs, cs), enough, rules);
+    // Error rate.
+    let judged = b.requests > 0 && c.requests > 0;
+    let er = |s: &Summary| 100.0 * s.errors as f64 / s.requests.max(1) as f64;
+    let (be, ce) = (er(b), er(c));
+    let d = ce - be;
+    let worse = enough && ce > be * (1.0 + bound) && d > ERROR_FLOOR_POINTS;
+    let points = |v: f64| format!("{v:.2}pt");
+    rows.push(Row {
+        scope: None,
+        measure: "errors",
+        base: if b.requests > 0 { format!("{be:.2}%") } else { "-".into() },
+        cur: if c.requests > 0 { format!("{ce:.2}%") } else { "-".into() },
+        delta: if judged { signed(d, points) } else { String::new() },
+        pct: String::new(),
+        arrow: if judged { arrow(d) } else { "" },
+        interval: String::new(),
+        regression: worse.then(|| {
+            format!(
+                "{name}: error rate {be:.2}% → {ce:.2}% ({}), higher by more than {} and {ERROR_FLOOR_POINTS} point",
+                signed(d, points),
+                percent(bound)
+            )
+        }),
+    });
+    rows[first].scope = Some(if enough {
+        name.to_string()
+    } else {
+        format!(
+            "{name}  too few to judge ({} → {} requests; fewer than --min-requests {})",
+            group(b.requests),
+            group(c.requests),
+            group(rules.min_requests)
+        )
+    });
+}
+
+/// The p50, p95 and p99 rows of a scope, each with the intervals sampling allows (when both
+/// sides' histograms decode): a regression only beyond its bound, the latency floor and the
+/// baseline's interval.
+fn percentile_rows(rows: &mut Vec<Row>, name: &str, (bs, cs): (Side<'_>, Side<'_>), enough: bool, rules: &Rules) {
+    let (b, c) = (bs.summary, cs.summary);
     let judged = b.latency_us.is_some() && c.latency_us.is_some();
     let q = |s: &Summary, f: fn(&super::result::Latency) -> u64| s.latency_us.as_ref().map_or(0, f);
-    for (measure, bv, cv) in [
-        ("p50", q(b, |l| l.p50), q(c, |l| l.p50)),
-        ("p95", q(b, |l| l.p95), q(c, |l| l.p95)),
-        ("p99", q(b, |l| l.p99), q(c, |l| l.p99)),
+    let z = z_of(rules.confidence).unwrap_or(1.96);
+    let hists =
+        super::result::decode_histogram(bs.histogram).ok().zip(super::result::decode_histogram(cs.histogram).ok());
+    for (measure, q, bound, bv, cv) in [
+        ("p50", 0.50, rules.bound, q(b, |l| l.p50), q(c, |l| l.p50)),
+        ("p95", 0.95, rules.p95, q(b, |l| l.p95), q(c, |l| l.p95)),
+        ("p99", 0.99, rules.p99, q(b, |l| l.p99), q(c, |l| l.p99)),
     ] {
+        let intervals = hists
+            .as_ref()
+            .filter(|_| judged)
+            .and_then(|(bh, ch)| quantile_interval(bh, q, z).zip(quantile_interval(ch, q, z)));
+        // Beyond sampling: the current's interval wholly above the baseline's (no histograms: as
+        // before, by the bound and the floor alone).
+        let beyond_sampling = intervals.is_none_or(|((_, b_hi), (c_lo, _))| c_lo > b_hi);
         let d = cv as f64 - bv as f64;
-        let worse = judged && cv as f64 > bv as f64 * (1.0 + bound) && d > LATENCY_FLOOR_US as f64;
+        let worse =
+            enough && judged && cv as f64 > bv as f64 * (1.0 + bound) && d > LATENCY_FLOOR_US as f64 && beyond_sampling;
+        let end = |v: u64| if v == u64::MAX { "∞".to_string() } else { micros(v as f64) };
+        let span = |(lo, hi): (u64, u64)| format!("{}–{}", end(lo), end(hi));
+        let interval = intervals.map_or_else(String::new, |(bi, ci)| format!("{} → {}", span(bi), span(ci)));
         rows.push(Row {
             scope: None,
             measure,
@@ -433,46 +576,26 @@ fn scope(rows: &mut Vec<Row>, name: &str, b: &Summary, c: &Summary, bound: f64) 
             arrow: if judged { arrow(d) } else { "" },
             regression: worse.then(|| {
                 format!(
-                    "{name}: {measure} {} → {} ({}, {}), higher by more than {} and {}",
+                    "{name}: {measure} {} → {} ({}, {}), higher by more than {} and {}, beyond what sampling explains ({}% intervals {interval})",
                     micros(bv as f64),
                     micros(cv as f64),
                     signed(d, micros),
                     change(cv as f64, bv as f64),
                     percent(bound),
-                    floor_ms()
+                    floor_ms(),
+                    crate::units::round3(rules.confidence * 100.0),
                 )
             }),
+            interval,
         });
     }
-    // Error rate.
-    let er = |s: &Summary| 100.0 * s.errors as f64 / s.requests.max(1) as f64;
-    let (be, ce) = (er(b), er(c));
-    let d = ce - be;
-    let worse = judged && ce > be * (1.0 + bound) && d > ERROR_FLOOR_POINTS;
-    let points = |v: f64| format!("{v:.2}pt");
-    rows.push(Row {
-        scope: None,
-        measure: "errors",
-        base: if b.requests > 0 { format!("{be:.2}%") } else { "-".into() },
-        cur: if c.requests > 0 { format!("{ce:.2}%") } else { "-".into() },
-        delta: if judged { signed(d, points) } else { String::new() },
-        pct: String::new(),
-        arrow: if judged { arrow(d) } else { "" },
-        regression: worse.then(|| {
-            format!(
-                "{name}: error rate {be:.2}% → {ce:.2}% ({}), higher by more than {} and {ERROR_FLOOR_POINTS} point",
-                signed(d, points),
-                percent(bound)
-            )
-        }),
-    });
-    rows[first].scope = Some(name.to_string());
 }
 
 /// The rows, aligned under a header; each scope's name on a line of its own.
 fn table(t: &mut String, rows: &[Row]) {
     let w = |f: fn(&Row) -> &str, min: usize| rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0).max(min);
     let (wb, wc, wd, wp) = (w(|r| &r.base, 8), w(|r| &r.cur, 7), w(|r| &r.delta, 6), w(|r| &r.pct, 0));
+    let wi = w(|r| &r.interval, 0);
     let header = format!("  {:<8}  {:>wb$}  {:>wc$}  {:>wd$}", "", "baseline", "current", "change");
     let _ = writeln!(t, "\n{}", header.trim_end());
     for r in rows {
@@ -480,8 +603,9 @@ fn table(t: &mut String, rows: &[Row]) {
             let _ = writeln!(t, "{s}");
         }
         let flag = if r.regression.is_some() { "  REGRESSION" } else { "" };
+        let interval = if wi > 0 { format!("  {:<wi$}", r.interval) } else { String::new() };
         let line = format!(
-            "  {:<8}  {:>wb$}  {:>wc$}  {:>wd$}  {:>wp$}  {}{flag}",
+            "  {:<8}  {:>wb$}  {:>wc$}  {:>wd$}  {:>wp$}  {:<1}{interval}{flag}",
             r.measure, r.base, r.cur, r.delta, r.pct, r.arrow
         );
         let _ = writeln!(t, "{}", line.trim_end());
@@ -558,7 +682,7 @@ mod tests {
     }
 
     fn verdict(b: &RunResult, c: &RunResult) -> Vec<String> {
-        compare(b, c, 0.10).regressions
+        compare(b, c, &Rules::new(0.10)).regressions
     }
 
     #[test]
@@ -569,21 +693,22 @@ mod tests {
         assert!(r[0].starts_with("total: p50 5.00ms → 15.0ms (+10.0ms, +200.0%)"), "{r:?}");
         assert!(verdict(&slow, &base).is_empty(), "faster is not a regression");
         assert!(verdict(&base, &base).is_empty());
-        let c = compare(&base, &slow, 0.1);
+        let c = compare(&base, &slow, &Rules::new(0.1));
         assert!(c.table.contains("REGRESSION") && c.table.contains("▲"), "{}", c.table);
-        assert!(!compare(&base, &base, 0.1).table.contains("REGRESSION"));
+        assert!(!compare(&base, &base, &Rules::new(0.1)).table.contains("REGRESSION"));
     }
 
     #[test]
     fn sub_millisecond_changes_are_not_regressions() {
         // +50% on 0.2 ms, +0.9 ms on 0.5 ms: beyond the fraction, within the floor.
-        let us = |v: u64| sample(&[("s", &vec![v; 100])], 10);
+        // (1,000 samples: enough for a p99's interval to be bounded.)
+        let us = |v: u64| sample(&[("s", &vec![v; 1000])], 10);
         assert!(verdict(&us(200), &us(300)).is_empty());
         assert!(verdict(&us(500), &us(1400)).is_empty());
         assert_eq!(verdict(&us(500), &us(1600)).len(), 3);
         // Beyond the floor, within the fraction: 100 ms → 105 ms.
-        assert!(verdict(&run(100, 100), &run(105, 100)).is_empty());
-        assert_eq!(compare(&run(100, 100), &run(105, 100), 0.04).regressions.len(), 3);
+        assert!(verdict(&run(100, 1000), &run(105, 1000)).is_empty());
+        assert_eq!(compare(&run(100, 1000), &run(105, 1000), &Rules::new(0.04)).regressions.len(), 3);
     }
 
     #[test]
@@ -619,7 +744,7 @@ mod tests {
         let slow = vec![25_000u64; 100];
         let base = sample(&[("login", &fast), ("search", &fast), ("old", &fast)], 10);
         let cur = sample(&[("search", &slow), ("login", &fast), ("new", &fast)], 10);
-        let c = compare(&base, &cur, 0.1);
+        let c = compare(&base, &cur, &Rules::new(0.1));
         assert!(c.regressions.iter().any(|r| r.starts_with("step `search`: p50")), "{:?}", c.regressions);
         assert!(!c.regressions.iter().any(|r| r.contains("login") || r.contains("old") || r.contains("new")));
         assert!(c.table.contains("steps only in the baseline (not judged): `old`"), "{}", c.table);
@@ -628,14 +753,14 @@ mod tests {
 
     #[test]
     fn one_step_runs_are_judged_once() {
-        let c = compare(&run(5, 100), &run(50, 100), 0.1);
+        let c = compare(&run(5, 1000), &run(50, 1000), &Rules::new(0.1));
         assert_eq!(c.regressions.len(), 3, "{:?}", c.regressions);
         assert!(!c.table.contains("step `s`"), "{}", c.table);
     }
 
     #[test]
     fn the_table_is_aligned() {
-        let c = compare(&run(5, 1000), &run(15, 1200), 0.1);
+        let c = compare(&run(5, 1000), &run(15, 1200), &Rules::new(0.1));
         let rows: Vec<&str> =
             c.table.lines().filter(|l| ["  req/s", "  p", "  errors"].iter().any(|p| l.starts_with(p))).collect();
         assert_eq!(rows.len(), 5, "{}", c.table);
@@ -649,7 +774,7 @@ mod tests {
     fn different_loads_get_a_note() {
         let mut cur = run(5, 100);
         cur.load.users = 20;
-        let c = compare(&run(5, 100), &cur, 0.1);
+        let c = compare(&run(5, 100), &cur, &Rules::new(0.1));
         assert!(
             c.table.contains(
                 "note: the runs had different loads (baseline closed model, 2 users, current closed model, 20 users)"
@@ -683,7 +808,7 @@ mod tests {
             over: None,
         };
         let steered = RunResult { control: vec![e(3.0, "pause"), e(5.5, "resume")], ..run(5, 1000) };
-        let c = compare(&run(5, 1000), &steered, 0.1);
+        let c = compare(&run(5, 1000), &steered, &Rules::new(0.1));
         assert!(c.table.contains("the current result was steered by hand: 3.0s  pause; 5.5s  resume"), "{}", c.table);
         assert!(!c.table.contains("the baseline was steered"));
     }
@@ -698,7 +823,7 @@ mod tests {
             with_scenarios(vec![scenario("browse", 5, 1000), scenario("spike", 5, 1000), scenario("old", 5, 10)]);
         let mut cur =
             with_scenarios(vec![scenario("spike", 25, 1000), scenario("browse", 5, 880), scenario("new", 5, 10)]);
-        let c = compare(&base, &cur, 0.1);
+        let c = compare(&base, &cur, &Rules::new(0.1));
         let r = &c.regressions;
         assert_eq!(r.len(), 4, "{r:?}");
         assert_eq!(r[0], "scenario `browse`: throughput 100.0 → 88.0 req/s (-12.0%), lower by more than 10%");
@@ -711,7 +836,7 @@ mod tests {
         // The error rate's rule too.
         cur.scenarios[1] = scenario("browse", 5, 1000);
         cur.scenarios[1].totals.summary.errors = 15;
-        let r = compare(&base, &cur, 0.1).regressions;
+        let r = compare(&base, &cur, &Rules::new(0.1)).regressions;
         assert!(
             r.contains(
                 &"scenario `browse`: error rate 0.00% → 1.50% (+1.50pt), higher by more than 10% and 1 point"
@@ -720,17 +845,17 @@ mod tests {
             "{r:?}"
         );
         // Nothing changed: nothing flagged.
-        assert!(compare(&base, &base, 0.1).regressions.is_empty());
+        assert!(compare(&base, &base, &Rules::new(0.1)).regressions.is_empty());
     }
 
     #[test]
     fn a_single_scenario_of_the_same_name_is_the_total() {
         let base = with_scenarios(vec![scenario("only", 5, 1000)]);
         let cur = with_scenarios(vec![scenario("only", 50, 1000)]);
-        let c = compare(&base, &cur, 0.1);
+        let c = compare(&base, &cur, &Rules::new(0.1));
         assert!(!c.table.contains("scenario `only`"), "{}", c.table);
         // An older document without scenarios against one with: listed, not judged.
-        let c = compare(&run(5, 1000), &cur, 0.1);
+        let c = compare(&run(5, 1000), &cur, &Rules::new(0.1));
         assert!(c.table.contains("scenarios only in the current result (not judged): `only`"), "{}", c.table);
     }
 
@@ -785,7 +910,7 @@ mod tests {
         // Nothing recorded on one side: shown, not judged.
         let none = with_metrics(vec![("server_ms", trend(0, 0.0))], &[]);
         let some = with_metrics(vec![("server_ms", trend(100, 50.0))], &[]);
-        let c = compare(&none, &some, 0.1);
+        let c = compare(&none, &some, &Rules::new(0.1));
         assert!(c.regressions.is_empty(), "{:?}", c.regressions);
         assert!(c.table.contains("\nmetric `server_ms`\n"), "{}", c.table);
         let row = c.table.lines().find(|l| l.trim_start().starts_with("p95") && l.contains('-')).unwrap_or("");
@@ -802,7 +927,7 @@ mod tests {
         );
         assert!(verdict(&hits(97.0), &hits(96.5)).is_empty(), "half a point");
         assert!(verdict(&hits(90.0), &hits(97.0)).is_empty(), "better");
-        let c = compare(&hits(97.0), &hits(90.0), 0.1);
+        let c = compare(&hits(97.0), &hits(90.0), &Rules::new(0.1));
         assert!(c.table.contains("-7.00pt") && c.table.contains("\nmetric `cache_hit`\n"), "{}", c.table);
         // `slow < 5%`, in the baseline only: higher is worse.
         let slow = |r, ths: &[&str]| with_metrics(vec![("slow", rate_of(r))], ths);
@@ -812,7 +937,7 @@ mod tests {
         );
         assert!(verdict(&slow(4.0, &["slow < 5%"]), &slow(2.0, &[])).is_empty());
         // No threshold: compared, never judged, and said so.
-        let c = compare(&slow(2.0, &[]), &slow(60.0, &[]), 0.1);
+        let c = compare(&slow(2.0, &[]), &slow(60.0, &[]), &Rules::new(0.1));
         assert!(c.regressions.is_empty());
         assert!(c.table.contains("+58.00pt"), "{}", c.table);
         assert!(
@@ -835,7 +960,7 @@ mod tests {
         assert!(verdict(&orders(1000), &orders(950)).is_empty());
         assert!(verdict(&orders(850), &orders(1000)).is_empty());
         let retries = |n| with_metrics(vec![("retries", MetricSummary::Counter { count: n })], &[]);
-        let c = compare(&retries(10), &retries(1000), 0.1);
+        let c = compare(&retries(10), &retries(1000), &Rules::new(0.1));
         assert!(c.regressions.is_empty() && c.table.contains("`retries`"), "{}", c.table);
         assert!(c.table.contains("+990") && c.table.contains("+9900.0%"), "{}", c.table);
     }
@@ -847,22 +972,93 @@ mod tests {
             vec![("a", rate_of(1.0)), ("k", MetricSummary::Counter { count: 1 }), ("new", rate_of(1.0))],
             &[],
         );
-        let c = compare(&base, &cur, 0.1);
+        let c = compare(&base, &cur, &Rules::new(0.1));
         assert!(c.regressions.is_empty());
         assert!(c.table.contains("metrics only in the baseline (not judged): `gone`"), "{}", c.table);
         assert!(c.table.contains("metrics only in the current result (not judged): `new`"), "{}", c.table);
         assert!(c.table.contains("metrics of another kind (not compared): `k` (trend → counter)"), "{}", c.table);
         assert!(!c.table.contains("metric `k`"));
         // Older documents: no metrics line at all.
-        assert!(!compare(&run(5, 10), &run(5, 10), 0.1).table.contains("metric"));
+        assert!(!compare(&run(5, 10), &run(5, 10), &Rules::new(0.1)).table.contains("metric"));
     }
 
     #[test]
     fn nothing_completed_is_not_judged() {
         let empty = sample(&[("s", &[])], 10);
-        let c = compare(&run(5, 100), &empty, 0.1);
-        // Throughput fell to 0: a regression; latency and errors: not judged.
+        // Nothing on one side: too few to judge (the run itself exits 3 when nothing answered).
+        let c = compare(&run(5, 100), &empty, &Rules::new(0.1));
+        assert!(c.regressions.is_empty(), "{:?}", c.regressions);
+        // Judged all the same: throughput fell to 0, a regression; latency and errors: not judged.
+        let c = compare(&run(5, 100), &empty, &Rules { min_requests: 0, ..Rules::new(0.1) });
         assert_eq!(c.regressions.len(), 1, "{:?}", c.regressions);
         assert!(c.regressions[0].contains("throughput"));
+    }
+
+    /// `n` latencies spread evenly over 1..100 ms, those above the 90th percentile times `tail`.
+    fn shape(n: u64, tail: f64) -> Vec<u64> {
+        (1..=n)
+            .map(|i| {
+                let v = (i * 100_000 / n) as f64;
+                (if i * 10 > n * 9 { v * tail } else { v }) as u64
+            })
+            .collect()
+    }
+
+    /// A p95 20% higher (beyond the 10% bound and the 1 ms floor) on 100 samples a side lies
+    /// within what sampling explains: the intervals overlap, so it is not a regression. The same
+    /// shapes on 10,000 samples are.
+    #[test]
+    fn a_percentile_rise_sampling_explains_is_not_a_regression() {
+        let few =
+            compare(&sample(&[("s", &shape(100, 1.0))], 10), &sample(&[("s", &shape(100, 1.2))], 10), &Rules::new(0.1));
+        assert!(few.regressions.iter().all(|r| !r.contains("p95") && !r.contains("p99")), "{:?}", few.regressions);
+        assert!(few.table.contains("95%"), "the intervals are printed\n{}", few.table);
+        let many = compare(
+            &sample(&[("s", &shape(10_000, 1.0))], 10),
+            &sample(&[("s", &shape(10_000, 1.2))], 10),
+            &Rules::new(0.1),
+        );
+        let p95 = many.regressions.iter().find(|r| r.contains("p95")).expect("a p95 regression");
+        assert!(p95.contains("beyond what sampling explains (95% intervals "), "{p95}");
+        // Its own bound: a p95 allowed 25% is no regression.
+        let loose = Rules { p95: 0.25, p99: 0.25, ..Rules::new(0.1) };
+        let r = compare(&sample(&[("s", &shape(10_000, 1.0))], 10), &sample(&[("s", &shape(10_000, 1.2))], 10), &loose);
+        assert!(r.regressions.iter().all(|r| !r.contains("p95")), "{:?}", r.regressions);
+    }
+
+    #[test]
+    fn quantile_intervals_hold_the_quantile_and_narrow_with_more_samples() {
+        let h = |n: u64| {
+            let mut h = crate::stats::histogram();
+            shape(n, 1.0).into_iter().for_each(|v| crate::stats::record(&mut h, v));
+            h
+        };
+        let z = z_of(0.95).unwrap();
+        let (lo, hi) = quantile_interval(&h(100), 0.95, z).unwrap();
+        assert!(lo <= 95_000 && 95_000 <= hi && hi - lo >= 5_000, "{lo}..{hi}");
+        let (lo2, hi2) = quantile_interval(&h(10_000), 0.95, z).unwrap();
+        assert!(lo2 <= 95_100 && 94_900 <= hi2 && hi2 - lo2 < (hi - lo) / 4, "{lo2}..{hi2}");
+        assert_eq!(quantile_interval(&crate::stats::histogram(), 0.5, z), None);
+        assert_eq!(z_of(0.97), None);
+    }
+
+    /// Bug: a step that went from 1 request to 0 was a "-100% REGRESSION".
+    #[test]
+    fn rows_with_too_few_requests_are_not_judged() {
+        let base = sample(&[("s", &[5000; 1000]), ("rare", &[5000])], 10);
+        let cur = sample(&[("s", &[5000; 1000]), ("rare", &[])], 10);
+        let c = compare(&base, &cur, &Rules::new(0.1));
+        assert!(c.regressions.is_empty(), "{:?}", c.regressions);
+        assert!(
+            c.table.contains("step `rare`  too few to judge (1 → 0 requests; fewer than --min-requests 100)"),
+            "{}",
+            c.table
+        );
+        let judged = compare(&base, &cur, &Rules { min_requests: 0, ..Rules::new(0.1) });
+        assert!(
+            judged.regressions.iter().any(|r| r.starts_with("step `rare`: throughput")),
+            "{:?}",
+            judged.regressions
+        );
     }
 }

@@ -30,8 +30,9 @@ use crate::stats::{StepSecond, TimelineRow};
 /// wall-clock second, thresholds re-evaluated on the merged data.
 ///
 /// Refused (with the reason): no input; a document of another schema; a capacity result; inputs
-/// of different commands, load models or steps; the same shard (or the same document) twice;
-/// shards of different splits (`1/2` with `2/3`); a threshold or histogram that does not decode.
+/// of different commands, load models or steps; the same document twice; a threshold or
+/// histogram that does not decode. Whether the documents are the shards of one run, each once, is
+/// checked before, by [`super::identity::not_one_run`].
 ///
 /// The merged run spans from the earliest start to the latest end, and its rates are the merged
 /// counts over that span. Users, rate, workers, CPU and memory are summed over the shards.
@@ -126,6 +127,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
             _ => String::new(),
         },
         outputs: results.iter().flat_map(|r| r.outputs.iter().cloned()).collect(),
+        // The merged document is the whole run.
+        run: first.run.clone().map(|id| super::identity::RunIdentity { shard: 1, shards: 1, ..id }),
         monitor: merged_monitor(results),
         paused_s: results.iter().map(|r| r.paused_s).fold(0.0, f64::max),
         control: merged_control(results, start_ms),
@@ -227,21 +230,11 @@ fn check(results: &[RunResult]) -> Result<Vec<String>, String> {
         if let Some(j) = results[..i].iter().position(|o| o == r) {
             return Err(format!("{} and {who} are the same document given twice", label(j, &results[j])));
         }
+        // Whether they are shards of one run, each once, is `identity::not_one_run`'s to say
+        // (`merge --force` merges them anyway).
         if let Some(s) = &r.load.shard {
             let (index, count) =
                 parse_shard(s).ok_or_else(|| format!("{who}: `load.shard` is `{s}`, expected i/N such as 1/2"))?;
-            if let Some(&(j, _, other)) = shards.iter().find(|(_, _, c)| *c != count) {
-                return Err(format!(
-                    "{} belongs to a run split in {other}, {who} to one split in {count}",
-                    label(j, &results[j])
-                ));
-            }
-            if let Some(&(j, _, _)) = shards.iter().find(|(_, ix, _)| *ix == index) {
-                return Err(format!(
-                    "{} and {who} are the same shard: one run's shards each appear once",
-                    label(j, &results[j])
-                ));
-            }
             shards.push((i, index, count));
         }
         if r.target != first.target {
@@ -836,10 +829,6 @@ mod tests {
         refused(&[a.clone(), open], "open model");
         refused(&[a.clone(), RunResult { schema: "other/v9".into(), ..b.clone() }], "schema `other/v9`");
         refused(&[a.clone(), a.clone()], "same document given twice");
-        let mut a_again = a.clone();
-        a_again.started_at_unix_ms += 5;
-        refused(&[a.clone(), a_again], "are the same shard");
-        refused(&[a.clone(), shard(2, 3, &[("s", &v)], 1, 0)], "split in 2");
         let mut bad = b.clone();
         bad.histogram = "AAAA".into();
         refused(&[a.clone(), bad], "result 2 (shard 2/2): histogram does not decode");

@@ -5,6 +5,7 @@ pub(crate) mod compare;
 pub(crate) mod csv;
 pub(crate) mod hdrlog;
 pub(crate) mod html;
+pub(crate) mod identity;
 pub(crate) mod junit;
 pub(crate) mod merge;
 pub(crate) mod metric;

@@ -268,6 +268,10 @@ pub struct RunResult {
     /// The run's id: the `run` label of its live metrics (`--run-id`, or made up).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub run_id: String,
+    /// What identifies the run and this document's part of it (for `merge`); absent in documents
+    /// of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<crate::report::identity::RunIdentity>,
     /// What each live output (`--out`) delivered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<PushReport>,
@@ -393,6 +397,7 @@ impl RunResult {
             histogram: encode_histogram(&total.latency),
             capacity: None,
             run_id: String::new(),
+            run: Some(crate::report::identity::RunIdentity::of(plan)),
             outputs: Vec::new(),
             monitor: watched,
         }

@@ -96,6 +96,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
         histogram: encode_histogram(&total.latency),
         capacity: None,
         run_id: String::new(),
+        run: None,
         outputs: Vec::new(),
         monitor: None,
         paused_s: 0.0,

@@ -90,6 +90,7 @@ pub fn compile(text: &str, path: &Path, over: &Overrides) -> Result<Plan, PlanEr
         rows,
         row_of,
         redirects: DEFAULT_REDIRECTS,
+        on_fail: crate::plan::OnFail::Continue,
         env: over.env.clone(),
         reads_status: false,
         run_length: None,
@@ -111,6 +112,8 @@ struct Compiler<'a> {
     row_of: HashMap<String, usize>,
     /// Redirects followed by steps that do not say (the file's `redirects`, else 10).
     redirects: u32,
+    /// What a failed step does, for steps that do not say (the file's `on_fail`).
+    on_fail: crate::plan::OnFail,
     /// `-e NAME=VALUE` values, before the process environment.
     env: Vec<(String, String)>,
     /// Some condition reads a step's status: users keep the last status of each row.
@@ -168,6 +171,9 @@ impl<'a> Compiler<'a> {
         let target = self.target(&file, over)?;
         if let Some(r) = &file.redirects {
             self.redirects = self.redirects(r)?;
+        }
+        if let Some(f) = &file.on_fail {
+            self.on_fail = self.on_fail(f)?;
         }
         let timeout = match &file.timeout {
             Some(t) => self.positive(t, "timeout")?,
@@ -468,6 +474,15 @@ impl<'a> Compiler<'a> {
         match u32::try_from(*r.get_ref()) {
             Ok(n) if n <= 100 => Ok(n),
             _ => self.err(r.span(), format!("redirects = {}: use 0 (do not follow) to 100", r.get_ref())),
+        }
+    }
+
+    /// `on_fail = "continue" | "end-iteration"`.
+    fn on_fail(&self, f: &Spanned<String>) -> Result<crate::plan::OnFail, PlanError> {
+        match f.get_ref().as_str() {
+            "continue" => Ok(crate::plan::OnFail::Continue),
+            "end-iteration" => Ok(crate::plan::OnFail::EndIteration),
+            other => self.err(f.span(), format!("on_fail = \"{other}\": use \"continue\" or \"end-iteration\"")),
         }
     }
 

@@ -30,6 +30,9 @@ pub struct File {
     pub timeout: Option<Spanned<String>>,
     /// Redirects followed at most by every step that does not set its own (default 10).
     pub redirects: Option<Spanned<i64>>,
+    /// What a failed step does for every step that does not say: `"continue"` (the default) or
+    /// `"end-iteration"`.
+    pub on_fail: Option<Spanned<String>>,
     /// One scenario: the shorthand for a file with a single load shape.
     pub load: Option<Spanned<LoadSpec>>,
     /// Metrics of the user's own, measured on responses: `NAME = { rate | trend | counter = "...", steps = [...] }`.
@@ -188,6 +191,8 @@ pub struct StepSpec {
     pub condition: Option<Spanned<String>>,
     /// Redirects this step follows at most (0: the redirect is the answer).
     pub redirects: Option<Spanned<i64>>,
+    /// What a failure of this step does: `"continue"` or `"end-iteration"`.
+    pub on_fail: Option<Spanned<String>>,
     /// Cookies put in the user's jar before the request, for the step's host.
     #[serde(default)]
     pub set_cookies: BTreeMap<String, Spanned<String>>,

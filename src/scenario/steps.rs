@@ -119,9 +119,15 @@ impl Compiler<'_> {
         let scope = Scope { slots: &self.slots, visible, env: &self.env };
         let templates = Templates { compiler: self, scope, pick };
         let request = self.request(&templates, s, &line, &targets[line.target].authority)?;
+        // Before `if`, which may test what this step extracts (its slots made here).
+        let extract = self.extracts(spec)?;
         let condition = match &spec.condition {
             Some(c) => {
-                let names = CondScope { scope: &templates.scope, journey, rows: &self.row_of };
+                // `if` may also test what this very step extracts: values live across iterations
+                // (`if = "!token"` logs in once, then reuses the token).
+                let own: Vec<String> = visible.iter().cloned().chain(spec.extract.keys().cloned()).collect();
+                let scope = Scope { slots: &self.slots, visible: &own, env: &self.env };
+                let names = CondScope { scope: &scope, journey, rows: &self.row_of };
                 let cond = crate::rules::condition::parse(c.get_ref(), &names)
                     .or_else(|e| self.err(self.src.inside(&c.span(), e.offset), format!("if: {}", e.message)))?;
                 Some(cond)
@@ -133,7 +139,6 @@ impl Compiler<'_> {
             Some(e) => Some(e.get_ref().compile().or_else(|m| self.err(e.span(), format!("expect: {m}")))?),
             None => None,
         };
-        let extract = self.extracts(spec)?;
         let think = match &spec.think {
             Some(t) => Some(self.think(t)?),
             None => None,
@@ -154,8 +159,13 @@ impl Compiler<'_> {
             Some(r) => self.redirects(r)?,
             None => self.redirects,
         };
+        let on_fail = match &spec.on_fail {
+            Some(f) => self.on_fail(f)?,
+            None => self.on_fail,
+        };
         let name = step_name(spec);
         Ok(Step {
+            on_fail,
             row: self.row_of[&name],
             name,
             condition,

@@ -571,6 +571,28 @@ name = "u"
     assert!(message.contains("connections must be between 1 and 100000"), "{message}");
 }
 
+/// `on_fail` for the file and per step; a step's `if` may test what that step extracts (values
+/// live across iterations: log in once, then reuse the token).
+#[test]
+fn on_fail_and_a_condition_on_the_steps_own_value_compile() {
+    use crate::plan::OnFail;
+    let step = "  name = \"login\"\n  request = \"POST /login\"\n  if = \"!token\"\n  extract = { token = \"json $.token\" }\n  [[users.steps]]\n  request = \"GET /a\"\n  on_fail = \"continue\"\n  [[users.steps]]\n  request = \"GET /b\"";
+    let text = with_step(step);
+    let p = files("on-fail", &text, &[]);
+    let plan = compile(&text, &p, &Overrides::default()).unwrap();
+    assert!(plan.steps[0].condition.is_some());
+    assert!(plan.steps.iter().all(|s| s.on_fail == OnFail::Continue), "the default");
+    let text = format!("on_fail = \"end-iteration\"\n{text}");
+    let plan = compile(&text, &p, &Overrides::default()).unwrap();
+    let got: Vec<OnFail> = plan.steps.iter().map(|s| s.on_fail).collect();
+    assert_eq!(got, [OnFail::EndIteration, OnFail::Continue, OnFail::EndIteration]);
+    let (line, col, msg) = refused("on-fail-bad", &with_step("  request = \"GET /\"\n  on_fail = \"stop\""), &[]);
+    assert!(line > 1 && col > 0 && msg.contains("on_fail = \"stop\""), "{line}:{col} {msg}");
+    // Still refused: a name no step extracts.
+    let (_, _, msg) = refused("if-unknown", &with_step("  request = \"GET /\"\n  if = \"!nope\""), &[]);
+    assert!(msg.contains("unknown variable"), "{msg}");
+}
+
 #[test]
 fn sources_and_dns_are_read_and_bad_values_are_refused_where_they_stand() {
     let good = r#"target = "http://127.0.0.1:9"

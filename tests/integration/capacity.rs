@@ -419,3 +419,24 @@ fn regression_a_scenario_files_capacity_is_in_iterations_per_second() {
     assert!(out.stdout.contains("open model at 40.00 iterations/s"), "{}", out.stdout);
     assert!(!out.stdout.contains("40 req/s") && !out.stdout.contains("40.00 req/s"), "{}", out.stdout);
 }
+
+/// `--expect-min RATE` as a CI gate: a search that finds the server's capacity (about 400/s) fails
+/// the build (exit 1) when more was expected, saying so under the answer; a rate of 0 or less is
+/// refused before any load.
+#[test]
+fn expect_min_fails_a_search_whose_answer_is_below_it() {
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let url = format!("{}/capacity/refuse/400", target.url());
+    let args = ["--slo", "errors < 1%", "--start", "200", "--max", "800", "--precision", "30%", "--warmup", "1s"];
+    let out = capacity(&url, &[&args[..], &["--expect-min", "100000"]].concat());
+    out.assert_code(1);
+    let found = max_rps(&out);
+    assert!((200.0..100_000.0).contains(&found), "{}", out.describe());
+    assert!(out.stdout.contains("expected    at least 100,000 req/s: BELOW IT"), "{}", out.stdout);
+
+    let server = Server::start(|_| Response::with_length(200, "ok").into());
+    let out = util::stampede_json(&["capacity", &server.url("/"), "--slo", "p(99) < 100ms", "--expect-min", "0"]);
+    assert_refused_before_sending(&server, &out, "--expect-min 0");
+    assert!(out.stderr.contains("--expect-min 0"), "{}", out.stderr);
+}

@@ -4,6 +4,7 @@
 //! - [`bench`]: `stampede bench` against scripted raw HTTP servers.
 //! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
 //! - [`scenarios`]: several scenarios in one file, their windows, thresholds and merging.
+//! - [`journeys`]: journeys that go on after a failed step, `on_fail`, `if` on a step's own value.
 //! - [`suite`]: what real suites need: HTTPS, cookies, redirects, conditions, feeders, executors.
 //! - [`thresholds`]: thresholds with nothing to measure ("no data") and their windows.
 //! - [`results`]: `stampede merge`, `compare` and `report` on saved results.
@@ -26,6 +27,7 @@ mod control;
 mod h2;
 mod hostile;
 mod io;
+mod journeys;
 mod live;
 mod monitor;
 mod paths;

@@ -64,6 +64,10 @@ fn two_shards_side_by_side_merge_exactly() {
     assert!(merged.stdout.contains("requests"), "merge prints the merged summary\n{}", merged.stdout);
     let (ja, jb, jm) = (read_json(&a), read_json(&b), read_json(&m));
     assert_eq!(at(&ja, "/load/shard"), "1/2");
+    // Each shard says which run it is part of, and which part.
+    assert_eq!(at(&ja, "/run/fingerprint"), at(&jb, "/run/fingerprint"));
+    assert_eq!((u64_at(&ja, "/run/shard"), u64_at(&jb, "/run/shard"), u64_at(&jb, "/run/shards")), (1, 2, 2));
+    assert_eq!((u64_at(&jm, "/run/shard"), u64_at(&jm, "/run/shards")), (1, 1), "the merged run is whole");
     assert!(jm.pointer("/load/shard").is_none());
     assert_eq!(u64_at(&jm, "/load/users"), 4);
 
@@ -142,6 +146,54 @@ fn merge_refuses_the_same_result_twice() {
     assert!(!m.exists());
 }
 
+/// Bug: `merge` of two unrelated runs (the same step at another load, a moment apart) gave one
+/// result with exit 0. They are refused, naming both files and why, as is a shard given twice; `--force`
+/// merges anyway and says so in the result.
+#[test]
+fn merge_refuses_unrelated_runs_and_repeated_shards() {
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("merge-unrelated");
+    let path = |name: &str| dir.path().join(name);
+    let root = target.url();
+    bench_to(&root, &path("root.json"), &["-c", "1", "-d", "300ms", "-t", "1"]).assert_code(0);
+    bench_to(&root, &path("other.json"), &["-c", "2", "-d", "400ms", "-t", "1"]).assert_code(0);
+    for shard in ["1", "2"] {
+        let json = path(&format!("again-{shard}.json"));
+        bench_to(&root, &json, &["-c", "2", "-d", "300ms", "-t", "1", "--shard", "1/2"]).assert_code(0);
+    }
+    let m = path("m.json");
+    let merge = |a: &str, b: &str, extra: &[&str]| {
+        let (a, b) = (path(a), path(b));
+        let mut args = vec!["merge", path_str(&a), path_str(&b), "-o", path_str(&m)];
+        args.extend_from_slice(extra);
+        util::stampede(&args)
+    };
+
+    let out = merge("root.json", "other.json", &[]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("other.json ran another plan than") && out.stderr.contains("root.json"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--force"), "{}", out.stderr);
+    assert!(!m.exists(), "a refused merge wrote its output");
+
+    let out = merge("again-1.json", "again-2.json", &[]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("again-1.json and") && out.stderr.contains("are both shard 1/2"), "{}", out.stderr);
+
+    let out = merge("root.json", "other.json", &["--force"]);
+    out.assert_code(0);
+    let jm = read_json(&m);
+    let warnings = at(&jm, "/generator/warnings").as_array().expect("warnings");
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().starts_with("merged with --force: ")), "{warnings:?}");
+    assert!(jm.pointer("/run").is_none(), "a forced merge is no one run");
+    let requests = |name: &str| u64_at(&read_json(&path(name)), "/totals/requests");
+    assert_eq!(u64_at(&jm, "/totals/requests"), requests("root.json") + requests("other.json"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // compare
 // ---------------------------------------------------------------------------------------------
@@ -200,6 +252,104 @@ fn compare_flags_a_run_ten_ms_slower() {
     // bound wide enough for the noise of a shared machine.
     compare(&base, &again, &["--max-regression", "50%"]).assert_code(0);
     compare(&base, &cur, &["--max-regression", "50%"]).assert_code(1);
+}
+
+/// Bulk load on `/delay/1` beside 10 iterations of `few` (on `/delay/{few_ms}`) and, when
+/// `rare`, one request of step `rare` (its user logs in once: `if = "!seen"`).
+fn sparse_scenario(few_ms: u64, rare: bool) -> String {
+    let probability = if rare { 1.0 } else { 0.0 };
+    format!(
+        r#"name = "sparse"
+
+[scenarios.bulk]
+executor = "constant-vus"
+vus = 2
+duration = "2s"
+users = ["bulk"]
+
+[scenarios.sparse]
+executor = "per-vu-iterations"
+vus = 1
+iterations = 10
+users = ["sparse"]
+
+[[users]]
+name = "bulk"
+  [[users.steps]]
+  name = "api"
+  request = "GET /delay/1"
+
+[[users]]
+name = "sparse"
+think = "50ms"
+  [[users.steps]]
+  name = "rare"
+  request = "GET /"
+  if = "!seen"
+  probability = {probability:.1}
+  extract = {{ seen = "header Content-Length" }}
+
+  [[users.steps]]
+  name = "few"
+  request = "GET /delay/{few_ms}"
+"#
+    )
+}
+
+/// Bug: `compare` flagged a step that went from 1 request to 0 as "-100% REGRESSION", and a p95
+/// that moved on 10 samples. Both are "too few to judge" now (`--min-requests`, default 100);
+/// with `--min-requests` low enough both are judged again, so the gate is real.
+#[test]
+fn compare_does_not_judge_rows_with_too_few_requests() {
+    let _m = util::exclusive_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("compare-sparse");
+    let (base_file, cur_file) =
+        (dir.write("base.toml", &sparse_scenario(1, true)), dir.write("cur.toml", &sparse_scenario(40, false)));
+    let (base, cur) = (dir.path().join("base.json"), dir.path().join("cur.json"));
+    run_to(&base_file, &target, &base).assert_code(0);
+    run_to(&cur_file, &target, &cur).assert_code(0);
+    let step = |p: &Path, name: &str| {
+        let v = read_json(p);
+        let steps = at(&v, "/steps").as_array().unwrap().clone();
+        steps.into_iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}"))["requests"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!((step(&base, "rare"), step(&cur, "rare")), (1, 0));
+    assert_eq!((step(&base, "few"), step(&cur, "few")), (10, 10));
+    assert!(step(&base, "api") > 200 && step(&cur, "api") > 200);
+
+    let compare = |extra: &[&str]| {
+        let mut args = vec!["compare", path_str(&base), path_str(&cur)];
+        args.extend_from_slice(extra);
+        util::stampede(&args)
+    };
+    // Judged only on `api` and the totals, which the sparse steps barely touch: `rare` and `few`
+    // are never among the regressions, whatever the machine's noise does to the rest.
+    let out = compare(&["--max-regression", "50%"]);
+    let verdicts = out.stdout.split("\n\n").last().unwrap_or_default().to_string();
+    assert!(!verdicts.contains("`rare`") && !verdicts.contains("`few`"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("step `rare`  too few to judge (1 → 0 requests; fewer than --min-requests 100)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("step `few`  too few to judge (10 → 10 requests"), "{}", out.stdout);
+
+    // Judged, the 1 → 0 step and the 1 ms → 40 ms median are regressions (the median's intervals
+    // of 10 samples each do not overlap; a p95's of 10 samples are open above, so it is not),
+    // each printed with its 95% intervals.
+    let out = compare(&["--max-regression", "50%", "--min-requests", "1"]);
+    out.assert_code(1);
+    assert!(out.stdout.contains("step `few`: p50"), "{}", out.stdout);
+    assert!(!out.stdout.contains("step `few`: p95"), "{}", out.stdout);
+    assert!(out.stdout.contains("beyond what sampling explains (95% intervals"), "{}", out.stdout);
+    let out = compare(&["--max-regression", "50%", "--min-requests", "0"]);
+    assert!(out.stdout.contains("step `rare`: throughput"), "{}", out.stdout);
+    let out = compare(&["--confidence", "97%"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("--confidence 97%"), "{}", out.stderr);
 }
 
 // ---------------------------------------------------------------------------------------------

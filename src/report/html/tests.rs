@@ -145,6 +145,7 @@ pub fn sample() -> RunResult {
         histogram: encode_histogram(&h),
         capacity: None,
         run_id: String::new(),
+        run: None,
         outputs: Vec::new(),
         monitor: None,
         paused_s: 0.0,

@@ -20,7 +20,8 @@
 //! - `GET /bad-cookie`: 200 with a malformed `Set-Cookie: ;;==`.
 //! - `GET /secure`: 200 when `X-Api-Key` equals [`App::set_api_key`]'s key, else 403.
 //! - `GET /item/<id>`: 200 `{"id":"<id>","status":"active"}`; `POST /items`: 201 `{"id":"<n>"}`,
-//!   n = 1, 2, 3...
+//!   n = 1, 2, 3...; `POST /items/flaky`: the same for its 1st, 3rd, 5th... request, 500
+//!   `{"error":"try again"}` for every other (fails half the time); `GET /items`: 200 `[]`.
 //! - anything else: 404.
 //!
 //! Counter keys for [`App::count`]: `"<METHOD> <path>"` for every request (the path without its
@@ -61,6 +62,8 @@ struct State {
     /// Requests whose head or body holds `{{`: a template hole sent unfilled.
     unfilled: u64,
     next_item: u64,
+    /// `POST /items/flaky` requests so far (every second one fails).
+    flaky: u64,
 }
 
 struct Shared {
@@ -469,6 +472,15 @@ fn handle(req: &Request, shared: &Shared, close: bool) -> Vec<u8> {
             state.next_item += 1;
             json_type(201, &format!(r#"{{"id":"{}"}}"#, state.next_item), close)
         }
+        ("POST", "/items/flaky") => {
+            state.flaky += 1;
+            if state.flaky % 2 == 0 {
+                return json_type(500, r#"{"error":"try again"}"#, close);
+            }
+            state.next_item += 1;
+            json_type(201, &format!(r#"{{"id":"{}"}}"#, state.next_item), close)
+        }
+        ("GET", "/items") => json_type(200, "[]", close),
         _ => {
             Shared::bump(state, "not_found");
             response(404, &[], "not found", close)
