@@ -217,6 +217,7 @@ think = "{think}"
 }
 
 #[test]
+#[ignore = "pre-release set (a capacity search): bash .ci/run --full"]
 fn a_search_against_nginx_limit_req_finds_its_rate_within_10_percent() {
     let _m = util::exclusive_machine();
     let nginx = Nginx::rate_limited(2000, 1000);
@@ -293,6 +294,7 @@ fn restore_affinity(old: &libc::cpu_set_t) {
 /// core, while the generator shares its one core with busy loops. The answer must blame the
 /// generator and why, not report the generator's own ceiling as the service's capacity.
 #[test]
+#[ignore = "pre-release set (a capacity search): bash .ci/run --full"]
 fn a_generator_starved_of_cpu_says_it_was_the_limit() {
     let _m = util::exclusive_machine();
     let target = TestTarget::start();

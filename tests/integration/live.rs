@@ -445,6 +445,7 @@ fn the_dashboard_follows_the_run_in_headless_chromium() {
 }
 
 #[test]
+#[ignore = "pre-release set (a capacity search): bash .ci/run --full"]
 fn a_capacity_search_pushes_every_step_and_serves_its_dashboard() {
     let prom = Prometheus::start();
     let target = util::TestTarget::start();

@@ -183,6 +183,7 @@ fn node_exporter_through_prometheus_shows_loopback_traffic_rising_under_load() {
 }
 
 #[test]
+#[ignore = "pre-release set (a capacity search): bash .ci/run --full"]
 fn a_capacity_search_finds_the_rate_a_series_slo_allows() {
     // The exporter counts the requests the server has answered: its rate is the load itself.
     let served = Arc::new(AtomicU64::new(0));

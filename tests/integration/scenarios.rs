@@ -472,7 +472,7 @@ think = "10ms"
     let judged: Vec<&str> =
         out.at("/thresholds").as_array().unwrap().iter().map(|t| t["expr"].as_str().unwrap()).collect();
     assert_eq!(judged, ["p(99) < 1s", "errors < 2%"], "{}", out.describe());
-    assert_eq!(out.at("/thresholds/0/during"), "0ms..1s", "the window moved with the scenario\n{}", out.describe());
+    assert_eq!(out.at("/thresholds/0/during"), "0s..1s", "the window moved with the scenario\n{}", out.describe());
     let not_run = out.at("/thresholds_not_run").as_array().unwrap();
     let exprs: Vec<&str> = not_run.iter().map(|t| t["expr"].as_str().unwrap()).collect();
     assert_eq!(exprs, ["p(99) < 2s", "errors < 1%"], "{not_run:#?}");
