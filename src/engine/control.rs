@@ -36,6 +36,14 @@ pub struct ControlEvent {
     pub over: Option<f64>,
 }
 
+#[cfg(test)]
+impl ControlEvent {
+    /// An action with no scenario and no values (pause, resume, stop), for tests of the reports.
+    pub(crate) fn bare(t: f64, action: &str) -> ControlEvent {
+        ControlEvent { t, action: action.into(), scenario: None, from: None, to: None, over: None }
+    }
+}
+
 /// A change asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {

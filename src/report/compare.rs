@@ -799,14 +799,7 @@ mod tests {
 
     #[test]
     fn changes_by_hand_are_kept_in_the_comparison() {
-        let e = |t: f64, action: &str| crate::engine::control::ControlEvent {
-            t,
-            action: action.into(),
-            scenario: None,
-            from: None,
-            to: None,
-            over: None,
-        };
+        let e = crate::engine::control::ControlEvent::bare;
         let steered = RunResult { control: vec![e(3.0, "pause"), e(5.5, "resume")], ..run(5, 1000) };
         let c = compare(&run(5, 1000), &steered, &Rules::new(0.1));
         assert!(c.table.contains("the current result was steered by hand: 3.0s  pause; 5.5s  resume"), "{}", c.table);

@@ -642,14 +642,7 @@ mod tests {
 
     #[test]
     fn every_shards_changes_by_hand_are_kept_on_the_merged_clock() {
-        let e = |t: f64, action: &str| crate::engine::control::ControlEvent {
-            t,
-            action: action.into(),
-            scenario: None,
-            from: None,
-            to: None,
-            over: None,
-        };
+        let e = crate::engine::control::ControlEvent::bare;
         let mut a = shard(1, 2, &[("s", &[1000])], 4, 1_700_000_000_000);
         let mut b = shard(2, 2, &[("s", &[1000])], 4, 1_700_000_000_500);
         a.control = vec![e(2.0, "pause"), e(3.0, "resume")];
