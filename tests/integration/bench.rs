@@ -397,6 +397,32 @@ fn stale_keep_alive_server_closing_after_every_response_silently_is_retried() {
     assert_reconnects_without_errors(&server, &out, 1, 2);
 }
 
+/// A thinking user's idle HTTP/1.1 connection holds no armed receive (memory per idle user): a
+/// server that closed it meanwhile is met at the next request, which is retried on a fresh
+/// connection and counted once, without an error.
+#[test]
+fn thinking_users_whose_idle_connection_the_server_closed_are_retried_without_errors() {
+    let _m = util::shared_machine();
+    let server = close_every(1, false);
+    let dir = util::TempDir::new("idle-closed");
+    let file = dir.write(
+        "think.toml",
+        &format!(
+            "target = \"{}\"\n[load]\nexecutor = \"constant-vus\"\nvus = 4\nduration = \"2s\"\n\n\
+             [[users]]\nname = \"thinker\"\nthink = \"50ms\"\n  [[users.steps]]\n  request = \"GET /\"\n",
+            server.url("")
+        ),
+    );
+    let out = util::scenario(&file, &["-t", "1"]);
+    out.assert_code(0);
+    assert_eq!(out.errors(), 0, "{}", out.describe());
+    // About 4 users × 2 s / 50 ms; each answer on a connection of its own.
+    assert!(out.status(200) > 60, "{}", out.describe());
+    let per_conn = server.per_connection();
+    assert!(per_conn.iter().all(|&c| c <= 1), "more than one request on a connection: {per_conn:?}");
+    assert!(per_conn.len() as u64 >= out.status(200), "{} connections", per_conn.len());
+}
+
 #[test]
 fn timeouts_are_counted_and_the_run_ends_on_time() {
     let _m = util::shared_machine();
