@@ -204,12 +204,28 @@ fn arm(stream: &TcpStream) -> std::io::Result<Receiver> {
 #[derive(Default)]
 pub(crate) struct Inbox {
     rx: Option<Box<Receiver>>,
+    /// Receive with one single-shot operation at a time instead of a multishot: the connection
+    /// of a user that thinks between requests, which then has nothing armed (nothing to cancel)
+    /// while it thinks.
+    once: bool,
 }
 
 impl Inbox {
-    /// Wait for the next bytes from `stream` (multishot receive, re-armed as needed).
+    /// An inbox that receives with single-shot operations (see [`Inbox::once`]).
+    pub fn once() -> Inbox {
+        Inbox { rx: None, once: true }
+    }
+
+    /// Wait for the next bytes from `stream` (multishot receive, re-armed as needed; or one
+    /// single-shot receive).
     pub async fn recv(&mut self, stream: &TcpStream) -> Recv {
         loop {
+            if self.once && self.rx.is_none() {
+                // Boxed: only thinking users' exchanges take this path.
+                let mut r = stream;
+                let item = Box::pin(compio::io::AsyncReadManaged::read_managed(&mut r, 0)).await;
+                return Self::received(stream, Some(item)).await;
+            }
             if self.rx.is_none() {
                 match arm(stream) {
                     Ok(rx) => self.rx = Some(Box::new(rx)),
@@ -223,22 +239,29 @@ impl Inbox {
                 // next time round.
                 self.rx = None;
             }
-            return match item {
-                Some(Ok(Some(buf))) if !buf.is_empty() => Recv::Data(Chunk::Pool(buf)),
-                Some(Ok(_)) => Recv::Eof,
-                None => continue,
-                Some(Err(e)) if e.kind() == std::io::ErrorKind::ResourceBusy => {
-                    // The provided-buffer pool is momentarily empty: read into our own buffer.
-                    let mut r = stream;
-                    let BufResult(res, spare) = Box::pin(r.read(Vec::with_capacity(SPARE_READ))).await;
-                    match res {
-                        Ok(0) => Recv::Eof,
-                        Ok(_) => Recv::Data(Chunk::Own(spare)),
-                        Err(e) => Recv::Error(e),
-                    }
+            if item.is_none() {
+                continue;
+            }
+            return Self::received(stream, item).await;
+        }
+    }
+
+    /// What a receive gave (`None`: a multishot that ended without data, not called with it).
+    async fn received(stream: &TcpStream, item: Option<std::io::Result<Option<BufferRef>>>) -> Recv {
+        match item {
+            Some(Ok(Some(buf))) if !buf.is_empty() => Recv::Data(Chunk::Pool(buf)),
+            Some(Ok(_)) | None => Recv::Eof,
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::ResourceBusy => {
+                // The provided-buffer pool is momentarily empty: read into our own buffer.
+                let mut r = stream;
+                let BufResult(res, spare) = Box::pin(r.read(Vec::with_capacity(SPARE_READ))).await;
+                match res {
+                    Ok(0) => Recv::Eof,
+                    Ok(_) => Recv::Data(Chunk::Own(spare)),
+                    Err(e) => Recv::Error(e),
                 }
-                Some(Err(e)) => Recv::Error(e),
-            };
+            }
+            Some(Err(e)) => Recv::Error(e),
         }
     }
 }
@@ -744,13 +767,14 @@ impl Conn {
     /// Give back the memory of the buffers between two exchanges (while the user thinks): the
     /// connection stays open, its buffers are made again at the next request. A plain HTTP/1.1
     /// connection also lets go of its armed receive (the kernel's operation, its queue and its
-    /// state: ~0.6 KiB a connection); the next exchange arms another after sending. Nothing is
-    /// lost: HTTP/1.1 servers send nothing between responses but a close, and a request on a
-    /// connection closed meanwhile is retried once on a fresh one ([`Attempt::Stale`]). TLS
-    /// connections keep theirs (a session ticket may follow the answer).
+    /// state: ~0.6 KiB a connection) and from then on receives with single-shot operations, so
+    /// nothing is armed while its user thinks. Nothing is lost: HTTP/1.1 servers send nothing
+    /// between responses but a close, and a request on a connection closed meanwhile is retried
+    /// once on a fresh one ([`Attempt::Stale`]). TLS connections keep theirs (a session ticket
+    /// may follow the answer).
     pub fn shed(&mut self) {
-        if self.tls.is_none() && self.stream.is_some() {
-            self.inbox = Inbox::default();
+        if self.tls.is_none() && self.stream.is_some() && !self.inbox.once {
+            self.inbox = Inbox::once();
         }
         self.tls_out = Vec::new();
         self.parser.shed();
