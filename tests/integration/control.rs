@@ -14,17 +14,17 @@ use crate::util::counting::CountingServer;
 use crate::util::prometheus::{free_port, http_get};
 use crate::util::{self, TempDir};
 
-const TOKEN: &str = "test-token-123";
+pub const TOKEN: &str = "test-token-123";
 
 /// `stampede` with `--dashboard` and `--control` in the background; its result file.
-struct Steered {
+pub struct Steered {
     child: Child,
     dir: TempDir,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
 impl Steered {
-    fn start(name: &str, args: &[&str]) -> Steered {
+    pub fn start(name: &str, args: &[&str]) -> Steered {
         let dir = TempDir::new(name);
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let json = dir.path().join("result.json");
@@ -42,7 +42,7 @@ impl Steered {
         s
     }
 
-    fn output(&self) -> String {
+    pub fn output(&self) -> String {
         let read = |n: &str| std::fs::read_to_string(self.dir.path().join(n)).unwrap_or_default();
         format!("stdout:\n{}\nstderr:\n{}", read("stdout"), read("stderr"))
     }
@@ -69,14 +69,14 @@ impl Steered {
         post(self.addr, token, body)
     }
 
-    fn status(&self) -> Value {
+    pub fn status(&self) -> Value {
         let (code, body) = http_get(self.addr, "/api/control").expect("GET /api/control");
         assert_eq!(code, 200, "{body}");
         serde_json::from_str(&body).unwrap()
     }
 
     /// Wait for the exit (at most `limit`); the exit code and the result.
-    fn finish(&mut self, limit: Duration) -> (Option<i32>, Value) {
+    pub fn finish(&mut self, limit: Duration) -> (Option<i32>, Value) {
         let start = Instant::now();
         let code = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -123,7 +123,7 @@ fn post_raw(addr: SocketAddr, token: Option<&str>, body: &[u8]) -> std::io::Resu
 }
 
 /// The mean of the server's counts over seconds `from..to` of its clock.
-fn mean(server: &CountingServer, from: usize, to: usize) -> f64 {
+pub fn mean(server: &CountingServer, from: usize, to: usize) -> f64 {
     let s = server.seconds();
     (from..to).map(|i| s.get(i).copied().unwrap_or(0)).sum::<u64>() as f64 / (to - from) as f64
 }
