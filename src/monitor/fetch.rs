@@ -179,7 +179,10 @@ rpc_seconds_count 4
     /// A labelled counter no request has touched: its family is on the page, with no sample.
     #[test]
     fn a_family_without_samples_is_known_and_matches_nothing() {
-        let p = parse_page("# HELP served_total Served.\n# TYPE served_total counter\nnode_load1 1\n").unwrap();
+        let p = parse_page(
+            "# HELP served_total Served.\n# TYPE served_total counter\n# TYPE node_load1 gauge\nnode_load1 1\n",
+        )
+        .unwrap();
         assert!(p.has("served_total") && !p.has("servd_total"));
         assert_eq!(p.select(&Selector::parse(r#"served_total{path="/"}"#).unwrap()), None);
         let h = parse_page("# TYPE rpc_seconds histogram\n").unwrap();
