@@ -22,6 +22,17 @@ fn paced_exporter() -> Exporter {
     })
 }
 
+/// A server answering `ok`, and the count of requests it answered.
+fn counting_server() -> (Server, Arc<AtomicU64>) {
+    let served = Arc::new(AtomicU64::new(0));
+    let s = served.clone();
+    let server = Server::start(move |_| {
+        s.fetch_add(1, Ordering::Relaxed);
+        Response::with_length(200, "ok").into()
+    });
+    (server, served)
+}
+
 /// Timeline values of one series, in order (seconds without a sample left out).
 fn values(out: &Outcome, name: &str) -> Vec<f64> {
     out.at("/timeline").as_array().unwrap().iter().filter_map(|r| r["monitor"][name].as_f64()).collect()
@@ -186,12 +197,7 @@ fn node_exporter_through_prometheus_shows_loopback_traffic_rising_under_load() {
 #[ignore = "pre-release set (a capacity search): bash .ci/run --full"]
 fn a_capacity_search_finds_the_rate_a_series_slo_allows() {
     // The exporter counts the requests the server has answered: its rate is the load itself.
-    let served = Arc::new(AtomicU64::new(0));
-    let s = served.clone();
-    let server = Server::start(move |_| {
-        s.fetch_add(1, Ordering::Relaxed);
-        Response::with_length(200, "ok").into()
-    });
+    let (server, served) = counting_server();
     let counter = served.clone();
     let exporter = Exporter::start(move || {
         format!("# TYPE served_total counter\nserved_total {}\n", counter.load(Ordering::Relaxed))
@@ -268,12 +274,7 @@ fn bad_sources_are_refused_before_any_load_naming_the_series() {
 /// thresholds on it by what it measured.
 #[test]
 fn a_series_with_no_data_before_the_load_is_warned_about_then_watched_and_judged() {
-    let served = Arc::new(AtomicU64::new(0));
-    let s = served.clone();
-    let server = Server::start(move |_| {
-        s.fetch_add(1, Ordering::Relaxed);
-        Response::with_length(200, "ok").into()
-    });
+    let (server, served) = counting_server();
     // As client libraries write a labelled counter: the family always, a sample once touched.
     let counter = served.clone();
     let exporter = Exporter::start(move || {
