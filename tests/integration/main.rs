@@ -4,6 +4,8 @@
 //! - [`bench`]: `stampede bench` against scripted raw HTTP servers.
 //! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
 //! - [`scenarios`]: several scenarios in one file, their windows, thresholds and merging.
+//! - [`include`]: suites of several files (`include = [...]`): merged tables, refusals that name
+//!   both places.
 //! - [`journeys`]: journeys that go on after a failed step, `on_fail`, `if` on a step's own value.
 //! - [`suite`]: what real suites need: HTTPS, cookies, redirects, conditions, feeders, executors.
 //! - [`thresholds`]: thresholds with nothing to measure ("no data") and their windows.
@@ -13,6 +15,8 @@
 //! - [`io`]: the epoll path, under a seccomp filter that refuses io_uring as containers do.
 //! - [`control`]: steering a run while it goes (`--control`, `stampede ctl`), against a server that
 //!   counts requests per second.
+//! - [`control_panel`]: the dashboard's control panel clicked in headless Chromium (DevTools
+//!   protocol), its changes in the server's counts, on the live charts and in the HTML report.
 //! - [`live`]: live outputs: remote write into a real Prometheus, the dashboard in headless Chromium.
 //! - [`monitor`]: the service's own series (node_exporter, Prometheus, an in-process exporter).
 //! - [`readme`]: the README's output samples against the real output.
@@ -24,8 +28,10 @@
 mod bench;
 mod capacity;
 mod control;
+mod control_panel;
 mod h2;
 mod hostile;
+mod include;
 mod io;
 mod journeys;
 mod live;
