@@ -354,3 +354,18 @@ fn http_1_1_and_h2c_share_the_port_and_the_counts() {
     assert_eq!(t.counters.route("GET /status"), 2);
     t.stop();
 }
+
+#[test]
+fn a_stream_past_the_concurrent_limit_is_refused_and_the_others_are_answered() {
+    let t = start();
+    let mut c = H2::connect(&t);
+    let ids: Vec<u32> = (0..=MAX_STREAMS).map(|i| 2 * i + 1).collect();
+    for &id in &ids {
+        c.get(id, "/delay/300");
+    }
+    let (h, p) = c.until(f::RST_STREAM).expect("RST_STREAM");
+    assert_eq!((h.stream, f::be32(&p)), (*ids.last().unwrap(), f::REFUSED_STREAM));
+    assert_eq!(c.responses(MAX_STREAMS as usize).len(), MAX_STREAMS as usize);
+    assert_eq!(t.counters.route("GET /delay"), u64::from(MAX_STREAMS), "the refused stream never reached a route");
+    t.stop();
+}
