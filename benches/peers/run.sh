@@ -204,10 +204,12 @@ CONF
           [[ $proto == h2 ]] && u=https://localhost:$H2PORT/ tls=(--cacert "$W/cert.pem") insecure=(--insecure)
           say; say "== HTTP/2 ($proto) against the same nginx: $c connections x $m streams, $DURATION s each"
           [[ -n $H2LOAD ]] && measure h2load "$proto-$shape" $((c * m)) "$DURATION" "" "$H2LOAD" -t1 -c"$c" -m"$m" -D "$DURATION" "$u"
-          # oha: -c connections, -p streams in flight on each (over h2), its own runtime on one thread.
-          # Its JSON summary is what it prints (report.py reads it there).
+          # oha: -c connections, -p streams in flight on each; -w lets the requests in flight at the
+          # end finish (else they count as errors, "aborted due to deadline"); --insecure, as its
+          # rustls refuses the script's self-signed certificate as a CA used as an end entity. Its
+          # JSON summary is what it prints (report.py reads it there).
           [[ -n $OHA ]] && measure oha "$proto-$shape" $((c * m)) "$DURATION" "" \
-            "$OHA" --http2 -c "$c" -p "$m" -z "${DURATION}s" --no-tui --output-format json "${insecure[@]}" "$u"
+            "$OHA" --http2 -c "$c" -p "$m" -z "${DURATION}s" -w --no-tui --output-format json "${insecure[@]}" "$u"
           # k6 has no h2c, and each VU sends one request at a time: h2 over TLS, one stream per VU.
           [[ -n $K6 && $proto == h2 && $m == 1 ]] && measure k6 "$proto-$shape" "$c" "$DURATION" "$W/k6url.json" \
             env URL="$u" VUS="$c" DUR="${DURATION}s" SUMMARY="$W/k6url.json" "$K6" run -q --no-usage-report "$HERE/url.js"
