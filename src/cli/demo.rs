@@ -7,24 +7,14 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 
 use crate::cli::{DemoArgs, Outcome, execute};
-use crate::error::PlanError;
 use crate::plan::Finish;
 use crate::scenario::{self, Overrides};
 use crate::testserver::TestServer;
-
-/// Why `demo --http 2` is refused.
-pub const H2_REFUSED: &str = "demo --http 2: the built-in target (`stampede target`) speaks HTTP/1.1 only; \
-to see HTTP/2, put a server that speaks it in front (nginx `listen ... http2` proxying to `stampede target`) \
-and run the scenario against that (README: HTTP/2)";
 
 /// The demo scenario, built into the binary (also at scenarios/demo.toml).
 pub const SCENARIO: &str = include_str!("../../scenarios/demo.toml");
 
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
-    if args.http.http == Some(crate::http::version::Http::H2) {
-        // Refused before anything starts: the built-in target is a small HTTP/1.1 server.
-        return Err(PlanError::Invalid(H2_REFUSED.into()).into());
-    }
     let live = args.live.settings()?;
     let io = execute::io_path(args.io.io)?;
     let target = TestServer::start("127.0.0.1:0".parse().expect("literal address"), 1)

@@ -1,4 +1,4 @@
-//! `stampede target`: run the built-in test server until Ctrl-C.
+//! `stampede target`: run the built-in test server (HTTP/1.1 and h2c) until Ctrl-C.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -25,6 +25,9 @@ pub fn run(args: TargetArgs) -> anyhow::Result<Outcome> {
     println!("  GET  /api/NAME[?delay=MS]   (X-Cache: HIT 4 times in 5)");
     println!("  POST /echo  /auth/login {{email,password}} → token;  POST /escrows, GET /escrows/ID with Bearer token");
     println!("  GET  /stats   (the server's own counts per route, misuse, logins, records)");
+    println!(
+        "  HTTP/1.1, and HTTP/2 with prior knowledge (h2c) on the same port (--http 2, h2load, curl --http2-prior-knowledge)"
+    );
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -23,19 +23,32 @@ const MAX_RECORDS: usize = 1 << 17;
 const MAX_RECORD_BYTES: usize = 64 << 20;
 const SHARDS: usize = 16;
 
-/// A response body: made for this request, or shared with a stored record.
+/// A response body: fixed, made for this request, shared with a stored record, or `n` bytes of
+/// `x` (`/bytes/{n}`, written out only as it is sent).
 pub(super) enum Body {
     Static(&'static [u8]),
     Owned(Vec<u8>),
     Shared(Arc<[u8]>),
+    Fill(usize),
 }
 
-impl AsRef<[u8]> for Body {
-    fn as_ref(&self) -> &[u8] {
+impl Body {
+    pub(super) fn len(&self) -> usize {
         match self {
-            Body::Static(b) => b,
-            Body::Owned(b) => b,
-            Body::Shared(b) => b,
+            Body::Static(b) => b.len(),
+            Body::Owned(b) => b.len(),
+            Body::Shared(b) => b.len(),
+            Body::Fill(n) => *n,
+        }
+    }
+
+    /// Append bytes `at` of the body to `out`.
+    pub(super) fn put(&self, at: std::ops::Range<usize>, out: &mut Vec<u8>) {
+        match self {
+            Body::Static(b) => out.extend_from_slice(&b[at]),
+            Body::Owned(b) => out.extend_from_slice(&b[at]),
+            Body::Shared(b) => out.extend_from_slice(&b[at]),
+            Body::Fill(_) => out.resize(out.len() + at.len(), b'x'),
         }
     }
 }

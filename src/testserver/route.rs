@@ -6,101 +6,106 @@ use std::time::Duration;
 
 use super::api::{Body, Reply};
 use super::counters::{Route, method_index};
-use super::{MAX_BODY, Shared, write_chunked, write_head, write_response};
+use super::{MAX_BODY, Shared};
 
 /// Longest wait `/delay`, `?delay=` and `/stall` accept, in ms.
 const MAX_DELAY_MS: u64 = 600_000;
+const TEXT: &str = "text/plain";
 
-const ROOT_KEEP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello world\n";
-const ROOT_CLOSE: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhello world\n";
-
-/// A parsed request, enough to route it.
+/// A parsed request, enough to route it, whichever protocol carried it.
 pub(super) struct Req<'a> {
     pub method: &'a str,
+    /// The path and query (HTTP/1.1's request target, h2's `:path`).
     pub path: &'a str,
     pub body: &'a [u8],
     pub authorization: Option<&'a [u8]>,
+    /// HTTP/1.1: the client closes after this request.
     pub close: bool,
 }
 
-/// What the connection does after the response is in `out`.
-#[derive(Default)]
-pub(super) struct After {
-    /// Hold the response this long before sending it.
+/// The answer to a request, whichever protocol carries it back.
+pub(super) struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    /// One more header (`X-Cache`, `Allow`, `WWW-Authenticate`).
+    pub extra: Option<(&'static str, &'static str)>,
+    pub body: Body,
+    /// HTTP/1.1 sends the body chunked (`/chunked/{n}`); h2 sends DATA frames either way.
+    pub chunked: bool,
+    /// Hold the answer this long before sending it.
     pub delay: Option<Duration>,
-    /// Close the connection after it.
+    /// Close the connection after it (HTTP/1.1: `Connection: close`; h2: GOAWAY).
     pub close: bool,
 }
 
-/// Append the response to `r` to `out`.
-pub(super) fn respond(r: &Req<'_>, sh: &Shared, shard: usize, out: &mut Vec<u8>) -> After {
+impl Answer {
+    fn new(status: u16, content_type: &'static str, body: Body) -> Answer {
+        Answer { status, content_type, extra: None, body, chunked: false, delay: None, close: false }
+    }
+
+    /// A `text/plain` answer.
+    pub(super) fn text(status: u16, body: &'static [u8]) -> Answer {
+        Answer::new(status, TEXT, Body::Static(body))
+    }
+
+    fn delayed(mut self, delay: Option<Duration>) -> Answer {
+        self.delay = delay;
+        self
+    }
+}
+
+/// The answer to `r`, counted on `shard`.
+pub(super) fn respond(r: &Req<'_>, sh: &Shared, shard: usize) -> Answer {
+    let mut a = route(r, sh, shard);
+    a.close |= r.close;
+    a
+}
+
+fn route(r: &Req<'_>, sh: &Shared, shard: usize) -> Answer {
     let (path, query) = r.path.split_once('?').unwrap_or((r.path, ""));
     let m = method_index(r.method);
-    let close = r.close;
     if path == "/" {
         sh.counters.count(shard, m, Route::Root);
-        out.extend_from_slice(if close { ROOT_CLOSE } else { ROOT_KEEP });
-        return After { delay: None, close };
+        return Answer::text(200, b"hello world\n");
     }
     let rest = path.strip_prefix('/').unwrap_or(path);
     let (first, arg) = rest.split_once('/').unwrap_or((rest, ""));
     if first == "stats" {
-        write_response(out, 200, "application/json", sh.counters.to_json().as_bytes(), close);
-        return After { delay: None, close };
+        return Answer::new(200, "application/json", Body::Owned(sh.counters.to_json().into_bytes()));
     }
     let route = route_of(first, arg);
     sh.counters.count(shard, m, route);
-    let text = "text/plain";
-    let mut after = After { delay: None, close };
     match route {
-        Route::Root => out.extend_from_slice(if close { ROOT_CLOSE } else { ROOT_KEEP }),
+        Route::Root => Answer::text(200, b"hello world\n"),
         Route::Status => match arg.parse::<u16>() {
-            Ok(code) if (200..=599).contains(&code) => write_response(out, code, text, b"", close),
-            _ => write_response(out, 400, text, b"status must be 200..599\n", close),
+            Ok(code) if (200..=599).contains(&code) => Answer::text(code, b""),
+            _ => Answer::text(400, b"status must be 200..599\n"),
         },
         Route::Delay => match parse_ms(arg) {
-            Some(ms) => {
-                write_response(out, 200, text, b"ok\n", close);
-                after.delay = Some(Duration::from_millis(ms));
-            }
-            None => write_response(out, 400, text, b"delay is in ms, at most 600000\n", close),
+            Some(ms) => Answer::text(200, b"ok\n").delayed(Some(Duration::from_millis(ms))),
+            None => Answer::text(400, b"delay is in ms, at most 600000\n"),
         },
         Route::Bytes => match arg.parse::<usize>() {
-            Ok(n) if n <= MAX_BODY => {
-                write_head(out, 200, "application/octet-stream", &[], n, close);
-                out.resize(out.len() + n, b'x');
-            }
-            _ => write_response(out, 400, text, b"size must be at most 16777216\n", close),
+            Ok(n) if n <= MAX_BODY => Answer::new(200, "application/octet-stream", Body::Fill(n)),
+            _ => Answer::text(400, b"size must be at most 16777216\n"),
         },
         Route::Chunked => match arg.parse::<usize>() {
-            Ok(n) if n <= MAX_BODY => write_chunked(out, n, close),
-            _ => write_response(out, 400, text, b"size must be at most 16777216\n", close),
-        },
-        Route::Echo => write_response(out, 200, "application/octet-stream", r.body, close),
-        Route::Close => {
-            write_response(out, 200, text, b"bye\n", true);
-            after.close = true;
-        }
-        Route::Stall => match stall(arg, sh) {
-            Some(hold) => {
-                write_response(out, 200, text, b"ok\n", close);
-                after.delay = hold;
+            Ok(n) if n <= MAX_BODY => {
+                Answer { chunked: true, ..Answer::new(200, "application/octet-stream", Body::Fill(n)) }
             }
-            None => write_response(
-                out,
-                400,
-                text,
-                b"use /stall/{every_ms}/{for_ms} with 0 <= for_ms < every_ms <= 600000\n",
-                close,
-            ),
+            _ => Answer::text(400, b"size must be at most 16777216\n"),
         },
-        Route::Capacity => after.delay = capacity(arg, sh, out, close),
-        Route::Api => return page(r, query, arg, sh, out, close),
-        Route::Login | Route::Escrows | Route::Escrow => return account(route, r, arg, sh, out, close),
-        Route::Unmatched => write_response(out, 404, text, b"not found\n", close),
+        Route::Echo => Answer::new(200, "application/octet-stream", Body::Owned(r.body.to_vec())),
+        Route::Close => Answer { close: true, ..Answer::text(200, b"bye\n") },
+        Route::Stall => match stall(arg, sh) {
+            Some(hold) => Answer::text(200, b"ok\n").delayed(hold),
+            None => Answer::text(400, b"use /stall/{every_ms}/{for_ms} with 0 <= for_ms < every_ms <= 600000\n"),
+        },
+        Route::Capacity => capacity(arg, sh),
+        Route::Api => page(r, query, arg, sh),
+        Route::Login | Route::Escrows | Route::Escrow => account(route, r, arg, sh),
+        Route::Unmatched => Answer::text(404, b"not found\n"),
     }
-    after
 }
 
 /// The route a path's first segment (and the rest, `arg`) names.
@@ -123,42 +128,32 @@ fn route_of(first: &str, arg: &str) -> Route {
     }
 }
 
-/// `/capacity/queue/{R}` and `/capacity/refuse/{R}`: the servers of known capacity. Returns how
-/// long the queueing server holds the answer.
-fn capacity(arg: &str, sh: &Shared, out: &mut Vec<u8>, close: bool) -> Option<Duration> {
-    let text = "text/plain";
+/// `/capacity/queue/{R}` and `/capacity/refuse/{R}`: the servers of known capacity (the
+/// queueing one holds its answer).
+fn capacity(arg: &str, sh: &Shared) -> Answer {
     let (kind, rate) = arg.split_once('/').unwrap_or((arg, ""));
     match (kind, rate.parse::<u64>()) {
         ("queue", Ok(r)) if r > 0 => {
-            write_response(out, 200, text, b"ok\n", close);
-            return Some(sh.limits.queue(r, std::time::Instant::now()));
+            Answer::text(200, b"ok\n").delayed(Some(sh.limits.queue(r, std::time::Instant::now())))
         }
-        ("refuse", Ok(r)) if r > 0 => {
-            if sh.limits.admit(r, std::time::Instant::now()) {
-                write_response(out, 200, text, b"ok\n", close);
-            } else {
-                write_response(out, 503, text, b"over capacity\n", close);
-            }
-        }
-        _ => write_response(out, 400, text, b"use /capacity/queue/{rate} or /capacity/refuse/{rate}\n", close),
+        ("refuse", Ok(r)) if r > 0 => match sh.limits.admit(r, std::time::Instant::now()) {
+            true => Answer::text(200, b"ok\n"),
+            false => Answer::text(503, b"over capacity\n"),
+        },
+        _ => Answer::text(400, b"use /capacity/queue/{rate} or /capacity/refuse/{rate}\n"),
     }
-    None
 }
 
 /// `GET /api/{name}[?delay=MS]`: a small JSON page, cached four times in five (`X-Cache`).
-fn page(r: &Req<'_>, query: &str, arg: &str, sh: &Shared, out: &mut Vec<u8>, close: bool) -> After {
-    let (text, mut after) = ("text/plain", After { delay: None, close });
+fn page(r: &Req<'_>, query: &str, arg: &str, sh: &Shared) -> Answer {
     if !matches!(r.method, "GET" | "HEAD") {
-        return method_not_allowed(out, "GET, HEAD", close);
+        return method_not_allowed("GET, HEAD");
     }
     let delay = match query_param(query, "delay") {
         None => None,
         Some(v) => match parse_ms(v) {
             Some(ms) => Some(Duration::from_millis(ms)),
-            None => {
-                write_response(out, 400, text, b"delay is in ms, at most 600000\n", close);
-                return after;
-            }
+            None => return Answer::text(400, b"delay is in ms, at most 600000\n"),
         },
     };
     // Four hits, then a miss: exactly 80% over any five consecutive answers.
@@ -166,25 +161,21 @@ fn page(r: &Req<'_>, query: &str, arg: &str, sh: &Shared, out: &mut Vec<u8>, clo
     let cache = if n % 5 == 4 { "MISS" } else { "HIT" };
     let name = serde_json::to_string(arg).unwrap_or_else(|_| "\"\"".into());
     let body = format!("{{\"name\":{name},\"ok\":true}}");
-    write_head(out, 200, "application/json", &[("X-Cache", cache)], body.len(), close);
-    out.extend_from_slice(body.as_bytes());
-    after.delay = delay;
-    after
+    let page = Answer::new(200, "application/json", Body::Owned(body.into_bytes()));
+    Answer { extra: Some(("X-Cache", cache)), ..page }.delayed(delay)
 }
 
 /// `/auth/login`, `/escrows` and `/escrows/{id}`: the stateful API, its misuse counted.
-fn account(route: Route, r: &Req<'_>, arg: &str, sh: &Shared, out: &mut Vec<u8>, close: bool) -> After {
-    let reply = match api(route, r, arg, sh) {
+fn account(route: Route, r: &Req<'_>, arg: &str, sh: &Shared) -> Answer {
+    let (status, body) = match api(route, r, arg, sh) {
         Ok(reply) => reply,
-        Err(allow) => return method_not_allowed(out, allow, close),
+        Err(allow) => return method_not_allowed(allow),
     };
-    if matches!(reply.0, 401 | 403 | 404) {
+    if matches!(status, 401 | 403 | 404) {
         sh.counters.add_misuse();
     }
-    let extra: &[(&str, &str)] = if reply.0 == 401 { &[("WWW-Authenticate", "Bearer")] } else { &[] };
-    write_head(out, reply.0, "application/json", extra, reply.1.as_ref().len(), close);
-    out.extend_from_slice(reply.1.as_ref());
-    After { delay: None, close }
+    let extra = (status == 401).then_some(("WWW-Authenticate", "Bearer"));
+    Answer { extra, ..Answer::new(status, "application/json", body) }
 }
 
 /// The stateful API; `Err(allowed methods)` for a method the route does not take.
@@ -207,11 +198,8 @@ fn api(route: Route, r: &Req<'_>, id: &str, sh: &Shared) -> Result<Reply, &'stat
     })
 }
 
-fn method_not_allowed(out: &mut Vec<u8>, allow: &str, close: bool) -> After {
-    let body = b"method not allowed\n";
-    write_head(out, 405, "text/plain", &[("Allow", allow)], body.len(), close);
-    out.extend_from_slice(body);
-    After { delay: None, close }
+fn method_not_allowed(allow: &'static str) -> Answer {
+    Answer { extra: Some(("Allow", allow)), ..Answer::text(405, b"method not allowed\n") }
 }
 
 fn parse_ms(s: &str) -> Option<u64> {

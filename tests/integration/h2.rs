@@ -1,7 +1,8 @@
 //! HTTP/2 against a real nginx (h2c with prior knowledge, h2 over TLS by ALPN) and against
 //! hostile in-process servers: counts that agree with nginx's access log, a journey with login,
 //! extraction, cookies and a redirect, ALPN fallback and refusal, streams in flight, GOAWAY,
-//! flow control both ways, and every misbehaviour counted as a named error kind.
+//! flow control both ways, and every misbehaviour counted as a named error kind; and the built-in
+//! target's own h2c side against an outside client (h2load).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -391,4 +392,38 @@ fn streams_above_a_goaway_are_retried_on_a_new_connection() {
     assert!(out.requests() > 10, "{}", out.describe());
     let answered = server.answered();
     assert!((out.requests()..=out.requests() + out.unfinished()).contains(&answered), "{answered}\n{}", out.describe());
+}
+
+/// `h2load`'s `requests:` line: (done, succeeded).
+fn h2load(args: &[&str]) -> (u64, u64) {
+    let out = std::process::Command::new("h2load").args(args).output().expect("h2load (nghttp2-client) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("requests:")).unwrap_or_else(|| panic!("h2load said:\n{text}"));
+    let number = |word: &str| -> u64 {
+        let before = line.split(word).next().unwrap();
+        before.rsplit(' ').find(|w| !w.is_empty()).unwrap().trim_end_matches(',').parse().unwrap()
+    };
+    println!("h2load {args:?}: {line}");
+    (number(" done"), number(" succeeded"))
+}
+
+#[test]
+fn the_built_in_target_serves_h2load_over_h2c_and_counts_it() {
+    let _m = shared_machine();
+    let target = TestTarget::start();
+    let url = target.url();
+    // 10 streams at once on each of 4 connections; then 20 at once on each of 2, each held 50 ms.
+    let (done, ok) = h2load(&["-n", "2000", "-c", "4", "-m", "10", &format!("{url}/")]);
+    assert_eq!((done, ok), (2000, 2000));
+    let (done, ok) = h2load(&["-n", "40", "-c", "2", "-m", "20", &format!("{url}/delay/50")]);
+    assert_eq!((done, ok), (40, 40));
+    // Uploads of 200 KB, three times the 64 KiB window the target grants, echoed back.
+    let dir = TempDir::new("target-h2load");
+    let body = dir.write("upload.bin", &"0123456789abcdef".repeat(12_800));
+    let (done, ok) = h2load(&["-n", "20", "-c", "2", "-m", "5", "-d", body.to_str().unwrap(), &format!("{url}/echo")]);
+    assert_eq!((done, ok), (20, 20));
+    // The target's own counts: every h2 request, like an HTTP/1.1 one.
+    assert_eq!(target.route("GET /"), 2000);
+    assert_eq!(target.route("GET /delay"), 40);
+    assert_eq!(target.route("POST /echo"), 20);
 }

@@ -604,17 +604,28 @@ fn think_time_paces_each_user() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn demo_over_http_2_is_refused_before_any_load_saying_why() {
-    let out = util::stampede(&["demo", "-q", "--http", "2"]);
-    out.assert_code(2);
-    assert!(out.stderr.contains("the built-in target (`stampede target`) speaks HTTP/1.1 only"), "{}", out.stderr);
-    assert!(!out.stdout.contains("built-in target on"), "nothing started: {}", out.stdout);
-}
-
-#[test]
 fn demo_exits_0_with_every_threshold_ok_and_no_misuse() {
     let _m = util::shared_machine();
     let out = util::stampede_json(&["demo", "-q"]);
+    assert_demo_agrees_with_its_target(&out);
+    assert_eq!(out.at("/totals/protocols/http~11.1").as_u64(), Some(out.requests()), "{}", out.describe());
+    assert!(out.stdout.contains("spoke http/1.1"), "{}", out.stdout);
+}
+
+#[test]
+fn demo_over_http_2_speaks_h2c_to_the_built_in_target_and_counts_agree() {
+    let _m = util::shared_machine();
+    let out = util::stampede_json(&["demo", "-q", "--http", "2"]);
+    assert_demo_agrees_with_its_target(&out);
+    // Every request went over h2 (prior knowledge on the target's plain port), none over HTTP/1.1.
+    assert_eq!(out.at("/totals/protocols/h2").as_u64(), Some(out.requests()), "{}", out.describe());
+    assert!(out.doc().pointer("/totals/protocols/http~11.1").is_none(), "{}", out.describe());
+    assert!(out.stdout.contains("spoke h2"), "{}", out.stdout);
+}
+
+/// The demo passed (exit 0, every threshold ok, no errors, no misuse), and its target served
+/// exactly the requests the client counted, with every login a success.
+fn assert_demo_agrees_with_its_target(out: &Outcome) {
     out.assert_code(0);
     let thresholds = out.at("/thresholds").as_array().unwrap();
     assert!(!thresholds.is_empty());
@@ -640,7 +651,7 @@ fn demo_exits_0_with_every_threshold_ok_and_no_misuse() {
         .collect();
     // The target answered exactly what the client counted; every login succeeded.
     assert_eq!(numbers[0], out.requests(), "{line}\n{}", out.describe());
-    assert_eq!(numbers[1], step_requests(&out, "login"), "{line}");
+    assert_eq!(numbers[1], step_requests(out, "login"), "{line}");
     assert!(numbers[1] > 0);
 }
 

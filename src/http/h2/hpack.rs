@@ -13,14 +13,29 @@ use super::request::integer as put_integer;
 const CACHED: usize = 16;
 const CACHED_LEN: usize = 128;
 
+/// A decoded header field: name, value, and the crate's flags.
+pub(crate) type Field = (Vec<u8>, Vec<u8>, u8);
+
 /// The HPACK decoder and its reused buffers.
 #[derive(Default)]
-pub(super) struct Hpack {
+pub(crate) struct Hpack {
     decoder: httlib_hpack::Decoder<'static>,
     /// The block being decoded, its strings plain.
     block: Vec<u8>,
-    fields: Vec<(Vec<u8>, Vec<u8>, u8)>,
+    fields: Vec<Field>,
     strings: Strings,
+}
+
+impl Hpack {
+    /// The (name, value, flags) fields of `block`, refused when it runs past its end (the target's
+    /// h2c side reads requests' header blocks with it).
+    pub(crate) fn fields(&mut self, block: &[u8]) -> Result<&[Field], String> {
+        self.block.clear();
+        plain(block, &mut self.strings, &mut self.block)?;
+        self.fields.clear();
+        self.decoder.decode(&mut self.block, &mut self.fields).map_err(|e| format!("a bad HPACK header block: {e}"))?;
+        Ok(&self.fields)
+    }
 }
 
 /// What decoding a header block found besides the head text.
@@ -73,12 +88,8 @@ pub(super) fn decode(
     max_head: usize,
     d: &mut Decoded,
 ) -> Result<(), String> {
-    h.block.clear();
-    plain(block, &mut h.strings, &mut h.block)?;
-    h.fields.clear();
-    h.decoder.decode(&mut h.block, &mut h.fields).map_err(|e| format!("a bad HPACK header block: {e}"))?;
     let mut size = 0usize;
-    for (name, value, _) in &h.fields {
+    for (name, value, _) in h.fields(block)? {
         size += name.len() + value.len() + 4;
         if size > max_head {
             d.too_large = true;

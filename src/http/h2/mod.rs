@@ -4,7 +4,7 @@
 //! blocking probes of what a server speaks ([`probe`], for `--http 2` and `doctor`).
 
 pub mod frame;
-mod hpack;
+pub(crate) mod hpack;
 pub mod probe;
 pub mod request;
 pub mod session;
