@@ -855,6 +855,7 @@ mod tests {
     fn th(expr: &str) -> ThresholdResult {
         ThresholdResult {
             extra: Default::default(),
+            window: None,
             expr: expr.into(),
             ok: true,
             value: Some(0.0),

@@ -162,6 +162,9 @@ pub struct ThresholdResult {
     /// `unit`; those with no data are left out.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub extra: std::collections::BTreeMap<String, f64>,
+    /// A window's own data (a threshold with `during`): what `merge` measures again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::report::window::WindowData>,
 }
 
 impl ThresholdResult {
@@ -183,6 +186,7 @@ impl ThresholdResult {
                 .iter()
                 .filter_map(|x| Some((x.name.to_string(), crate::units::round3(x.value.ok()?))))
                 .collect(),
+            window: None,
         }
     }
 
@@ -740,6 +744,7 @@ mod tests {
                 level: None,
                 reason: None,
                 extra: Default::default(),
+                window: None,
             }
         );
         let r = row(&p("avg(server_ms) < 0.5"), Data::Metric(&t), None);
