@@ -3,10 +3,10 @@
 
 use crate::monitor::{MonitorResult, Samples};
 use crate::plan::{Plan, ThresholdRule};
-use crate::rules::threshold::{Ask, Measure, NoData, On, Reading, Scope, Source, Span, ThresholdResult, measure_on};
+use crate::rules::threshold::{Ask, Measure, NoData, On, Reading, Scope, Source, Span, measure_on};
 use crate::stats::{Stats, StepStats};
 
-use super::result::{scenario_seconds, step_seconds};
+use super::result::{ThresholdResult, scenario_seconds, step_seconds};
 use super::window::{Held, WindowData};
 
 /// A run as its thresholds measure it: its stats, its `during` windows' own seconds, and its
