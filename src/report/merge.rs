@@ -4,7 +4,9 @@
 //! Exact: latency histograms (total and per step, matched by name) are added, so every merged
 //! percentile, min, max and mean is the one a single generator would have reported for all the
 //! requests; counters (requests, errors, bytes, status codes, error kinds and reasons, checks,
-//! unfinished, dropped) are summed; thresholds are re-measured on the merged data.
+//! unfinished, dropped) are summed; thresholds are judged again on the merged data as a single run
+//! judges its own ([`Merged`]): a step's rate over the seconds its scenarios ran, a window on the
+//! shards' windows added together ([`super::window`]), a watched series on every shard's samples.
 //!
 //! Not exact, because the documents do not carry what it would take (and said so here):
 //! - the timeline's per-second percentiles: a row keeps p50/p95/p99 but not its histogram, so
