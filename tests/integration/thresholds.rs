@@ -222,6 +222,8 @@ fn iteration_duration_of_a_user_type_is_accepted_in_thresholds() {
 /// in its last.
 #[test]
 fn during_on_a_watched_series_threshold_was_ignored() {
+    // The gauge's clock starts once the machine is ours: a wait for it would shift the change.
+    let _m = util::shared_machine();
     let start = std::time::Instant::now();
     let exporter = crate::util::exporter::Exporter::start(move || {
         let v = if start.elapsed().as_secs_f64() < 2.0 { 0 } else { 100 };
@@ -254,10 +256,7 @@ think = "50ms"
             exporter.url()
         ),
     );
-    let out = {
-        let _m = util::shared_machine();
-        util::scenario(&file, &["--target", &target.url(), "-t", "1"])
-    };
+    let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
     let early = threshold(&out, "max(g) < 50");
     assert_eq!(
         (&early["ok"], early["value"].as_f64(), &early["during"]),
