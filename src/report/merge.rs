@@ -876,6 +876,16 @@ mod tests {
             ]
         );
         assert_eq!(m.thresholds[2].step.as_deref(), Some("s"));
+
+        // A warning stays a warning once merged (it was judged as a plain threshold: the merged
+        // run failed on it).
+        let warn = ThresholdResult { level: Some("warn".into()), ..th("p(99) < 10ms", false, None) };
+        let mut a = shard(1, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
+        let mut b = shard(2, 2, &[("s", &slow)], 10, STARTED_AT_UNIX_MS);
+        (a.thresholds, b.thresholds) = (vec![warn.clone()], vec![warn]);
+        let m = merge(&[a, b]).unwrap();
+        let t = &m.thresholds[0];
+        assert_eq!((t.ok, t.verdict(), t.fails_run()), (false, "WARN", false), "{t:?}");
     }
 
     #[test]
