@@ -854,6 +854,8 @@ mod tests {
 
     fn th(expr: &str) -> ThresholdResult {
         ThresholdResult {
+            extra: Default::default(),
+            window: None,
             expr: expr.into(),
             ok: true,
             value: Some(0.0),

@@ -7,6 +7,7 @@ pub(crate) mod hdrlog;
 pub(crate) mod html;
 pub(crate) mod identity;
 pub(crate) mod junit;
+pub(crate) mod measure;
 pub(crate) mod merge;
 pub(crate) mod metric;
 pub mod result;
@@ -14,6 +15,7 @@ pub mod result;
 pub(crate) mod sample;
 pub mod sources;
 pub(crate) mod text;
+pub(crate) mod window;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

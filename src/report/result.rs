@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::RunOutput;
 use crate::error::ErrorKind;
 use crate::plan::Plan;
+use crate::rules::threshold::{Scope, Threshold, Verdict};
 use crate::stats::{StepStats, TimelineRow};
 
 /// Identifies the document's shape; bumped when a field changes meaning.
@@ -146,13 +147,100 @@ pub struct StepResult {
     pub summary: Summary,
     /// This step's latency histogram, base64 HdrHistogram V2.
     pub histogram: String,
+    /// With several scenarios: the seconds in which a scenario running this step ran (its `rps`
+    /// threshold is over them; `rps` above is over the whole run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
     /// When several user types have a step of this name: each one's share, by user type.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_user: BTreeMap<String, Summary>,
 }
 
-use crate::rules::threshold::Observed;
-pub use crate::rules::threshold::ThresholdResult;
+/// A threshold as judged at the end of a run (or a merge): what the result documents and reports
+/// carry ([`ThresholdResult::of`] a [`crate::rules::threshold::Verdict`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub ok: bool,
+    /// The measured value, in `unit`; `null` when there was nothing to measure (no requests, no
+    /// responses with a latency, no samples in the window): the threshold then fails (a `warn`
+    /// one warns) and `reason` says why.
+    pub value: Option<f64>,
+    /// `ms` (latency), `%` (errors, checks), `req/s` (rps) or empty (counts).
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The scenario it is measured on, for a scenario's threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// The window of the run it is measured on (`"2m..12m"`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<String>,
+    /// `"warn"`: reported, does not fail the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Why it could not be measured (`value` is null), e.g. "no data: no responses with a latency".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Values measured beside `value` ([`crate::rules::threshold::Extra`], e.g. a drift threshold's baseline), by name, in
+    /// `unit`; those with no data are left out.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra: std::collections::BTreeMap<String, f64>,
+    /// A window's own data (a threshold with `during`): what `merge` measures again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<super::window::WindowData>,
+}
+
+impl ThresholdResult {
+    /// `t` as judged in `v` within `scope`, as a result row (callers set `step`, `scenario` and
+    /// `during` as they name them).
+    pub fn of(t: &Threshold, v: &Verdict, scope: &Scope) -> ThresholdResult {
+        ThresholdResult {
+            expr: t.expr.clone(),
+            ok: v.held(),
+            value: v.measured.ok().map(crate::units::round3),
+            unit: t.unit().to_string(),
+            step: None,
+            scenario: None,
+            during: None,
+            level: scope.warn.then(|| "warn".to_string()),
+            reason: v.measured.err().map(|e| e.0.to_string()),
+            extra: v
+                .extra
+                .iter()
+                .filter_map(|x| Some((x.name.to_string(), crate::units::round3(x.value.ok()?))))
+                .collect(),
+            window: None,
+        }
+    }
+
+    /// It failed, and it is not a warning: the run fails.
+    pub fn fails_run(&self) -> bool {
+        !self.ok && self.level.as_deref() != Some("warn")
+    }
+
+    /// What was measured, for reports: the value as `show` writes it with the unit (`12.5ms`,
+    /// `0.5%`, `120 req/s`), or why there was nothing to measure (`no data: …`).
+    pub fn measured(&self, show: impl Fn(f64) -> String) -> String {
+        match self.value {
+            None => self.reason.clone().unwrap_or_else(|| "no data".into()),
+            Some(v) => {
+                let sep = if self.unit.len() > 2 { " " } else { "" };
+                format!("{}{sep}{}", show(v), self.unit)
+            }
+        }
+    }
+
+    /// How a report labels it: `ok`, `FAIL`, or `WARN` (a failed warning).
+    pub fn verdict(&self) -> &'static str {
+        match (self.ok, self.level.as_deref()) {
+            (true, _) => "ok",
+            (false, Some("warn")) => "WARN",
+            (false, _) => "FAIL",
+        }
+    }
+}
 
 /// One named scenario of the run: when it ran, its requests together, its thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -320,11 +408,12 @@ impl RunResult {
                 name: name.clone(),
                 summary: Summary::of(s, duration_s, open),
                 histogram: encode_histogram(&s.latency),
+                duration_s: (plan.scenarios.len() > 1).then(|| round3(step_seconds(plan, row, duration_s))),
                 by_user: by_user(plan, out, row, duration_s, open),
             })
             .collect();
         let watched_by = (watched.as_ref(), monitor);
-        let thresholds = evaluate_thresholds(plan, &out.stats, &out.windows, duration_s, watched_by);
+        let thresholds = evaluate_thresholds(plan, &out.stats, Some(&out.windows), duration_s, watched_by);
         let mut timeline = out.timeline.clone();
         if let Some(m) = monitor {
             for row in &mut timeline {
@@ -492,85 +581,17 @@ fn by_user(plan: &Plan, out: &RunOutput, row: usize, duration_s: f64, open: bool
     if parts.len() < 2 { BTreeMap::new() } else { parts }
 }
 
-/// Measure every threshold of the plan on `stats` (the whole run, or its step).
+/// Judge every threshold of the plan on the run: `stats` (so far), each threshold's window
+/// (`None` while the run goes on), the run's length, its watched series and their samples.
 pub fn evaluate_thresholds(
     plan: &Plan,
     stats: &crate::stats::Stats,
-    windows: &[Option<crate::stats::Stats>],
+    windows: Option<&[Option<crate::stats::Stats>]>,
     duration_s: f64,
-    (monitor, samples): (Option<&crate::monitor::MonitorResult>, Option<&crate::monitor::Samples>),
+    watched: (Option<&crate::monitor::MonitorResult>, Option<&crate::monitor::Samples>),
 ) -> Vec<ThresholdResult> {
-    let run_total = stats.total();
-    let watched = |name: &str| plan.monitor.as_ref().is_some_and(|m| m.series.iter().any(|s| s.name == name));
-    plan.thresholds
-        .iter()
-        .enumerate()
-        .map(|(k, rule)| {
-            // A window's own seconds (and their total), and its length within the run.
-            let (stats, secs, window_total) = match (rule.during, windows.get(k).and_then(Option::as_ref)) {
-                (Some((from, to)), Some(w)) => {
-                    (w, (duration_s.min(to.as_secs_f64()) - from.as_secs_f64()).max(0.0), Some(w.total()))
-                }
-                _ => (stats, duration_s, None),
-            };
-            let total = window_total.as_ref().unwrap_or(&run_total);
-            let metric = rule.threshold.metric_name().and_then(|name| {
-                let i = plan.metrics.iter().position(|m| m.name == name)?;
-                stats.metrics.get(i)
-            });
-            let step = rule.step.map(|i| plan.rows[i].clone());
-            let series = rule.threshold.metric_name().filter(|n| watched(n));
-            let on_series = series.map(|name| {
-                let none = crate::monitor::SeriesSummary::default();
-                // A window's threshold on a series is measured on the samples taken in it.
-                let in_window = rule.during.zip(samples).map(|((from, to), s)| {
-                    s.summary_between(from.as_secs_f64(), to.as_secs_f64())
-                        .series
-                        .get(name)
-                        .cloned()
-                        .unwrap_or_default()
-                });
-                let whole = || monitor.and_then(|m| m.series.get(name)).cloned().unwrap_or(none);
-                rule.threshold.judge_series(&in_window.unwrap_or_else(whole))
-            });
-            let judged = match (metric, rule.scenario) {
-                _ if on_series.is_some() => on_series.expect("checked"),
-                (Some(m), _) => rule.threshold.judge_metric(m, step),
-                (None, Some(i)) => {
-                    let s = scenario_stats(stats, i, total);
-                    // Its seconds within the window (or within the run), up to its own end.
-                    let end = plan.scenarios[i].end().as_secs_f64();
-                    let secs = match rule.during {
-                        Some((from, to)) => (duration_s.min(to.as_secs_f64()).min(end) - from.as_secs_f64()).max(0.0),
-                        None => scenario_seconds(plan, i, secs),
-                    };
-                    let judged = rule.threshold.judge(&Observed::of(s, secs), None);
-                    ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
-                }
-                (None, None) => {
-                    let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(total);
-                    // A step's rate is over the time its scenarios ran, not the whole run.
-                    let secs = match rule.step {
-                        Some(row) if rule.during.is_none() => step_seconds(plan, row, secs),
-                        _ => secs,
-                    };
-                    rule.threshold.judge(&Observed::of(s, secs), step)
-                }
-            };
-            // A scenario's window counts from its start_time: shown as written.
-            let shift = rule.scenario.map_or(std::time::Duration::ZERO, |i| plan.scenarios[i].start);
-            ThresholdResult {
-                during: rule.during.map(|(a, b)| format!("{}..{}", window_edge(a - shift), window_edge(b - shift))),
-                level: rule.warn.then(|| "warn".to_string()),
-                ..judged
-            }
-        })
-        .collect()
-}
-
-/// A window's edge as the file writes it (`0s`, `1m30s`): windows are in whole seconds.
-fn window_edge(d: std::time::Duration) -> String {
-    if d.is_zero() { "0s".into() } else { crate::units::duration(d) }
+    let src = super::measure::RunSource::new(plan, stats, windows, duration_s, watched);
+    super::measure::judge_all(plan, &src)
 }
 
 /// Base64 of the histogram in HdrHistogram's V2 encoding.
