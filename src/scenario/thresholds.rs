@@ -45,20 +45,7 @@ impl Compiler<'_> {
         let during = match during {
             Some(w) => {
                 let bad = |why: String| self.src.at(t.span(), format!("threshold during `{w}`: {why}"));
-                let (from, to) = w
-                    .split_once("..")
-                    .ok_or_else(|| bad("write a window of the run as FROM..TO, as in \"2m..12m\"".into()))?;
-                let from = crate::units::parse_duration(from.trim()).map_err(|e| bad(e.to_string()))?;
-                let to = crate::units::parse_duration(to.trim()).map_err(|e| bad(e.to_string()))?;
-                if to <= from {
-                    return Err(bad("the window ends before it starts".into()));
-                }
-                if from.subsec_nanos() != 0 || to.subsec_nanos() != 0 {
-                    return Err(bad(
-                        "a window is measured in whole seconds of the run: write whole seconds, as in \"1s..3s\""
-                            .into(),
-                    ));
-                }
+                let (from, to) = threshold::parse_window(w).map_err(bad)?;
                 if let Some(run) = self.run_length.filter(|run| from >= *run) {
                     return Err(bad(format!(
                         "the run lasts {}: the window starts after it",
