@@ -3,7 +3,7 @@
 //! offer the rate), or the generator's (its core full or shared, starts sent late or short).
 
 use crate::engine::SATURATED_CPU;
-use crate::rules::threshold::{Measure, Observed, Threshold};
+use crate::rules::threshold::{Ask, Data, Measure, Observed, Reading, Scope, Source, Threshold, measure_on};
 use crate::stats::{Stats, StepStats, TimelineRow};
 
 /// A backlog growing by this share of the rate each second fails a step whose SLOs still held
@@ -174,11 +174,8 @@ pub fn judge(
         let why = format!("it sent {:.0} of {rate:.0} starts per second with users free", w.sent_rps());
         return Verdict::Generator { sent: w.sent_rps(), why };
     }
-    let o = Observed::of(&total, w.seconds);
-    let failed = slos.iter().find(|t| match on_series(t, w) {
-        Some(r) => !r.ok,
-        None => !t.evaluate(&o).1,
-    });
+    let src = StepSource { w, requests: &total };
+    let failed = slos.iter().find(|t| !t.judge(&src, &Scope::RUN).held());
     match failed {
         None => held(w, rate, short),
         Some(t) => broke(t, w, &g, lag_limit_us, baseline_service_us),
@@ -212,11 +209,24 @@ impl Generator {
     }
 }
 
-/// An SLO on a watched series, judged on the window's samples (`None`: not on a series).
-fn on_series(t: &Threshold, w: &Window) -> Option<crate::rules::threshold::ThresholdResult> {
-    let none = crate::monitor::SeriesSummary::default();
-    let name = t.metric_name()?;
-    Some(t.judge_series(w.series.as_ref().and_then(|m| m.series.get(name)).unwrap_or(&none)))
+/// A step's window as its SLOs measure it: its requests over its seconds (latency from each
+/// start's intended time, or the service's own time), and the watched series' samples in it.
+struct StepSource<'a> {
+    w: &'a Window,
+    requests: &'a StepStats,
+}
+
+impl Source for StepSource<'_> {
+    fn measure(&self, ask: &Ask) -> Reading {
+        let none = crate::monitor::SeriesSummary::default();
+        let data = match ask.measure {
+            Measure::Custom { name, .. } => {
+                Data::Series(self.w.series.as_ref().and_then(|m| m.series.get(name)).unwrap_or(&none))
+            }
+            _ => Data::Requests(Observed::of(self.requests, self.w.seconds)),
+        };
+        Reading { value: measure_on(ask.measure, &data), window: ask.window }
+    }
 }
 
 /// Every SLO held: a pass, unless the rate was not offered (too few users) or the service fell
@@ -244,14 +254,18 @@ fn held(w: &Window, rate: f64, short: bool) -> Verdict {
 /// The SLO `t` broke: the service's limit, unless the generator (its core, its late sends) or too
 /// few connections explain it.
 fn broke(t: &Threshold, w: &Window, g: &Generator, lag_limit_us: u64, baseline_service_us: Option<u64>) -> Verdict {
-    if let Some(r) = on_series(t, w) {
-        // The service's own limit: the generator's state says nothing about it.
-        return Verdict::Fail(format!("{} (measured {})", t.expr, r.measured(|v| crate::units::round3(v).to_string())));
-    }
     let total = w.total();
+    let verdict = t.judge(&StepSource { w, requests: &total }, &Scope::RUN);
+    if t.metric_name().is_some() {
+        // A watched series: the service's own limit, and the generator's state says nothing about it.
+        let measured = verdict.measured.map_or_else(|no| no.0.to_string(), |v| crate::units::round3(v).to_string());
+        return Verdict::Fail(format!("{} (measured {measured})", t.expr));
+    }
     // The service's own time, from sending: without queueing for a user or the starts' lateness.
-    let service_holds =
-        || t.evaluate(&Observed::of(&StepStats { latency: total.service.clone(), ..total.clone() }, w.seconds)).1;
+    let service_holds = || {
+        let service = StepStats { latency: total.service.clone(), ..total.clone() };
+        t.judge(&StepSource { w, requests: &service }, &Scope::RUN).held()
+    };
     // Latency counts from each start's intended time, so a generator that was slow (busy core,
     // late sends, a core shared with something else) only made it look worse: a pass holds. A
     // failure may be the generator's own, and then the service is not blamed.
@@ -259,7 +273,7 @@ fn broke(t: &Threshold, w: &Window, g: &Generator, lag_limit_us: u64, baseline_s
     // time (from sending): a latency SLO that the service's time alone breaks is the service's,
     // however late the starts went out. (A busy worker reads answers late, which the service's
     // time includes; its CPU is judged below whatever the service's time says.)
-    let service_breaks = is_latency(&t.metric) && !total.service.is_empty() && !service_holds();
+    let service_breaks = t.metric.is_latency() && !total.service.is_empty() && !service_holds();
     let (cpu, wait) = (g.cpu, g.wait);
     let why = if g.demand >= SATURATED_CPU && wait >= 10.0 {
         Some(format!(
@@ -281,7 +295,7 @@ fn broke(t: &Threshold, w: &Window, g: &Generator, lag_limit_us: u64, baseline_s
     let starved = w.busy().filter(|&b| b >= 0.99).count() * 2 >= w.busy_users.len().max(1);
     let service_p50 = if total.service.is_empty() { 0 } else { total.service.value_at_quantile(0.5) };
     let service_steady = baseline_service_us.is_some_and(|b| service_p50 <= (b * 2).max(b + 1000));
-    if starved && service_steady && is_latency(&t.metric) && service_holds() {
+    if starved && service_steady && t.metric.is_latency() && service_holds() {
         // Connections held busy by a generator that read answers late (its core shared with
         // something else) say nothing about how many the service needs.
         if wait >= crate::engine::SATURATED_WAIT {
@@ -292,7 +306,7 @@ fn broke(t: &Threshold, w: &Window, g: &Generator, lag_limit_us: u64, baseline_s
         }
         return Verdict::Connections;
     }
-    match t.measure(&Observed::of(&total, w.seconds)) {
+    match verdict.measured {
         Ok(value) => Verdict::Fail(format!("{} (measured {value:.1}{})", t.expr, t.unit())),
         Err(no) => Verdict::Fail(format!("{} ({})", t.expr, no.0)),
     }
@@ -305,22 +319,18 @@ pub fn clearly_lost(slos: &[Threshold], w: &Window) -> bool {
     if total.requests < 50 || w.seconds < 0.9 {
         return false;
     }
-    let o = Observed::of(&total, w.seconds);
+    let src = StepSource { w, requests: &total };
     slos.iter().any(|t| {
-        let Ok(value) = t.measure(&o) else { return false };
+        let Ok(value) = t.judge(&src, &Scope::RUN).measured else { return false };
         match t.metric {
             Measure::Errors => value > (t.bound * 3.0).max(t.bound + 2.0),
-            ref m if is_latency(m) => {
+            ref m if m.is_latency() => {
                 matches!(t.op, crate::rules::threshold::Op::Lt | crate::rules::threshold::Op::Le)
                     && value > t.bound * 2.0
             }
             _ => false,
         }
     })
-}
-
-fn is_latency(m: &Measure) -> bool {
-    matches!(m, Measure::Percentile(_) | Measure::Avg | Measure::Min | Measure::Max | Measure::Med)
 }
 
 #[cfg(test)]

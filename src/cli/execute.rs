@@ -16,7 +16,7 @@ use crate::monitor::sampler::Monitor;
 use crate::plan::Plan;
 use crate::report::hdrlog::HdrLog;
 use crate::report::{self, RunResult};
-use crate::rules::threshold::{Observed, ThresholdResult};
+use crate::rules::threshold::ThresholdResult;
 
 /// Where a run's results go.
 #[derive(Debug, Default)]
@@ -89,41 +89,26 @@ impl Observer for Watch<'_> {
         if self.aborted_by.is_some() {
             return;
         }
-        let all = total.total();
-        // A window's threshold is judged at the end, on the window's own seconds.
-        for rule in self.plan.thresholds.iter().filter(|r| r.threshold.abort_on_fail && r.during.is_none()) {
+        // A window's threshold is judged at the end, on the window's own seconds; a metric of the
+        // user's own too (a count grows). What is measured and breaks its bound aborts; nothing
+        // measured yet (a series without samples) is judged at the end.
+        let watched_only = (watched.as_ref(), None);
+        let src = crate::report::measure::RunSource::new(self.plan, total, None, row.t, watched_only);
+        let series = |n: &str| self.plan.monitor.as_ref().is_some_and(|m| m.series.iter().any(|s| s.name == n));
+        let live = |r: &&crate::plan::ThresholdRule| {
+            r.threshold.abort_on_fail && r.during.is_none() && r.threshold.metric_name().is_none_or(series)
+        };
+        for rule in self.plan.thresholds.iter().filter(live) {
             if row.t < rule.delay.as_secs_f64() {
                 continue;
             }
-            let series = rule.threshold.metric_name().and_then(|n| watched.as_ref()?.series.get(n));
-            let ok = match rule.scenario {
-                _ if rule.threshold.metric_name().is_some() => {
-                    // A watched series, once it has values; a metric of the user's is judged at the end.
-                    series.is_none_or(|s| s.samples == 0 || rule.threshold.judge_series(s).ok)
-                }
-                Some(i) => {
-                    let s = crate::report::result::scenario_stats(total, i, &all);
-                    let secs = crate::report::result::scenario_seconds(self.plan, i, row.t);
-                    !fails_yet(&rule.threshold, &Observed::of(s, secs))
-                }
-                None => {
-                    let s = rule.step.and_then(|i| total.steps.get(i)).unwrap_or(&all);
-                    !fails_yet(&rule.threshold, &Observed::of(s, row.t))
-                }
-            };
-            if !ok {
+            if rule.threshold.judge(&src, &crate::report::measure::RunSource::scope(rule)).broken() {
                 self.aborted_by = Some(rule.threshold.expr.clone());
                 self.stop.store(true, Ordering::Relaxed);
                 return;
             }
         }
     }
-}
-
-/// Whether a threshold already fails during the run: measured and not holding (nothing measured
-/// yet is judged at the end, where no data fails).
-fn fails_yet(t: &crate::rules::threshold::Threshold, o: &Observed) -> bool {
-    matches!(t.evaluate(o), (Ok(_), false))
 }
 
 /// Decide the I/O path for `--io`: a warning when `auto` falls back to epoll; an error (exit 3)

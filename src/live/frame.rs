@@ -137,7 +137,7 @@ pub fn dashboard(
     } else {
         Vec::new()
     };
-    let thresholds = crate::report::result::evaluate_thresholds(plan, total, &[], row.t, (monitor, None));
+    let thresholds = crate::report::result::evaluate_thresholds(plan, total, None, row.t, (monitor, None));
     let metrics: serde_json::Map<String, Value> =
         row.metrics.iter().map(|(k, v)| (k.clone(), json!(crate::units::round3(*v)))).collect();
     let latest: serde_json::Map<String, Value> =

@@ -262,6 +262,26 @@ impl SeriesSummary {
     }
 
     /// Change from the first value to the last, in percent of the first.
+    /// The samples of several summaries of one series taken together (shards that watched it,
+    /// in the order they started): min, max and the mean of every sample, the first part's
+    /// first value and the last part's last; failures added.
+    pub fn pool<'a>(parts: impl IntoIterator<Item = &'a SeriesSummary>) -> SeriesSummary {
+        let parts: Vec<&SeriesSummary> = parts.into_iter().filter(|s| s.samples > 0).collect();
+        let (Some(first), Some(last)) = (parts.first(), parts.last()) else { return SeriesSummary::default() };
+        let samples: u64 = parts.iter().map(|s| s.samples).sum();
+        let r = |v: f64| (v * 1e6).round() / 1e6;
+        SeriesSummary {
+            min: parts.iter().map(|s| s.min).fold(f64::INFINITY, f64::min),
+            avg: r(parts.iter().map(|s| s.avg * s.samples as f64).sum::<f64>() / samples as f64),
+            max: parts.iter().map(|s| s.max).fold(f64::NEG_INFINITY, f64::max),
+            last: last.last,
+            first: first.first,
+            samples,
+            failures: parts.iter().map(|s| s.failures).sum(),
+            source: first.source.clone(),
+        }
+    }
+
     pub fn growth_percent(&self) -> f64 {
         if self.first == 0.0 {
             return if self.last == 0.0 { 0.0 } else { GROWTH_FROM_ZERO * self.last.signum() };

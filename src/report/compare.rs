@@ -854,6 +854,7 @@ mod tests {
 
     fn th(expr: &str) -> ThresholdResult {
         ThresholdResult {
+            extra: Default::default(),
             expr: expr.into(),
             ok: true,
             value: Some(0.0),

@@ -284,6 +284,7 @@ mod tests {
 
     fn threshold(expr: &str, ok: bool, value: f64, unit: &str, step: Option<&str>) -> ThresholdResult {
         ThresholdResult {
+            extra: Default::default(),
             expr: expr.into(),
             ok,
             value: Some(value),

@@ -23,7 +23,7 @@ use super::result::{
     GeneratorInfo, LoadInfo, SCHEMA, ScenarioResult, StepResult, Summary, ThresholdResult, Totals, decode_histogram,
     encode_histogram, round2, round3,
 };
-use crate::rules::threshold::{self, Observed};
+use crate::rules::threshold::{self, Ask, Data, Measure, NoData, Observed, On, Reading, Scope, Source, measure_on};
 use crate::stats::{StepSecond, TimelineRow};
 
 /// Combine shard results exactly: histograms added, counters summed, timelines aligned by
@@ -68,14 +68,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
 
     let (mut scenarios, scenario_histograms) = scenarios(results)?;
     let metrics = metrics(results)?;
-    let mut thresholds = thresholds(
-        results,
-        &summary,
-        &total_h,
-        (&steps, &step_histograms),
-        (&scenarios, &scenario_histograms),
-        duration_s,
-    )?;
+    let total = Part { summary: &summary, latency: &total_h, seconds: duration_s };
+    let mut thresholds = thresholds(results, total, (&steps, &step_histograms), (&scenarios, &scenario_histograms))?;
     for sc in &mut scenarios {
         sc.thresholds = thresholds.iter().filter(|t| t.scenario.as_deref() == Some(&sc.name)).cloned().collect();
     }
@@ -170,6 +164,8 @@ fn merged_steps(
             name: step.name.clone(),
             summary,
             histogram: encode_histogram(&h),
+            // The longest any shard ran it (as scenarios).
+            duration_s: results.iter().filter_map(|r| r.steps[j].duration_s).reduce(f64::max),
             by_user: Default::default(),
         });
         histograms.push(h);
@@ -310,47 +306,65 @@ fn merge_summaries<'a>(
     m
 }
 
-/// Every threshold of any input (once per expression and step), measured on the merged data.
+/// Every threshold of any input (once per expression, step, scenario and window), judged on the
+/// merged data as a single run judges its own ([`Merged`]).
 fn thresholds(
     results: &[RunResult],
-    total: &Summary,
-    total_h: &Histogram<u64>,
+    total: Part,
     (steps, step_histograms): (&[StepResult], &[Histogram<u64>]),
     (scenarios, scenario_histograms): (&[ScenarioResult], &[Histogram<u64>]),
-    duration_s: f64,
 ) -> Result<Vec<ThresholdResult>, String> {
+    let merged = Merged {
+        total,
+        steps: steps
+            .iter()
+            .zip(step_histograms)
+            .map(|(s, h)| Part { summary: &s.summary, latency: h, seconds: s.duration_s.unwrap_or(total.seconds) })
+            .collect(),
+        scenarios: scenarios
+            .iter()
+            .zip(scenario_histograms)
+            .map(|(s, h)| Part { summary: &s.totals.summary, latency: h, seconds: s.duration_s })
+            .collect(),
+        metrics: metrics(results)?
+            .iter()
+            .map(|(name, m)| Ok((name.clone(), m.to_stats()?)))
+            .collect::<Result<_, String>>()?,
+        series: merged_series(results),
+    };
     let mut out: Vec<ThresholdResult> = Vec::new();
     for (i, r) in results.iter().enumerate() {
         for th in &r.thresholds {
-            if out
-                .iter()
-                .any(|o| o.expr == th.expr && o.step == th.step && o.scenario == th.scenario && o.during == th.during)
-            {
+            let same = |o: &ThresholdResult| {
+                o.expr == th.expr && o.step == th.step && o.scenario == th.scenario && o.during == th.during
+            };
+            if out.iter().any(same) {
                 continue;
             }
+            let whose = |what: &str, name: &str| {
+                format!("{}: threshold `{}` {what} `{name}`, which the result does not have", label(i, r), th.expr)
+            };
             let rule = threshold::parse(&th.expr)
                 .map_err(|e| format!("{}: threshold `{}` does not parse: {e}", label(i, r), th.expr))?;
             if let Some(name) = rule.metric_name() {
-                // A metric of the user's own, measured again on the merged metric.
-                let merged = metrics(results)?;
-                let stats = merged
-                    .get(name)
-                    .ok_or_else(|| {
-                        format!(
-                            "{}: threshold `{}` names metric `{name}`, which the result does not have",
-                            label(i, r),
-                            th.expr
-                        )
-                    })?
-                    .to_stats()?;
-                out.push(ThresholdResult { expr: th.expr.clone(), ..rule.judge_metric(&stats, th.step.clone()) });
-                continue;
+                if !merged.metrics.contains_key(name) && !merged.series.contains_key(name) {
+                    return Err(whose("names metric", name));
+                }
             }
+            let on = match (&th.scenario, &th.step) {
+                (Some(name), _) => On::Scenario(
+                    scenarios.iter().position(|s| &s.name == name).ok_or_else(|| whose("is on scenario", name))?,
+                ),
+                (None, Some(name)) => {
+                    On::Step(steps.iter().position(|s| &s.name == name).ok_or_else(|| whose("is on step", name))?)
+                }
+                (None, None) => On::Run,
+            };
+            let scope = Scope { on, window: None, warn: th.level.as_deref() == Some("warn") };
             if th.during.is_some() {
                 // A window's seconds are not in the documents: the shards' verdicts together.
-                let same =
-                    results.iter().flat_map(|r| &r.thresholds).filter(|o| o.expr == th.expr && o.during == th.during);
-                let all: Vec<&ThresholdResult> = same.collect();
+                let all: Vec<&ThresholdResult> =
+                    results.iter().flat_map(|r| &r.thresholds).filter(|o| same(o)).collect();
                 let value = all.iter().filter_map(|o| o.value).reduce(f64::max);
                 out.push(ThresholdResult {
                     ok: all.iter().all(|o| o.ok),
@@ -360,51 +374,92 @@ fn thresholds(
                 });
                 continue;
             }
-            if let Some(name) = &th.scenario {
-                let j = scenarios.iter().position(|s| &s.name == name).ok_or_else(|| {
-                    format!(
-                        "{}: threshold `{}` is on scenario `{name}`, which the result does not have",
-                        label(i, r),
-                        th.expr
-                    )
-                })?;
-                let sc = &scenarios[j];
-                let judged = rule.judge(&observed(&sc.totals.summary, &scenario_histograms[j], sc.duration_s), None);
-                out.push(ThresholdResult { expr: th.expr.clone(), scenario: Some(name.clone()), ..judged });
-                continue;
-            }
-            let (s, h) = match &th.step {
-                None => (total, total_h),
-                Some(name) => {
-                    let j = steps.iter().position(|s| &s.name == name).ok_or_else(|| {
-                        format!(
-                            "{}: threshold `{}` is on step `{name}`, which the result does not have",
-                            label(i, r),
-                            th.expr
-                        )
-                    })?;
-                    (&steps[j].summary, &step_histograms[j])
-                }
-            };
+            let verdict = rule.judge(&merged, &scope);
             out.push(ThresholdResult {
                 expr: th.expr.clone(),
-                ..rule.judge(&observed(s, h, duration_s), th.step.clone())
+                step: th.step.clone(),
+                scenario: th.scenario.clone(),
+                during: th.during.clone(),
+                ..ThresholdResult::of(&rule, &verdict, &scope)
             });
         }
     }
     Ok(out)
 }
 
-/// What a threshold is measured against, from a merged summary and its histogram.
-fn observed<'a>(s: &Summary, latency: &'a Histogram<u64>, duration_s: f64) -> Observed<'a> {
-    Observed {
-        latency,
-        requests: s.requests,
-        errors: s.errors,
-        checks: s.checks,
-        checks_failed: s.checks_failed,
-        duration_s,
+/// A merged total, step or scenario: its counts, its latency, and the seconds it ran.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    summary: &'a Summary,
+    latency: &'a Histogram<u64>,
+    seconds: f64,
+}
+
+impl<'a> Part<'a> {
+    fn observed(&self) -> Observed<'a> {
+        let s = self.summary;
+        Observed {
+            latency: self.latency,
+            requests: s.requests,
+            errors: s.errors,
+            checks: s.checks,
+            checks_failed: s.checks_failed,
+            duration_s: self.seconds,
+        }
     }
+}
+
+/// The shards merged, as thresholds measure them: what a single run of them all would have
+/// observed.
+struct Merged<'a> {
+    total: Part<'a>,
+    steps: Vec<Part<'a>>,
+    scenarios: Vec<Part<'a>>,
+    metrics: indexmap::IndexMap<String, crate::stats::metric::MetricStats>,
+    series: indexmap::IndexMap<String, crate::monitor::SeriesSummary>,
+}
+
+impl Source for Merged<'_> {
+    fn measure(&self, ask: &Ask) -> Reading {
+        let data = match ask.measure {
+            Measure::Custom { name, .. } => match (self.series.get(name), self.metrics.get(name)) {
+                (Some(s), _) => Data::Series(s),
+                (None, Some(m)) => Data::Metric(m),
+                (None, None) => Data::Nothing(NoData::NOT_HERE),
+            },
+            _ => {
+                let part = match ask.on {
+                    On::Run => Some(&self.total),
+                    On::Step(j) => self.steps.get(j),
+                    On::Scenario(j) => self.scenarios.get(j),
+                };
+                part.map_or(Data::Nothing(NoData::NOT_HERE), |p| Data::Requests(p.observed()))
+            }
+        };
+        Reading { value: measure_on(ask.measure, &data), window: ask.window }
+    }
+}
+
+/// Each watched series over the merged run: the samples of every shard that watched it (the same
+/// service seen from every box, or each box's own), taken together in the order the shards started.
+fn merged_series(results: &[RunResult]) -> indexmap::IndexMap<String, crate::monitor::SeriesSummary> {
+    let mut by_start: Vec<&RunResult> = results.iter().collect();
+    by_start.sort_by_key(|r| r.started_at_unix_ms);
+    let mut names: Vec<&String> = Vec::new();
+    for r in &by_start {
+        for name in r.monitor.iter().flat_map(|m| m.series.keys()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let parts = by_start.iter().filter_map(|r| r.monitor.as_ref()?.series.get(name));
+            (name.clone(), crate::monitor::SeriesSummary::pool(parts))
+        })
+        .collect()
 }
 
 /// The named scenarios of the shards together (every shard has the same ones, in the same
@@ -772,6 +827,7 @@ mod tests {
         let fast: Vec<u64> = vec![1000; 90];
         let slow: Vec<u64> = vec![50_000; 10];
         let th = |expr: &str, ok: bool, step: Option<&str>| ThresholdResult {
+            extra: Default::default(),
             expr: expr.into(),
             ok,
             value: Some(0.0),
@@ -827,6 +883,7 @@ mod tests {
         refused(&[a.clone(), bad], "result 2 (shard 2/2): histogram does not decode");
         let mut bad = b.clone();
         bad.thresholds = vec![ThresholdResult {
+            extra: Default::default(),
             expr: "p95 < 1".into(),
             ok: true,
             value: Some(0.0),

@@ -7,6 +7,7 @@ pub(crate) mod hdrlog;
 pub(crate) mod html;
 pub(crate) mod identity;
 pub(crate) mod junit;
+pub(crate) mod measure;
 pub(crate) mod merge;
 pub(crate) mod metric;
 pub mod result;

@@ -146,12 +146,15 @@ pub struct StepResult {
     pub summary: Summary,
     /// This step's latency histogram, base64 HdrHistogram V2.
     pub histogram: String,
+    /// With several scenarios: the seconds in which a scenario running this step ran (its `rps`
+    /// threshold is over them; `rps` above is over the whole run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
     /// When several user types have a step of this name: each one's share, by user type.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_user: BTreeMap<String, Summary>,
 }
 
-use crate::rules::threshold::Observed;
 pub use crate::rules::threshold::ThresholdResult;
 
 /// One named scenario of the run: when it ran, its requests together, its thresholds.
@@ -320,11 +323,12 @@ impl RunResult {
                 name: name.clone(),
                 summary: Summary::of(s, duration_s, open),
                 histogram: encode_histogram(&s.latency),
+                duration_s: (plan.scenarios.len() > 1).then(|| round3(step_seconds(plan, row, duration_s))),
                 by_user: by_user(plan, out, row, duration_s, open),
             })
             .collect();
         let watched_by = (watched.as_ref(), monitor);
-        let thresholds = evaluate_thresholds(plan, &out.stats, &out.windows, duration_s, watched_by);
+        let thresholds = evaluate_thresholds(plan, &out.stats, Some(&out.windows), duration_s, watched_by);
         let mut timeline = out.timeline.clone();
         if let Some(m) = monitor {
             for row in &mut timeline {
@@ -492,80 +496,17 @@ fn by_user(plan: &Plan, out: &RunOutput, row: usize, duration_s: f64, open: bool
     if parts.len() < 2 { BTreeMap::new() } else { parts }
 }
 
-/// Measure every threshold of the plan on `stats` (the whole run, or its step).
+/// Judge every threshold of the plan on the run: `stats` (so far), each threshold's window
+/// (`None` while the run goes on), the run's length, its watched series and their samples.
 pub fn evaluate_thresholds(
     plan: &Plan,
     stats: &crate::stats::Stats,
-    windows: &[Option<crate::stats::Stats>],
+    windows: Option<&[Option<crate::stats::Stats>]>,
     duration_s: f64,
-    (monitor, samples): (Option<&crate::monitor::MonitorResult>, Option<&crate::monitor::Samples>),
+    watched: (Option<&crate::monitor::MonitorResult>, Option<&crate::monitor::Samples>),
 ) -> Vec<ThresholdResult> {
-    let run_total = stats.total();
-    let watched = |name: &str| plan.monitor.as_ref().is_some_and(|m| m.series.iter().any(|s| s.name == name));
-    plan.thresholds
-        .iter()
-        .enumerate()
-        .map(|(k, rule)| {
-            // A window's own seconds (and their total), and its length within the run.
-            let (stats, secs, window_total) = match (rule.during, windows.get(k).and_then(Option::as_ref)) {
-                (Some((from, to)), Some(w)) => {
-                    (w, (duration_s.min(to.as_secs_f64()) - from.as_secs_f64()).max(0.0), Some(w.total()))
-                }
-                _ => (stats, duration_s, None),
-            };
-            let total = window_total.as_ref().unwrap_or(&run_total);
-            let metric = rule.threshold.metric_name().and_then(|name| {
-                let i = plan.metrics.iter().position(|m| m.name == name)?;
-                stats.metrics.get(i)
-            });
-            let step = rule.step.map(|i| plan.rows[i].clone());
-            let series = rule.threshold.metric_name().filter(|n| watched(n));
-            let on_series = series.map(|name| {
-                let none = crate::monitor::SeriesSummary::default();
-                // A window's threshold on a series is measured on the samples taken in it.
-                let in_window = rule.during.zip(samples).map(|((from, to), s)| {
-                    s.summary_between(from.as_secs_f64(), to.as_secs_f64())
-                        .series
-                        .get(name)
-                        .cloned()
-                        .unwrap_or_default()
-                });
-                let whole = || monitor.and_then(|m| m.series.get(name)).cloned().unwrap_or(none);
-                rule.threshold.judge_series(&in_window.unwrap_or_else(whole))
-            });
-            let judged = match (metric, rule.scenario) {
-                _ if on_series.is_some() => on_series.expect("checked"),
-                (Some(m), _) => rule.threshold.judge_metric(m, step),
-                (None, Some(i)) => {
-                    let s = scenario_stats(stats, i, total);
-                    // Its seconds within the window (or within the run), up to its own end.
-                    let end = plan.scenarios[i].end().as_secs_f64();
-                    let secs = match rule.during {
-                        Some((from, to)) => (duration_s.min(to.as_secs_f64()).min(end) - from.as_secs_f64()).max(0.0),
-                        None => scenario_seconds(plan, i, secs),
-                    };
-                    let judged = rule.threshold.judge(&Observed::of(s, secs), None);
-                    ThresholdResult { scenario: Some(plan.scenarios[i].name.clone()), ..judged }
-                }
-                (None, None) => {
-                    let s = rule.step.and_then(|i| stats.steps.get(i)).unwrap_or(total);
-                    // A step's rate is over the time its scenarios ran, not the whole run.
-                    let secs = match rule.step {
-                        Some(row) if rule.during.is_none() => step_seconds(plan, row, secs),
-                        _ => secs,
-                    };
-                    rule.threshold.judge(&Observed::of(s, secs), step)
-                }
-            };
-            // A scenario's window counts from its start_time: shown as written.
-            let shift = rule.scenario.map_or(std::time::Duration::ZERO, |i| plan.scenarios[i].start);
-            ThresholdResult {
-                during: rule.during.map(|(a, b)| crate::rules::threshold::window_text((a - shift, b - shift))),
-                level: rule.warn.then(|| "warn".to_string()),
-                ..judged
-            }
-        })
-        .collect()
+    let src = super::measure::RunSource::new(plan, stats, windows, duration_s, watched);
+    super::measure::judge_all(plan, &src)
 }
 
 /// Base64 of the histogram in HdrHistogram's V2 encoding.

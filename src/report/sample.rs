@@ -80,6 +80,7 @@ pub fn sample(steps: &[(&str, &[u64])], seconds: usize) -> RunResult {
             .iter()
             .zip(&stats)
             .map(|((name, _), s)| StepResult {
+                duration_s: None,
                 name: name.to_string(),
                 summary: Summary::of(s, duration_s, false),
                 histogram: encode_histogram(&s.latency),

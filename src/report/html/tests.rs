@@ -71,6 +71,7 @@ pub fn sample() -> RunResult {
     let steps = ["login", HOSTILE]
         .iter()
         .map(|name| StepResult {
+            duration_s: None,
             name: name.to_string(),
             summary: summary(2500, 10, &h),
             histogram: encode_histogram(&h),
@@ -106,6 +107,7 @@ pub fn sample() -> RunResult {
         overrides: Vec::new(),
         thresholds: vec![
             ThresholdResult {
+                extra: Default::default(),
                 expr: "p(95) < 200ms".into(),
                 ok: true,
                 value: Some(8.1),
@@ -117,6 +119,7 @@ pub fn sample() -> RunResult {
                 reason: None,
             },
             ThresholdResult {
+                extra: Default::default(),
                 expr: "errors < 0.1%".into(),
                 ok: false,
                 value: Some(0.4),
@@ -367,6 +370,7 @@ fn capacity_runs_show_the_curve_the_answer_and_the_steps() {
 
 fn threshold(expr: &str, ok: bool, value: f64, scenario: &str, during: Option<&str>, warn: bool) -> ThresholdResult {
     ThresholdResult {
+        extra: Default::default(),
         expr: expr.into(),
         ok,
         value: Some(value),

@@ -9,16 +9,18 @@
 //! as a fraction, measured in the form written), `created > 1000` (a counter), and for trends `p(95)(server_ms) < 50`,
 //! `avg(server_ms) < 20`, `min(…)`, `max(…)`, `med(…)` (`mean(…)` too), in the trend's own unit (an `ms` suffix is
 //! allowed and ignored). Any identifier that is not a built-in metric ([`words::is_reserved`]) names one: [`parse`] does not
-//! know which exist, [`parse_checked`] does; [`Threshold::measure_metric`] measures them on their [`MetricStats`].
+//! know which exist, [`parse_checked`] does; [`Threshold::judge`] measures them where a [`Source`] finds them.
 
 pub mod drift;
 mod parse;
 pub mod recovery;
 pub mod seconds;
+mod verdict;
 pub mod words;
 
 use hdrhistogram::Histogram;
 
+#[cfg(test)]
 use crate::stats::metric::MetricStats;
 
 /// What a threshold measures: a latency statistic, the error or check share, the request rate or
@@ -148,10 +150,12 @@ impl NoData {
     pub const TREND: NoData = NoData("no data: no values recorded");
     pub const SERIES: NoData = NoData("no data: no samples of the series");
     pub const NOT_HERE: NoData = NoData("no data: not measured on these stats");
+    /// A window's threshold while the run goes on: judged at the end, on the window's seconds.
+    pub const LATER: NoData = NoData("no data: a window is judged at the end of the run");
 }
 
-/// A threshold as measured at the end of a run (or a merge, or a live check): what the result
-/// documents and reports carry.
+/// A threshold as judged at the end of a run (or a merge): what the result documents and reports
+/// carry ([`ThresholdResult::of`] a [`Verdict`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThresholdResult {
     pub expr: String,
@@ -177,9 +181,34 @@ pub struct ThresholdResult {
     /// Why it could not be measured (`value` is null), e.g. "no data: no responses with a latency".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Values measured beside `value` ([`Extra`], e.g. a drift threshold's baseline), by name, in
+    /// `unit`; those with no data are left out.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra: std::collections::BTreeMap<String, f64>,
 }
 
 impl ThresholdResult {
+    /// `t` as judged in `v` within `scope`, as a result row (callers set `step`, `scenario` and
+    /// `during` as they name them).
+    pub fn of(t: &Threshold, v: &Verdict, scope: &Scope) -> ThresholdResult {
+        ThresholdResult {
+            expr: t.expr.clone(),
+            ok: v.held(),
+            value: v.measured.ok().map(crate::units::round3),
+            unit: t.unit().to_string(),
+            step: None,
+            scenario: None,
+            during: None,
+            level: scope.warn.then(|| "warn".to_string()),
+            reason: v.measured.err().map(|e| e.0.to_string()),
+            extra: v
+                .extra
+                .iter()
+                .filter_map(|x| Some((x.name.to_string(), crate::units::round3(x.value.ok()?))))
+                .collect(),
+        }
+    }
+
     /// It failed, and it is not a warning: the run fails.
     pub fn fails_run(&self) -> bool {
         !self.ok && self.level.as_deref() != Some("warn")
@@ -255,7 +284,8 @@ pub fn window_text((from, to): Window) -> String {
 }
 
 impl Measure {
-    fn is_latency(&self) -> bool {
+    /// Whether it is a latency statistic (`p(N)`, `avg`, `min`, `max`, `med`).
+    pub fn is_latency(&self) -> bool {
         matches!(self, Measure::Percentile(_) | Measure::Avg | Measure::Min | Measure::Max | Measure::Med)
     }
 }
@@ -277,120 +307,9 @@ impl Threshold {
         }
     }
 
-    /// The measured value in the metric's reporting unit (ms / % / req/s / count), or why there
-    /// is none: a latency statistic with no response, an error share with no request, a check
-    /// share with no check, a rate over no time. A count of nothing is 0 requests, which is data.
-    /// A named metric is not measured here: see [`Threshold::measure_metric`].
-    pub fn measure(&self, o: &Observed) -> Measured {
-        let h = o.latency;
-        let ms = |us: u64| us as f64 / 1000.0;
-        Ok(match self.metric {
-            _ if self.metric.is_latency() && h.is_empty() => return Err(NoData::LATENCY),
-            Measure::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
-            Measure::Med => ms(h.value_at_quantile(0.5)),
-            Measure::Avg => h.mean() / 1000.0,
-            Measure::Min => ms(h.min()),
-            Measure::Max => ms(h.max()),
-            Measure::Errors if o.requests == 0 => return Err(NoData::REQUESTS),
-            Measure::Errors => 100.0 * o.errors as f64 / o.requests as f64,
-            Measure::Checks if o.checks == 0 => return Err(NoData::CHECKS),
-            Measure::Checks => 100.0 * o.checks.saturating_sub(o.checks_failed) as f64 / o.checks as f64,
-            Measure::Rps if o.duration_s <= 0.0 => return Err(NoData::TIME),
-            Measure::Rps => o.requests as f64 / o.duration_s,
-            Measure::Requests => o.requests as f64,
-            Measure::Custom { .. } => return Err(NoData::NOT_HERE),
-        })
-    }
-
-    /// The measured value of a threshold on a named metric, from that metric's stats: a rate in
-    /// percent or as a fraction (as the bound was written), a counter's count, a trend's statistic
-    /// in the trend's unit; no data for a rate of nothing or any statistic of an empty trend.
-    /// `None` when the threshold is on a built-in metric, or `s` is of a kind it does not apply to.
-    pub fn measure_metric(&self, s: &MetricStats) -> Option<Measured> {
-        let Measure::Custom { stat, .. } = &self.metric else { return None };
-        let v = MetricStats::trend_value;
-        Some(Ok(match (stat, s) {
-            (Stat::Value | Stat::Percent, &MetricStats::Rate { total: 0, .. }) => return Some(Err(NoData::RATE)),
-            (Stat::Value, &MetricStats::Rate { hits, total }) => hits as f64 / total as f64,
-            (Stat::Percent, &MetricStats::Rate { hits, total }) => 100.0 * hits as f64 / total as f64,
-            (Stat::Value, &MetricStats::Counter { count }) => count as f64,
-            (_, MetricStats::Trend { hist, .. }) if stat.is_trend() && hist.is_empty() => {
-                return Some(Err(NoData::TREND));
-            }
-            (Stat::Percentile(p), MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(p / 100.0)),
-            (Stat::Med, MetricStats::Trend { hist, .. }) => v(hist.value_at_quantile(0.5)),
-            (Stat::Avg, MetricStats::Trend { hist, .. }) => hist.mean() / crate::stats::metric::TREND_SCALE,
-            (Stat::Min, MetricStats::Trend { hist, .. }) => v(hist.min()),
-            (Stat::Max, MetricStats::Trend { hist, .. }) => v(hist.max()),
-            _ => return None,
-        }))
-    }
-
-    /// The value on a watched series' summary (`None`: not a threshold on a series statistic).
-    pub fn measure_series(&self, s: &crate::monitor::SeriesSummary) -> Option<Measured> {
-        let Measure::Custom { stat, .. } = &self.metric else { return None };
-        if s.samples == 0 {
-            return Some(Err(NoData::SERIES));
-        }
-        Some(Ok(match stat {
-            Stat::Avg => s.avg,
-            Stat::Min => s.min,
-            Stat::Max => s.max,
-            Stat::Last => s.last,
-            Stat::Growth => s.growth_percent(),
-            _ => return None,
-        }))
-    }
-
-    /// Judge on a watched series: a series without samples has no data, and fails.
-    pub fn judge_series(&self, s: &crate::monitor::SeriesSummary) -> ThresholdResult {
-        self.result(self.measure_series(s).unwrap_or(Err(NoData::NOT_HERE)), None)
-    }
-
-    /// (measured, holds) on a named metric's stats; no data and not holding when they do not
-    /// apply ([`Threshold::measure_metric`] gives `None`).
-    pub fn evaluate_metric(&self, s: &MetricStats) -> (Measured, bool) {
-        let m = self.measure_metric(s).unwrap_or(Err(NoData::NOT_HERE));
-        (m, self.check(m))
-    }
-
-    /// Measure on a named metric's stats and say whether it holds, as a result row.
-    pub fn judge_metric(&self, s: &MetricStats, step: Option<String>) -> ThresholdResult {
-        self.result(self.evaluate_metric(s).0, step)
-    }
-
-    /// Whether what was measured holds the bound: no data never does.
-    pub fn check(&self, m: Measured) -> bool {
-        m.is_ok_and(|v| self.holds(v))
-    }
-
-    fn result(&self, m: Measured, step: Option<String>) -> ThresholdResult {
-        ThresholdResult {
-            expr: self.expr.clone(),
-            ok: self.check(m),
-            value: m.ok().map(crate::units::round3),
-            unit: self.unit().to_string(),
-            step,
-            scenario: None,
-            during: None,
-            level: None,
-            reason: m.err().map(|e| e.0.to_string()),
-        }
-    }
-
+    /// Whether `measured` is within the bound.
     pub fn holds(&self, measured: f64) -> bool {
         self.op.holds(measured, self.bound)
-    }
-
-    /// Convenience: (measured, holds). A named metric is not measured here: no data, not holding.
-    pub fn evaluate(&self, o: &Observed) -> (Measured, bool) {
-        let m = self.measure(o);
-        (m, self.check(m))
-    }
-
-    /// Measure on `o` and say whether it holds, as a result row (`step`: the step it is on).
-    pub fn judge(&self, o: &Observed, step: Option<String>) -> ThresholdResult {
-        self.result(self.measure(o), step)
     }
 
     /// Human unit for reports: "ms", "%", "req/s", "" (a named metric: "%" when written so, else
@@ -416,6 +335,7 @@ impl Threshold {
 }
 
 pub use parse::{parse, parse_checked};
+pub use verdict::{Ask, Data, Extra, Fixed, On, Outcome, Reading, Scope, Source, Span, Verdict, measure_on};
 
 #[cfg(test)]
 mod tests {
@@ -437,6 +357,17 @@ mod tests {
         let mut h = Histogram::<u64>::new(3).unwrap();
         (1..=1000u64).for_each(|ms| h.record(ms * 1000).unwrap());
         h
+    }
+
+    /// (measured, held) on the data, through the one path.
+    fn eval(t: &Threshold, d: Data) -> (Measured, bool) {
+        let v = t.judge(&Fixed(d), &Scope::RUN);
+        (v.measured, v.held())
+    }
+
+    /// A result row on the data, on `step`.
+    fn row(t: &Threshold, d: Data, step: Option<String>) -> ThresholdResult {
+        ThresholdResult { step, ..ThresholdResult::of(t, &t.judge(&Fixed(d), &Scope::RUN), &Scope::RUN) }
     }
 
     fn obs(h: &Histogram<u64>, requests: u64, errors: u64, checks: u64, checks_failed: u64) -> Observed<'_> {
@@ -482,7 +413,7 @@ mod tests {
             assert_eq!(a.bound, b.bound, "{frac} vs {pct}");
             let h = Histogram::<u64>::new(3).unwrap();
             let o = obs(&h, 200, 1, 0, 0); // 0.5%
-            assert_eq!(a.evaluate(&o), b.evaluate(&o), "{frac} vs {pct}");
+            assert_eq!(eval(&a, Data::Requests(o)), eval(&b, Data::Requests(o)), "{frac} vs {pct}");
         }
         assert_eq!(p("errors < 0.01").bound, 1.0);
         assert_eq!(p("checks >= 0.99").bound, 99.0);
@@ -588,7 +519,7 @@ mod tests {
         let h = ms_1_to_1000();
         let o = obs(&h, 1000, 0, 0, 0);
         let near = |s: &str, want: f64| {
-            let got = p(s).measure(&o).unwrap();
+            let got = measure_on(&p(s).metric, &Data::Requests(o)).unwrap();
             assert!((got - want).abs() <= want * 0.002 + 0.01, "{s}: measured {got}, expected ~{want}");
         };
         near("p(95) < 1", 950.0);
@@ -599,9 +530,9 @@ mod tests {
         near("avg < 1", 500.5);
         near("min < 1", 1.0);
         near("max < 1", 1000.0);
-        assert!(p("p(95) < 960ms").evaluate(&o).1);
-        assert!(!p("p(95) < 940ms").evaluate(&o).1);
-        assert!(p("p(95) < 1s").evaluate(&o).1);
+        assert!(eval(&p("p(95) < 960ms"), Data::Requests(o)).1);
+        assert!(!eval(&p("p(95) < 940ms"), Data::Requests(o)).1);
+        assert!(eval(&p("p(95) < 1s"), Data::Requests(o)).1);
         assert_eq!(p("p(95) < 1").unit(), "ms");
     }
 
@@ -622,8 +553,8 @@ mod tests {
         // and through evaluate: requests == 1000 exactly
         let h = Histogram::<u64>::new(3).unwrap();
         let o = obs(&h, 1000, 0, 0, 0);
-        assert_eq!(p("requests < 1000").evaluate(&o), (Ok(1000.0), false));
-        assert_eq!(p("requests <= 1000").evaluate(&o), (Ok(1000.0), true));
+        assert_eq!(eval(&p("requests < 1000"), Data::Requests(o)), (Ok(1000.0), false));
+        assert_eq!(eval(&p("requests <= 1000"), Data::Requests(o)), (Ok(1000.0), true));
     }
 
     #[test]
@@ -631,13 +562,13 @@ mod tests {
         // Nothing observed is no data, never 0: every threshold on it fails, whatever its bound.
         let h = Histogram::<u64>::new(3).unwrap();
         let o = Observed { latency: &h, requests: 0, errors: 0, checks: 0, checks_failed: 0, duration_s: 0.0 };
-        assert_eq!(p("errors < 1%").evaluate(&o), (Err(NoData::REQUESTS), false));
-        assert_eq!(p("checks > 99%").evaluate(&o), (Err(NoData::CHECKS), false));
-        assert_eq!(p("rps > 0").evaluate(&o), (Err(NoData::TIME), false));
-        assert_eq!(p("p(95) < 1us").evaluate(&o), (Err(NoData::LATENCY), false));
-        assert_eq!(p("avg > 0").evaluate(&o), (Err(NoData::LATENCY), false));
-        assert_eq!(p("requests == 0").evaluate(&o), (Ok(0.0), true), "a count of nothing is data");
-        let r = p("p(95) < 1us").judge(&o, Some("never".into()));
+        assert_eq!(eval(&p("errors < 1%"), Data::Requests(o)), (Err(NoData::REQUESTS), false));
+        assert_eq!(eval(&p("checks > 99%"), Data::Requests(o)), (Err(NoData::CHECKS), false));
+        assert_eq!(eval(&p("rps > 0"), Data::Requests(o)), (Err(NoData::TIME), false));
+        assert_eq!(eval(&p("p(95) < 1us"), Data::Requests(o)), (Err(NoData::LATENCY), false));
+        assert_eq!(eval(&p("avg > 0"), Data::Requests(o)), (Err(NoData::LATENCY), false));
+        assert_eq!(eval(&p("requests == 0"), Data::Requests(o)), (Ok(0.0), true), "a count of nothing is data");
+        let r = row(&p("p(95) < 1us"), Data::Requests(o), Some("never".into()));
         assert_eq!((r.ok, r.value, r.reason.as_deref()), (false, None, Some("no data: no responses with a latency")));
         assert!(r.fails_run());
         let warn = ThresholdResult { level: Some("warn".into()), ..r.clone() };
@@ -646,21 +577,21 @@ mod tests {
         assert_eq!(json["value"], serde_json::Value::Null);
         assert_eq!(serde_json::from_value::<ThresholdResult>(json).unwrap(), r);
         let empty = MetricStats::new(Kind::Trend);
-        assert_eq!(p("p(95)(server_ms) < 50").evaluate_metric(&empty), (Err(NoData::TREND), false));
+        assert_eq!(eval(&p("p(95)(server_ms) < 50"), Data::Metric(&empty)), (Err(NoData::TREND), false));
         let none = crate::monitor::SeriesSummary::default();
-        assert_eq!(p("avg(load1) < 5").judge_series(&none).reason.as_deref(), Some(NoData::SERIES.0));
+        assert_eq!(row(&p("avg(load1) < 5"), Data::Series(&none), None).reason.as_deref(), Some(NoData::SERIES.0));
     }
 
     #[test]
     fn rates_throughput_and_counts_measure() {
         let h = ms_1_to_1000();
         let o = obs(&h, 1000, 25, 200, 2);
-        assert_eq!(p("errors < 1%").evaluate(&o), (Ok(2.5), false));
-        assert_eq!(p("error_rate < 0.03").evaluate(&o), (Ok(2.5), true));
-        assert_eq!(p("checks >= 99%").evaluate(&o), (Ok(99.0), true));
-        assert_eq!(p("checks > 0.99").evaluate(&o), (Ok(99.0), false));
-        assert_eq!(p("rps >= 100").evaluate(&o), (Ok(100.0), true));
-        assert_eq!(p("requests == 1000").evaluate(&o), (Ok(1000.0), true));
+        assert_eq!(eval(&p("errors < 1%"), Data::Requests(o)), (Ok(2.5), false));
+        assert_eq!(eval(&p("error_rate < 0.03"), Data::Requests(o)), (Ok(2.5), true));
+        assert_eq!(eval(&p("checks >= 99%"), Data::Requests(o)), (Ok(99.0), true));
+        assert_eq!(eval(&p("checks > 0.99"), Data::Requests(o)), (Ok(99.0), false));
+        assert_eq!(eval(&p("rps >= 100"), Data::Requests(o)), (Ok(100.0), true));
+        assert_eq!(eval(&p("requests == 1000"), Data::Requests(o)), (Ok(1000.0), true));
         let units: Vec<_> = ["errors<1%", "checks>0", "rps>1", "requests>1"].iter().map(|s| p(s).unit()).collect();
         assert_eq!(units, ["%", "%", "req/s", ""]);
     }
@@ -817,20 +748,20 @@ mod tests {
     #[test]
     fn named_metrics_measure_on_their_stats() {
         let hits = MetricStats::Rate { hits: 97, total: 100 };
-        assert_eq!(p("cache_hit > 95%").evaluate_metric(&hits), (Ok(97.0), true));
-        assert_eq!(p("cache_hit > 0.95").evaluate_metric(&hits), (Ok(0.97), true));
-        assert_eq!(p("cache_hit > 98%").evaluate_metric(&hits), (Ok(97.0), false));
-        assert_eq!(p("cache_hit >= 0.97").evaluate_metric(&hits), (Ok(0.97), true));
+        assert_eq!(eval(&p("cache_hit > 95%"), Data::Metric(&hits)), (Ok(97.0), true));
+        assert_eq!(eval(&p("cache_hit > 0.95"), Data::Metric(&hits)), (Ok(0.97), true));
+        assert_eq!(eval(&p("cache_hit > 98%"), Data::Metric(&hits)), (Ok(97.0), false));
+        assert_eq!(eval(&p("cache_hit >= 0.97"), Data::Metric(&hits)), (Ok(0.97), true));
         let none = MetricStats::Rate { hits: 0, total: 0 };
-        assert_eq!(p("cache_hit > 95%").evaluate_metric(&none), (Err(NoData::RATE), false));
-        assert_eq!(p("cache_hit < 0.05").evaluate_metric(&none), (Err(NoData::RATE), false));
+        assert_eq!(eval(&p("cache_hit > 95%"), Data::Metric(&none)), (Err(NoData::RATE), false));
+        assert_eq!(eval(&p("cache_hit < 0.05"), Data::Metric(&none)), (Err(NoData::RATE), false));
         let created = MetricStats::Counter { count: 1000 };
-        assert_eq!(p("created > 1000").evaluate_metric(&created), (Ok(1000.0), false));
-        assert_eq!(p("created >= 1000").evaluate_metric(&created), (Ok(1000.0), true));
+        assert_eq!(eval(&p("created > 1000"), Data::Metric(&created)), (Ok(1000.0), false));
+        assert_eq!(eval(&p("created >= 1000"), Data::Metric(&created)), (Ok(1000.0), true));
 
         let t = trend((1..=1000).map(f64::from));
         let near = |s: &str, want: f64| {
-            let got = p(s).measure_metric(&t).unwrap().unwrap();
+            let got = measure_on(&p(s).metric, &Data::Metric(&t)).unwrap();
             assert!((got - want).abs() <= want * 0.002 + 0.001, "{s}: measured {got}, expected ~{want}");
         };
         near("p(95)(server_ms) < 1", 950.0);
@@ -840,24 +771,24 @@ mod tests {
         near("avg(server_ms) < 1", 500.5);
         near("min(server_ms) < 1", 1.0);
         near("max(server_ms) < 1", 1000.0);
-        assert!(p("p(95)(server_ms) < 960").evaluate_metric(&t).1);
-        assert!(p("p(95)(server_ms) < 960ms").evaluate_metric(&t).1, "`ms` is ignored");
-        assert!(!p("p(95)(server_ms) < 940").evaluate_metric(&t).1);
+        assert!(eval(&p("p(95)(server_ms) < 960"), Data::Metric(&t)).1);
+        assert!(eval(&p("p(95)(server_ms) < 960ms"), Data::Metric(&t)).1, "`ms` is ignored");
+        assert!(!eval(&p("p(95)(server_ms) < 940"), Data::Metric(&t)).1);
         let small = trend([0.25, 0.5, 0.75].into_iter());
-        assert_eq!(p("max(server_ms) < 1").measure_metric(&small), Some(Ok(0.75)), "three decimals kept");
-        assert_eq!(p("min(server_ms) < 1").measure_metric(&small), Some(Ok(0.25)));
-        assert_eq!(p("avg(server_ms) < 1").measure_metric(&small), Some(Ok(0.5)));
+        assert_eq!(measure_on(&p("max(server_ms) < 1").metric, &Data::Metric(&small)), Ok(0.75), "three decimals kept");
+        assert_eq!(measure_on(&p("min(server_ms) < 1").metric, &Data::Metric(&small)), Ok(0.25));
+        assert_eq!(measure_on(&p("avg(server_ms) < 1").metric, &Data::Metric(&small)), Ok(0.5));
         let empty = MetricStats::new(Kind::Trend);
-        assert_eq!(p("p(95)(server_ms) < 50").evaluate_metric(&empty), (Err(NoData::TREND), false));
-        assert_eq!(p("avg(server_ms) > 0").evaluate_metric(&empty), (Err(NoData::TREND), false));
+        assert_eq!(eval(&p("p(95)(server_ms) < 50"), Data::Metric(&empty)), (Err(NoData::TREND), false));
+        assert_eq!(eval(&p("avg(server_ms) > 0"), Data::Metric(&empty)), (Err(NoData::TREND), false));
 
         // Forms that do not fit the stats' kind, and built-in metrics, are not measured here.
-        assert_eq!(p("p(95)(x) < 1").measure_metric(&hits), None);
-        assert_eq!(p("x > 95%").measure_metric(&t), None);
-        assert_eq!(p("x > 5").measure_metric(&t), None);
-        assert_eq!(p("x > 5%").measure_metric(&created), None);
-        assert_eq!(p("x > 5%").evaluate_metric(&created), (Err(NoData::NOT_HERE), false));
-        assert_eq!(p("p(95) < 5").measure_metric(&t), None);
+        assert_eq!(measure_on(&p("p(95)(x) < 1").metric, &Data::Metric(&hits)), Err(NoData::NOT_HERE));
+        assert_eq!(measure_on(&p("x > 95%").metric, &Data::Metric(&t)), Err(NoData::NOT_HERE));
+        assert_eq!(measure_on(&p("x > 5").metric, &Data::Metric(&t)), Err(NoData::NOT_HERE));
+        assert_eq!(measure_on(&p("x > 5%").metric, &Data::Metric(&created)), Err(NoData::NOT_HERE));
+        assert_eq!(eval(&p("x > 5%"), Data::Metric(&created)), (Err(NoData::NOT_HERE), false));
+        assert_eq!(measure_on(&p("p(95) < 5").metric, &Data::Metric(&t)), Err(NoData::NOT_HERE));
     }
 
     #[test]
@@ -866,7 +797,7 @@ mod tests {
         let o = obs(&h, 1000, 10, 0, 0);
         let hits = MetricStats::Rate { hits: 975, total: 1000 };
         let t = trend((1..=100).map(|v| f64::from(v) / 100.0)); // exact: up to 2.048 at three decimals
-        let r = p("cache_hit > 95%").judge_metric(&hits, Some("authorize".into()));
+        let r = row(&p("cache_hit > 95%"), Data::Metric(&hits), Some("authorize".into()));
         assert_eq!(
             r,
             ThresholdResult {
@@ -879,15 +810,20 @@ mod tests {
                 during: None,
                 level: None,
                 reason: None,
+                extra: Default::default(),
             }
         );
-        let r = p("avg(server_ms) < 0.5").judge_metric(&t, None);
+        let r = row(&p("avg(server_ms) < 0.5"), Data::Metric(&t), None);
         assert_eq!((r.value, r.ok, r.unit.as_str()), (Some(0.505), false, ""));
-        let r = p("errors < 2%").judge(&o, None);
+        let r = row(&p("errors < 2%"), Data::Requests(o), None);
         assert_eq!((r.value, r.ok, r.unit.as_str()), (Some(1.0), true, "%"), "a built-in metric: measured on `o`");
-        assert_eq!(p("cache_hit > 95%").evaluate(&o), (Err(NoData::NOT_HERE), false), "not on the latency stats");
-        assert!(!p("cache_hit > 95%").judge(&o, None).ok);
-        let r = p("p(95)(server_ms) <= 0.95").judge_metric(&t, None);
+        assert_eq!(
+            eval(&p("cache_hit > 95%"), Data::Requests(o)),
+            (Err(NoData::NOT_HERE), false),
+            "not on the latency stats"
+        );
+        assert!(!row(&p("cache_hit > 95%"), Data::Requests(o), None).ok);
+        let r = row(&p("p(95)(server_ms) <= 0.95"), Data::Metric(&t), None);
         assert_eq!((r.value, r.ok), (Some(0.95), true));
     }
 }
