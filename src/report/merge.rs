@@ -360,7 +360,7 @@ fn thresholds(
                 }
                 (None, None) => On::Run,
             };
-            let scope = Scope { on, window: None, warn: th.level.as_deref() == Some("warn") };
+            let scope = Scope { on, warn: th.level.as_deref() == Some("warn"), ..Scope::RUN };
             if th.during.is_some() {
                 // A window's seconds are not in the documents: the shards' verdicts together.
                 let all: Vec<&ThresholdResult> =
@@ -828,6 +828,8 @@ mod tests {
         let slow: Vec<u64> = vec![50_000; 10];
         let th = |expr: &str, ok: bool, step: Option<&str>| ThresholdResult {
             extra: Default::default(),
+            baseline_during: None,
+            after: None,
             expr: expr.into(),
             ok,
             value: Some(0.0),
@@ -884,6 +886,8 @@ mod tests {
         let mut bad = b.clone();
         bad.thresholds = vec![ThresholdResult {
             extra: Default::default(),
+            baseline_during: None,
+            after: None,
             expr: "p95 < 1".into(),
             ok: true,
             value: Some(0.0),
