@@ -285,6 +285,8 @@ mod tests {
     fn threshold(expr: &str, ok: bool, value: f64, unit: &str, step: Option<&str>) -> ThresholdResult {
         ThresholdResult {
             extra: Default::default(),
+            baseline_during: None,
+            after: None,
             expr: expr.into(),
             ok,
             value: Some(value),

@@ -328,7 +328,7 @@ impl RunResult {
             })
             .collect();
         let watched_by = (watched.as_ref(), monitor);
-        let thresholds = evaluate_thresholds(plan, &out.stats, Some(&out.windows), duration_s, watched_by);
+        let thresholds = evaluate_thresholds(plan, &out.stats, Some(out), duration_s, watched_by);
         let mut timeline = out.timeline.clone();
         if let Some(m) = monitor {
             for row in &mut timeline {
@@ -496,16 +496,16 @@ fn by_user(plan: &Plan, out: &RunOutput, row: usize, duration_s: f64, open: bool
     if parts.len() < 2 { BTreeMap::new() } else { parts }
 }
 
-/// Judge every threshold of the plan on the run: `stats` (so far), each threshold's window
-/// (`None` while the run goes on), the run's length, its watched series and their samples.
+/// Judge every threshold of the plan on the run: `stats` (so far), the run's output once it
+/// ended (`None` while it goes on), the run's length, its watched series and their samples.
 pub fn evaluate_thresholds(
     plan: &Plan,
     stats: &crate::stats::Stats,
-    windows: Option<&[Option<crate::stats::Stats>]>,
+    ended: Option<&RunOutput>,
     duration_s: f64,
     watched: (Option<&crate::monitor::MonitorResult>, Option<&crate::monitor::Samples>),
 ) -> Vec<ThresholdResult> {
-    let src = super::measure::RunSource::new(plan, stats, windows, duration_s, watched);
+    let src = super::measure::RunSource::new(plan, stats, ended, duration_s, watched);
     super::measure::judge_all(plan, &src)
 }
 

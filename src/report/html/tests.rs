@@ -108,6 +108,8 @@ pub fn sample() -> RunResult {
         thresholds: vec![
             ThresholdResult {
                 extra: Default::default(),
+                baseline_during: None,
+                after: None,
                 expr: "p(95) < 200ms".into(),
                 ok: true,
                 value: Some(8.1),
@@ -120,6 +122,8 @@ pub fn sample() -> RunResult {
             },
             ThresholdResult {
                 extra: Default::default(),
+                baseline_during: None,
+                after: None,
                 expr: "errors < 0.1%".into(),
                 ok: false,
                 value: Some(0.4),
@@ -371,6 +375,8 @@ fn capacity_runs_show_the_curve_the_answer_and_the_steps() {
 fn threshold(expr: &str, ok: bool, value: f64, scenario: &str, during: Option<&str>, warn: bool) -> ThresholdResult {
     ThresholdResult {
         extra: Default::default(),
+        baseline_during: None,
+        after: None,
         expr: expr.into(),
         ok,
         value: Some(value),

@@ -2,7 +2,8 @@
 //! 0m..5m`). Each side is measured as any threshold is (the right side as [`Threshold::base`]);
 //! here the two values are compared and their ratio taken.
 
-use super::{Form, Measured, Threshold};
+use super::verdict::outcome;
+use super::{Ask, Extra, Form, Measure, Measured, Scope, Source, Threshold, Verdict};
 
 /// Both sides of a drift as measured (in the same unit), and the verdict.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,6 +30,23 @@ impl Threshold {
     pub fn base(&self) -> Option<Threshold> {
         let Form::Drift { base, .. } = &self.form else { return None };
         Some(Threshold { metric: base.clone(), form: Form::Bound, ..self.clone() })
+    }
+
+    /// A drift on `src`: the left side on `scope.window`, `base` on `scope.base`. The verdict's
+    /// value is the left side's; `baseline` (the right side's, in the same unit) and `ratio`
+    /// (left / right) are among its extras; its bound is the factor times the baseline.
+    pub(super) fn judge_drift(&self, src: &dyn Source, scope: &Scope, base: &Measure) -> Verdict {
+        let left = src.measure(&Ask { measure: &self.metric, on: scope.on, window: scope.window });
+        let right = src.measure(&Ask { measure: base, on: scope.on, window: scope.base });
+        let sides = Sides { value: left.value, base: right.value };
+        let ratio = sides.ratio().ok_or(super::NoData::NOT_HERE);
+        Verdict {
+            measured: left.value,
+            bound: right.value.map_or(self.bound, |b| self.bound * b),
+            outcome: outcome(self.drift_holds(&sides), scope),
+            window: left.window,
+            extra: vec![Extra { name: "baseline", value: right.value }, Extra { name: "ratio", value: ratio }],
+        }
     }
 
     /// Whether a drift holds: `value op factor * base`; either side without data never does.

@@ -151,6 +151,8 @@ impl NoData {
     pub const SERIES: NoData = NoData("no data: no samples of the series");
     pub const NOT_HERE: NoData = NoData("no data: not measured on these stats");
     /// A window's threshold while the run goes on: judged at the end, on the window's seconds.
+    /// A recovery that never came: the bound never held for `hold` seconds in a row.
+    pub const NEVER_RECOVERED: NoData = NoData("never recovered");
     pub const LATER: NoData = NoData("no data: a window is judged at the end of the run");
 }
 
@@ -181,10 +183,39 @@ pub struct ThresholdResult {
     /// Why it could not be measured (`value` is null), e.g. "no data: no responses with a latency".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Values measured beside `value` ([`Extra`], e.g. a drift threshold's baseline), by name, in
-    /// `unit`; those with no data are left out.
+    /// Values measured beside `value` ([`Extra`]), by name; those with no data are left out. A
+    /// drift: `baseline` (the other window's value, in `unit`) and `ratio` (value / baseline). A
+    /// recovery: `after_s` (the run time it is watched from), `hold_s`, and `watched_s` (how long
+    /// it was watched, when it never recovered).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub extra: std::collections::BTreeMap<String, f64>,
+    /// A drift: the window it is compared with, as the file writes it (`"0m..5m"` shows as
+    /// `"0s..5m"`); its value is `extra.baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_during: Option<String>,
+    /// A recovery: what it is watched after, as the file writes it (a scenario's name or a run
+    /// time); `extra.after_s` is that moment in seconds of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// Why a verdict has no value (or, for a drift, no baseline): a recovery that never came says
+/// how long it was watched.
+fn reason(v: &Verdict) -> Option<String> {
+    let extra = |name: &str| v.extra.iter().find(|x| x.name == name).map(|x| x.value);
+    match v.measured {
+        Err(NoData::NEVER_RECOVERED) => {
+            let secs = |name: &str| {
+                extra(name).and_then(Result::ok).map_or("?".into(), |s| format!("{}s", crate::units::round3(s)))
+            };
+            Some(format!("never recovered: watched for {} from {} of the run", secs("watched_s"), secs("after_s")))
+        }
+        Err(e) => Some(e.0.to_string()),
+        Ok(_) => match extra("baseline") {
+            Some(Err(e)) => Some(format!("baseline {}", e.0)),
+            _ => None,
+        },
+    }
 }
 
 impl ThresholdResult {
@@ -200,12 +231,14 @@ impl ThresholdResult {
             scenario: None,
             during: None,
             level: scope.warn.then(|| "warn".to_string()),
-            reason: v.measured.err().map(|e| e.0.to_string()),
+            reason: reason(v),
             extra: v
                 .extra
                 .iter()
                 .filter_map(|x| Some((x.name.to_string(), crate::units::round3(x.value.ok()?))))
                 .collect(),
+            baseline_during: None,
+            after: None,
         }
     }
 
@@ -811,6 +844,8 @@ mod tests {
                 level: None,
                 reason: None,
                 extra: Default::default(),
+                baseline_during: None,
+                after: None,
             }
         );
         let r = row(&p("avg(server_ms) < 0.5"), Data::Metric(&t), None);

@@ -2,8 +2,9 @@
 //! scenario's end or a run time) until each second's value holds the inner bound for `hold`
 //! seconds in a row. The time counts to the first second of that streak.
 
-use super::seconds::{IsRate, Scope, value};
-use super::{Form, Threshold};
+use super::seconds::{IsRate, value};
+use super::verdict::outcome;
+use super::{Extra, Form, NoData, Scope, Source, Span, Threshold, Verdict};
 use crate::stats::TimelineRow;
 
 /// When to start watching and for how long it must hold, in seconds of the run.
@@ -59,13 +60,27 @@ pub fn watch(rows: &[TimelineRow], w: Watch, holds: impl Fn(&TimelineRow) -> boo
 }
 
 impl Threshold {
-    /// A recovery threshold watched on a timeline: what it found, and whether that holds the
-    /// time limit. `None` when it is not a recovery threshold.
-    pub fn recovery(&self, rows: &[TimelineRow], scope: Scope, rate: IsRate, w: Watch) -> Option<(Recovered, bool)> {
-        let Form::Recovery { op, within } = self.form else { return None };
-        let found = watch(rows, w, |row| value(&self.metric, row, scope, rate).is_ok_and(|v| self.holds(v)));
-        let ok = found.time().is_some_and(|s| op.holds(s, within.as_secs_f64()));
-        Some((found, ok))
+    /// A recovery on the seconds of `src`: watched from `scope.watch`'s `after`, on `scope.on`.
+    /// The verdict's value is the recovery time in seconds; one that never came is no data, with
+    /// `watched_s` (how long it was watched) among its extras, beside `after_s` and `hold_s`.
+    pub(super) fn judge_recovery(&self, src: &dyn Source, scope: &Scope) -> Verdict {
+        let Form::Recovery { op, within } = self.form else { unreachable!("judge_recovery on a recovery") };
+        let w = scope.watch.unwrap_or(Watch { after_s: 0.0, hold_s: 5.0 });
+        let rate = IsRate(self.metric_name().is_some_and(|n| src.is_rate(n)));
+        let found =
+            watch(src.timeline(), w, |row| value(&self.metric, row, scope.on, rate).is_ok_and(|v| self.holds(v)));
+        let mut extra =
+            vec![Extra { name: "after_s", value: Ok(w.after_s) }, Extra { name: "hold_s", value: Ok(w.hold_s) }];
+        let measured = match found {
+            Recovered::After(s) => Ok(s),
+            Recovered::Never { watched_s } => {
+                extra.push(Extra { name: "watched_s", value: Ok(watched_s) });
+                Err(NoData::NEVER_RECOVERED)
+            }
+        };
+        let holds = measured.is_ok_and(|s| op.holds(s, within.as_secs_f64()));
+        let window = Some(Span { from: w.after_s, to: w.after_s + found.time().unwrap_or(0.0) });
+        Verdict { measured, bound: within.as_secs_f64(), outcome: outcome(holds, scope), window, extra }
     }
 }
 
@@ -139,34 +154,54 @@ mod tests {
             .collect()
     }
 
+    /// A run known only by its seconds.
+    struct Seconds(Vec<TimelineRow>);
+
+    impl Source for Seconds {
+        fn measure(&self, ask: &crate::rules::threshold::Ask) -> crate::rules::threshold::Reading {
+            crate::rules::threshold::Reading { value: Err(NoData::NOT_HERE), window: ask.window }
+        }
+        fn timeline(&self) -> &[TimelineRow] {
+            &self.0
+        }
+    }
+
+    fn judged(expr: &str, rows: &[TimelineRow], after_s: f64, hold_s: f64) -> Verdict {
+        let scope = Scope { watch: Some(Watch { after_s, hold_s }), ..Scope::RUN };
+        parse(expr).unwrap().judge(&Seconds(rows.to_vec()), &scope)
+    }
+
     #[test]
     fn recovery_counts_to_the_first_second_of_a_streak_that_holds() {
-        let t = parse("recovery(p(95) < 200ms) < 5s").unwrap();
         // A spike in seconds 2..5, back under 200 ms from second 6 (starting at 6 s) on.
         let timeline = rows(&[50, 50, 900, 900, 900, 300, 150, 150, 150, 150, 150, 150]);
-        let w = Watch { after_s: 3.0, hold_s: 3.0 };
-        assert_eq!(t.recovery(&timeline, Scope::Run, IsRate(false), w), Some((Recovered::After(3.0), true)));
-        let slow = parse("recovery(p(95) < 200ms) < 2s").unwrap();
-        assert_eq!(slow.recovery(&timeline, Scope::Run, IsRate(false), w), Some((Recovered::After(3.0), false)));
+        let v = judged("recovery(p(95) < 200ms) < 5s", &timeline, 3.0, 3.0);
+        assert_eq!((v.measured, v.held(), v.bound), (Ok(3.0), true, 5.0));
+        let v = judged("recovery(p(95) < 200ms) < 2s", &timeline, 3.0, 3.0);
+        assert_eq!((v.measured, v.held()), (Ok(3.0), false));
+        let warn = Scope { warn: true, watch: Some(Watch { after_s: 3.0, hold_s: 3.0 }), ..Scope::RUN };
+        let v = parse("recovery(p(95) < 200ms) < 2s").unwrap().judge(&Seconds(timeline.clone()), &warn);
+        assert_eq!(v.outcome, crate::rules::threshold::Outcome::Warn);
         // A second that breaks the streak starts it again.
         let broken = rows(&[900, 150, 150, 900, 150, 150, 150]);
         let w = Watch { after_s: 0.0, hold_s: 3.0 };
         assert_eq!(watch(&broken, w, |r| r.p95_us < 200_000), Recovered::After(4.0));
+        let errors = rows(&[10, 10, 10]);
+        assert_eq!(judged("recovery(errors < 1%) < 5s", &errors, 0.0, 3.0).measured, Ok(0.0));
     }
 
     #[test]
     fn a_recovery_that_never_happens_says_how_long_it_was_watched() {
-        let t = parse("recovery(p(95) < 200ms) < 5s").unwrap();
         let timeline = rows(&[50, 900, 900, 150, 150, 900, 900, 900]);
-        let w = Watch { after_s: 2.0, hold_s: 5.0 };
-        assert_eq!(
-            t.recovery(&timeline, Scope::Run, IsRate(false), w),
-            Some((Recovered::Never { watched_s: 6.0 }, false))
-        );
+        let v = judged("recovery(p(95) < 200ms) < 5s", &timeline, 2.0, 5.0);
+        assert_eq!((v.measured, v.held()), (Err(NoData::NEVER_RECOVERED), false));
+        let watched = v.extra.iter().find(|x| x.name == "watched_s").map(|x| x.value);
+        assert_eq!(watched, Some(Ok(6.0)));
         let mut silent = rows(&[50, 50, 50]);
         silent.iter_mut().for_each(|r| r.requests = 0);
         let w = Watch { after_s: 0.0, hold_s: 1.0 };
-        assert_eq!(t.recovery(&silent, Scope::Run, IsRate(false), w).unwrap().0, Recovered::Never { watched_s: 3.0 });
-        assert_eq!(parse("p(95) < 1").unwrap().recovery(&silent, Scope::Run, IsRate(false), w), None);
+        assert_eq!(watch(&silent, w, |_| false), Recovered::Never { watched_s: 3.0 });
+        let v = judged("recovery(p(95) < 200ms) < 5s", &silent, 0.0, 1.0);
+        assert_eq!(v.measured, Err(NoData::NEVER_RECOVERED), "seconds without responses do not hold");
     }
 }

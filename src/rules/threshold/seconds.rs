@@ -2,31 +2,22 @@
 //! `recovery(...)` watches, and what `merge` measures a drift's windows on (its documents keep
 //! each second, not each window).
 
-use super::{Measure, Measured, NoData, Stat, Window};
+use super::{Measure, Measured, NoData, On, Stat, Window};
 use crate::stats::{StepSecond, TimelineRow};
-
-/// Which requests of a second: the run's, one step's or one scenario's (indices into a row's
-/// `steps` and `scenarios`; a plan with one of them keeps no breakdown, and the run's second is
-/// theirs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Run,
-    Step(usize),
-    Scenario(usize),
-}
 
 /// A metric of your own in the timeline: a rate's seconds are in percent, which a threshold
 /// written as a fraction (`cache_hit > 0.95`) reads divided by 100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IsRate(pub bool);
 
-/// The second's requests in `scope`.
-fn part(row: &TimelineRow, scope: Scope) -> StepSecond {
+/// The second's requests on `on` (a plan with one step or one scenario keeps no breakdown:
+/// the run's second is theirs).
+fn part(row: &TimelineRow, on: On) -> StepSecond {
     let pick = |v: &[StepSecond], i: usize| v.get(i).cloned();
-    let of = match scope {
-        Scope::Run => None,
-        Scope::Step(i) => pick(&row.steps, i),
-        Scope::Scenario(i) => pick(&row.scenarios, i),
+    let of = match on {
+        On::Run => None,
+        On::Step(i) => pick(&row.steps, i),
+        On::Scenario(i) => pick(&row.scenarios, i),
     };
     of.unwrap_or(StepSecond {
         requests: row.requests,
@@ -46,8 +37,8 @@ fn ran_s(row: &TimelineRow) -> f64 {
 /// percentile or max in ms, errors in percent, rps, requests; a metric of your own as the
 /// timeline keeps it (a rate in percent, or as a fraction when `stat` is `Value`; a counter's
 /// count; a trend's p95); a watched series' sample. No data when nothing was measured in it.
-pub fn value(m: &Measure, row: &TimelineRow, scope: Scope, rate: IsRate) -> Measured {
-    let s = part(row, scope);
+pub fn value(m: &Measure, row: &TimelineRow, on: On, rate: IsRate) -> Measured {
+    let s = part(row, on);
     let ms = |us: u64| us as f64 / 1000.0;
     // A second whose every request failed before a response has no latency.
     let answered = s.requests > s.errors || (s.requests > 0 && s.p50_us > 0);
@@ -57,7 +48,7 @@ pub fn value(m: &Measure, row: &TimelineRow, scope: Scope, rate: IsRate) -> Meas
         Measure::Med => ms(s.p50_us),
         Measure::Percentile(p) if *p == 95.0 => ms(s.p95_us),
         Measure::Percentile(p) if *p == 99.0 => ms(s.p99_us),
-        Measure::Max if scope == Scope::Run || (row.steps.is_empty() && row.scenarios.is_empty()) => ms(row.max_us),
+        Measure::Max if on == On::Run || (row.steps.is_empty() && row.scenarios.is_empty()) => ms(row.max_us),
         Measure::Errors if s.requests == 0 => return Err(NoData::REQUESTS),
         Measure::Errors => 100.0 * s.errors as f64 / s.requests as f64,
         Measure::Rps if ran_s(row) <= 1e-3 => return Err(NoData::TIME),
@@ -92,14 +83,14 @@ pub fn in_window(rows: &[TimelineRow], (from, to): Window) -> impl Iterator<Item
 /// and max (sums and the highest); a latency percentile, a trend's p95 and a rate are the
 /// seconds' values weighted by their requests (a rate: the mean of its seconds), which is what a
 /// document without each window's histogram allows; a counter is its seconds' sum.
-pub fn over_window(m: &Measure, rows: &[TimelineRow], scope: Scope, window: Window, rate: IsRate) -> Measured {
+pub fn over_window(m: &Measure, rows: &[TimelineRow], on: On, window: Window, rate: IsRate) -> Measured {
     let seconds: Vec<&TimelineRow> = in_window(rows, window).collect();
-    let requests: u64 = seconds.iter().map(|r| part(r, scope).requests).sum();
+    let requests: u64 = seconds.iter().map(|r| part(r, on).requests).sum();
     let ran: f64 = seconds.iter().map(|r| ran_s(r)).sum();
-    let values = || seconds.iter().map(|r| (part(r, scope).requests, value(m, r, scope, rate)));
+    let values = || seconds.iter().map(|r| (part(r, on).requests, value(m, r, on, rate)));
     Ok(match m {
         Measure::Errors if requests == 0 => return Err(NoData::REQUESTS),
-        Measure::Errors => 100.0 * seconds.iter().map(|r| part(r, scope).errors).sum::<u64>() as f64 / requests as f64,
+        Measure::Errors => 100.0 * seconds.iter().map(|r| part(r, on).errors).sum::<u64>() as f64 / requests as f64,
         Measure::Rps if ran <= 1e-3 => return Err(NoData::TIME),
         Measure::Rps => requests as f64 / ran,
         Measure::Requests => requests as f64,

@@ -228,8 +228,14 @@ impl Verdict {
 }
 
 impl Threshold {
-    /// Judge this threshold on `src` within `scope`: the one path every caller takes.
+    /// Judge this threshold on `src` within `scope`: the one path every caller takes (a drift
+    /// and a recovery: [`Threshold::judge_drift`], [`Threshold::judge_recovery`]).
     pub fn judge(&self, src: &dyn Source, scope: &Scope) -> Verdict {
+        match &self.form {
+            super::Form::Bound => {}
+            super::Form::Drift { base, .. } => return self.judge_drift(src, scope, base),
+            super::Form::Recovery { .. } => return self.judge_recovery(src, scope),
+        }
         let reading = src.measure(&Ask { measure: &self.metric, on: scope.on, window: scope.window });
         let holds = reading.value.is_ok_and(|v| self.holds(v));
         let outcome = outcome(holds, scope);
@@ -238,7 +244,7 @@ impl Threshold {
 }
 
 /// Pass, or fail (warn, for a `warn` threshold).
-pub(crate) fn outcome(holds: bool, scope: &Scope) -> Outcome {
+pub(super) fn outcome(holds: bool, scope: &Scope) -> Outcome {
     match (holds, scope.warn) {
         (true, _) => Outcome::Pass,
         (false, true) => Outcome::Warn,
