@@ -23,7 +23,12 @@ use super::result::{
     GeneratorInfo, LoadInfo, SCHEMA, ScenarioResult, StepResult, Summary, ThresholdResult, Totals, decode_histogram,
     encode_histogram, round2, round3,
 };
-use crate::rules::threshold::{self, Ask, Data, Measure, NoData, Observed, On, Reading, Scope, Source, measure_on};
+use std::time::Duration;
+
+use crate::rules::threshold::recovery::Watch;
+use crate::rules::threshold::{
+    self, Ask, Data, Measure, NoData, Observed, On, Reading, Scope, Source, Span, measure_on, seconds,
+};
 use crate::stats::{StepSecond, TimelineRow};
 
 /// Combine shard results exactly: histograms added, counters summed, timelines aligned by
@@ -69,7 +74,9 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
     let (mut scenarios, scenario_histograms) = scenarios(results)?;
     let metrics = metrics(results)?;
     let total = Part { summary: &summary, latency: &total_h, seconds: duration_s };
-    let mut thresholds = thresholds(results, total, (&steps, &step_histograms), (&scenarios, &scenario_histograms))?;
+    let timeline = timeline(results, start_ms);
+    let (by_step, by_scenario) = ((&steps[..], &step_histograms[..]), (&scenarios[..], &scenario_histograms[..]));
+    let mut thresholds = thresholds(results, total, by_step, by_scenario, &timeline)?;
     for sc in &mut scenarios {
         sc.thresholds = thresholds.iter().filter(|t| t.scenario.as_deref() == Some(&sc.name)).cloned().collect();
     }
@@ -108,7 +115,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         steps,
         scenarios,
         metrics,
-        timeline: timeline(results, start_ms),
+        timeline,
         thresholds,
         thresholds_not_run: first.thresholds_not_run.clone(),
         overrides: first.overrides.clone(),
@@ -313,8 +320,10 @@ fn thresholds(
     total: Part,
     (steps, step_histograms): (&[StepResult], &[Histogram<u64>]),
     (scenarios, scenario_histograms): (&[ScenarioResult], &[Histogram<u64>]),
+    timeline: &[TimelineRow],
 ) -> Result<Vec<ThresholdResult>, String> {
     let merged = Merged {
+        timeline,
         total,
         steps: steps
             .iter()
@@ -360,8 +369,16 @@ fn thresholds(
                 }
                 (None, None) => On::Run,
             };
+            let shift =
+                th.scenario.as_ref().and_then(|n| scenarios.iter().find(|s| &s.name == n)).map_or(0.0, |s| s.start_s);
             let scope = Scope { on, warn: th.level.as_deref() == Some("warn"), ..Scope::RUN };
-            if th.during.is_some() {
+            let scope = drift_and_recovery(&rule, th, shift).map_or(scope, |(window, base, watch)| Scope {
+                window,
+                base,
+                watch,
+                ..scope
+            });
+            if th.during.is_some() && rule.form == threshold::Form::Bound {
                 // A window's seconds are not in the documents: the shards' verdicts together.
                 let all: Vec<&ThresholdResult> =
                     results.iter().flat_map(|r| &r.thresholds).filter(|o| same(o)).collect();
@@ -380,11 +397,32 @@ fn thresholds(
                 step: th.step.clone(),
                 scenario: th.scenario.clone(),
                 during: th.during.clone(),
+                baseline_during: th.baseline_during.clone(),
+                after: th.after.clone(),
                 ..ThresholdResult::of(&rule, &verdict, &scope)
             });
         }
     }
     Ok(out)
+}
+
+/// Where a drift or a recovery of a shard's document is judged on the merged run: a drift's two
+/// windows (as written, from its scenario's start `shift`), a recovery's `after_s` and `hold_s` as
+/// the shard recorded them. `None` for other thresholds.
+fn drift_and_recovery(
+    rule: &threshold::Threshold,
+    th: &ThresholdResult,
+    shift: f64,
+) -> Option<(Option<Span>, Option<Span>, Option<Watch>)> {
+    let at = |(from, to): threshold::Window| Span { from: from.as_secs_f64() + shift, to: to.as_secs_f64() + shift };
+    match &rule.form {
+        threshold::Form::Bound => None,
+        threshold::Form::Drift { window, base_window, .. } => Some((Some(at(*window)), Some(at(*base_window)), None)),
+        threshold::Form::Recovery { .. } => {
+            let get = |name: &str, or: f64| th.extra.get(name).copied().unwrap_or(or);
+            Some((None, None, Some(Watch { after_s: get("after_s", 0.0), hold_s: get("hold_s", 5.0) })))
+        }
+    }
 }
 
 /// A merged total, step or scenario: its counts, its latency, and the seconds it ran.
@@ -412,6 +450,8 @@ impl<'a> Part<'a> {
 /// The shards merged, as thresholds measure them: what a single run of them all would have
 /// observed.
 struct Merged<'a> {
+    /// The merged seconds: what a recovery watches, and a drift's windows are measured on.
+    timeline: &'a [TimelineRow],
     total: Part<'a>,
     steps: Vec<Part<'a>>,
     scenarios: Vec<Part<'a>>,
@@ -420,7 +460,25 @@ struct Merged<'a> {
 }
 
 impl Source for Merged<'_> {
+    fn timeline(&self) -> &[TimelineRow] {
+        self.timeline
+    }
+
+    fn is_rate(&self, name: &str) -> bool {
+        matches!(self.metrics.get(name), Some(crate::stats::metric::MetricStats::Rate { .. }))
+    }
+
     fn measure(&self, ask: &Ask) -> Reading {
+        if let Some(w) = ask.window {
+            // The documents keep each second, not each window's histogram: measured on the
+            // merged seconds ([`seconds::over_window`]).
+            let rate = seconds::IsRate(matches!(ask.measure, Measure::Custom { name, .. } if self.is_rate(name)));
+            let window = (Duration::from_secs_f64(w.from), Duration::from_secs_f64(w.to));
+            return Reading {
+                value: seconds::over_window(ask.measure, self.timeline, ask.on, window, rate),
+                window: Some(w),
+            };
+        }
         let data = match ask.measure {
             Measure::Custom { name, .. } => match (self.series.get(name), self.metrics.get(name)) {
                 (Some(s), _) => Data::Series(s),

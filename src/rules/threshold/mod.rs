@@ -259,6 +259,30 @@ impl ThresholdResult {
         }
     }
 
+    /// What a drift or a recovery shows after its value: the other window's value and the ratio
+    /// (` vs 20.3ms, ratio 14.88`), why the other window has none, or what the recovery time
+    /// counts from (` to recover after spike`); nothing for other thresholds.
+    pub fn beside(&self, show: impl Fn(f64) -> String) -> String {
+        let sep = if self.unit.len() > 2 { " " } else { "" };
+        match (self.extra.get("baseline"), &self.after) {
+            (Some(b), _) => {
+                let ratio = self.extra.get("ratio").map(|r| format!(", ratio {}", (r * 100.0).round() / 100.0));
+                format!(" vs {}{sep}{}{}", show(*b), self.unit, ratio.unwrap_or_default())
+            }
+            (None, _) if self.baseline_during.is_some() && self.value.is_some() => {
+                format!(" ({})", self.reason.as_deref().unwrap_or("baseline: no data"))
+            }
+            (None, Some(after)) if self.value.is_some() => format!(" to recover after {after}"),
+            _ => String::new(),
+        }
+    }
+
+    /// The window to show beside the expression: `during`, unless the expression names its
+    /// windows itself (a drift).
+    pub fn window(&self) -> Option<&str> {
+        self.during.as_deref().filter(|_| self.baseline_during.is_none())
+    }
+
     /// How a report labels it: `ok`, `FAIL`, or `WARN` (a failed warning).
     pub fn verdict(&self) -> &'static str {
         match (self.ok, self.level.as_deref()) {
