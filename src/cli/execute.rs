@@ -15,8 +15,8 @@ use crate::error::PlanError;
 use crate::monitor::sampler::Monitor;
 use crate::plan::Plan;
 use crate::report::hdrlog::HdrLog;
+use crate::report::result::ThresholdResult;
 use crate::report::{self, RunResult};
-use crate::rules::threshold::ThresholdResult;
 
 /// Where a run's results go.
 #[derive(Debug, Default)]

@@ -857,6 +857,7 @@ mod tests {
             extra: Default::default(),
             baseline_during: None,
             after: None,
+            window: None,
             expr: expr.into(),
             ok: true,
             value: Some(0.0),

@@ -287,6 +287,7 @@ mod tests {
             extra: Default::default(),
             baseline_during: None,
             after: None,
+            window: None,
             expr: expr.into(),
             ok,
             value: Some(value),

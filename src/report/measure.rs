@@ -2,15 +2,14 @@
 //! live each second), and every threshold of a plan judged through it.
 
 use crate::engine::RunOutput;
-use crate::monitor::{MonitorResult, Samples, SeriesSummary};
+use crate::monitor::{MonitorResult, Samples};
 use crate::plan::{Plan, ThresholdRule};
 use crate::rules::threshold::recovery::Watch;
-use crate::rules::threshold::{
-    Ask, Data, Measure, NoData, Observed, On, Reading, Scope, Source, Span, ThresholdResult, measure_on,
-};
+use crate::rules::threshold::{Ask, Measure, NoData, On, Reading, Scope, Source, Span, measure_on};
 use crate::stats::{Stats, StepStats, TimelineRow};
 
-use super::result::{scenario_seconds, step_seconds};
+use super::result::{ThresholdResult, scenario_seconds, step_seconds};
+use super::window::{Held, WindowData};
 
 /// A run as its thresholds measure it: its stats, its `during` windows' own seconds, and its
 /// watched series.
@@ -70,23 +69,58 @@ impl<'a> RunSource<'a> {
         }
     }
 
-    /// A metric of the user's own or a watched series, by name, over `window` (its stats: the
-    /// window's, or the run's).
-    fn named(&self, m: &Measure, name: &str, stats: &Stats, window: Option<Span>) -> Reading {
+    /// A metric of the user's own or a watched series, by name (its stats: the window's, or
+    /// the run's).
+    fn named(&self, name: &str, stats: &'a Stats, window: Option<Span>) -> Held<'a> {
         let watched = self.plan.monitor.as_ref().is_some_and(|m| m.series.iter().any(|s| s.name == name));
         if watched {
             // A window's threshold on a series is measured on the samples taken in it.
-            let in_window = window.zip(self.samples).map(|(w, s)| s.summary_between(w.from, w.to));
-            let summary = match &in_window {
-                Some(m) => m.series.get(name),
-                None => self.series.and_then(|m| m.series.get(name)),
+            let summary = match window.zip(self.samples) {
+                Some((w, s)) => s.summary_between(w.from, w.to).series.get(name).cloned(),
+                None => self.series.and_then(|m| m.series.get(name)).cloned(),
             };
-            let none = SeriesSummary::default();
-            return Reading { value: measure_on(m, &Data::Series(summary.unwrap_or(&none))), window };
+            return Held::Series(summary.unwrap_or_default());
         }
         let metric = self.plan.metrics.iter().position(|m| m.name == name).and_then(|i| stats.metrics.get(i));
-        let data = metric.map_or(Data::Nothing(NoData::NOT_HERE), Data::Metric);
-        Reading { value: measure_on(m, &data), window }
+        metric.map_or(Held::Nothing(NoData::NOT_HERE), Held::Metric)
+    }
+
+    /// What `ask` is measured on, the seconds its rates are over, and the window it really covers.
+    pub fn find(&self, ask: &Ask) -> (Held<'_>, f64, Option<Span>) {
+        let (stats, total, secs, window) = match ask.window {
+            None => (self.stats, &self.total, self.elapsed_s, None),
+            Some(w) => {
+                let Some(windows) = &self.windows else { return (Held::Nothing(NoData::LATER), 0.0, Some(w)) };
+                let Some((_, stats, total)) = windows.iter().find(|(span, ..)| *span == w) else {
+                    return (Held::Nothing(NoData::NOT_HERE), 0.0, Some(w));
+                };
+                let to = w.to.min(self.elapsed_s);
+                (*stats, total, (to - w.from).max(0.0), Some(Span { from: w.from, to }))
+            }
+        };
+        if let Measure::Custom { name, .. } = ask.measure {
+            return (self.named(name, stats, window), secs, window);
+        }
+        match ask.on {
+            On::Run => (Held::Requests(total), secs, window),
+            On::Step(row) => {
+                let s = stats.steps.get(row).unwrap_or(total);
+                // A step's rate is over the time its scenarios ran, not the whole run.
+                (Held::Requests(s), if window.is_none() { step_seconds(self.plan, row, secs) } else { secs }, window)
+            }
+            On::Scenario(i) => {
+                let s = stats.scenarios.get(i).unwrap_or(total);
+                // Its seconds within the window (or within the run), up to its own end.
+                let end = self.plan.scenarios[i].end().as_secs_f64();
+                match window {
+                    Some(w) => {
+                        let w = Span { from: w.from, to: w.to.min(end).max(w.from) };
+                        (Held::Requests(s), w.seconds(), Some(w))
+                    }
+                    None => (Held::Requests(s), scenario_seconds(self.plan, i, secs), None),
+                }
+            }
+        }
     }
 }
 
@@ -100,43 +134,8 @@ impl Source for RunSource<'_> {
     }
 
     fn measure(&self, ask: &Ask) -> Reading {
-        let (stats, total, secs, window) = match ask.window {
-            None => (self.stats, &self.total, self.elapsed_s, None),
-            Some(w) => {
-                let Some(windows) = &self.windows else {
-                    return Reading { value: Err(NoData::LATER), window: Some(w) };
-                };
-                let Some((_, stats, total)) = windows.iter().find(|(span, ..)| *span == w) else {
-                    return Reading { value: Err(NoData::NOT_HERE), window: Some(w) };
-                };
-                let to = w.to.min(self.elapsed_s);
-                (*stats, total, (to - w.from).max(0.0), Some(Span { from: w.from, to }))
-            }
-        };
-        if let Measure::Custom { name, .. } = ask.measure {
-            return self.named(ask.measure, name, stats, window);
-        }
-        let (s, secs, window) = match ask.on {
-            On::Run => (total, secs, window),
-            On::Step(row) => {
-                let s = stats.steps.get(row).unwrap_or(total);
-                // A step's rate is over the time its scenarios ran, not the whole run.
-                (s, if window.is_none() { step_seconds(self.plan, row, secs) } else { secs }, window)
-            }
-            On::Scenario(i) => {
-                let s = stats.scenarios.get(i).unwrap_or(total);
-                // Its seconds within the window (or within the run), up to its own end.
-                let end = self.plan.scenarios[i].end().as_secs_f64();
-                match window {
-                    Some(w) => {
-                        let w = Span { from: w.from, to: w.to.min(end) };
-                        (s, w.seconds(), Some(w))
-                    }
-                    None => (s, scenario_seconds(self.plan, i, secs), None),
-                }
-            }
-        };
-        Reading { value: measure_on(ask.measure, &Data::Requests(Observed::of(s, secs))), window }
+        let (held, secs, window) = self.find(ask);
+        Reading { value: measure_on(ask.measure, &held.data(secs)), window }
     }
 }
 
@@ -147,6 +146,11 @@ pub fn judge_all(plan: &Plan, src: &RunSource) -> Vec<ThresholdResult> {
         .map(|rule| {
             let scope = RunSource::scope(plan, rule);
             let verdict = rule.threshold.judge(src, &scope);
+            // A window's own data, for merge to measure the shards' windows together again.
+            let window = scope.window.map(|w| {
+                let (held, _, span) = src.find(&Ask { measure: &rule.threshold.metric, on: scope.on, window: Some(w) });
+                WindowData::of(span.unwrap_or(w), &held)
+            });
             // A scenario's window counts from its start_time: shown as written.
             let shift = rule.scenario.map_or(std::time::Duration::ZERO, |i| plan.scenarios[i].start);
             ThresholdResult {
@@ -157,6 +161,7 @@ pub fn judge_all(plan: &Plan, src: &RunSource) -> Vec<ThresholdResult> {
                     .base_during
                     .map(|(a, b)| crate::rules::threshold::window_text((a - shift, b - shift))),
                 after: rule.recovery.as_ref().map(|r| r.after_text.clone()),
+                window,
                 ..ThresholdResult::of(&rule.threshold, &verdict, &scope)
             }
         })

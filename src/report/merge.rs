@@ -379,15 +379,26 @@ fn thresholds(
                 ..scope
             });
             if th.during.is_some() && rule.form == threshold::Form::Bound {
-                // A window's seconds are not in the documents: the shards' verdicts together.
-                let all: Vec<&ThresholdResult> =
-                    results.iter().flat_map(|r| &r.thresholds).filter(|o| same(o)).collect();
-                let value = all.iter().filter_map(|o| o.value).reduce(f64::max);
+                // A window: the shards' data of it together, measured again.
+                let parts = by_start(results).into_iter().flat_map(|r| &r.thresholds).filter(|o| same(o));
+                let Some(parts) = parts.map(|o| o.window.as_ref()).collect::<Option<Vec<_>>>() else {
+                    return Err(format!(
+                        "{}: threshold `{}` (during {}) carries no window data to merge: its result was written by an older stampede",
+                        label(i, r),
+                        th.expr,
+                        th.during.as_deref().unwrap_or_default()
+                    ));
+                };
+                let window = super::window::WindowData::merge(parts.iter().copied())?;
+                let scope = Scope { window: Some(window.span), ..scope };
+                let verdict = rule.judge(&window, &scope);
                 out.push(ThresholdResult {
-                    ok: all.iter().all(|o| o.ok),
-                    value,
-                    reason: value.is_none().then(|| all.iter().find_map(|o| o.reason.clone())).flatten(),
-                    ..th.clone()
+                    expr: th.expr.clone(),
+                    step: th.step.clone(),
+                    scenario: th.scenario.clone(),
+                    during: th.during.clone(),
+                    window: Some(window.data()),
+                    ..ThresholdResult::of(&rule, &verdict, &scope)
                 });
                 continue;
             }
@@ -498,11 +509,17 @@ impl Source for Merged<'_> {
     }
 }
 
+/// The shards in the order they started.
+fn by_start(results: &[RunResult]) -> Vec<&RunResult> {
+    let mut by_start: Vec<&RunResult> = results.iter().collect();
+    by_start.sort_by_key(|r| r.started_at_unix_ms);
+    by_start
+}
+
 /// Each watched series over the merged run: the samples of every shard that watched it (the same
 /// service seen from every box, or each box's own), taken together in the order the shards started.
 fn merged_series(results: &[RunResult]) -> indexmap::IndexMap<String, crate::monitor::SeriesSummary> {
-    let mut by_start: Vec<&RunResult> = results.iter().collect();
-    by_start.sort_by_key(|r| r.started_at_unix_ms);
+    let by_start = by_start(results);
     let mut names: Vec<&String> = Vec::new();
     for r in &by_start {
         for name in r.monitor.iter().flat_map(|m| m.series.keys()) {
@@ -888,6 +905,7 @@ mod tests {
             extra: Default::default(),
             baseline_during: None,
             after: None,
+            window: None,
             expr: expr.into(),
             ok,
             value: Some(0.0),
@@ -946,6 +964,7 @@ mod tests {
             extra: Default::default(),
             baseline_during: None,
             after: None,
+            window: None,
             expr: "p95 < 1".into(),
             ok: true,
             value: Some(0.0),

@@ -15,6 +15,7 @@ pub mod result;
 pub(crate) mod sample;
 pub mod sources;
 pub(crate) mod text;
+pub(crate) mod window;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::RunOutput;
 use crate::error::ErrorKind;
 use crate::plan::Plan;
+use crate::rules::threshold::{NoData, Scope, Threshold, Verdict};
 use crate::stats::{StepStats, TimelineRow};
 
 /// Identifies the document's shape; bumped when a field changes meaning.
@@ -155,7 +156,146 @@ pub struct StepResult {
     pub by_user: BTreeMap<String, Summary>,
 }
 
-pub use crate::rules::threshold::ThresholdResult;
+/// A threshold as judged at the end of a run (or a merge): what the result documents and reports
+/// carry ([`ThresholdResult::of`] a [`crate::rules::threshold::Verdict`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub ok: bool,
+    /// The measured value, in `unit`; `null` when there was nothing to measure (no requests, no
+    /// responses with a latency, no samples in the window): the threshold then fails (a `warn`
+    /// one warns) and `reason` says why.
+    pub value: Option<f64>,
+    /// `ms` (latency), `%` (errors, checks), `req/s` (rps) or empty (counts).
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The scenario it is measured on, for a scenario's threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// The window of the run it is measured on (`"2m..12m"`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<String>,
+    /// `"warn"`: reported, does not fail the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Why it could not be measured (`value` is null), e.g. "no data: no responses with a latency".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Values measured beside `value` ([`crate::rules::threshold::Extra`]), by name; those with
+    /// no data are left out. A drift: `baseline` (the other window's value, in `unit`) and `ratio`
+    /// (value / baseline). A recovery: `after_s` (the run time it is watched from), `hold_s`, and
+    /// `watched_s` (how long it was watched, when it never recovered).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra: std::collections::BTreeMap<String, f64>,
+    /// A window's own data (a threshold with `during`): what `merge` measures again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<super::window::WindowData>,
+    /// A drift: the window it is compared with, as the file writes it (`"0m..5m"` shows as
+    /// `"0s..5m"`); its value is `extra.baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_during: Option<String>,
+    /// A recovery: what it is watched after, as the file writes it (a scenario's name or a run
+    /// time); `extra.after_s` is that moment in seconds of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// Why a verdict has no value (or, for a drift, no baseline): a recovery that never came says
+/// how long it was watched.
+fn reason(v: &Verdict) -> Option<String> {
+    let extra = |name: &str| v.extra.iter().find(|x| x.name == name).map(|x| x.value);
+    match v.measured {
+        Err(NoData::NEVER_RECOVERED) => {
+            let secs = |name: &str| {
+                extra(name).and_then(Result::ok).map_or("?".into(), |s| format!("{}s", crate::units::round3(s)))
+            };
+            Some(format!("never recovered: watched for {} from {} of the run", secs("watched_s"), secs("after_s")))
+        }
+        Err(e) => Some(e.0.to_string()),
+        Ok(_) => match extra("baseline") {
+            Some(Err(e)) => Some(format!("baseline {}", e.0)),
+            _ => None,
+        },
+    }
+}
+
+impl ThresholdResult {
+    /// `t` as judged in `v` within `scope`, as a result row (callers set `step`, `scenario` and
+    /// `during` as they name them).
+    pub fn of(t: &Threshold, v: &Verdict, scope: &Scope) -> ThresholdResult {
+        ThresholdResult {
+            expr: t.expr.clone(),
+            ok: v.held(),
+            value: v.measured.ok().map(crate::units::round3),
+            unit: t.unit().to_string(),
+            step: None,
+            scenario: None,
+            during: None,
+            level: scope.warn.then(|| "warn".to_string()),
+            reason: reason(v),
+            extra: v
+                .extra
+                .iter()
+                .filter_map(|x| Some((x.name.to_string(), crate::units::round3(x.value.ok()?))))
+                .collect(),
+            window: None,
+            baseline_during: None,
+            after: None,
+        }
+    }
+
+    /// It failed, and it is not a warning: the run fails.
+    pub fn fails_run(&self) -> bool {
+        !self.ok && self.level.as_deref() != Some("warn")
+    }
+
+    /// What was measured, for reports: the value as `show` writes it with the unit (`12.5ms`,
+    /// `0.5%`, `120 req/s`), or why there was nothing to measure (`no data: …`).
+    pub fn measured(&self, show: impl Fn(f64) -> String) -> String {
+        match self.value {
+            None => self.reason.clone().unwrap_or_else(|| "no data".into()),
+            Some(v) => {
+                let sep = if self.unit.len() > 2 { " " } else { "" };
+                format!("{}{sep}{}", show(v), self.unit)
+            }
+        }
+    }
+
+    /// What a drift or a recovery shows after its value: the other window's value and the ratio
+    /// (` vs 20.3ms, ratio 14.88`), why the other window has none, or what the recovery time
+    /// counts from (` to recover after spike`); nothing for other thresholds.
+    pub fn beside(&self, show: impl Fn(f64) -> String) -> String {
+        let sep = if self.unit.len() > 2 { " " } else { "" };
+        match (self.extra.get("baseline"), &self.after) {
+            (Some(b), _) => {
+                let ratio = self.extra.get("ratio").map(|r| format!(", ratio {}", (r * 100.0).round() / 100.0));
+                format!(" vs {}{sep}{}{}", show(*b), self.unit, ratio.unwrap_or_default())
+            }
+            (None, _) if self.baseline_during.is_some() && self.value.is_some() => {
+                format!(" ({})", self.reason.as_deref().unwrap_or("baseline: no data"))
+            }
+            (None, Some(after)) if self.value.is_some() => format!(" to recover after {after}"),
+            _ => String::new(),
+        }
+    }
+
+    /// The window to show beside the expression: `during`, unless the expression names its
+    /// windows itself (a drift).
+    pub fn window(&self) -> Option<&str> {
+        self.during.as_deref().filter(|_| self.baseline_during.is_none())
+    }
+
+    /// How a report labels it: `ok`, `FAIL`, or `WARN` (a failed warning).
+    pub fn verdict(&self) -> &'static str {
+        match (self.ok, self.level.as_deref()) {
+            (true, _) => "ok",
+            (false, Some("warn")) => "WARN",
+            (false, _) => "FAIL",
+        }
+    }
+}
 
 /// One named scenario of the run: when it ran, its requests together, its thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -503,3 +503,182 @@ fn hdr_log_of_a_run_reads_back_with_hdrhistogram() {
     assert!(counts.len() >= 2, "one interval a second: {counts:?}");
     assert_eq!(counts.iter().sum::<u64>(), total.len(), "the intervals hold every latency of the run");
 }
+
+/// Run `file` as shards 1/2 and 2/2 side by side (each at `--json`), then merge them: the shards'
+/// documents and the merged one.
+fn shards_merged(dir: &TempDir, file: &Path, target: &TestTarget) -> (Value, Value, Outcome, Value) {
+    let json = |name: &str| dir.path().join(name);
+    let (a, b, m) = (json("a.json"), json("b.json"), json("m.json"));
+    let run = |shard: &str, out: &Path| {
+        let args = ["run", path_str(file), "--target", &target.url(), "-t", "1", "-q", "--shard", shard];
+        util::stampede(&[&args[..], &["--json", path_str(out)]].concat())
+    };
+    let (out_a, out_b) = std::thread::scope(|s| {
+        let ha = s.spawn(|| run("1/2", &a));
+        let hb = s.spawn(|| run("2/2", &b));
+        (ha.join().expect("shard 1/2"), hb.join().expect("shard 2/2"))
+    });
+    for out in [&out_a, &out_b] {
+        assert!(matches!(out.code, Some(0 | 1)), "{}", out.describe());
+    }
+    let merged = util::stampede(&["merge", path_str(&a), path_str(&b), "-o", path_str(&m)]);
+    assert!(matches!(merged.code, Some(0 | 1)), "{}", merged.describe());
+    (read_json(&a), read_json(&b), merged, read_json(&m))
+}
+
+/// The threshold `expr` of a result document.
+fn threshold_in<'a>(doc: &'a Value, expr: &str) -> &'a Value {
+    let all = at(doc, "/thresholds").as_array().expect("thresholds is an array");
+    all.iter().find(|t| t["expr"] == expr).unwrap_or_else(|| panic!("no threshold `{expr}` in {all:?}"))
+}
+
+/// `merge` of shards that watch a series and have a threshold on it stopped with exit 2 ("names
+/// metric `g`, which the result does not have"): the shards' samples are pooled and judged.
+#[test]
+fn regression_merge_of_shards_with_a_threshold_on_a_watched_series_exited_2() {
+    let _m = util::shared_machine();
+    let start = std::time::Instant::now();
+    // One gauge both shards watch: 10 for the first second, 40 after.
+    let exporter = crate::util::exporter::Exporter::start(move || {
+        let v = if start.elapsed().as_secs_f64() < 1.0 { 10 } else { 40 };
+        format!("# TYPE test_gauge gauge\ntest_gauge {v}\n")
+    });
+    let target = TestTarget::start();
+    let dir = TempDir::new("merge-series");
+    let file = dir.write(
+        "watch.toml",
+        &format!(
+            r#"thresholds = ["avg(g) < 1000", "max(g) < 20"]
+
+[load]
+executor = "constant-vus"
+vus = 2
+duration = "3s"
+
+[monitor]
+scrape = ["{}"]
+
+[monitor.series]
+g = "test_gauge"
+
+[[users]]
+name = "u"
+think = "50ms"
+  [[users.steps]]
+  request = "GET /"
+"#,
+            exporter.url()
+        ),
+    );
+    let (a, b, merged, m) = shards_merged(&dir, &file, &target);
+    assert_eq!(
+        merged.code,
+        Some(1),
+        "max(g) < 20 fails on the merged samples, as on each shard's\n{}",
+        merged.describe()
+    );
+    let series = |d: &Value| d["monitor"]["series"]["g"].clone();
+    let (sa, sb) = (series(&a), series(&b));
+    let n = |s: &Value| s["samples"].as_f64().unwrap();
+    assert!(n(&sa) >= 2.0 && n(&sb) >= 2.0, "each shard sampled the gauge: {sa} {sb}");
+    let pooled = (sa["avg"].as_f64().unwrap() * n(&sa) + sb["avg"].as_f64().unwrap() * n(&sb)) / (n(&sa) + n(&sb));
+    let avg = threshold_in(&m, "avg(g) < 1000");
+    assert_eq!(avg["ok"], true, "{avg}");
+    assert!(
+        (avg["value"].as_f64().unwrap() - pooled).abs() < 1e-3,
+        "the mean of both shards' samples, {pooled}: {avg}"
+    );
+    let max = threshold_in(&m, "max(g) < 20");
+    assert_eq!((&max["ok"], max["value"].as_f64()), (&false.into(), Some(40.0)), "{max}");
+    assert!(target.route("GET /") > 0);
+}
+
+/// `merge` measured a step's `rps` threshold over the whole run (3 s) where a single run divides
+/// by the time that step's scenario ran (1.5 s): half the rate it ran at.
+#[test]
+fn regression_merge_judged_a_step_rps_over_the_whole_run() {
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("merge-step-rps");
+    let file = dir.write(
+        "spike.toml",
+        r#"[scenarios.base]
+executor = "constant-vus"
+vus = 2
+duration = "3s"
+users = ["fast"]
+
+[scenarios.spike]
+executor = "constant-vus"
+vus = 2
+duration = "1500ms"
+start_time = "1500ms"
+users = ["slow"]
+
+[[users]]
+name = "fast"
+think = "20ms"
+  [[users.steps]]
+  request = "GET /"
+
+[[users]]
+name = "slow"
+  [[users.steps]]
+  request = "GET /delay/40"
+  thresholds = ["rps > 0"]
+"#,
+    );
+    let (a, b, _, m) = shards_merged(&dir, &file, &target);
+    let sent = target.route("GET /delay");
+    let rps = |d: &Value| threshold_in(d, "rps > 0")["value"].as_f64().unwrap();
+    // Two users on /delay/40 for 1.5 s (one per shard): about 50 req/s together.
+    let want = sent as f64 / 1.5;
+    assert!((rps(&m) - want).abs() <= want * 0.1, "{} req/s merged; the server saw {sent} in 1.5 s", rps(&m));
+    assert!(
+        (rps(&m) - (rps(&a) + rps(&b))).abs() <= want * 0.05,
+        "the shards' rates add up: {} + {}",
+        rps(&a),
+        rps(&b)
+    );
+}
+
+/// `merge` combined a `during` window's threshold from the shards' verdicts (the highest value,
+/// ok only if each was): 20 requests a shard in a window that needs 30 failed merged, where the
+/// run of both sent 40 in it. The shards' windows are added and measured again.
+#[test]
+fn regression_merge_combined_window_thresholds_from_the_shards_verdicts() {
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("merge-window");
+    let file = dir.write(
+        "rate.toml",
+        r#"thresholds = [{ expr = "requests > 30", during = "1s..2s" }, { expr = "p(95) < 5s", during = "1s..2s" }]
+
+[load]
+executor = "constant-arrival-rate"
+rate = 40
+duration = "3s"
+
+[[users]]
+name = "u"
+  [[users.steps]]
+  request = "GET /"
+"#,
+    );
+    let (a, b, merged, m) = shards_merged(&dir, &file, &target);
+    let count = |d: &Value| threshold_in(d, "requests > 30")["value"].as_f64().unwrap();
+    let (ca, cb) = (count(&a), count(&b));
+    assert!(ca <= 30.0 && cb <= 30.0, "each shard sent half the rate in the window: {ca}, {cb}");
+    let w = threshold_in(&m, "requests > 30");
+    assert_eq!((&w["ok"], w["value"].as_f64()), (&true.into(), Some(ca + cb)), "{w}");
+    assert_eq!((&w["during"], &w["window"]["from_s"]), (&"1s..2s".into(), &1.0.into()), "{w}");
+    merged.assert_code(0);
+    // The window's latency: the p95 of both shards' window histograms added.
+    let h =
+        |d: &Value| decode_histogram(threshold_in(d, "p(95) < 5s")["window"]["histogram"].as_str().unwrap()).unwrap();
+    let mut sum = stampede::stats::histogram();
+    sum.add(h(&a)).unwrap();
+    sum.add(h(&b)).unwrap();
+    let p95 = threshold_in(&m, "p(95) < 5s")["value"].as_f64().unwrap();
+    assert_eq!(p95, (sum.value_at_quantile(0.95) as f64 / 1000.0 * 1000.0).round() / 1000.0, "{}", m["thresholds"]);
+}
