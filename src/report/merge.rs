@@ -937,6 +937,50 @@ mod tests {
     }
 
     #[test]
+    fn drift_and_recovery_are_judged_again_on_the_merged_timeline() {
+        let fast: Vec<u64> = vec![1000; 100];
+        let mut a = shard(1, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
+        let mut b = shard(2, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
+        // Shard b was slow in seconds 3..6 of the run; a merged second takes the higher p50.
+        for row in &mut b.timeline[3..6] {
+            row.p50_us = 500_000;
+        }
+        let th = |expr: &str, extra: &[(&str, f64)]| ThresholdResult {
+            extra: extra.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            baseline_during: None,
+            after: None,
+            window: None,
+            expr: expr.into(),
+            ok: true,
+            value: Some(0.0),
+            unit: "ms".into(),
+            step: None,
+            scenario: None,
+            during: None,
+            level: None,
+            reason: None,
+        };
+        let drift = "p(50) during 3s..6s < 1.5 * p(50) during 0s..3s";
+        let back = "recovery(p(50) < 100ms) < 3s";
+        let never = "recovery(p(50) < 0.5ms) < 3s";
+        let watch = [("after_s", 6.0), ("hold_s", 2.0)];
+        a.thresholds = vec![th(drift, &[]), th(back, &watch), th(never, &watch)];
+        b.thresholds = a.thresholds.clone();
+        let m = merge(&[a, b]).unwrap();
+        let get = |expr: &str| m.thresholds.iter().find(|t| t.expr == expr).unwrap();
+        let d = get(drift);
+        assert_eq!(
+            (d.ok, d.value, d.extra.get("baseline"), d.extra.get("ratio")),
+            (false, Some(500.0), Some(&1.0), Some(&500.0))
+        );
+        let r = get(back);
+        assert_eq!((r.ok, r.value, r.unit.as_str()), (true, Some(0.0), "s"), "{r:?}");
+        let n = get(never);
+        assert_eq!((n.ok, n.value, n.extra.get("watched_s")), (false, None, Some(&4.0)), "{n:?}");
+        assert_eq!(n.reason.as_deref(), Some("never recovered: watched for 4s from 6s of the run"));
+    }
+
+    #[test]
     fn refuses_what_is_not_one_run() {
         let v = [1000u64];
         let a = shard(1, 2, &[("s", &v)], 1, STARTED_AT_UNIX_MS);
