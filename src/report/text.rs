@@ -337,6 +337,11 @@ fn service(o: &mut String, m: &crate::monitor::MonitorResult) {
     let lines = |o: &mut String, indent: &str, series: &indexmap::IndexMap<String, crate::monitor::SeriesSummary>| {
         for (name, s) in series {
             let gaps = if s.failures > 0 { format!(", {} failed", group(s.failures)) } else { String::new() };
+            if s.samples == 0 {
+                // Watched from the start, never had a value (no zeros shown as if measured).
+                let _ = writeln!(o, "{indent}{name:<24} no data  (0 samples{gaps})");
+                continue;
+            }
             let _ = writeln!(
                 o,
                 "{indent}{name:<24} min {}  avg {}  max {}  last {}  ({} samples{gaps})",
@@ -431,5 +436,23 @@ mod tests {
         assert_eq!(columns.len(), 3, "{text}");
         assert!(columns.iter().all(|c| *c == columns[0]), "columns break: {columns:?}\n{text}");
         assert!(text.contains("  unfinished  1 request still in flight"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod service_tests {
+    use crate::monitor::{MonitorResult, SeriesSummary};
+
+    /// A series watched from the start that never had a value (a counter the load never
+    /// created) says so, instead of zeros that read as measured.
+    #[test]
+    fn a_series_without_samples_says_no_data() {
+        let mut m = MonitorResult { interval_s: 1.0, series: Default::default(), shards: Vec::new() };
+        m.series.insert("served".into(), SeriesSummary::of(&[]));
+        m.series.insert("cpu".into(), SeriesSummary::of(&[0.5, 1.5]));
+        let mut o = String::new();
+        super::service(&mut o, &m);
+        assert!(o.contains("served                   no data  (0 samples)"), "{o}");
+        assert!(o.contains("cpu                      min 0.500  avg 1  max 1.500"), "{o}");
     }
 }
