@@ -1,4 +1,4 @@
-//! Fuzz `stampede::rules::threshold::parse` on arbitrary text (lossy UTF-8), then evaluate what parses.
+//! Fuzz `stampede::rules::threshold::parse` on arbitrary text (lossy UTF-8), then judge what parses (through `Threshold::judge`).
 //!
 //! Asserts: never panics; an error's offset is a byte offset on a character boundary of the text and its message
 //! is not empty; a parsed threshold keeps the trimmed text as `expr`, has a finite bound, a
@@ -9,7 +9,7 @@
 
 use hdrhistogram::Histogram;
 use libfuzzer_sys::fuzz_target;
-use stampede::rules::threshold::{Measure, Observed, parse};
+use stampede::rules::threshold::{Data, Fixed, Measure, Observed, Scope, parse};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -37,9 +37,14 @@ fuzz_target!(|data: &[u8]| {
         [(&empty, 0, 0, 0, 0, 0.0), (&full, 5, 1, 4, 5, 2.5), (&full, u64::MAX, u64::MAX, 1, 0, -1.0)]
     {
         let o = Observed { latency: h, requests, errors, checks, checks_failed: failed, duration_s: secs };
-        let (m, ok) = t.evaluate(&o);
-        assert!(m.is_finite(), "measured {m}");
-        assert_eq!(ok, t.holds(m));
+        let v = t.judge(&Fixed(Data::Requests(o)), &Scope::RUN);
+        match v.measured {
+            Ok(m) => {
+                assert!(m.is_finite(), "measured {m}");
+                assert_eq!(v.held(), t.holds(m));
+            }
+            Err(_) => assert!(!v.held(), "no data never holds"),
+        }
         let _ = t.unit();
     }
 });

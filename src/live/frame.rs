@@ -138,6 +138,18 @@ pub fn dashboard(
         Vec::new()
     };
     let thresholds = crate::report::result::evaluate_thresholds(plan, total, None, row.t, (monitor, None));
+    // A window's threshold is judged at the end: neither passing nor failing yet (`ok` null).
+    let later = crate::rules::threshold::NoData::LATER.0;
+    let thresholds: Vec<Value> = thresholds
+        .iter()
+        .map(|t| {
+            let mut v = json!(t);
+            if t.reason.as_deref() == Some(later) {
+                v["ok"] = Value::Null;
+            }
+            v
+        })
+        .collect();
     let metrics: serde_json::Map<String, Value> =
         row.metrics.iter().map(|(k, v)| (k.clone(), json!(crate::units::round3(*v)))).collect();
     let latest: serde_json::Map<String, Value> =

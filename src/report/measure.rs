@@ -21,7 +21,7 @@ pub struct RunSource<'a> {
     /// `None` while the run goes on.
     windows: Option<Vec<(Span, &'a Stats, StepStats)>>,
     /// Each second of the run, once it ended (what a recovery watches).
-    timeline: &'a [TimelineRow],
+    timeline: Option<&'a [TimelineRow]>,
     elapsed_s: f64,
     series: Option<&'a MonitorResult>,
     samples: Option<&'a Samples>,
@@ -48,7 +48,7 @@ impl<'a> RunSource<'a> {
                 .map(|(span, s)| (span, s, s.total()))
                 .collect()
         });
-        let timeline = ended.map_or(&[][..], |out| &out.timeline);
+        let timeline = ended.map(|out| &out.timeline[..]);
         RunSource { plan, stats, total: stats.total(), windows, elapsed_s, series, samples, timeline }
     }
 
@@ -125,7 +125,7 @@ impl<'a> RunSource<'a> {
 }
 
 impl Source for RunSource<'_> {
-    fn timeline(&self) -> &[TimelineRow] {
+    fn timeline(&self) -> Option<&[TimelineRow]> {
         self.timeline
     }
 

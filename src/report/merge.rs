@@ -4,7 +4,9 @@
 //! Exact: latency histograms (total and per step, matched by name) are added, so every merged
 //! percentile, min, max and mean is the one a single generator would have reported for all the
 //! requests; counters (requests, errors, bytes, status codes, error kinds and reasons, checks,
-//! unfinished, dropped) are summed; thresholds are re-measured on the merged data.
+//! unfinished, dropped) are summed; thresholds are judged again on the merged data as a single run
+//! judges its own ([`Merged`]): a step's rate over the seconds its scenarios ran, a window on the
+//! shards' windows added together ([`super::window`]), a watched series on every shard's samples.
 //!
 //! Not exact, because the documents do not carry what it would take (and said so here):
 //! - the timeline's per-second percentiles: a row keeps p50/p95/p99 but not its histogram, so
@@ -471,8 +473,8 @@ struct Merged<'a> {
 }
 
 impl Source for Merged<'_> {
-    fn timeline(&self) -> &[TimelineRow] {
-        self.timeline
+    fn timeline(&self) -> Option<&[TimelineRow]> {
+        Some(self.timeline)
     }
 
     fn is_rate(&self, name: &str) -> bool {
@@ -934,6 +936,16 @@ mod tests {
             ]
         );
         assert_eq!(m.thresholds[2].step.as_deref(), Some("s"));
+
+        // A warning stays a warning once merged (it was judged as a plain threshold: the merged
+        // run failed on it).
+        let warn = ThresholdResult { level: Some("warn".into()), ..th("p(99) < 10ms", false, None) };
+        let mut a = shard(1, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
+        let mut b = shard(2, 2, &[("s", &slow)], 10, STARTED_AT_UNIX_MS);
+        (a.thresholds, b.thresholds) = (vec![warn.clone()], vec![warn]);
+        let m = merge(&[a, b]).unwrap();
+        let t = &m.thresholds[0];
+        assert_eq!((t.ok, t.verdict(), t.fails_run()), (false, "WARN", false), "{t:?}");
     }
 
     #[test]

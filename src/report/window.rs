@@ -142,3 +142,53 @@ impl Source for Merged {
         Reading { value: measure_on(ask.measure, &data), window: Some(self.span) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::threshold::{Scope, parse};
+    use crate::stats::record;
+
+    fn requests(latencies_ms: impl Iterator<Item = u64>, errors: u64) -> StepStats {
+        let mut s = StepStats::default();
+        for ms in latencies_ms {
+            record(&mut s.latency, ms * 1000);
+            s.requests += 1;
+        }
+        s.errors = errors;
+        s
+    }
+
+    #[test]
+    fn shards_windows_add_up_to_the_window_of_both() {
+        let (a, b) = (requests(1..=100, 0), requests(901..=1000, 10));
+        let span = |to: f64| Span { from: 10.0, to };
+        let parts = [WindowData::of(span(20.0), &Held::Requests(&a)), WindowData::of(span(19.5), &Held::Requests(&b))];
+        let merged = WindowData::merge(&parts).unwrap();
+        assert_eq!(merged.span, span(20.0), "over the span of them all");
+        let judged = |expr: &str| parse(expr).unwrap().judge(&merged, &Scope::RUN).measured;
+        assert_eq!(judged("requests > 0"), Ok(200.0));
+        assert_eq!(judged("errors < 1%"), Ok(5.0));
+        assert_eq!(judged("rps > 0"), Ok(20.0), "200 requests over 10 s");
+        let p95 = judged("p(95) < 1s").unwrap();
+        // The 190th of 200 values (1..=100 and 901..=1000): 990; a's own p95 is 95, b's 995.
+        assert!((989.0..=991.0).contains(&p95), "the p95 of both, not of either: {p95}");
+        let again = WindowData::merge([&merged.data()]).unwrap();
+        assert_eq!(parse("p(95) < 1s").unwrap().judge(&again, &Scope::RUN).measured, Ok(p95), "merges again");
+        let empty = WindowData::merge([&WindowData::of(span(20.0), &Held::Requests(&StepStats::default()))]).unwrap();
+        assert!(parse("p(95) < 1s").unwrap().judge(&empty, &Scope::RUN).measured.is_err(), "no data, never 0 ms");
+    }
+
+    #[test]
+    fn a_series_window_pools_the_shards_samples() {
+        let span = Span { from: 0.0, to: 5.0 };
+        let parts = [
+            WindowData::of(span, &Held::Series(SeriesSummary::of(&[1.0, 2.0, 3.0]))),
+            WindowData::of(span, &Held::Series(SeriesSummary::of(&[10.0]))),
+        ];
+        let merged = WindowData::merge(&parts).unwrap();
+        let judged = |expr: &str| parse(expr).unwrap().judge(&merged, &Scope::RUN).measured;
+        assert_eq!((judged("avg(g) < 1"), judged("max(g) < 1"), judged("min(g) < 1")), (Ok(4.0), Ok(10.0), Ok(1.0)));
+        assert_eq!(judged("last(g) < 1"), Ok(10.0), "the last shard's last value");
+    }
+}

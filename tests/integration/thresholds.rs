@@ -222,6 +222,8 @@ fn iteration_duration_of_a_user_type_is_accepted_in_thresholds() {
 /// in its last.
 #[test]
 fn during_on_a_watched_series_threshold_was_ignored() {
+    // The gauge's clock starts once the machine is ours: a wait for it would shift the change.
+    let _m = util::shared_machine();
     let start = std::time::Instant::now();
     let exporter = crate::util::exporter::Exporter::start(move || {
         let v = if start.elapsed().as_secs_f64() < 2.0 { 0 } else { 100 };
@@ -254,10 +256,7 @@ think = "50ms"
             exporter.url()
         ),
     );
-    let out = {
-        let _m = util::shared_machine();
-        util::scenario(&file, &["--target", &target.url(), "-t", "1"])
-    };
+    let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
     let early = threshold(&out, "max(g) < 50");
     assert_eq!(
         (&early["ok"], early["value"].as_f64(), &early["during"]),
@@ -371,4 +370,66 @@ fn drift_and_recovery_nonsense_is_refused_when_the_file_is_read() {
         assert!(out.stderr.contains(why) && out.stderr.contains(at), "{th}: {}", out.stderr);
     }
     assert_eq!(target.requests(), 0, "refused before any load");
+}
+
+/// With one way to judge, a window's threshold while the run goes on has nothing to measure yet;
+/// the dashboard showed it measured on the whole run so far (and now must not show it failing):
+/// its `ok` is null until the end, where the result judges it on its window.
+#[test]
+fn a_window_threshold_is_pending_on_the_dashboard_until_the_end() {
+    use crate::util::prometheus::{free_port, http_get};
+    let _m = util::shared_machine();
+    let target = TestTarget::start();
+    let dir = TempDir::new("window-live");
+    let file = dir.write(
+        "w.toml",
+        r#"thresholds = [{ expr = "p(95) < 10s", during = "3s..4s" }, "requests > 0"]
+
+[load]
+executor = "constant-vus"
+vus = 1
+duration = "4s"
+
+[[users]]
+name = "u"
+think = "50ms"
+  [[users.steps]]
+  request = "GET /"
+"#,
+    );
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let json = dir.path().join("r.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["run", file.to_str().unwrap(), "--target", &target.url(), "-t", "1", "-q"])
+        .args(["--dashboard", &addr.to_string(), "--json", json.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn stampede");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let frame = loop {
+        let got = http_get(addr, "/api/frame").ok().filter(|(code, _)| *code == 200);
+        let v: Option<Value> = got.and_then(|(_, body)| serde_json::from_str(&body).ok());
+        if let Some(v) = v.filter(|v| v["thresholds"].as_array().is_some_and(|a| !a.is_empty())) {
+            break v;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no frame with thresholds from the dashboard at {addr}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let status = child.wait().expect("stampede ends");
+    let find = |v: &Value, expr: &str| -> Value {
+        v["thresholds"].as_array().unwrap().iter().find(|t| t["expr"] == expr).cloned().expect(expr)
+    };
+    let live = find(&frame, "p(95) < 10s");
+    assert!(live["ok"].is_null(), "pending, neither passing nor failing: {live}");
+    assert!(live["reason"].as_str().unwrap().contains("judged at the end"), "{live}");
+    assert_eq!(find(&frame, "requests > 0")["ok"], true, "a run-wide threshold is judged live");
+    assert_eq!(status.code(), Some(0));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let end = find(&doc, "p(95) < 10s");
+    assert_eq!((&end["ok"], &end["window"]["from_s"]), (&true.into(), &3.0.into()), "judged on its window: {end}");
+    assert!(target.route("GET /") > 0);
 }

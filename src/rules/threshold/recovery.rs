@@ -67,8 +67,13 @@ impl Threshold {
         let Form::Recovery { op, within } = self.form else { unreachable!("judge_recovery on a recovery") };
         let w = scope.watch.unwrap_or(Watch { after_s: 0.0, hold_s: 5.0 });
         let rate = IsRate(self.metric_name().is_some_and(|n| src.is_rate(n)));
-        let found =
-            watch(src.timeline(), w, |row| value(&self.metric, row, scope.on, rate).is_ok_and(|v| self.holds(v)));
+        let Some(rows) = src.timeline() else {
+            // The run goes on: judged at the end, on its seconds.
+            let (measured, window) = (Err(NoData::LATER), Some(Span { from: w.after_s, to: w.after_s }));
+            let bound = within.as_secs_f64();
+            return Verdict { measured, bound, outcome: outcome(false, scope), window, extra: Vec::new() };
+        };
+        let found = watch(rows, w, |row| value(&self.metric, row, scope.on, rate).is_ok_and(|v| self.holds(v)));
         let mut extra =
             vec![Extra { name: "after_s", value: Ok(w.after_s) }, Extra { name: "hold_s", value: Ok(w.hold_s) }];
         let measured = match found {
@@ -161,8 +166,8 @@ mod tests {
         fn measure(&self, ask: &crate::rules::threshold::Ask) -> crate::rules::threshold::Reading {
             crate::rules::threshold::Reading { value: Err(NoData::NOT_HERE), window: ask.window }
         }
-        fn timeline(&self) -> &[TimelineRow] {
-            &self.0
+        fn timeline(&self) -> Option<&[TimelineRow]> {
+            Some(&self.0)
         }
     }
 
@@ -203,5 +208,9 @@ mod tests {
         assert_eq!(watch(&silent, w, |_| false), Recovered::Never { watched_s: 3.0 });
         let v = judged("recovery(p(95) < 200ms) < 5s", &silent, 0.0, 1.0);
         assert_eq!(v.measured, Err(NoData::NEVER_RECOVERED), "seconds without responses do not hold");
+        // While the run goes on (no timeline yet) it is judged at the end, as a window is.
+        let running = crate::rules::threshold::Fixed(crate::rules::threshold::Data::Nothing(NoData::NOT_HERE));
+        let v = parse("recovery(p(95) < 200ms) < 5s").unwrap().judge(&running, &Scope::RUN);
+        assert_eq!(v.measured, Err(NoData::LATER));
     }
 }

@@ -64,10 +64,11 @@ pub struct Reading {
 pub trait Source {
     fn measure(&self, ask: &Ask) -> Reading;
 
-    /// Each second of the run, in order, for what is judged second by second (a recovery); a
-    /// source without seconds has none, and a recovery on it never recovers.
-    fn timeline(&self) -> &[crate::stats::TimelineRow] {
-        &[]
+    /// Each second of the run, in order, for what is judged second by second (a recovery);
+    /// `None` while the run goes on (a recovery is judged at the end) or for a source without
+    /// seconds.
+    fn timeline(&self) -> Option<&[crate::stats::TimelineRow]> {
+        None
     }
 
     /// Whether the metric of your own `name` is a rate (the timeline keeps a rate's seconds in
