@@ -492,6 +492,12 @@ fn parse_slos(texts: &[String], series: &[&str]) -> Result<Vec<Threshold>, PlanE
         .map(|s| {
             threshold::parse(s)
                 .and_then(|t| match t.metric_name() {
+                    _ if t.form != threshold::Form::Bound => Err(crate::rules::ParseError {
+                        offset: 0,
+                        message: "an SLO bounds each step of the search: windows compared and recovery times \
+                                  are for scenario files' thresholds"
+                            .into(),
+                    }),
                     Some(n) if series.contains(&n) => threshold::parse_checked(s, &[], series),
                     Some(n) => Err(crate::rules::ParseError {
                         offset: 0,

@@ -102,7 +102,7 @@ impl Observer for Watch<'_> {
             if row.t < rule.delay.as_secs_f64() {
                 continue;
             }
-            if rule.threshold.judge(&src, &crate::report::measure::RunSource::scope(rule)).broken() {
+            if rule.threshold.judge(&src, &crate::report::measure::RunSource::scope(self.plan, rule)).broken() {
                 self.aborted_by = Some(rule.threshold.expr.clone());
                 self.stop.store(true, Ordering::Relaxed);
                 return;

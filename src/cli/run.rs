@@ -194,7 +194,16 @@ fn describe_checks(o: &mut String, plan: &Plan) {
             .or(t.scenario.map(|i| format!(" [scenario {}]", plan.scenarios[i].name)))
             .unwrap_or_default();
         let abort = if t.threshold.abort_on_fail { " (aborts the run)" } else { "" };
-        let _ = writeln!(o, "  threshold   {}{on}{abort}", t.threshold.expr);
+        let watch = match (&t.recovery, t.after_s(plan)) {
+            (Some(r), Some(at)) => format!(
+                " (watched after {}, from {} of the run, until it holds {} in a row)",
+                r.after_text,
+                duration(std::time::Duration::from_secs_f64(at)),
+                duration(r.hold)
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(o, "  threshold   {}{on}{abort}{watch}", t.threshold.expr);
     }
     if let Some(m) = &plan.monitor {
         let _ = writeln!(o, "  monitor     every {} (sources are contacted when the run starts)", duration(m.interval));

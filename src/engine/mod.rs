@@ -25,7 +25,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::error::EngineError;
-use crate::plan::Plan;
+use crate::plan::{Plan, ThresholdRule};
 use crate::stats::{Stats, TimelineRow};
 
 /// Time between spawning the workers and the common start, so each has built its ring.
@@ -170,6 +170,8 @@ pub struct RunOutput {
     pub stats: Stats,
     /// For each threshold of the plan with a `during` window: the seconds inside it, merged.
     pub windows: Vec<Option<Stats>>,
+    /// For each drift threshold of the plan: the seconds inside the window it is compared with.
+    pub base_windows: Vec<Option<Stats>>,
     /// When steps share rows: the whole run's stats per step (`Plan::steps`), for the breakdown
     /// of a shared row by user type.
     pub by_step: Option<Stats>,
@@ -256,7 +258,7 @@ pub fn run_steered(
     gather.flush(observer);
     let events = control.as_ref().map(|c| c.end(gather.collector.elapsed.as_secs_f64())).unwrap_or_default();
     let paused = control.as_ref().map_or(0.0, |c| c.paused_in(0.0, gather.collector.elapsed.as_secs_f64()));
-    let Gather { collector, windows, by_step, .. } = gather;
+    let Gather { collector, windows, base_windows, by_step, .. } = gather;
     let wall = shared.start.elapsed();
     let mut generator = usage(&plan, wall, crate::sys::process_cpu().saturating_sub(cpu0), &cpu, &wait);
     generator.assess(&collector.total, plan.open_model() != Some(false));
@@ -269,6 +271,7 @@ pub fn run_steered(
     };
     Ok(RunOutput {
         windows,
+        base_windows,
         by_step,
         unfinished: collector.last_in_flight(),
         interrupted,
@@ -289,6 +292,8 @@ struct Gather<'p> {
     collector: Collector,
     /// Thresholds on a window of the run (`during`): the seconds inside it, merged.
     windows: Vec<Option<Stats>>,
+    /// Drift thresholds: the seconds inside the window they are compared with.
+    base_windows: Vec<Option<Stats>>,
     /// Steps of one name in several user types share a stats row; each one's own total is kept
     /// for the report's breakdown by user type.
     by_step: Option<Stats>,
@@ -311,6 +316,7 @@ impl<'p> Gather<'p> {
                 plan.metrics.iter().map(|m| m.name.clone()).collect(),
             ),
             windows: plan.thresholds.iter().map(|r| r.during.map(|_| Stats::new(plan.rows.len()))).collect(),
+            base_windows: plan.thresholds.iter().map(|r| r.base_during.map(|_| Stats::new(plan.rows.len()))).collect(),
             by_step: plan.shares_rows().then(|| Stats::new(plan.steps.len())),
             by_scenario: (plan.scenarios.len() > 1).then(|| Stats::new(plan.scenarios.len() * plan.rows.len())),
             regroup: worker::stat_slots(plan) != plan.rows.len(),
@@ -353,7 +359,9 @@ impl<'p> Gather<'p> {
         } else {
             row
         };
-        add_to_windows(self.plan, &mut self.windows, row, interval);
+        let (during, base) = (|r: &ThresholdRule| r.during, |r: &ThresholdRule| r.base_during);
+        add_to_windows(self.plan, during, &mut self.windows, row, interval);
+        add_to_windows(self.plan, base, &mut self.base_windows, row, interval);
         let (total, by_scenario) = (&self.collector.total, self.by_scenario.as_ref());
         observer.second(&Tick { row, interval, total, by_scenario });
     }
@@ -379,11 +387,17 @@ fn usage(plan: &Plan, wall: Duration, process_cpu: Duration, cpu: &[Duration], w
     }
 }
 
-/// Add one second of the run to the windows of the thresholds it falls in (by its start).
-fn add_to_windows(plan: &Plan, windows: &mut [Option<Stats>], row: &TimelineRow, interval: &Stats) {
+/// Add one second of the run to the windows (`which` of each threshold) it falls in (by its start).
+fn add_to_windows(
+    plan: &Plan,
+    which: impl Fn(&ThresholdRule) -> Option<(Duration, Duration)>,
+    windows: &mut [Option<Stats>],
+    row: &TimelineRow,
+    interval: &Stats,
+) {
     let start = (row.t - row.interval_s).max(0.0);
     for (rule, window) in plan.thresholds.iter().zip(windows.iter_mut()) {
-        if let (Some((from, to)), Some(w)) = (rule.during, window.as_mut()) {
+        if let (Some((from, to)), Some(w)) = (which(rule), window.as_mut()) {
             if start + 1e-3 >= from.as_secs_f64() && start + 1e-3 < to.as_secs_f64() {
                 w.merge(interval);
             }

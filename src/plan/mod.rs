@@ -246,10 +246,53 @@ pub struct ThresholdRule {
     pub delay: Duration,
     /// Measured on this scenario's requests only (index into `Plan::scenarios`).
     pub scenario: Option<usize>,
-    /// Measured on the requests of this window of the run only (`during = "2m..12m"`).
+    /// Measured on the requests of this window of the run only (`during = "2m..12m"`; a drift's
+    /// left side), in seconds of the run.
     pub during: Option<(Duration, Duration)>,
+    /// A drift's right side: the window it is compared with, in seconds of the run.
+    pub base_during: Option<(Duration, Duration)>,
+    /// A `recovery(...)` threshold: from when it is watched, and how long it must hold.
+    pub recovery: Option<RecoveryRule>,
     /// `warn`: reported, never fails the run.
     pub warn: bool,
+}
+
+/// When a recovery is watched from, and how long each second must hold for it to count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveryRule {
+    pub after: After,
+    /// `after` as the file writes it (`"spike"`, `"2m"`).
+    pub after_text: String,
+    /// Seconds in a row the bound must hold (`hold`, default 5 s).
+    pub hold: Duration,
+}
+
+/// The moment a recovery is watched from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum After {
+    /// A time of the run.
+    At(Duration),
+    /// The end of a scenario (index into `Plan::scenarios`).
+    End(usize),
+}
+
+impl ThresholdRule {
+    /// Its windows and `after` time, moved by `f` (a scenario's `start_time`, `--scenario`'s shift).
+    pub fn map_times(&mut self, f: impl Fn(Duration) -> Duration) {
+        self.during = self.during.map(|(a, b)| (f(a), f(b)));
+        self.base_during = self.base_during.map(|(a, b)| (f(a), f(b)));
+        if let Some(RecoveryRule { after: After::At(at), .. }) = &mut self.recovery {
+            *at = f(*at);
+        }
+    }
+
+    /// When its recovery is watched from, in seconds of the run.
+    pub fn after_s(&self, plan: &Plan) -> Option<f64> {
+        Some(match self.recovery.as_ref()?.after {
+            After::At(at) => at.as_secs_f64(),
+            After::End(i) => plan.scenarios.get(i)?.end().as_secs_f64(),
+        })
+    }
 }
 
 /// A threshold of the file that this run does not judge (a `--vus/--duration` smoke, or

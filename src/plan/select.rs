@@ -56,18 +56,28 @@ impl Plan {
                     }
                 }
             }
-            if let Some((from, to)) = rule.during {
-                let (from, to) = (from.saturating_sub(shift), to.saturating_sub(shift));
-                if to.is_zero() || from >= end {
-                    let why = format!(
-                        "its window is outside the chosen scenarios' run ({flag}: {} of the file's run, shifted to start at 0s)",
-                        window(shift, shift + end)
-                    );
-                    self.thresholds_not_run.push(not_run(why));
-                    continue;
-                }
-                rule.during = Some((from, to));
+            let outside = |w: Option<(Duration, Duration)>| {
+                w.is_some_and(|(from, to)| to.saturating_sub(shift).is_zero() || from.saturating_sub(shift) >= end)
+            };
+            if outside(rule.during) || outside(rule.base_during) {
+                let why = format!(
+                    "its window is outside the chosen scenarios' run ({flag}: {} of the file's run, shifted to start at 0s)",
+                    window(shift, shift + end)
+                );
+                self.thresholds_not_run.push(not_run(why));
+                continue;
             }
+            if let Some(super::RecoveryRule { after: super::After::End(i), .. }) = &mut rule.recovery {
+                match chosen.iter().position(|c| c == i) {
+                    Some(new) => *i = new,
+                    None => {
+                        let why = format!("it is watched after scenario `{}`, which does not run ({flag})", known[*i]);
+                        self.thresholds_not_run.push(not_run(why));
+                        continue;
+                    }
+                }
+            }
+            rule.map_times(|d| d.saturating_sub(shift));
             kept.push(rule);
         }
         self.thresholds = kept;

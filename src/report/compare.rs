@@ -855,6 +855,8 @@ mod tests {
     fn th(expr: &str) -> ThresholdResult {
         ThresholdResult {
             extra: Default::default(),
+            baseline_during: None,
+            after: None,
             window: None,
             expr: expr.into(),
             ok: true,

@@ -58,13 +58,13 @@ pub fn thresholds(r: &RunResult) -> String {
             (Some(sc), None) => format!("{}.{sc}", r.name),
             (None, step) => format!("{}.{}", r.name, step.as_deref().unwrap_or("total")),
         };
-        let name = match &th.during {
+        let name = match th.window() {
             Some(w) => format!("{} during {w}", th.expr),
             None => th.expr.clone(),
         };
         let _ = write!(o, "    <testcase name=\"{}\" classname=\"{}\" time=\"0\"", esc(&name), esc(&class));
         let measured = match th.value {
-            Some(_) => format!("measured {}", value(th)),
+            Some(_) => format!("measured {}{}", value(th), th.beside(|v| v.to_string())),
             None => value(th),
         };
         if !failed(th) {
@@ -118,7 +118,7 @@ fn scope(th: &ThresholdResult) -> String {
         (Some(sc), None) => format!("scenario `{sc}`"),
         (Some(sc), Some(step)) => format!("step `{step}` of scenario `{sc}`"),
     };
-    if let Some(w) = &th.during {
+    if let Some(w) = th.window() {
         s += &format!(" during {w}");
     }
     s
@@ -285,6 +285,8 @@ mod tests {
     fn threshold(expr: &str, ok: bool, value: f64, unit: &str, step: Option<&str>) -> ThresholdResult {
         ThresholdResult {
             extra: Default::default(),
+            baseline_during: None,
+            after: None,
             window: None,
             expr: expr.into(),
             ok,

@@ -1,10 +1,12 @@
 //! What a run observed, as its thresholds measure it: the [`Source`] of a run (at its end, and
 //! live each second), and every threshold of a plan judged through it.
 
+use crate::engine::RunOutput;
 use crate::monitor::{MonitorResult, Samples};
 use crate::plan::{Plan, ThresholdRule};
+use crate::rules::threshold::recovery::Watch;
 use crate::rules::threshold::{Ask, Measure, NoData, On, Reading, Scope, Source, Span, measure_on};
-use crate::stats::{Stats, StepStats};
+use crate::stats::{Stats, StepStats, TimelineRow};
 
 use super::result::{ThresholdResult, scenario_seconds, step_seconds};
 use super::window::{Held, WindowData};
@@ -15,44 +17,56 @@ pub struct RunSource<'a> {
     plan: &'a Plan,
     stats: &'a Stats,
     total: StepStats,
-    /// Each window's seconds added up (as the engine gathers them); `None` while the run goes on.
+    /// Each window's seconds added up (as the engine gathers them, drifts' other windows too);
+    /// `None` while the run goes on.
     windows: Option<Vec<(Span, &'a Stats, StepStats)>>,
+    /// Each second of the run, once it ended (what a recovery watches).
+    timeline: Option<&'a [TimelineRow]>,
     elapsed_s: f64,
     series: Option<&'a MonitorResult>,
     samples: Option<&'a Samples>,
 }
 
 impl<'a> RunSource<'a> {
-    /// The run of `plan` after `elapsed_s` seconds of load. `windows`: one entry per threshold of
-    /// the plan (the seconds of its window, for one with `during`), or `None` for a run still going
-    /// (a window is judged at the end). `series`: the watched series' summary over the run so far,
+    /// The run of `plan` after `elapsed_s` seconds of load. `ended`: the run's output once it
+    /// ended (its windows' seconds, for thresholds with `during` and drifts, and its timeline), or
+    /// `None` for a run still going (a window or a recovery is judged at the end). `series`: the watched series' summary over the run so far,
     /// `samples` their samples (to measure a window's).
     pub fn new(
         plan: &'a Plan,
         stats: &'a Stats,
-        windows: Option<&'a [Option<Stats>]>,
+        ended: Option<&'a RunOutput>,
         elapsed_s: f64,
         (series, samples): (Option<&'a MonitorResult>, Option<&'a Samples>),
     ) -> RunSource<'a> {
-        let windows = windows.map(|w| {
-            plan.thresholds
-                .iter()
-                .zip(w)
-                .filter_map(|(rule, s)| Some((Span::of(rule.during?), s.as_ref()?)))
+        let windows = ended.map(|out| {
+            let during = plan.thresholds.iter().zip(&out.windows).map(|(rule, s)| (rule.during, s));
+            let base = plan.thresholds.iter().zip(&out.base_windows).map(|(rule, s)| (rule.base_during, s));
+            during
+                .chain(base)
+                .filter_map(|(w, s)| Some((Span::of(w?), s.as_ref()?)))
                 .map(|(span, s)| (span, s, s.total()))
                 .collect()
         });
-        RunSource { plan, stats, total: stats.total(), windows, elapsed_s, series, samples }
+        let timeline = ended.map(|out| &out.timeline[..]);
+        RunSource { plan, stats, total: stats.total(), windows, elapsed_s, series, samples, timeline }
     }
 
     /// A threshold of the plan: where it is judged.
-    pub fn scope(rule: &ThresholdRule) -> Scope {
+    pub fn scope(plan: &Plan, rule: &ThresholdRule) -> Scope {
         let on = match (rule.scenario, rule.step) {
             (Some(i), _) => On::Scenario(i),
             (None, Some(row)) => On::Step(row),
             (None, None) => On::Run,
         };
-        Scope { on, window: rule.during.map(Span::of), warn: rule.warn }
+        let watch = rule.recovery.as_ref().zip(rule.after_s(plan));
+        Scope {
+            on,
+            window: rule.during.map(Span::of),
+            warn: rule.warn,
+            base: rule.base_during.map(Span::of),
+            watch: watch.map(|(r, after_s)| Watch { after_s, hold_s: r.hold.as_secs_f64() }),
+        }
     }
 
     /// A metric of the user's own or a watched series, by name (its stats: the window's, or
@@ -111,6 +125,14 @@ impl<'a> RunSource<'a> {
 }
 
 impl Source for RunSource<'_> {
+    fn timeline(&self) -> Option<&[TimelineRow]> {
+        self.timeline
+    }
+
+    fn is_rate(&self, name: &str) -> bool {
+        self.plan.metrics.iter().any(|m| m.name == name && m.kind() == crate::rules::metric::Kind::Rate)
+    }
+
     fn measure(&self, ask: &Ask) -> Reading {
         let (held, secs, window) = self.find(ask);
         Reading { value: measure_on(ask.measure, &held.data(secs)), window }
@@ -122,7 +144,7 @@ pub fn judge_all(plan: &Plan, src: &RunSource) -> Vec<ThresholdResult> {
     plan.thresholds
         .iter()
         .map(|rule| {
-            let scope = RunSource::scope(rule);
+            let scope = RunSource::scope(plan, rule);
             let verdict = rule.threshold.judge(src, &scope);
             // A window's own data, for merge to measure the shards' windows together again.
             let window = scope.window.map(|w| {
@@ -134,15 +156,14 @@ pub fn judge_all(plan: &Plan, src: &RunSource) -> Vec<ThresholdResult> {
             ThresholdResult {
                 step: rule.step.map(|i| plan.rows[i].clone()),
                 scenario: rule.scenario.map(|i| plan.scenarios[i].name.clone()),
-                during: rule.during.map(|(a, b)| format!("{}..{}", window_edge(a - shift), window_edge(b - shift))),
+                during: rule.during.map(|(a, b)| crate::rules::threshold::window_text((a - shift, b - shift))),
+                baseline_during: rule
+                    .base_during
+                    .map(|(a, b)| crate::rules::threshold::window_text((a - shift, b - shift))),
+                after: rule.recovery.as_ref().map(|r| r.after_text.clone()),
                 window,
                 ..ThresholdResult::of(&rule.threshold, &verdict, &scope)
             }
         })
         .collect()
-}
-
-/// A window's edge as the file writes it (`0s`, `1m30s`): windows are in whole seconds.
-fn window_edge(d: std::time::Duration) -> String {
-    if d.is_zero() { "0s".into() } else { crate::units::duration(d) }
 }

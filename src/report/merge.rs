@@ -25,7 +25,12 @@ use super::result::{
     GeneratorInfo, LoadInfo, SCHEMA, ScenarioResult, StepResult, Summary, ThresholdResult, Totals, decode_histogram,
     encode_histogram, round2, round3,
 };
-use crate::rules::threshold::{self, Ask, Data, Measure, NoData, Observed, On, Reading, Scope, Source, measure_on};
+use std::time::Duration;
+
+use crate::rules::threshold::recovery::Watch;
+use crate::rules::threshold::{
+    self, Ask, Data, Measure, NoData, Observed, On, Reading, Scope, Source, Span, measure_on, seconds,
+};
 use crate::stats::{StepSecond, TimelineRow};
 
 /// Combine shard results exactly: histograms added, counters summed, timelines aligned by
@@ -74,7 +79,9 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
     let metrics = metrics(results)?;
     // Rates (and `rps` thresholds) over the time the load ran.
     let total = Part { summary: &summary, latency: &total_h, seconds: ran_s };
-    let mut thresholds = thresholds(results, total, (&steps, &step_histograms), (&scenarios, &scenario_histograms))?;
+    let timeline = timeline(results, start_ms);
+    let (by_step, by_scenario) = ((&steps[..], &step_histograms[..]), (&scenarios[..], &scenario_histograms[..]));
+    let mut thresholds = thresholds(results, total, by_step, by_scenario, &timeline)?;
     for sc in &mut scenarios {
         sc.thresholds = thresholds.iter().filter(|t| t.scenario.as_deref() == Some(&sc.name)).cloned().collect();
     }
@@ -113,7 +120,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         steps,
         scenarios,
         metrics,
-        timeline: timeline(results, start_ms),
+        timeline,
         thresholds,
         thresholds_not_run: first.thresholds_not_run.clone(),
         overrides: first.overrides.clone(),
@@ -318,8 +325,10 @@ fn thresholds(
     total: Part,
     (steps, step_histograms): (&[StepResult], &[Histogram<u64>]),
     (scenarios, scenario_histograms): (&[ScenarioResult], &[Histogram<u64>]),
+    timeline: &[TimelineRow],
 ) -> Result<Vec<ThresholdResult>, String> {
     let merged = Merged {
+        timeline,
         total,
         steps: steps
             .iter()
@@ -365,8 +374,16 @@ fn thresholds(
                 }
                 (None, None) => On::Run,
             };
-            let scope = Scope { on, window: None, warn: th.level.as_deref() == Some("warn") };
-            if th.during.is_some() {
+            let shift =
+                th.scenario.as_ref().and_then(|n| scenarios.iter().find(|s| &s.name == n)).map_or(0.0, |s| s.start_s);
+            let scope = Scope { on, warn: th.level.as_deref() == Some("warn"), ..Scope::RUN };
+            let scope = drift_and_recovery(&rule, th, shift).map_or(scope, |(window, base, watch)| Scope {
+                window,
+                base,
+                watch,
+                ..scope
+            });
+            if th.during.is_some() && rule.form == threshold::Form::Bound {
                 // A window: the shards' data of it together, measured again.
                 let parts = by_start(results).into_iter().flat_map(|r| &r.thresholds).filter(|o| same(o));
                 let Some(parts) = parts.map(|o| o.window.as_ref()).collect::<Option<Vec<_>>>() else {
@@ -396,11 +413,32 @@ fn thresholds(
                 step: th.step.clone(),
                 scenario: th.scenario.clone(),
                 during: th.during.clone(),
+                baseline_during: th.baseline_during.clone(),
+                after: th.after.clone(),
                 ..ThresholdResult::of(&rule, &verdict, &scope)
             });
         }
     }
     Ok(out)
+}
+
+/// Where a drift or a recovery of a shard's document is judged on the merged run: a drift's two
+/// windows (as written, from its scenario's start `shift`), a recovery's `after_s` and `hold_s` as
+/// the shard recorded them. `None` for other thresholds.
+fn drift_and_recovery(
+    rule: &threshold::Threshold,
+    th: &ThresholdResult,
+    shift: f64,
+) -> Option<(Option<Span>, Option<Span>, Option<Watch>)> {
+    let at = |(from, to): threshold::Window| Span { from: from.as_secs_f64() + shift, to: to.as_secs_f64() + shift };
+    match &rule.form {
+        threshold::Form::Bound => None,
+        threshold::Form::Drift { window, base_window, .. } => Some((Some(at(*window)), Some(at(*base_window)), None)),
+        threshold::Form::Recovery { .. } => {
+            let get = |name: &str, or: f64| th.extra.get(name).copied().unwrap_or(or);
+            Some((None, None, Some(Watch { after_s: get("after_s", 0.0), hold_s: get("hold_s", 5.0) })))
+        }
+    }
 }
 
 /// A merged total, step or scenario: its counts, its latency, and the seconds it ran.
@@ -428,6 +466,8 @@ impl<'a> Part<'a> {
 /// The shards merged, as thresholds measure them: what a single run of them all would have
 /// observed.
 struct Merged<'a> {
+    /// The merged seconds: what a recovery watches, and a drift's windows are measured on.
+    timeline: &'a [TimelineRow],
     total: Part<'a>,
     steps: Vec<Part<'a>>,
     scenarios: Vec<Part<'a>>,
@@ -436,7 +476,25 @@ struct Merged<'a> {
 }
 
 impl Source for Merged<'_> {
+    fn timeline(&self) -> Option<&[TimelineRow]> {
+        Some(self.timeline)
+    }
+
+    fn is_rate(&self, name: &str) -> bool {
+        matches!(self.metrics.get(name), Some(crate::stats::metric::MetricStats::Rate { .. }))
+    }
+
     fn measure(&self, ask: &Ask) -> Reading {
+        if let Some(w) = ask.window {
+            // The documents keep each second, not each window's histogram: measured on the
+            // merged seconds ([`seconds::over_window`]).
+            let rate = seconds::IsRate(matches!(ask.measure, Measure::Custom { name, .. } if self.is_rate(name)));
+            let window = (Duration::from_secs_f64(w.from), Duration::from_secs_f64(w.to));
+            return Reading {
+                value: seconds::over_window(ask.measure, self.timeline, ask.on, window, rate),
+                window: Some(w),
+            };
+        }
         let data = match ask.measure {
             Measure::Custom { name, .. } => match (self.series.get(name), self.metrics.get(name)) {
                 (Some(s), _) => Data::Series(s),
@@ -854,6 +912,8 @@ mod tests {
         let slow: Vec<u64> = vec![50_000; 10];
         let th = |expr: &str, ok: bool, step: Option<&str>| ThresholdResult {
             extra: Default::default(),
+            baseline_during: None,
+            after: None,
             window: None,
             expr: expr.into(),
             ok,
@@ -896,6 +956,50 @@ mod tests {
     }
 
     #[test]
+    fn drift_and_recovery_are_judged_again_on_the_merged_timeline() {
+        let fast: Vec<u64> = vec![1000; 100];
+        let mut a = shard(1, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
+        let mut b = shard(2, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
+        // Shard b was slow in seconds 3..6 of the run; a merged second takes the higher p50.
+        for row in &mut b.timeline[3..6] {
+            row.p50_us = 500_000;
+        }
+        let th = |expr: &str, extra: &[(&str, f64)]| ThresholdResult {
+            extra: extra.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            baseline_during: None,
+            after: None,
+            window: None,
+            expr: expr.into(),
+            ok: true,
+            value: Some(0.0),
+            unit: "ms".into(),
+            step: None,
+            scenario: None,
+            during: None,
+            level: None,
+            reason: None,
+        };
+        let drift = "p(50) during 3s..6s < 1.5 * p(50) during 0s..3s";
+        let back = "recovery(p(50) < 100ms) < 3s";
+        let never = "recovery(p(50) < 0.5ms) < 3s";
+        let watch = [("after_s", 6.0), ("hold_s", 2.0)];
+        a.thresholds = vec![th(drift, &[]), th(back, &watch), th(never, &watch)];
+        b.thresholds = a.thresholds.clone();
+        let m = merge(&[a, b]).unwrap();
+        let get = |expr: &str| m.thresholds.iter().find(|t| t.expr == expr).unwrap();
+        let d = get(drift);
+        assert_eq!(
+            (d.ok, d.value, d.extra.get("baseline"), d.extra.get("ratio")),
+            (false, Some(500.0), Some(&1.0), Some(&500.0))
+        );
+        let r = get(back);
+        assert_eq!((r.ok, r.value, r.unit.as_str()), (true, Some(0.0), "s"), "{r:?}");
+        let n = get(never);
+        assert_eq!((n.ok, n.value, n.extra.get("watched_s")), (false, None, Some(&4.0)), "{n:?}");
+        assert_eq!(n.reason.as_deref(), Some("never recovered: watched for 4s from 6s of the run"));
+    }
+
+    #[test]
     fn refuses_what_is_not_one_run() {
         let v = [1000u64];
         let a = shard(1, 2, &[("s", &v)], 1, STARTED_AT_UNIX_MS);
@@ -921,6 +1025,8 @@ mod tests {
         let mut bad = b.clone();
         bad.thresholds = vec![ThresholdResult {
             extra: Default::default(),
+            baseline_during: None,
+            after: None,
             window: None,
             expr: "p95 < 1".into(),
             ok: true,

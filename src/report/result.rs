@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::RunOutput;
 use crate::error::ErrorKind;
 use crate::plan::Plan;
-use crate::rules::threshold::{Scope, Threshold, Verdict};
+use crate::rules::threshold::{NoData, Scope, Threshold, Verdict};
 use crate::stats::{StepStats, TimelineRow};
 
 /// Identifies the document's shape; bumped when a field changes meaning.
@@ -183,13 +183,42 @@ pub struct ThresholdResult {
     /// Why it could not be measured (`value` is null), e.g. "no data: no responses with a latency".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Values measured beside `value` ([`crate::rules::threshold::Extra`], e.g. a drift threshold's baseline), by name, in
-    /// `unit`; those with no data are left out.
+    /// Values measured beside `value` ([`crate::rules::threshold::Extra`]), by name; those with
+    /// no data are left out. A drift: `baseline` (the other window's value, in `unit`) and `ratio`
+    /// (value / baseline). A recovery: `after_s` (the run time it is watched from), `hold_s`, and
+    /// `watched_s` (how long it was watched, when it never recovered).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub extra: std::collections::BTreeMap<String, f64>,
     /// A window's own data (a threshold with `during`): what `merge` measures again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<super::window::WindowData>,
+    /// A drift: the window it is compared with, as the file writes it (`"0m..5m"` shows as
+    /// `"0s..5m"`); its value is `extra.baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_during: Option<String>,
+    /// A recovery: what it is watched after, as the file writes it (a scenario's name or a run
+    /// time); `extra.after_s` is that moment in seconds of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// Why a verdict has no value (or, for a drift, no baseline): a recovery that never came says
+/// how long it was watched.
+fn reason(v: &Verdict) -> Option<String> {
+    let extra = |name: &str| v.extra.iter().find(|x| x.name == name).map(|x| x.value);
+    match v.measured {
+        Err(NoData::NEVER_RECOVERED) => {
+            let secs = |name: &str| {
+                extra(name).and_then(Result::ok).map_or("?".into(), |s| format!("{}s", crate::units::round3(s)))
+            };
+            Some(format!("never recovered: watched for {} from {} of the run", secs("watched_s"), secs("after_s")))
+        }
+        Err(e) => Some(e.0.to_string()),
+        Ok(_) => match extra("baseline") {
+            Some(Err(e)) => Some(format!("baseline {}", e.0)),
+            _ => None,
+        },
+    }
 }
 
 impl ThresholdResult {
@@ -205,13 +234,15 @@ impl ThresholdResult {
             scenario: None,
             during: None,
             level: scope.warn.then(|| "warn".to_string()),
-            reason: v.measured.err().map(|e| e.0.to_string()),
+            reason: reason(v),
             extra: v
                 .extra
                 .iter()
                 .filter_map(|x| Some((x.name.to_string(), crate::units::round3(x.value.ok()?))))
                 .collect(),
             window: None,
+            baseline_during: None,
+            after: None,
         }
     }
 
@@ -230,6 +261,30 @@ impl ThresholdResult {
                 format!("{}{sep}{}", show(v), self.unit)
             }
         }
+    }
+
+    /// What a drift or a recovery shows after its value: the other window's value and the ratio
+    /// (` vs 20.3ms, ratio 14.88`), why the other window has none, or what the recovery time
+    /// counts from (` to recover after spike`); nothing for other thresholds.
+    pub fn beside(&self, show: impl Fn(f64) -> String) -> String {
+        let sep = if self.unit.len() > 2 { " " } else { "" };
+        match (self.extra.get("baseline"), &self.after) {
+            (Some(b), _) => {
+                let ratio = self.extra.get("ratio").map(|r| format!(", ratio {}", (r * 100.0).round() / 100.0));
+                format!(" vs {}{sep}{}{}", show(*b), self.unit, ratio.unwrap_or_default())
+            }
+            (None, _) if self.baseline_during.is_some() && self.value.is_some() => {
+                format!(" ({})", self.reason.as_deref().unwrap_or("baseline: no data"))
+            }
+            (None, Some(after)) if self.value.is_some() => format!(" to recover after {after}"),
+            _ => String::new(),
+        }
+    }
+
+    /// The window to show beside the expression: `during`, unless the expression names its
+    /// windows itself (a drift).
+    pub fn window(&self) -> Option<&str> {
+        self.during.as_deref().filter(|_| self.baseline_during.is_none())
     }
 
     /// How a report labels it: `ok`, `FAIL`, or `WARN` (a failed warning).
@@ -413,7 +468,7 @@ impl RunResult {
             })
             .collect();
         let watched_by = (watched.as_ref(), monitor);
-        let thresholds = evaluate_thresholds(plan, &out.stats, Some(&out.windows), duration_s, watched_by);
+        let thresholds = evaluate_thresholds(plan, &out.stats, Some(out), duration_s, watched_by);
         let mut timeline = out.timeline.clone();
         if let Some(m) = monitor {
             for row in &mut timeline {
@@ -581,16 +636,16 @@ fn by_user(plan: &Plan, out: &RunOutput, row: usize, duration_s: f64, open: bool
     if parts.len() < 2 { BTreeMap::new() } else { parts }
 }
 
-/// Judge every threshold of the plan on the run: `stats` (so far), each threshold's window
-/// (`None` while the run goes on), the run's length, its watched series and their samples.
+/// Judge every threshold of the plan on the run: `stats` (so far), the run's output once it
+/// ended (`None` while it goes on), the run's length, its watched series and their samples.
 pub fn evaluate_thresholds(
     plan: &Plan,
     stats: &crate::stats::Stats,
-    windows: Option<&[Option<crate::stats::Stats>]>,
+    ended: Option<&RunOutput>,
     duration_s: f64,
     watched: (Option<&crate::monitor::MonitorResult>, Option<&crate::monitor::Samples>),
 ) -> Vec<ThresholdResult> {
-    let src = super::measure::RunSource::new(plan, stats, windows, duration_s, watched);
+    let src = super::measure::RunSource::new(plan, stats, ended, duration_s, watched);
     super::measure::judge_all(plan, &src)
 }
 

@@ -165,7 +165,7 @@ fn thresholds(o: &mut String, r: &RunResult) {
         o.push_str("\n  thresholds\n");
         for th in &r.thresholds {
             let mut step = th.step.as_ref().or(th.scenario.as_ref()).map(|s| format!(" [{s}]")).unwrap_or_default();
-            if let Some(w) = &th.during {
+            if let Some(w) = th.window() {
                 step += &format!(" during {w}");
             }
             let _ = writeln!(
@@ -174,7 +174,7 @@ fn thresholds(o: &mut String, r: &RunResult) {
                 th.verdict(),
                 th.expr,
                 match th.value {
-                    Some(_) => format!("measured {}", th.measured(fmt_value)),
+                    Some(_) => format!("measured {}{}", th.measured(fmt_value), th.beside(fmt_value)),
                     None => th.measured(fmt_value),
                 }
             );

@@ -100,9 +100,9 @@ impl Compiler<'_> {
                                 format!("threshold `{expr}`: metric `{name}` is measured over the whole run; put this threshold in the top-level `thresholds`"),
                             );
                         }
-                        let rule = self.threshold(t, None)?;
-                        let during = match rule.during {
-                            Some((from, _)) if from >= load.duration() => {
+                        let mut rule = self.threshold(t, None)?;
+                        for (from, _) in [rule.during, rule.base_during].into_iter().flatten() {
+                            if from >= load.duration() {
                                 return self.err(
                                     t.span(),
                                     format!(
@@ -112,10 +112,10 @@ impl Compiler<'_> {
                                     ),
                                 );
                             }
-                            // Counted from the scenario's start_time; measured in the run's seconds.
-                            w => w.map(|(from, to)| (start + from, start + to)),
-                        };
-                        thresholds.push(ThresholdRule { scenario: Some(i), during, ..rule });
+                        }
+                        // Counted from the scenario's start_time; measured in the run's seconds.
+                        rule.map_times(|d| start + d);
+                        thresholds.push(ThresholdRule { scenario: Some(i), ..rule });
                     }
                     let executor = s.executor.get_ref().clone();
                     let connections = self.connections(s)?;

@@ -89,6 +89,7 @@ pub fn compile(text: &str, path: &Path, over: &Overrides) -> Result<Plan, PlanEr
         run_length: None,
         metric_kinds: Vec::new(),
         series: Vec::new(),
+        scenario_names: file.scenarios.as_ref().map(|s| s.keys().cloned().collect()).unwrap_or_default(),
     }
     .plan(file, over)
 }
@@ -118,6 +119,8 @@ struct Compiler<'a> {
     metric_kinds: Vec<(String, crate::rules::metric::Kind)>,
     /// The watched series' names (`[monitor.series]`), which thresholds may name too.
     series: Vec<String>,
+    /// The file's named scenarios, in file order (a recovery's `after` may name one).
+    scenario_names: Vec<String>,
 }
 
 /// The names a template may use at one place in a journey.

@@ -99,6 +99,10 @@ pub struct ThresholdTable {
     pub during: Option<String>,
     /// `"warn"`: shown and reported, does not fail the exit code (default `"fail"`).
     pub level: Option<String>,
+    /// `recovery(...)`: watched from a scenario's end (its name) or a run time (`"2m"`).
+    pub after: Option<String>,
+    /// `recovery(...)`: how long each second must hold, in a row (default `"5s"`).
+    pub hold: Option<String>,
     /// In a `--vus/--duration` smoke: `false` leaves it out, `true` keeps a count or
     /// throughput threshold that a smoke leaves out by default.
     pub smoke: Option<bool>,

@@ -671,3 +671,80 @@ fn errors_in_included_files_name_that_file_line_and_column() {
     assert_eq!(plan.files.len(), 4);
     assert_eq!(plan.steps[0].timeout, Duration::from_secs(2), "the BOM file's timeout");
 }
+
+const SPIKE: &str = r#"target = "http://127.0.0.1:9"
+thresholds = [
+  { expr = "recovery(p(95) < 200ms) < 5s", after = "spike", hold = "3s" },
+  "p(95) during 20s..30s < 1.5 * p(95) during 0s..10s",
+]
+
+[scenarios.steady]
+executor = "constant-vus"
+vus = 1
+duration = "30s"
+
+[scenarios.spike]
+executor = "constant-vus"
+vus = 5
+start_time = "10s"
+duration = "5s"
+thresholds = [{ expr = "recovery(errors < 1%) < 2s", after = "2s" }, "rps during 3s..4s > 0.5 * rps during 0s..1s"]
+
+[[users]]
+name = "u"
+  [[users.steps]]
+  request = "GET /"
+"#;
+
+#[test]
+fn recovery_after_a_scenario_and_drift_windows_land_in_run_time() {
+    use crate::plan::{After, RecoveryRule};
+    let p = files("recovery", SPIKE, &[]);
+    let mut plan = compile(SPIKE, &p, &Overrides::default()).unwrap();
+    let rules = &plan.thresholds;
+    let secs = |a: u64, b: u64| Some((Duration::from_secs(a), Duration::from_secs(b)));
+    let after =
+        |r: &crate::plan::ThresholdRule| r.recovery.clone().map(|RecoveryRule { after, hold, .. }| (after, hold));
+    assert_eq!(after(&rules[0]), Some((After::End(1), Duration::from_secs(3))), "after the scenario `spike`");
+    assert_eq!(rules[0].after_s(&plan), Some(15.0), "spike ends at 10s + 5s");
+    assert_eq!((rules[1].during, rules[1].base_during), (secs(20, 30), secs(0, 10)));
+    // A scenario's own: counted from its start_time (10s).
+    assert_eq!(after(&rules[2]), Some((After::At(Duration::from_secs(12)), Duration::from_secs(5))));
+    assert_eq!((rules[3].during, rules[3].base_during), (secs(13, 14), secs(10, 11)));
+    // `--scenario spike` starts it at once: its times move 10s back, `after` the spike stays its end.
+    plan.select_scenarios(&["spike".to_string()]).unwrap();
+    let kept: Vec<&str> = plan.thresholds.iter().map(|r| r.threshold.expr.as_str()).collect();
+    assert_eq!(
+        kept,
+        ["recovery(p(95) < 200ms) < 5s", "recovery(errors < 1%) < 2s", "rps during 3s..4s > 0.5 * rps during 0s..1s"]
+    );
+    assert_eq!(plan.thresholds[0].after_s(&plan), Some(5.0));
+    assert_eq!(after(&plan.thresholds[1]).map(|a| a.0), Some(After::At(Duration::from_secs(2))));
+    assert_eq!(plan.thresholds[2].base_during, secs(0, 1));
+    let why = &plan.thresholds_not_run[0];
+    assert!(why.expr.starts_with("p(95) during 20s..30s") && why.reason.contains("window is outside"), "{why:?}");
+}
+
+#[test]
+fn drift_and_recovery_keys_that_do_not_fit_are_located() {
+    let with = |th: &str| {
+        format!(
+            "target = \"http://127.0.0.1:9\"\nthresholds = [{th}]\n{}",
+            &SPIKE[SPIKE.find("\n[scenarios.steady]").unwrap()..]
+        )
+    };
+    let cases = [
+        (r#"{ expr = "p(95) < 1s", after = "spike" }"#, "`after` and `hold` are for recovery(...) thresholds"),
+        (r#"{ expr = "recovery(p(95) < 1s) < 5s", after = "nope" }"#, "neither a scenario (scenarios: steady, spike)"),
+        (r#"{ expr = "recovery(p(95) < 1s) < 5s", after = "31s" }"#, "the run lasts 30s, so there is nothing to watch"),
+        (r#"{ expr = "recovery(p(95) < 1s) < 5s", after = "spike", hold = "1500ms" }"#, "hold whole seconds"),
+        (r#"{ expr = "recovery(p(95) < 1s) < 5s", after = "spike", during = "0s..1s" }"#, "leave out `during`"),
+        (r#"{ expr = "p(95) during 1s..2s < p(95) during 0s..1s", abort_on_fail = true }"#, "cannot abort_on_fail"),
+        (r#""p(95) during 40s..50s < p(95) during 0s..1s""#, "window 40s..50s: the run lasts 30s"),
+    ];
+    for (th, why) in cases {
+        let (line, col, message) = refused("drift-keys", &with(th), &[]);
+        assert!(message.contains(why), "{th}: {message}");
+        assert_eq!((line, col), (2, 15), "{th}: {message}");
+    }
+}

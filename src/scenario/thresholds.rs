@@ -6,8 +6,8 @@ use toml::Spanned;
 
 use super::{Compiler, raw};
 use crate::error::PlanError;
-use crate::plan::ThresholdRule;
-use crate::rules::threshold;
+use crate::plan::{After, RecoveryRule, ThresholdRule};
+use crate::rules::threshold::{self, Form, Window};
 
 impl Compiler<'_> {
     pub(super) fn threshold(
@@ -45,30 +45,19 @@ impl Compiler<'_> {
         let during = match during {
             Some(w) => {
                 let bad = |why: String| self.src.at(t.span(), format!("threshold during `{w}`: {why}"));
-                let (from, to) = w
-                    .split_once("..")
-                    .ok_or_else(|| bad("write a window of the run as FROM..TO, as in \"2m..12m\"".into()))?;
-                let from = crate::units::parse_duration(from.trim()).map_err(|e| bad(e.to_string()))?;
-                let to = crate::units::parse_duration(to.trim()).map_err(|e| bad(e.to_string()))?;
-                if to <= from {
-                    return Err(bad("the window ends before it starts".into()));
-                }
-                if from.subsec_nanos() != 0 || to.subsec_nanos() != 0 {
-                    return Err(bad(
-                        "a window is measured in whole seconds of the run: write whole seconds, as in \"1s..3s\""
-                            .into(),
-                    ));
-                }
-                if let Some(run) = self.run_length.filter(|run| from >= *run) {
-                    return Err(bad(format!(
-                        "the run lasts {}: the window starts after it",
-                        crate::units::duration(run)
-                    )));
-                }
-                Some((from, to))
+                let window = threshold::parse_window(w).map_err(bad)?;
+                self.starts_in_run(window).map_err(bad)?;
+                Some(window)
             }
             None => None,
         };
+        let (during, base_during, recovery) = self.forms(t, &th, during)?;
+        if abort && !matches!(th.form, Form::Bound) {
+            return self.err(
+                t.span(),
+                format!("threshold `{expr}`: it is judged when the run ends, so it cannot abort_on_fail"),
+            );
+        }
         let warn = match level {
             None | Some("fail") => false,
             Some("warn") => true,
@@ -79,6 +68,89 @@ impl Compiler<'_> {
         if warn && abort {
             return self.err(t.span(), "a threshold at level \"warn\" cannot abort_on_fail");
         }
-        Ok(ThresholdRule { threshold: th, step, delay, scenario: None, during, warn })
+        Ok(ThresholdRule { threshold: th, step, delay, scenario: None, during, base_during, recovery, warn })
+    }
+}
+
+/// A rule's windows and recovery, as [`Compiler::forms`] reads them.
+type Forms = (Option<Window>, Option<Window>, Option<RecoveryRule>);
+
+impl Compiler<'_> {
+    /// Refuse a window that starts after the run ends (once the run's length is known).
+    fn starts_in_run(&self, (from, _): Window) -> Result<(), String> {
+        match self.run_length.filter(|run| from >= *run) {
+            Some(run) => Err(format!("the run lasts {}: the window starts after it", crate::units::duration(run))),
+            None => Ok(()),
+        }
+    }
+
+    /// What a drift or a recovery adds to a rule (`during`: the `during` key, read already): a
+    /// drift's two windows; a recovery's `after` and `hold`. Keys that do not fit the form are
+    /// refused.
+    fn forms(
+        &self,
+        t: &Spanned<raw::ThresholdSpec>,
+        th: &threshold::Threshold,
+        during: Option<Window>,
+    ) -> Result<Forms, PlanError> {
+        let (after, hold) = match t.get_ref() {
+            raw::ThresholdSpec::Table(tt) => (tt.after.as_deref(), tt.hold.as_deref()),
+            raw::ThresholdSpec::Expr(_) => (None, None),
+        };
+        let expr = &th.expr;
+        let bad = |why: String| self.src.at(t.span(), format!("threshold `{expr}`: {why}"));
+        match &th.form {
+            Form::Bound if after.is_some() || hold.is_some() => {
+                Err(bad("`after` and `hold` are for recovery(...) thresholds".into()))
+            }
+            Form::Bound => Ok((during, None, None)),
+            Form::Drift { .. } | Form::Recovery { .. } if during.is_some() => Err(bad(
+                "it names its own windows in its text (a recovery: from `after` on): leave out `during`".into(),
+            )),
+            &Form::Drift { window, base_window, .. } => {
+                for w in [window, base_window] {
+                    self.starts_in_run(w).map_err(|why| bad(format!("window {}: {why}", threshold::window_text(w))))?;
+                }
+                Ok((Some(window), Some(base_window), None))
+            }
+            Form::Recovery { .. } => {
+                let Some(after) = after else {
+                    return Err(bad(
+                        "a recovery is watched from `after`: a scenario's name (its end) or a run time, as in after = \"2m\""
+                            .into(),
+                    ));
+                };
+                let at = match self.scenario_names.iter().position(|n| n == after.trim()) {
+                    Some(i) => After::End(i),
+                    None => After::At(crate::units::parse_duration(after).map_err(|e| {
+                        let known = if self.scenario_names.is_empty() {
+                            "the file names no scenarios".to_string()
+                        } else {
+                            format!("scenarios: {}", self.scenario_names.join(", "))
+                        };
+                        bad(format!("after = \"{after}\" is neither a scenario ({known}) nor a run time ({e})"))
+                    })?),
+                };
+                if let (After::At(at), Some(run)) = (at, self.run_length)
+                    && at >= run
+                {
+                    return Err(bad(format!(
+                        "after = \"{after}\": the run lasts {}, so there is nothing to watch after it",
+                        crate::units::duration(run)
+                    )));
+                }
+                let hold = match hold {
+                    None => Duration::from_secs(5),
+                    Some(h) => crate::units::parse_duration(h).map_err(|e| bad(format!("hold: {e}")))?,
+                };
+                if hold.is_zero() || hold.subsec_nanos() != 0 {
+                    return Err(bad(format!(
+                        "hold = \"{}\": each second of the run is judged, so hold whole seconds, at least 1s",
+                        crate::units::duration(hold)
+                    )));
+                }
+                Ok((None, None, Some(RecoveryRule { after: at, after_text: after.trim().to_string(), hold })))
+            }
+        }
     }
 }

@@ -38,10 +38,11 @@ pub(super) enum Route {
     Stall,
     Capacity,
     Unmatched,
+    Schedule,
 }
 
 /// Pattern of each [`Route`], in declaration order; ids and names are replaced by `:id`/`:name`.
-pub(super) const ROUTES: [&str; 14] = [
+pub(super) const ROUTES: [&str; 15] = [
     "/",
     "/status",
     "/delay",
@@ -56,6 +57,7 @@ pub(super) const ROUTES: [&str; 14] = [
     "/stall",
     "/capacity",
     "/*",
+    "/schedule",
 ];
 
 const SLOTS: usize = METHODS.len() * ROUTES.len();

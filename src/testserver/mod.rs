@@ -15,6 +15,9 @@
 //! - `GET /capacity/queue/{R}`, `/capacity/refuse/{R}` → servers of known capacity R per second
 //! - `GET /stall/{every_ms}/{for_ms}` → held until the end of the stall window when it arrives
 //!   while `ms_since_start % every_ms < for_ms`, answered at once otherwise.
+//! - `GET /schedule/{base_ms}/{high_ms}/{from_ms}/{to_ms}` → answered after `high_ms` while the
+//!   server's clock (ms since it started) is in `[from_ms, to_ms)`, after `base_ms` otherwise:
+//!   latency that rises and falls on a known schedule.
 
 mod api;
 mod counters;

@@ -1,5 +1,6 @@
 //! Routing one parsed request to its answer: the fixed endpoints (`/`, `/status`, `/delay`,
-//! `/bytes`, `/chunked`, `/echo`, `/close`, `/stall`, `/api`, `/stats`) and the stateful API.
+//! `/bytes`, `/chunked`, `/echo`, `/close`, `/stall`, `/schedule`, `/api`, `/stats`) and the
+//! stateful API.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -101,6 +102,13 @@ fn route(r: &Req<'_>, sh: &Shared, shard: usize) -> Answer {
             Some(hold) => Answer::text(200, b"ok\n").delayed(hold),
             None => Answer::text(400, b"use /stall/{every_ms}/{for_ms} with 0 <= for_ms < every_ms <= 600000\n"),
         },
+        Route::Schedule => match schedule(arg, sh) {
+            Some(hold) => Answer::text(200, b"ok\n").delayed(Some(hold)),
+            None => Answer::text(
+                400,
+                b"use /schedule/{base_ms}/{high_ms}/{from_ms}/{to_ms}, each at most 600000, from_ms <= to_ms\n",
+            ),
+        },
         Route::Capacity => capacity(arg, sh),
         Route::Api => page(r, query, arg, sh),
         Route::Login | Route::Escrows | Route::Escrow => account(route, r, arg, sh),
@@ -119,6 +127,7 @@ fn route_of(first: &str, arg: &str) -> Route {
         "echo" => Route::Echo,
         "close" => Route::Close,
         "stall" => Route::Stall,
+        "schedule" => Route::Schedule,
         "capacity" => Route::Capacity,
         "auth" if arg == "login" => Route::Login,
         "escrows" if arg.is_empty() => Route::Escrows,
@@ -226,4 +235,18 @@ fn stall(arg: &str, sh: &Shared) -> Option<Option<Duration>> {
     let phase_us = (now_us % (u128::from(every) * 1000)) as u64;
     let for_us = for_ * 1000;
     Some((phase_us < for_us).then(|| Duration::from_micros(for_us - phase_us)))
+}
+
+/// `/schedule/{base_ms}/{high_ms}/{from_ms}/{to_ms}`: how long to hold a request arriving now:
+/// `high_ms` while the server's clock is in `[from_ms, to_ms)`, `base_ms` otherwise; `None` for
+/// bad parameters.
+fn schedule(arg: &str, sh: &Shared) -> Option<Duration> {
+    let ms: Vec<u64> = arg.split('/').map(parse_ms).collect::<Option<_>>()?;
+    let &[base, high, from, to] = ms.as_slice() else { return None };
+    if from > to {
+        return None;
+    }
+    let now = sh.started.elapsed().as_millis();
+    let high_now = (u128::from(from)..u128::from(to)).contains(&now);
+    Some(Duration::from_millis(if high_now { high } else { base }))
 }

@@ -548,3 +548,29 @@ fn stop_returns_with_requests_still_held() {
     t.stop();
     assert!(t0.elapsed() < Duration::from_secs(5), "stop took {:?}", t0.elapsed());
 }
+
+#[test]
+fn schedule_answers_after_high_ms_inside_its_window_and_base_ms_outside() {
+    let t = start(1);
+    let mut c = Client::new(&t);
+    assert_eq!(c.get("/").status, 200);
+    let timed = |c: &mut Client, path: &str| {
+        let t0 = Instant::now();
+        assert_eq!(c.get(path).status, 200, "{path}");
+        t0.elapsed()
+    };
+    let now = t.shared.started.elapsed().as_millis() as u64;
+    let inside = timed(&mut c, &format!("/schedule/0/300/{now}/{}", now + 60_000));
+    assert!(inside >= Duration::from_millis(300), "inside the window: answered after {inside:?}");
+    let before = timed(&mut c, &format!("/schedule/150/5000/{}/{}", now + 60_000, now + 120_000));
+    assert!(before >= Duration::from_millis(150) && before < Duration::from_millis(2000), "before it: {before:?}");
+    let after = timed(&mut c, "/schedule/0/5000/0/1");
+    assert!(after < Duration::from_millis(2000), "after it: answered after {after:?}");
+    for bad in
+        ["/schedule/1/2/3", "/schedule/1/2/5/4", "/schedule/x/1/1/2", "/schedule/700000/1/1/2", "/schedule/1/2/3/4/5"]
+    {
+        assert_eq!(c.get(bad).status, 400, "{bad}");
+    }
+    assert_eq!(t.counters.route("GET /schedule"), 3 + 5);
+    t.stop();
+}

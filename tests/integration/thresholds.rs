@@ -269,6 +269,109 @@ think = "50ms"
     assert!(target.route("GET /") > 0);
 }
 
+/// A run of 10 s on a route that answers after 20 ms, and after 500 ms from 3 s to 6 s of the
+/// server's clock (which starts a little before the run: the slow span covers 3s..5s of the run
+/// and ends by 6s). `{FROM}`/`{TO}`: the slow span on the server's clock, in ms.
+const SCHEDULE: &str = r#"thresholds = [
+  "p(50) during 3s..5s < 1.5 * p(50) during 0s..2s",
+  "p(50) during 8s..10s < 1.5 * p(50) during 0s..2s",
+  { expr = "recovery(p(50) < 100ms) < 3s", after = "6s", hold = "2s" },
+  { expr = "recovery(p(50) < 5ms) < 3s", after = "1s" },
+]
+
+[load]
+executor = "constant-vus"
+vus = 4
+duration = "10s"
+
+[[users]]
+name = "u"
+  [[users.steps]]
+  name = "scheduled"
+  request = "GET /schedule/20/500/{FROM}/{TO}"
+"#;
+
+/// The seeds' soak and spike judgements against a server whose latency rises and falls on a
+/// known schedule: the slow window drifts from the first (fails), the last one does not (passes),
+/// latency is back under 100 ms within 3 s of the slow span's end (passes), and a bound it never
+/// meets never recovers, saying for how long it was watched.
+#[test]
+fn a_drift_threshold_fails_and_a_recovery_threshold_passes_on_a_known_schedule() {
+    let _m = util::exclusive_machine();
+    let dir = TempDir::new("schedule");
+    let target = TestTarget::start();
+    let now = target.started.elapsed().as_millis() as u64;
+    let text = SCHEDULE.replace("{FROM}", &(now + 3000).to_string()).replace("{TO}", &(now + 6000).to_string());
+    let out = util::scenario(&dir.write("schedule.toml", &text), &["--target", &target.url()]);
+    out.assert_code(1);
+    assert!(target.route("GET /schedule") > 100, "{}", out.describe());
+
+    let drifted = threshold(&out, "p(50) during 3s..5s < 1.5 * p(50) during 0s..2s");
+    assert_eq!(drifted["ok"], false, "{drifted}");
+    let (value, baseline) = (drifted["value"].as_f64().unwrap(), drifted["extra"]["baseline"].as_f64().unwrap());
+    assert!(value >= 490.0 && (19.0..100.0).contains(&baseline), "{drifted}");
+    let ratio = drifted["extra"]["ratio"].as_f64().unwrap();
+    assert!((ratio - value / baseline).abs() < 0.01, "the ratio is value / baseline: {drifted}");
+    assert_eq!((&drifted["during"], &drifted["baseline_during"]), (&"3s..5s".into(), &"0s..2s".into()));
+
+    let held = threshold(&out, "p(50) during 8s..10s < 1.5 * p(50) during 0s..2s");
+    assert_eq!(held["ok"], true, "{held}");
+
+    let recovered = threshold(&out, "recovery(p(50) < 100ms) < 3s");
+    assert_eq!((&recovered["ok"], &recovered["unit"], &recovered["after"]), (&true.into(), &"s".into(), &"6s".into()));
+    let took = recovered["value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&took), "back within a second of 6s: {recovered}");
+    assert_eq!((recovered["extra"]["after_s"].as_f64(), recovered["extra"]["hold_s"].as_f64()), (Some(6.0), Some(2.0)));
+
+    let never = threshold(&out, "recovery(p(50) < 5ms) < 3s");
+    assert_eq!((&never["ok"], &never["value"]), (&false.into(), &Value::Null), "{never}");
+    let watched = never["extra"]["watched_s"].as_f64().unwrap();
+    assert!((8.5..=9.5).contains(&watched), "watched from 1s to the end of the run: {never}");
+    let reason = never["reason"].as_str().unwrap();
+    assert!(reason.starts_with("never recovered: watched for") && reason.contains("from 1s of the run"), "{reason}");
+}
+
+/// Drift and recovery thresholds that cannot mean anything are refused when the file is read,
+/// naming file, line and column, before any request.
+#[test]
+fn drift_and_recovery_nonsense_is_refused_when_the_file_is_read() {
+    let _m = util::shared_machine();
+    let dir = TempDir::new("bad-drift");
+    let target = TestTarget::start();
+    let cases = [
+        (
+            r#""p(95) during 1s..2s < 1.5 * errors during 0s..1s""#,
+            "t.toml:1:44",
+            "`p(95)` is in milliseconds and `errors` in percent",
+        ),
+        (
+            r#""p(95) during 5s..6s < p(95) during 0s..1s""#,
+            "t.toml:1:15",
+            "the run lasts 1s: the window starts after it",
+        ),
+        (
+            r#"{ expr = "recovery(p(95) < 200ms) < 5s", after = "spike" }"#,
+            "t.toml:1:15",
+            "after = \"spike\" is neither a scenario",
+        ),
+        (
+            r#"{ expr = "recovery(p(95) < 200ms) < 5s", after = "0s", hold = "0s" }"#,
+            "t.toml:1:15",
+            "hold whole seconds, at least 1s",
+        ),
+        (r#"{ expr = "recovery(p(95) < 200ms) < 5s" }"#, "t.toml:1:15", "a recovery is watched from `after`"),
+        (r#"{ expr = "recovery(p(90) < 200ms) < 5s", after = "0s" }"#, "t.toml:1:15", "recovery watches each second"),
+    ];
+    for (th, at, why) in cases {
+        let file =
+            dir.write("t.toml", &format!("thresholds = [{th}]\n{}", &NOTHING[NOTHING.find("\n[metrics]").unwrap()..]));
+        let out = util::scenario(&file, &["--target", &target.url(), "-t", "1"]);
+        out.assert_code(2);
+        assert!(out.stderr.contains(why) && out.stderr.contains(at), "{th}: {}", out.stderr);
+    }
+    assert_eq!(target.requests(), 0, "refused before any load");
+}
+
 /// With one way to judge, a window's threshold while the run goes on has nothing to measure yet;
 /// the dashboard showed it measured on the whole run so far (and now must not show it failing):
 /// its `ok` is null until the end, where the result judges it on its window.

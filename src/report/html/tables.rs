@@ -102,7 +102,7 @@ pub fn threshold_table(o: &mut String, thresholds: &[ThresholdResult], within: O
             let _ = write!(o, "<td class=\"wrap\">{}</td>", applies_to(t, within));
         }
         match t.value {
-            Some(v) => writeln!(o, "<td>{}{}</td></tr>", value(v), esc(&unit)),
+            Some(v) => writeln!(o, "<td>{}{}{}</td></tr>", value(v), esc(&unit), esc(&t.beside(value))),
             None => writeln!(o, "<td>{}</td></tr>", esc(&t.measured(value))),
         }
         .ok();
@@ -115,14 +115,14 @@ pub fn threshold_table(o: &mut String, thresholds: &[ThresholdResult], within: O
 fn applies_to(t: &ThresholdResult, within: Option<&str>) -> String {
     let scenario = t.scenario.as_deref().filter(|sc| Some(*sc) != within);
     let mut s = match (scenario, &t.step) {
-        (None, None) if within.is_some() && t.during.is_some() => String::new(),
+        (None, None) if within.is_some() && t.window().is_some() => String::new(),
         (None, None) if within.is_some() => "the whole scenario".to_string(),
         (None, None) => "whole run".to_string(),
         (None, Some(step)) => esc(step),
         (Some(sc), None) => format!("scenario <b>{}</b>", esc(sc)),
         (Some(sc), Some(step)) => format!("scenario <b>{}</b>, step {}", esc(sc), esc(step)),
     };
-    if let Some(w) = &t.during {
+    if let Some(w) = t.window() {
         let space = if s.is_empty() { "" } else { " " };
         let _ = write!(s, "{space}<span class=\"muted\">during {}</span>", esc(w));
     }

@@ -108,6 +108,8 @@ pub fn sample() -> RunResult {
         thresholds: vec![
             ThresholdResult {
                 extra: Default::default(),
+                baseline_during: None,
+                after: None,
                 window: None,
                 expr: "p(95) < 200ms".into(),
                 ok: true,
@@ -121,6 +123,8 @@ pub fn sample() -> RunResult {
             },
             ThresholdResult {
                 extra: Default::default(),
+                baseline_during: None,
+                after: None,
                 window: None,
                 expr: "errors < 0.1%".into(),
                 ok: false,
@@ -373,6 +377,8 @@ fn capacity_runs_show_the_curve_the_answer_and_the_steps() {
 fn threshold(expr: &str, ok: bool, value: f64, scenario: &str, during: Option<&str>, warn: bool) -> ThresholdResult {
     ThresholdResult {
         extra: Default::default(),
+        baseline_during: None,
+        after: None,
         window: None,
         expr: expr.into(),
         ok,

@@ -11,7 +11,10 @@
 //! allowed and ignored). Any identifier that is not a built-in metric ([`words::is_reserved`]) names one: [`parse`] does not
 //! know which exist, [`parse_checked`] does; [`Threshold::judge`] measures them where a [`Source`] finds them.
 
+pub mod drift;
 mod parse;
+pub mod recovery;
+pub mod seconds;
 mod verdict;
 pub mod words;
 
@@ -83,6 +86,26 @@ pub struct Threshold {
     pub bound: f64,
     /// Default false; set by the caller.
     pub abort_on_fail: bool,
+    /// A bound (`p(95) < 200ms`), one window against another, or a recovery time.
+    pub form: Form,
+}
+
+/// A window of the run, from its start: whole seconds (`25m..30m`).
+pub type Window = (std::time::Duration, std::time::Duration);
+
+/// The three shapes of a threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Form {
+    /// `metric op bound`.
+    Bound,
+    /// `p(95) during 25m..30m < 1.5 * p(95) during 0m..5m`: `metric` measured in `window` holds
+    /// `op` against `bound` (the factor, 1 when not written) times `base` measured in
+    /// `base_window` ([`drift`]).
+    Drift { window: Window, base: Measure, base_window: Window },
+    /// `recovery(p(95) < 200ms) < 5s`: `metric op bound` is what each second must hold; the time
+    /// until it holds (from the rule's `after`, for its `hold`) is compared `op` with `within`
+    /// ([`recovery`]).
+    Recovery { op: Op, within: std::time::Duration },
 }
 
 /// What a threshold is measured against (a whole run, one step, or a time window).
@@ -128,9 +151,57 @@ impl NoData {
     pub const SERIES: NoData = NoData("no data: no samples of the series");
     pub const NOT_HERE: NoData = NoData("no data: not measured on these stats");
     /// A window's threshold while the run goes on: judged at the end, on the window's seconds.
+    /// A recovery that never came: the bound never held for `hold` seconds in a row.
+    pub const NEVER_RECOVERED: NoData = NoData("never recovered");
     pub const LATER: NoData = NoData("no data: a window is judged at the end of the run");
 }
 
+impl Op {
+    /// As written: `<`, `<=`, `>`, `>=`, `==`, `!=`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+            Op::Ne => "!=",
+        }
+    }
+
+    /// Whether `a op b`.
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Op::Lt => a < b,
+            Op::Le => a <= b,
+            Op::Gt => a > b,
+            Op::Ge => a >= b,
+            Op::Eq => a == b,
+            Op::Ne => a != b,
+        }
+    }
+}
+
+/// A window of the run as written (`2m..12m`, `0s..5s`): whole seconds, ending after it starts.
+pub fn parse_window(text: &str) -> Result<Window, String> {
+    let (from, to) =
+        text.split_once("..").ok_or_else(|| "write a window of the run as FROM..TO, as in \"2m..12m\"".to_string())?;
+    let from = crate::units::parse_duration(from.trim())?;
+    let to = crate::units::parse_duration(to.trim())?;
+    if to <= from {
+        return Err("the window ends before it starts".into());
+    }
+    if from.subsec_nanos() != 0 || to.subsec_nanos() != 0 {
+        return Err("a window is measured in whole seconds of the run: write whole seconds, as in \"1s..3s\"".into());
+    }
+    Ok((from, to))
+}
+
+/// A window as the file writes it (`0s..5s`, `25m..30m`).
+pub fn window_text((from, to): Window) -> String {
+    let edge = |d: std::time::Duration| if d.is_zero() { "0s".into() } else { crate::units::duration(d) };
+    format!("{}..{}", edge(from), edge(to))
+}
 impl Measure {
     /// Whether it is a latency statistic (`p(N)`, `avg`, `min`, `max`, `med`).
     pub fn is_latency(&self) -> bool {
@@ -157,19 +228,20 @@ impl Threshold {
 
     /// Whether `measured` is within the bound.
     pub fn holds(&self, measured: f64) -> bool {
-        let b = self.bound;
-        match self.op {
-            Op::Lt => measured < b,
-            Op::Le => measured <= b,
-            Op::Gt => measured > b,
-            Op::Ge => measured >= b,
-            Op::Eq => measured == b,
-            Op::Ne => measured != b,
-        }
+        self.op.holds(measured, self.bound)
     }
 
-    /// Human unit for reports: "ms", "%", "req/s", "" (a named metric: "%" when written so, else "").
+    /// Human unit for reports: "ms", "%", "req/s", "" (a named metric: "%" when written so, else
+    /// ""); a recovery time is in "s".
     pub fn unit(&self) -> &'static str {
+        if matches!(self.form, Form::Recovery { .. }) {
+            return "s";
+        }
+        self.measure_unit()
+    }
+
+    /// The unit of what `metric` measures (for a recovery, each second's value).
+    pub fn measure_unit(&self) -> &'static str {
         match self.metric {
             Measure::Errors | Measure::Checks => "%",
             Measure::Rps => "req/s",
@@ -660,6 +732,8 @@ mod tests {
                 level: None,
                 reason: None,
                 extra: Default::default(),
+                baseline_during: None,
+                after: None,
                 window: None,
             }
         );

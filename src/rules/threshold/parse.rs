@@ -3,7 +3,7 @@
 //! checked against the file's `[metrics]` and watched series.
 
 use super::words::near_miss;
-use super::{Measure, Op, Stat, Threshold};
+use super::{Form, Measure, Op, Stat, Threshold, Window};
 use crate::rules::ParseError;
 use crate::rules::metric::Kind;
 
@@ -32,8 +32,10 @@ struct Spans {
     metric: usize,
     /// The name inside it.
     name: usize,
-    /// The value after the operator.
+    /// The value after the operator (for a drift, the factor or the right side).
     value: usize,
+    /// A drift's right side: its metric and the name inside it.
+    base: Option<(usize, usize)>,
 }
 
 /// A k6 threshold line (`http_req_duration: p(95)<200`): what stampede writes instead.
@@ -71,20 +73,12 @@ fn parse_located(expr: &str) -> Result<(Threshold, Spans), ParseError> {
     if p.eof() {
         return Err(err(p.i, "empty threshold (expected e.g. `p(95) < 200ms` or `errors < 1%`)"));
     }
-    let start = p.i;
-    let mut metric = p.metric()?;
-    let name: String = p.text(start, p.i).chars().filter(|c| !c.is_whitespace()).collect();
-    p.ws();
-    let op = p.op(&name)?;
-    p.ws();
-    let value_at = p.i;
-    let bound = p.value(&mut metric, &name)?;
+    let (t, spans) = if p.at_call("recovery") { p.recovery()? } else { p.comparison()? };
     p.ws();
     if !p.eof() {
         return Err(err(p.i, format!("unexpected `{}` after the value", p.text(p.i, p.cs.len()))));
     }
-    let spans = Spans { metric: start, name: p.name_at, value: value_at };
-    Ok((Threshold { expr: expr.trim().to_string(), metric, op, bound, abort_on_fail: false }, spans))
+    Ok((Threshold { expr: expr.trim().to_string(), ..t }, spans))
 }
 
 /// [`parse`], then check a named metric against the metrics there are (`metrics`: each name and
@@ -98,55 +92,125 @@ pub fn parse_checked(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> R
 /// [`parse_checked`], with character offsets.
 fn check_named(expr: &str, metrics: &[(&str, Kind)], series: &[&str]) -> Result<Threshold, ParseError> {
     let (t, at) = parse_located(expr)?;
-    let Measure::Custom { name, stat } = &t.metric else { return Ok(t) };
-    if series.contains(&name.as_str()) {
-        return match stat {
-            Stat::Avg | Stat::Min | Stat::Max | Stat::Last | Stat::Growth => Ok(t),
-            _ => Err(err(
-                at.metric,
-                format!(
-                    "`{name}` is a watched series: write avg({name}), min({name}), max({name}), last({name}) or growth({name})"
-                ),
-            )),
-        };
-    }
-    let Some(kind) = metrics.iter().find(|(n, _)| n == name).map(|&(_, k)| k) else {
-        let mut mine = if metrics.is_empty() {
-            ", or a metric defined in [metrics]".to_string()
-        } else {
-            format!(", or one of [metrics]: {}", metrics.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
-        };
-        if !series.is_empty() {
-            mine.push_str(&format!(", or a watched series: {}", series.join(", ")));
-        }
-        return Err(err(at.name, format!("unknown metric `{name}` (expected one of {METRICS}{mine})")));
-    };
-    if matches!(stat, Stat::Last | Stat::Growth) {
-        return Err(err(
-            at.metric,
-            format!("last() and growth() are for watched series ([monitor]); `{name}` is a metric"),
-        ));
-    }
     let chars: Vec<char> = expr.chars().collect();
-    let w: String = chars[at.value.min(chars.len())..].iter().collect::<String>().trim().to_string();
-    let trend_forms = format!("p(95)({name}), avg({name}), min({name}), max({name}) or med({name})");
-    match (kind, stat) {
-        (Kind::Rate, Stat::Value) if t.bound >= 1.0 => Err(err(
-            at.value,
-            format!("`{w}`: a rate without `%` is a fraction between 0 and 1 — did you mean {}%?", t.bound),
-        )),
-        (Kind::Counter, Stat::Percent) => Err(err(
-            at.value,
-            format!("`{w}`: `{name}` is a counter: compare it with a plain number, not a percentage"),
-        )),
-        (Kind::Rate | Kind::Counter, s) if s.is_trend() => Err(err(
-            at.metric,
-            format!("`{name}` is a {}: write `{name} > N` — {trend_forms} are for trends", kind.name()),
-        )),
-        (Kind::Trend, s) if !s.is_trend() => {
-            Err(err(at.metric, format!("`{name}` is a trend: write {trend_forms}, e.g. `p(95)({name}) < 50`")))
+    let value: String = chars[at.value.min(chars.len())..].iter().collect::<String>().trim().to_string();
+    let named = Named { metrics, series, recovery: matches!(t.form, Form::Recovery { .. }) };
+    match &t.form {
+        Form::Drift { base, .. } => {
+            named.check(&t.metric, (at.metric, at.name), None)?;
+            named.check(base, at.base.unwrap_or_default(), None)?;
         }
-        _ => Ok(t),
+        _ => named.check(&t.metric, (at.metric, at.name), Some((at.value, &value, t.bound)))?,
+    }
+    Ok(t)
+}
+
+/// The named metrics and series a threshold may use.
+struct Named<'a> {
+    metrics: &'a [(&'a str, Kind)],
+    series: &'a [&'a str],
+    /// Inside `recovery(...)`: measured on each second of the timeline.
+    recovery: bool,
+}
+
+impl Named<'_> {
+    /// A named metric exists and the form fits its kind. `at`: where the measure and its name are;
+    /// `bound`: where the value is, as written, and the number (none for a drift's sides).
+    fn check(
+        &self,
+        measure: &Measure,
+        at: (usize, usize),
+        bound: Option<(usize, &str, f64)>,
+    ) -> Result<(), ParseError> {
+        let Measure::Custom { name, stat } = measure else { return Ok(()) };
+        let (metrics, series) = (self.metrics, self.series);
+        if series.contains(&name.as_str()) {
+            return match stat {
+                Stat::Growth if self.recovery => Err(err(
+                    at.0,
+                    format!("recovery watches each second's sample of `{name}`: write max({name}) or last({name})"),
+                )),
+                Stat::Avg | Stat::Min | Stat::Max | Stat::Last | Stat::Growth => Ok(()),
+                _ => Err(err(
+                    at.0,
+                    format!(
+                        "`{name}` is a watched series: write avg({name}), min({name}), max({name}), last({name}) or growth({name})"
+                    ),
+                )),
+            };
+        }
+        let Some(kind) = metrics.iter().find(|(n, _)| n == name).map(|&(_, k)| k) else {
+            let mut mine = if metrics.is_empty() {
+                ", or a metric defined in [metrics]".to_string()
+            } else {
+                format!(", or one of [metrics]: {}", metrics.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
+            };
+            if !series.is_empty() {
+                mine.push_str(&format!(", or a watched series: {}", series.join(", ")));
+            }
+            return Err(err(at.1, format!("unknown metric `{name}` (expected one of {METRICS}{mine})")));
+        };
+        if matches!(stat, Stat::Last | Stat::Growth) {
+            return Err(err(
+                at.0,
+                format!("last() and growth() are for watched series ([monitor]); `{name}` is a metric"),
+            ));
+        }
+        let trend_forms = format!("p(95)({name}), avg({name}), min({name}), max({name}) or med({name})");
+        match (kind, stat) {
+            (Kind::Rate, Stat::Value) if bound.is_some_and(|(_, _, b)| b >= 1.0) => {
+                let (value_at, w, b) = bound.unwrap_or_default();
+                Err(err(
+                    value_at,
+                    format!("`{w}`: a rate without `%` is a fraction between 0 and 1 — did you mean {b}%?"),
+                ))
+            }
+            (Kind::Counter, Stat::Percent) => {
+                let (value_at, w, _) = bound.unwrap_or_default();
+                Err(err(
+                    value_at,
+                    format!("`{w}`: `{name}` is a counter: compare it with a plain number, not a percentage"),
+                ))
+            }
+            (Kind::Rate | Kind::Counter, s) if s.is_trend() => Err(err(
+                at.0,
+                format!("`{name}` is a {}: write `{name} > N` — {trend_forms} are for trends", kind.name()),
+            )),
+            (Kind::Trend, s) if !s.is_trend() => {
+                Err(err(at.0, format!("`{name}` is a trend: write {trend_forms}, e.g. `p(95)({name}) < 50`")))
+            }
+            (Kind::Trend, s) if self.recovery && *s != Stat::Percentile(95.0) => Err(err(
+                at.0,
+                format!("recovery watches each second's p95 of a trend of your own: write recovery(p(95)({name}) < …)"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a drift's sides are measured in: they must agree.
+fn unit_of(m: &Measure) -> String {
+    match m {
+        Measure::Errors | Measure::Checks => "percent".into(),
+        Measure::Rps => "requests per second".into(),
+        Measure::Requests => "requests".into(),
+        Measure::Custom { name, stat: Stat::Growth } => format!("percent of {name}'s growth"),
+        Measure::Custom { name, .. } => format!("{name}'s unit"),
+        _ => "milliseconds".into(),
+    }
+}
+
+/// Whether a second of the timeline keeps `m` (what `recovery(...)` watches), and if not, why.
+/// Named metrics are checked with their kinds ([`Named::check`]).
+fn per_second(m: &Measure) -> Result<(), String> {
+    match m {
+        Measure::Percentile(p) if [50.0, 95.0, 99.0].contains(p) => Ok(()),
+        Measure::Med | Measure::Max | Measure::Errors | Measure::Rps | Measure::Requests | Measure::Custom { .. } => {
+            Ok(())
+        }
+        _ => Err("recovery watches each second of the timeline, which keeps p(50), p(95), p(99), max, errors, rps \
+             and requests (and a trend's p(95), a rate, a counter, a watched series)"
+            .into()),
     }
 }
 
@@ -189,6 +253,190 @@ impl Parser {
         n
     }
 
+    /// `MEASURE op VALUE`, or one window against another:
+    /// `MEASURE during FROM..TO op [NUMBER *] MEASURE during FROM..TO`.
+    fn comparison(&mut self) -> Result<(Threshold, Spans), ParseError> {
+        let start = self.i;
+        let mut metric = self.metric()?;
+        let name: String = self.text(start, self.i).chars().filter(|c| !c.is_whitespace()).collect();
+        let name_at = self.name_at;
+        let window = self.during()?;
+        self.ws();
+        let op = self.op(&name)?;
+        self.ws();
+        let mut spans = Spans { metric: start, name: name_at, value: self.i, base: None };
+        let (bound, form) = match window {
+            Some(window) => {
+                let (factor, base, base_window, at) = self.drift_right(&metric, &name)?;
+                spans.base = Some(at);
+                (factor, Form::Drift { window, base, base_window })
+            }
+            None => {
+                let two_windows = || {
+                    err(
+                        start,
+                        format!(
+                            "the right side is measured on a window, so the left side needs one too: write \
+                             `{name} during FROM..TO {} … during …`, e.g. `p(95) during 25m..30m < 1.5 * p(95) during 0m..5m`",
+                            op.symbol()
+                        ),
+                    )
+                };
+                if self.right_is_window() {
+                    return Err(two_windows());
+                }
+                let bound = self.value(&mut metric, &name)?;
+                self.ws();
+                if self.peek() == Some('*') {
+                    return Err(two_windows());
+                }
+                (bound, Form::Bound)
+            }
+        };
+        Ok((Threshold { expr: String::new(), metric, op, bound, abort_on_fail: false, form }, spans))
+    }
+
+    /// Whether what follows the operator is `[NUMBER *] MEASURE during …`.
+    fn right_is_window(&self) -> bool {
+        let mut q = Parser { cs: self.cs.clone(), i: self.i, name_at: 0 };
+        if q.number().is_some() {
+            q.ws();
+            if q.peek() != Some('*') {
+                return false;
+            }
+            q.i += 1;
+            q.ws();
+        }
+        q.metric().is_ok() && q.during().is_ok_and(|w| w.is_some())
+    }
+
+    /// ` during FROM..TO` after a measure, if it is there.
+    fn during(&mut self) -> Result<Option<Window>, ParseError> {
+        let back = self.i;
+        self.ws();
+        let word = self.take_while(|c| c.is_alphabetic());
+        if !word.eq_ignore_ascii_case("during") || !self.peek().is_some_and(char::is_whitespace) {
+            self.i = back;
+            return Ok(None);
+        }
+        self.ws();
+        let a = self.i;
+        let text = self.take_while(|c| !c.is_whitespace() && !"<>=!*)".contains(c));
+        super::parse_window(&text).map(Some).map_err(|why| err(a, format!("`during {text}`: {why}")))
+    }
+
+    /// After a drift's operator: `[NUMBER *] MEASURE during FROM..TO`, in the left side's unit.
+    /// Gives the factor, the measure, its window and where the measure and its name start.
+    fn drift_right(
+        &mut self,
+        left: &Measure,
+        name: &str,
+    ) -> Result<(f64, Measure, Window, (usize, usize)), ParseError> {
+        let a = self.i;
+        let factor = match self.number() {
+            None => 1.0,
+            Some(n) => {
+                self.ws();
+                if self.peek() != Some('*') {
+                    return Err(err(
+                        a,
+                        format!(
+                            "`{name} during …` is compared with another window: write `NUMBER * MEASURE during FROM..TO` \
+                             or `MEASURE during FROM..TO` after the operator, e.g. `1.5 * {name} during 0m..5m`; for a \
+                             fixed bound on one window, use the `during` key: {{ expr = \"{name} < …\", during = \"…\" }}"
+                        ),
+                    ));
+                }
+                if n <= 0.0 {
+                    return Err(err(a, format!("the factor must be above 0 (got {n})")));
+                }
+                self.i += 1;
+                self.ws();
+                n
+            }
+        };
+        let b = self.i;
+        if self.eof() {
+            return Err(err(b, format!("expected the window to compare with, e.g. `1.5 * {name} during 0m..5m`")));
+        }
+        let base = self.metric()?;
+        let base_name: String = self.text(b, self.i).chars().filter(|c| !c.is_whitespace()).collect();
+        let name_at = self.name_at;
+        let Some(base_window) = self.during()? else {
+            return Err(err(
+                self.i,
+                format!("expected `during FROM..TO` after `{base_name}`: the other side is measured on a window too"),
+            ));
+        };
+        let (lu, ru) = (unit_of(left), unit_of(&base));
+        if lu != ru {
+            return Err(err(
+                b,
+                format!("`{name}` is in {lu} and `{base_name}` in {ru}: compare it with a measure in the same unit"),
+            ));
+        }
+        Ok((factor, base, base_window, (b, name_at)))
+    }
+
+    /// At `word(` (any case, whitespace allowed before the parenthesis).
+    fn at_call(&self, word: &str) -> bool {
+        let n = word.chars().count();
+        let here: String = self.cs.iter().skip(self.i).take(n).collect();
+        let rest = self.cs.iter().skip(self.i + n).find(|c| !c.is_whitespace());
+        here.eq_ignore_ascii_case(word) && rest == Some(&'(')
+    }
+
+    /// `recovery(MEASURE op VALUE) op TIME`: the measure is one a second of the timeline keeps.
+    fn recovery(&mut self) -> Result<(Threshold, Spans), ParseError> {
+        self.take_while(char::is_alphabetic);
+        self.ws();
+        self.i += 1;
+        self.ws();
+        let start = self.i;
+        if self.eof() {
+            return Err(err(start, "expected what must hold each second, e.g. recovery(p(95) < 200ms) < 5s"));
+        }
+        let mut metric = self.metric()?;
+        let name: String = self.text(start, self.i).chars().filter(|c| !c.is_whitespace()).collect();
+        let name_at = self.name_at;
+        if self.during()?.is_some() {
+            return Err(err(
+                start,
+                "recovery watches every second after `after`: a window does not apply inside recovery(...)",
+            ));
+        }
+        per_second(&metric).map_err(|why| err(start, format!("`{name}`: {why}")))?;
+        self.ws();
+        let op = self.op(&name)?;
+        self.ws();
+        let value_at = self.i;
+        let bound = self.value(&mut metric, &name)?;
+        self.ws();
+        if self.peek() != Some(')') {
+            return Err(err(self.i, format!("expected `)` to close `recovery({name} {} …`", op.symbol())));
+        }
+        self.i += 1;
+        self.ws();
+        let oa = self.i;
+        let outer = self.op("recovery(…)")?;
+        if !matches!(outer, Op::Lt | Op::Le) {
+            return Err(err(oa, "a recovery time is a limit: write `recovery(…) < 5s` or `<= 5s`"));
+        }
+        self.ws();
+        let ta = self.i;
+        let text = self.take_while(|c| !c.is_whitespace());
+        if text.is_empty() {
+            return Err(err(ta, "expected a time after the operator, e.g. `< 5s`"));
+        }
+        let within = crate::units::parse_duration(&text).map_err(|e| err(ta, format!("recovery time {e}")))?;
+        if within.is_zero() {
+            return Err(err(ta, "a recovery time below 0s can never hold: give a time such as 5s"));
+        }
+        let form = Form::Recovery { op: outer, within };
+        let spans = Spans { metric: start, name: name_at, value: value_at, base: None };
+        Ok((Threshold { expr: String::new(), metric, op, bound, abort_on_fail: false, form }, spans))
+    }
+
     fn metric(&mut self) -> Result<Measure, ParseError> {
         let a = self.i;
         let word = self.take_while(|c| c.is_alphanumeric() || c == '_' || c == '.');
@@ -207,7 +455,12 @@ impl Parser {
             "checks" => Measure::Checks,
             "rps" => Measure::Rps,
             "requests" => Measure::Requests,
-            "" => return Err(err(a, format!("expected a metric ({METRICS}), found `{}`", self.text(a, a + 1)))),
+            "" => {
+                return Err(err(
+                    a,
+                    format!("expected a metric ({METRICS}), found `{}`", self.text(a, (a + 1).min(self.cs.len()))),
+                ));
+            }
             lower => {
                 if let Some(hint) = near_miss(lower) {
                     return Err(err(a, format!("unknown metric `{word}` — did you mean {hint}?")));

@@ -63,6 +63,19 @@ pub struct Reading {
 /// question and hand it to [`measure_on`].
 pub trait Source {
     fn measure(&self, ask: &Ask) -> Reading;
+
+    /// Each second of the run, in order, for what is judged second by second (a recovery);
+    /// `None` while the run goes on (a recovery is judged at the end) or for a source without
+    /// seconds.
+    fn timeline(&self) -> Option<&[crate::stats::TimelineRow]> {
+        None
+    }
+
+    /// Whether the metric of your own `name` is a rate (the timeline keeps a rate's seconds in
+    /// percent).
+    fn is_rate(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// What a source found to measure.
@@ -150,17 +163,23 @@ fn series_value(stat: Stat, s: &SeriesSummary) -> Measured {
     })
 }
 
-/// Where a threshold is judged: its part of the run, its window, and whether it only warns.
+/// Where a threshold is judged: its part of the run, its window, and whether it only warns; for a
+/// drift, the window it is compared with; for a recovery, when it is watched from and how long it
+/// must hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scope {
     pub on: On,
     pub window: Option<Span>,
     pub warn: bool,
+    /// A drift's other window (`… < 1.5 * p(95) during 0m..5m`), in seconds of the run.
+    pub base: Option<Span>,
+    /// A recovery's `after` and `hold`.
+    pub watch: Option<super::recovery::Watch>,
 }
 
 impl Scope {
     /// The whole run, failing when it does not hold.
-    pub const RUN: Scope = Scope { on: On::Run, window: None, warn: false };
+    pub const RUN: Scope = Scope { on: On::Run, window: None, warn: false, base: None, watch: None };
 }
 
 /// How a threshold came out.
@@ -210,16 +229,27 @@ impl Verdict {
 }
 
 impl Threshold {
-    /// Judge this threshold on `src` within `scope`: the one path every caller takes.
+    /// Judge this threshold on `src` within `scope`: the one path every caller takes (a drift
+    /// and a recovery: [`Threshold::judge_drift`], [`Threshold::judge_recovery`]).
     pub fn judge(&self, src: &dyn Source, scope: &Scope) -> Verdict {
+        match &self.form {
+            super::Form::Bound => {}
+            super::Form::Drift { base, .. } => return self.judge_drift(src, scope, base),
+            super::Form::Recovery { .. } => return self.judge_recovery(src, scope),
+        }
         let reading = src.measure(&Ask { measure: &self.metric, on: scope.on, window: scope.window });
         let holds = reading.value.is_ok_and(|v| self.holds(v));
-        let outcome = match (holds, scope.warn) {
-            (true, _) => Outcome::Pass,
-            (false, true) => Outcome::Warn,
-            (false, false) => Outcome::Fail,
-        };
+        let outcome = outcome(holds, scope);
         Verdict { measured: reading.value, bound: self.bound, outcome, window: reading.window, extra: Vec::new() }
+    }
+}
+
+/// Pass, or fail (warn, for a `warn` threshold).
+pub(super) fn outcome(holds: bool, scope: &Scope) -> Outcome {
+    match (holds, scope.warn) {
+        (true, _) => Outcome::Pass,
+        (false, true) => Outcome::Warn,
+        (false, false) => Outcome::Fail,
     }
 }
 
