@@ -153,7 +153,10 @@ pub fn cards(o: &mut String, r: &RunResult) {
             (false, 0) => "ok",
             (false, _) => "warn",
         };
-        let sub = if warned > 0 { format!("passed, {warned} warned") } else { "passed".to_string() };
+        let mut sub = if warned > 0 { format!("passed, {warned} warned") } else { "passed".to_string() };
+        if !r.thresholds_not_run.is_empty() {
+            sub += &format!(", {} not run", r.thresholds_not_run.len());
+        }
         card(o, class, "thresholds", &format!("{ok} / {}", r.thresholds.len()), &sub);
     }
     card(o, "", "data in", &short_bytes(t.bytes_in), &format!("out {}", short_bytes(t.bytes_out)));
