@@ -252,6 +252,17 @@ pub struct ThresholdRule {
     pub warn: bool,
 }
 
+impl ThresholdRule {
+    /// Its `during` window as the file wrote it (`0s..30s`): a scenario's own window counts from
+    /// that scenario's `start_time`, while the rule holds it from the run's start.
+    pub fn during_as_written(&self, scenarios: &[Scenario]) -> Option<String> {
+        let shift = self.scenario.map_or(Duration::ZERO, |i| scenarios[i].start);
+        // Windows are whole seconds: the file's `0s`, `1m30s`.
+        let edge = |d: Duration| if d.is_zero() { "0s".to_string() } else { crate::units::duration(d) };
+        self.during.map(|(a, b)| format!("{}..{}", edge(a.saturating_sub(shift)), edge(b.saturating_sub(shift))))
+    }
+}
+
 /// A threshold of the file that this run does not judge (a `--vus/--duration` smoke, or
 /// `--scenario`), and why.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

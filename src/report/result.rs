@@ -557,20 +557,13 @@ pub fn evaluate_thresholds(
                     rule.threshold.judge(&Observed::of(s, secs), step)
                 }
             };
-            // A scenario's window counts from its start_time: shown as written.
-            let shift = rule.scenario.map_or(std::time::Duration::ZERO, |i| plan.scenarios[i].start);
             ThresholdResult {
-                during: rule.during.map(|(a, b)| format!("{}..{}", window_edge(a - shift), window_edge(b - shift))),
+                during: rule.during_as_written(&plan.scenarios),
                 level: rule.warn.then(|| "warn".to_string()),
                 ..judged
             }
         })
         .collect()
-}
-
-/// A window's edge as the file writes it (`0s`, `1m30s`): windows are in whole seconds.
-fn window_edge(d: std::time::Duration) -> String {
-    if d.is_zero() { "0s".into() } else { crate::units::duration(d) }
 }
 
 /// Base64 of the histogram in HdrHistogram's V2 encoding.

@@ -105,7 +105,7 @@ fn tables(o: &mut String, r: &RunResult) {
     if !r.scenarios.is_empty() {
         o.push_str("\n  scenario                          requests      req/s   errors      p50      p95      p99\n");
         for s in &r.scenarios {
-            let window = format!("{} ({:.0}s–{:.0}s)", s.name, s.start_s, s.start_s + s.duration_s);
+            let window = format!("{} ({}–{})", s.name, seconds(s.start_s), seconds(s.start_s + s.duration_s));
             step_line(o, "  ", &window, 30, &s.totals.summary);
         }
     }
@@ -328,6 +328,13 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
+/// A moment of the run in seconds, with the precision it has (to the millisecond): `0s`, `1.5s`,
+/// `2.25s`, `240s`.
+fn seconds(v: f64) -> String {
+    let v = format!("{:.3}", v.max(0.0));
+    format!("{}s", v.trim_end_matches('0').trim_end_matches('.'))
+}
+
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
 }
@@ -431,5 +438,28 @@ mod tests {
         assert_eq!(columns.len(), 3, "{text}");
         assert!(columns.iter().all(|c| *c == columns[0]), "columns break: {columns:?}\n{text}");
         assert!(text.contains("  unfinished  1 request still in flight"), "{text}");
+    }
+
+    /// Regression (issue 20, cosmetics): scenario windows were rounded to whole seconds, so a
+    /// scenario from 1.5 s to 2.5 s read "2s–2s".
+    #[test]
+    fn regression_scenario_windows_keep_their_fractions_of_a_second() {
+        let mut r = crate::report::sample::sample(&[("a", &[1000])], 1);
+        let scenario = |name: &str, start_s: f64, duration_s: f64| crate::report::result::ScenarioResult {
+            name: name.into(),
+            executor: "constant-vus".into(),
+            start_s,
+            duration_s,
+            totals: r.totals.clone(),
+            histogram: r.histogram.clone(),
+            thresholds: Vec::new(),
+        };
+        r.scenarios = vec![scenario("early", 0.0, 1.5), scenario("late", 1.5, 1.0), scenario("long", 240.0, 600.0)];
+        let text = summary(&r);
+        assert!(text.contains("  early (0s–1.5s) "), "{text}");
+        assert!(text.contains("  late (1.5s–2.5s) "), "{text}");
+        assert!(text.contains("  long (240s–840s) "), "{text}");
+        assert_eq!(seconds(0.25), "0.25s");
+        assert_eq!(seconds(1.937), "1.937s");
     }
 }
