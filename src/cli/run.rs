@@ -93,7 +93,7 @@ fn describe_load(o: &mut String, plan: &Plan, sc: &crate::plan::Scenario) {
             "  scenario    {} ({}, from {} to {}, users {})",
             sc.name,
             sc.executor,
-            duration(sc.start),
+            if sc.start.is_zero() { "0s".to_string() } else { duration(sc.start) },
             duration(sc.end()),
             users.join(", ")
         );

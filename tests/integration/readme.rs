@@ -1,13 +1,33 @@
-//! The README's samples stay honest: every fenced block right after an HTML comment
-//! `<!-- sample: ARGS -->` is the output of `stampede ARGS` (`$TARGET` is the in-process built-in
-//! target's URL), and each of its lines must appear in the real output with the same shape —
-//! numbers, durations and sizes aside (a line `...` stands for lines left out; the `generator`
-//! line and its warnings depend on what else the machine runs, and are not compared).
+//! The README's samples stay honest: every fenced block right after HTML comments
+//! `<!-- sample: ARGS -->` shows the output of `stampede ARGS`, and each of its lines must appear
+//! in the real output with the same shape — numbers, durations and sizes aside.
+//!
+//! - Several comments before one block: the block shows the outputs of them all (two refused
+//!   files, one error line each).
+//! - Words before the colon change how a command runs: `exit N` (its exit code must be N; not
+//!   checked without it), `setup` (run first, its output not compared: the result files a
+//!   `compare` reads), `tty` (run in a pseudo-terminal through `script`, as a user at a terminal
+//!   sees it: the live view), `alone` (a run whose output depends on timing, such as a capacity
+//!   search: these go in their own test, with the machine alone).
+//! - In ARGS: `$TARGET` is the in-process built-in target's URL, `$DIR` a directory of the test's
+//!   own (for files one command writes and the next reads), `$PROMETHEUS` a real Prometheus (the
+//!   Debian package, started when a sample names it), `$SCRAPE` a Prometheus text page served by
+//!   the test (`node_load1`, `node_memory_MemAvailable_bytes`), `$SELF_SIGNED` an https server
+//!   whose certificate is a self-signed CA certificate. Arguments are split as a shell would,
+//!   with single and double quotes. Commands run in the repository's root, so files of the
+//!   repository (`scenarios/`, `tests/readme/`) are found by their relative paths.
+//! - The same ARGS twice run once: two blocks may show parts of one output.
+//! - In a block, a line `...` stands for lines left out; a line starting with `$ ` is the command
+//!   as typed (with its `\` continuation lines); the `generator` line and `WARNING` lines depend
+//!   on what else the machine runs: none of these are compared.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
-use crate::util::{self, TestTarget};
+use crate::util::prometheus::Prometheus;
+use crate::util::tls_server::{Identity, TlsServer, TlsSettings};
+use crate::util::{self, TempDir, TestTarget};
 
 /// A line's shape: numbers become `N`, durations `T`, sizes `S`, runs of spaces one space.
 fn shape(line: &str) -> String {
@@ -42,47 +62,262 @@ fn shape(line: &str) -> String {
     out
 }
 
-/// Each `(args, sample lines)` of the README.
-fn samples(readme: &str) -> Vec<(String, Vec<String>)> {
+/// One `<!-- sample ...: ARGS -->` comment.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Run {
+    args: String,
+    exit: Option<i32>,
+    setup: bool,
+    tty: bool,
+    alone: bool,
+}
+
+/// A sample: the commands before a block, the block's lines, and the README line it starts on.
+#[derive(Debug)]
+struct Sample {
+    runs: Vec<Run>,
+    block: Vec<String>,
+    line: usize,
+}
+
+/// The run a comment line asks for, if it is a sample comment.
+fn parse_comment(line: &str) -> Option<Run> {
+    let inner = line.trim().strip_prefix("<!-- sample")?.strip_suffix("-->")?;
+    let (words, args) = inner.split_once(':')?;
+    let mut run = Run { args: args.trim().to_string(), ..Run::default() };
+    let mut words = words.split_whitespace();
+    while let Some(w) = words.next() {
+        match w {
+            "setup" => run.setup = true,
+            "tty" => run.tty = true,
+            "alone" => run.alone = true,
+            "exit" => run.exit = Some(words.next().and_then(|n| n.parse().ok()).expect("`exit N` takes a number")),
+            other => panic!("unknown word `{other}` in a sample comment: {line}"),
+        }
+    }
+    Some(run)
+}
+
+/// Every sample of the README.
+fn samples(readme: &str) -> Vec<Sample> {
     let mut found = Vec::new();
-    let mut lines = readme.lines();
-    while let Some(line) = lines.next() {
-        let Some(args) = line.trim().strip_prefix("<!-- sample:").and_then(|a| a.strip_suffix("-->")) else { continue };
-        assert_eq!(lines.next().map(str::trim), Some("```"), "a sample comment is followed by its block: {line}");
-        let block: Vec<String> = lines.by_ref().take_while(|l| l.trim() != "```").map(str::to_string).collect();
-        found.push((args.trim().to_string(), block));
+    let mut runs = Vec::new();
+    let mut lines = readme.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        if let Some(run) = parse_comment(line) {
+            runs.push(run);
+            continue;
+        }
+        if runs.is_empty() {
+            continue;
+        }
+        assert_eq!(line.trim(), "```", "README line {}: sample comments are followed by their block", n + 1);
+        let mut closed = false;
+        let block: Vec<String> = lines
+            .by_ref()
+            .map(|(_, l)| l)
+            .take_while(|l| {
+                closed = l.trim() == "```";
+                !closed
+            })
+            .map(String::from)
+            .collect();
+        let fenced = closed && !block.iter().any(|l| l.contains("```"));
+        assert!(fenced, "README line {}: a sample's block is not closed by a line ``` alone", n + 1);
+        found.push(Sample { runs: std::mem::take(&mut runs), block, line: n + 1 });
     }
     found
 }
 
-#[test]
-fn the_readmes_samples_have_the_lines_of_the_real_output() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let samples = samples(&readme);
-    assert!(samples.len() >= 2, "the README marks its samples with <!-- sample: ARGS -->");
-    let target = TestTarget::start();
-    let _m = util::shared_machine();
-    for (args, block) in samples {
-        let args = args.replace("$TARGET", &target.url());
-        let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
-            .args(args.split_whitespace())
+/// The lines of a block that must be in the real output.
+fn compared(block: &[String]) -> Vec<&String> {
+    let mut continued = false;
+    block
+        .iter()
+        .filter(|l| {
+            let t = l.trim();
+            let command = continued || t.starts_with("$ ");
+            continued = command && t.ends_with('\\');
+            !command && !t.is_empty() && t != "..." && !t.starts_with("generator") && !t.starts_with("WARNING")
+        })
+        .collect()
+}
+
+/// ARGS split as a shell splits them: on spaces, with '...' and "..." quoting.
+fn split(args: &str) -> Vec<String> {
+    let (mut words, mut word, mut quote, mut started) = (Vec::new(), String::new(), None, false);
+    for c in args.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => (quote, started) = (Some(c), true),
+            (None, c) if c.is_whitespace() => {
+                if started || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                started = false;
+            }
+            (None, c) => word.push(c),
+        }
+    }
+    assert!(quote.is_none(), "unbalanced quote in `{args}`");
+    if started || !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// The peers samples name, started when first named and stopped at the end of the test.
+struct Peers {
+    target: TestTarget,
+    dir: TempDir,
+    prometheus: Option<Prometheus>,
+    scrape: Option<util::exporter::Exporter>,
+    self_signed: Option<TlsServer>,
+}
+
+impl Peers {
+    fn new(name: &str) -> Peers {
+        Peers {
+            target: TestTarget::start(),
+            dir: TempDir::new(name),
+            prometheus: None,
+            scrape: None,
+            self_signed: None,
+        }
+    }
+
+    /// `args` with its `$NAME`s replaced, starting what they name.
+    fn expand(&mut self, args: &str) -> String {
+        let mut args = args.replace("$TARGET", &self.target.url()).replace("$DIR", self.dir.path().to_str().unwrap());
+        if args.contains("$PROMETHEUS") {
+            let p = self.prometheus.get_or_insert_with(Prometheus::start);
+            args = args.replace("$PROMETHEUS", &format!("http://{}", p.addr));
+        }
+        if args.contains("$SCRAPE") {
+            let page = || {
+                "# TYPE node_load1 gauge\nnode_load1 0.31\n# TYPE node_memory_MemAvailable_bytes gauge\nnode_memory_MemAvailable_bytes 2.1942099968e+10\n".to_string()
+            };
+            args = args
+                .replace("$SCRAPE", &self.scrape.get_or_insert_with(|| util::exporter::Exporter::start(page)).url());
+        }
+        if args.contains("$SELF_SIGNED") {
+            args = args.replace("$SELF_SIGNED", &self.self_signed.get_or_insert_with(self_signed_server).url("/"));
+        }
+        args
+    }
+}
+
+/// An https server whose certificate is self-signed and marked as a CA (what `openssl req -x509`
+/// makes), for 127.0.0.1.
+fn self_signed_server() -> TlsServer {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    let identity = Identity::from_parts(cert.pem(), key.serialize_pem(), cert.der().clone(), key.serialize_der());
+    TlsServer::start(TlsSettings::new(identity))
+}
+
+/// Text as a terminal shows it: escape sequences dropped, carriage returns as line ends.
+fn as_on_a_terminal(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                if chars.next_if_eq(&'[').is_some() {
+                    while chars.next().is_some_and(|d| !('@'..='~').contains(&d)) {}
+                }
+            }
+            '\r' => out.push('\n'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Run one sample command in the repository's root: its stdout and stderr, as one text.
+fn execute(root: &Path, args: &[String], tty: bool) -> (Output, String) {
+    let bin = env!("CARGO_BIN_EXE_stampede");
+    let out = if tty {
+        // `script` (util-linux, in every Debian) gives the command a pseudo-terminal.
+        let quoted: Vec<String> = std::iter::once(bin.to_string())
+            .chain(args.iter().cloned())
+            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+            .collect();
+        Command::new("script")
+            .args(["-qec", &quoted.join(" "), "/dev/null"])
+            .env("TERM", "xterm")
             .current_dir(root)
             .output()
-            .expect("run stampede");
-        let real = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            .expect("run stampede under script (util-linux)")
+    } else {
+        Command::new(bin).args(args).current_dir(root).output().expect("run stampede")
+    };
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = if tty { as_on_a_terminal(&text) } else { text };
+    (out, text)
+}
+
+/// Check every sample whose commands are `alone` (or not): run each command once, then every
+/// block's lines against its commands' outputs. Returns how many samples were checked.
+fn check(alone: bool) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let samples: Vec<Sample> =
+        samples(&readme).into_iter().filter(|s| s.runs.iter().any(|r| r.alone) == alone).collect();
+    let mut peers = Peers::new(if alone { "readme-alone" } else { "readme" });
+    let mut outputs: HashMap<String, String> = HashMap::new();
+    let mut failures = Vec::new();
+    for s in &samples {
+        let mut real = String::new();
+        for run in &s.runs {
+            let key = format!("{run:?}");
+            if !outputs.contains_key(&key) {
+                let args = split(&peers.expand(&run.args));
+                let (out, text) = execute(root, &args, run.tty);
+                let code = out.status.code();
+                let wanted = if run.setup { Some(0) } else { run.exit };
+                assert!(
+                    wanted.is_none() || code == wanted,
+                    "README line {}: `stampede {}` exited {code:?}, not {wanted:?}:\n{text}",
+                    s.line,
+                    run.args
+                );
+                outputs.insert(key.clone(), text);
+            }
+            if !run.setup {
+                real.push_str(&outputs[&key]);
+            }
+        }
         let shapes: Vec<String> = real.lines().map(shape).collect();
-        let missing: Vec<&String> = block
-            .iter()
-            .filter(|l| !l.trim().is_empty() && l.trim() != "...")
-            .filter(|l| !l.trim_start().starts_with("generator") && !l.trim_start().starts_with("WARNING"))
-            .filter(|l| !shapes.contains(&shape(l)))
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "`stampede {args}`: README lines the real output does not have: {missing:#?}\nreal output:\n{real}"
-        );
+        let missing: Vec<&String> = compared(&s.block).into_iter().filter(|l| !shapes.contains(&shape(l))).collect();
+        if !missing.is_empty() {
+            let args: Vec<&str> = s.runs.iter().filter(|r| !r.setup).map(|r| r.args.as_str()).collect();
+            failures.push(format!(
+                "README line {}, `stampede {}`: lines the real output does not have: {missing:#?}\nreal output:\n{real}",
+                s.line,
+                args.join("` + `stampede ")
+            ));
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    samples.len()
+}
+
+#[test]
+fn the_readmes_samples_have_the_lines_of_the_real_output() {
+    let _m = util::shared_machine();
+    let checked = check(false);
+    assert!(checked >= 10, "the README marks its samples with <!-- sample: ARGS --> ({checked} found)");
+}
+
+/// The samples of capacity searches: their answers and verdicts depend on timing.
+#[test]
+fn the_readmes_capacity_samples_have_the_lines_of_the_real_output() {
+    let _m = util::exclusive_machine();
+    assert!(check(true) >= 1, "the README marks its capacity samples with <!-- sample alone: ARGS -->");
 }
 
 #[test]
@@ -91,4 +326,16 @@ fn a_lines_shape_keeps_words_and_drops_numbers() {
     assert_eq!(shape("latency min 27µs  mean 1.02ms"), "latency min T mean T");
     assert_eq!(shape("transfer    in 1.19 MiB (152.91 KiB/s)"), "transfer in S (S/s)");
     assert_ne!(shape("errors      none"), shape("errors      1"));
+}
+
+#[test]
+fn sample_comments_blocks_and_arguments_are_read_as_documented() {
+    let readme = "text\n<!-- sample setup: bench $TARGET -d 1s --json $DIR/a.json -->\n<!-- sample exit 1: compare $DIR/a.json $DIR/a.json --slo \"p(99) < 1ms\" -->\n```\n$ stampede compare \\\n    a.json\n...\n  total\n```\n";
+    let found = samples(readme);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].runs.len(), 2);
+    assert!(found[0].runs[0].setup && found[0].runs[1].exit == Some(1) && !found[0].runs[1].tty);
+    assert_eq!(compared(&found[0].block), [&"  total".to_string()]);
+    assert_eq!(split("compare a 'b c' --slo \"p(99) < 1ms\" ''"), ["compare", "a", "b c", "--slo", "p(99) < 1ms", ""]);
+    assert_eq!(as_on_a_terminal("\u{1b}[2Kone\r\n\u{1b}[1Atwo"), "one\n\ntwo");
 }
