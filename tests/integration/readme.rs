@@ -7,9 +7,13 @@
 //! - Words before the colon change how a command runs: `exit N` (its exit code must be N; not
 //!   checked without it), `setup` (run first, its output not compared: the result files a
 //!   `compare` reads), `tty` (run in a pseudo-terminal through `script`, as a user at a terminal
-//!   sees it: the live view), `alone` (a run whose output depends on timing, such as a capacity
+//!   sees it: the live view), `seccomp` (under a seccomp filter that refuses io_uring, as Docker's
+//!   default profile does), `background` (started, then the block's next commands run while it
+//!   goes — `stampede ctl` steering it — and its output is read when it ends; a `setup` command
+//!   that finds it not listening yet, exit 3, is tried again for up to 10 s), `alone` (a run whose output depends on timing, such as a capacity
 //!   search: these go in their own test, with the machine alone).
-//! - In ARGS: `$TARGET` is the in-process built-in target's URL, `$DIR` a directory of the test's
+//! - In ARGS: `$TARGET` is the in-process built-in target's URL, `$ADDR` a free loopback
+//!   address (`127.0.0.1:PORT`, for a dashboard), `$DIR` a directory of the test's
 //!   own (for files one command writes and the next reads), `$PROMETHEUS` a real Prometheus (the
 //!   Debian package, started when a sample names it), `$SCRAPE` a Prometheus text page served by
 //!   the test (`node_load1`, `node_memory_MemAvailable_bytes`), `$SELF_SIGNED` an https server
@@ -22,8 +26,10 @@
 //!   on what else the machine runs: none of these are compared.
 
 use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::util::prometheus::Prometheus;
 use crate::util::tls_server::{Identity, TlsServer, TlsSettings};
@@ -69,6 +75,8 @@ struct Run {
     exit: Option<i32>,
     setup: bool,
     tty: bool,
+    seccomp: bool,
+    background: bool,
     alone: bool,
 }
 
@@ -90,6 +98,8 @@ fn parse_comment(line: &str) -> Option<Run> {
         match w {
             "setup" => run.setup = true,
             "tty" => run.tty = true,
+            "seccomp" => run.seccomp = true,
+            "background" => run.background = true,
             "alone" => run.alone = true,
             "exit" => run.exit = Some(words.next().and_then(|n| n.parse().ok()).expect("`exit N` takes a number")),
             other => panic!("unknown word `{other}` in a sample comment: {line}"),
@@ -170,6 +180,7 @@ fn split(args: &str) -> Vec<String> {
 /// The peers samples name, started when first named and stopped at the end of the test.
 struct Peers {
     target: TestTarget,
+    addr: String,
     dir: TempDir,
     prometheus: Option<Prometheus>,
     scrape: Option<util::exporter::Exporter>,
@@ -180,6 +191,7 @@ impl Peers {
     fn new(name: &str) -> Peers {
         Peers {
             target: TestTarget::start(),
+            addr: format!("127.0.0.1:{}", util::prometheus::free_port()),
             dir: TempDir::new(name),
             prometheus: None,
             scrape: None,
@@ -189,7 +201,10 @@ impl Peers {
 
     /// `args` with its `$NAME`s replaced, starting what they name.
     fn expand(&mut self, args: &str) -> String {
-        let mut args = args.replace("$TARGET", &self.target.url()).replace("$DIR", self.dir.path().to_str().unwrap());
+        let mut args = args
+            .replace("$TARGET", &self.target.url())
+            .replace("$ADDR", &self.addr)
+            .replace("$DIR", self.dir.path().to_str().unwrap());
         if args.contains("$PROMETHEUS") {
             let p = self.prometheus.get_or_insert_with(Prometheus::start);
             args = args.replace("$PROMETHEUS", &format!("http://{}", p.addr));
@@ -237,27 +252,93 @@ fn as_on_a_terminal(text: &str) -> String {
     out
 }
 
-/// Run one sample command in the repository's root: its stdout and stderr, as one text.
-fn execute(root: &Path, args: &[String], tty: bool) -> (Output, String) {
+/// The command of one sample, to run in the repository's root.
+fn command(root: &Path, args: &[String], run: &Run) -> Command {
     let bin = env!("CARGO_BIN_EXE_stampede");
-    let out = if tty {
+    let mut cmd = if run.tty {
         // `script` (util-linux, in every Debian) gives the command a pseudo-terminal.
         let quoted: Vec<String> = std::iter::once(bin.to_string())
             .chain(args.iter().cloned())
             .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
             .collect();
-        Command::new("script")
-            .args(["-qec", &quoted.join(" "), "/dev/null"])
-            .env("TERM", "xterm")
-            .current_dir(root)
-            .output()
-            .expect("run stampede under script (util-linux)")
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &quoted.join(" "), "/dev/null"]).env("TERM", "xterm");
+        cmd
     } else {
-        Command::new(bin).args(args).current_dir(root).output().expect("run stampede")
+        let mut cmd = Command::new(bin);
+        cmd.args(args);
+        cmd
     };
+    if run.seccomp {
+        // SAFETY: the closure only calls prctl (async-signal-safe) between fork and exec.
+        unsafe {
+            cmd.pre_exec(crate::io::refuse_io_uring);
+        }
+    }
+    cmd.current_dir(root).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// A finished command's stdout and stderr, as one text (as a terminal shows it, for `tty`).
+fn text_of(out: &Output, run: &Run) -> String {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let text = if tty { as_on_a_terminal(&text) } else { text };
-    (out, text)
+    if run.tty { as_on_a_terminal(&text) } else { text }
+}
+
+/// Run one sample command and check its exit code: its output. A `setup` command beside a
+/// `background` one is tried again while it cannot reach it yet (exit 3), for up to 10 s.
+fn execute(root: &Path, args: &[String], run: &Run, line: usize, retry: bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = command(root, args, run).output().expect("run stampede");
+        let (code, text) = (out.status.code(), text_of(&out, run));
+        if retry && run.setup && code == Some(3) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        let wanted = if run.setup { Some(0) } else { run.exit };
+        assert!(
+            wanted.is_none() || code == wanted,
+            "README line {line}: `stampede {}` exited {code:?}, not {wanted:?}:\n{text}",
+            run.args
+        );
+        return text;
+    }
+}
+
+/// The real output of a sample's commands (each run once: `outputs` keeps them).
+fn real_output(root: &Path, s: &Sample, peers: &mut Peers, outputs: &mut HashMap<String, String>) -> String {
+    let mut real = String::new();
+    let mut background: Option<(String, &Run, Child)> = None;
+    for run in &s.runs {
+        let key = format!("{run:?}");
+        if !outputs.contains_key(&key) {
+            let args = split(&peers.expand(&run.args));
+            if run.background {
+                background = Some((key, run, command(root, &args, run).spawn().expect("start stampede")));
+                continue;
+            }
+            let text = execute(root, &args, run, s.line, background.is_some());
+            outputs.insert(key.clone(), text);
+        }
+        if !run.setup {
+            real.push_str(&outputs[&key]);
+        }
+    }
+    if let Some((key, run, child)) = background {
+        // Bounded: the command's own duration ends it, if no `stop` did.
+        let out = child.wait_with_output().expect("wait for stampede");
+        let (code, text) = (out.status.code(), text_of(&out, run));
+        let line = s.line;
+        assert!(
+            run.exit.is_none() || code == run.exit,
+            "README line {line}: `stampede {}` exited {code:?}:\n{text}",
+            run.args
+        );
+        real.push_str(&text);
+        outputs.insert(key, text);
+    }
+    real
 }
 
 /// Check every sample whose commands are `alone` (or not): run each command once, then every
@@ -271,26 +352,7 @@ fn check(alone: bool) -> usize {
     let mut outputs: HashMap<String, String> = HashMap::new();
     let mut failures = Vec::new();
     for s in &samples {
-        let mut real = String::new();
-        for run in &s.runs {
-            let key = format!("{run:?}");
-            if !outputs.contains_key(&key) {
-                let args = split(&peers.expand(&run.args));
-                let (out, text) = execute(root, &args, run.tty);
-                let code = out.status.code();
-                let wanted = if run.setup { Some(0) } else { run.exit };
-                assert!(
-                    wanted.is_none() || code == wanted,
-                    "README line {}: `stampede {}` exited {code:?}, not {wanted:?}:\n{text}",
-                    s.line,
-                    run.args
-                );
-                outputs.insert(key.clone(), text);
-            }
-            if !run.setup {
-                real.push_str(&outputs[&key]);
-            }
-        }
+        let real = real_output(root, s, &mut peers, &mut outputs);
         let shapes: Vec<String> = real.lines().map(shape).collect();
         let missing: Vec<&String> = compared(&s.block).into_iter().filter(|l| !shapes.contains(&shape(l))).collect();
         if !missing.is_empty() {
