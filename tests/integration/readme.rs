@@ -20,6 +20,9 @@
 //!   whose certificate is a self-signed CA certificate. Arguments are split as a shell would,
 //!   with single and double quotes. Commands run in the repository's root, so files of the
 //!   repository (`scenarios/`, `tests/readme/`) are found by their relative paths.
+//! - `json FILE` before the colon of a block fenced ```json: the block is a JSON document, shortened, of the file the
+//!   command wrote; every key it has must be in the real document, with a value of the same kind
+//!   (number, string, bool, null, object, array; array items by position).
 //! - The same ARGS twice run once: two blocks may show parts of one output.
 //! - In a block, a line `...` stands for lines left out; a line starting with `$ ` is the command
 //!   as typed (with its `\` continuation lines); the `generator` line and `WARNING` lines depend
@@ -30,6 +33,8 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::util::prometheus::Prometheus;
 use crate::util::tls_server::{Identity, TlsServer, TlsSettings};
@@ -78,6 +83,7 @@ struct Run {
     seccomp: bool,
     background: bool,
     alone: bool,
+    json: Option<String>,
 }
 
 /// A sample: the commands before a block, the block's lines, and the README line it starts on.
@@ -86,6 +92,8 @@ struct Sample {
     runs: Vec<Run>,
     block: Vec<String>,
     line: usize,
+    /// Fenced as ```json.
+    json: bool,
 }
 
 /// The run a comment line asks for, if it is a sample comment.
@@ -100,6 +108,7 @@ fn parse_comment(line: &str) -> Option<Run> {
             "tty" => run.tty = true,
             "seccomp" => run.seccomp = true,
             "background" => run.background = true,
+            "json" => run.json = Some(words.next().expect("`json FILE` takes a file").to_string()),
             "alone" => run.alone = true,
             "exit" => run.exit = Some(words.next().and_then(|n| n.parse().ok()).expect("`exit N` takes a number")),
             other => panic!("unknown word `{other}` in a sample comment: {line}"),
@@ -121,7 +130,12 @@ fn samples(readme: &str) -> Vec<Sample> {
         if runs.is_empty() {
             continue;
         }
-        assert_eq!(line.trim(), "```", "README line {}: sample comments are followed by their block", n + 1);
+        let fence = line.trim();
+        assert!(
+            fence == "```" || fence == "```json",
+            "README line {}: sample comments are followed by their block",
+            n + 1
+        );
         let mut closed = false;
         let block: Vec<String> = lines
             .by_ref()
@@ -134,7 +148,7 @@ fn samples(readme: &str) -> Vec<Sample> {
             .collect();
         let fenced = closed && !block.iter().any(|l| l.contains("```"));
         assert!(fenced, "README line {}: a sample's block is not closed by a line ``` alone", n + 1);
-        found.push(Sample { runs: std::mem::take(&mut runs), block, line: n + 1 });
+        found.push(Sample { runs: std::mem::take(&mut runs), block, line: n + 1, json: fence == "```json" });
     }
     found
 }
@@ -311,7 +325,8 @@ fn real_output(root: &Path, s: &Sample, peers: &mut Peers, outputs: &mut HashMap
     let mut real = String::new();
     let mut background: Option<(String, &Run, Child)> = None;
     for run in &s.runs {
-        let key = format!("{run:?}");
+        // A command shown both as text and as the JSON it wrote runs once.
+        let key = format!("{:?}", Run { json: None, ..run.clone() });
         if !outputs.contains_key(&key) {
             let args = split(&peers.expand(&run.args));
             if run.background {
@@ -341,6 +356,33 @@ fn real_output(root: &Path, s: &Sample, peers: &mut Peers, outputs: &mut HashMap
     real
 }
 
+/// The keys of `sample` that `real` lacks, or holds a value of another kind under, as paths.
+fn json_missing(sample: &Value, real: &Value, at: &str, missing: &mut Vec<String>) {
+    match (sample, real) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                match b.get(k) {
+                    Some(r) => json_missing(v, r, &format!("{at}.{k}"), missing),
+                    None => missing.push(format!("{at}.{k}")),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, v) in a.iter().enumerate() {
+                match b.get(i) {
+                    Some(r) => json_missing(v, r, &format!("{at}[{i}]"), missing),
+                    None => missing.push(format!("{at}[{i}]")),
+                }
+            }
+        }
+        (Value::Number(_), Value::Number(_))
+        | (Value::String(_), Value::String(_))
+        | (Value::Bool(_), Value::Bool(_))
+        | (Value::Null, Value::Null) => {}
+        (a, b) => missing.push(format!("{at}: {a} in the sample, {b} in the real document")),
+    }
+}
+
 /// Check every sample whose commands are `alone` (or not): run each command once, then every
 /// block's lines against its commands' outputs. Returns how many samples were checked.
 fn check(alone: bool) -> usize {
@@ -353,6 +395,18 @@ fn check(alone: bool) -> usize {
     let mut failures = Vec::new();
     for s in &samples {
         let real = real_output(root, s, &mut peers, &mut outputs);
+        if s.json {
+            let file = s.runs.iter().find_map(|r| r.json.as_ref()).expect("a ```json sample says `json FILE`");
+            let sample: Value = serde_json::from_str(&s.block.join("\n")).expect("the sample block is JSON");
+            let written = std::fs::read_to_string(peers.expand(file)).expect("the sample's command wrote its JSON");
+            let mut missing = Vec::new();
+            json_missing(&sample, &serde_json::from_str(&written).unwrap(), "", &mut missing);
+            if !missing.is_empty() {
+                failures
+                    .push(format!("README line {}: the JSON written does not have: {missing:#?}\n{written}", s.line));
+            }
+            continue;
+        }
         let shapes: Vec<String> = real.lines().map(shape).collect();
         let missing: Vec<&String> = compared(&s.block).into_iter().filter(|l| !shapes.contains(&shape(l))).collect();
         if !missing.is_empty() {
@@ -400,4 +454,13 @@ fn sample_comments_blocks_and_arguments_are_read_as_documented() {
     assert_eq!(compared(&found[0].block), [&"  total".to_string()]);
     assert_eq!(split("compare a 'b c' --slo \"p(99) < 1ms\" ''"), ["compare", "a", "b c", "--slo", "p(99) < 1ms", ""]);
     assert_eq!(as_on_a_terminal("\u{1b}[2Kone\r\n\u{1b}[1Atwo"), "one\n\ntwo");
+    let mut missing = Vec::new();
+    let real = serde_json::json!({"a": 1.5, "b": [{"c": "x"}], "d": null, "e": true});
+    json_missing(
+        &serde_json::json!({"a": 2, "b": [{"c": "y", "z": 1}, {}], "d": null, "e": 1}),
+        &real,
+        "",
+        &mut missing,
+    );
+    assert_eq!(missing, [".b[0].z", ".b[1]", ".e: 1 in the sample, true in the real document"]);
 }
