@@ -8,9 +8,11 @@
 //!   checked without it), `setup` (run first, its output not compared: the result files a
 //!   `compare` reads), `tty` (run in a pseudo-terminal through `script`, as a user at a terminal
 //!   sees it: the live view), `seccomp` (under a seccomp filter that refuses io_uring, as Docker's
-//!   default profile does), `background` (started, then the block's next commands run while it
+//!   default profile does), `netns` (in a network namespace of its own, loopback up and
+//!   `net.ipv4.ip_local_port_range` 60000 60499: 500 ports), `indir` (in `$DIR` rather than the
+//!   repository's root, so result files go by their short names), `background` (started, then the block's next commands run while it
 //!   goes — `stampede ctl` steering it — and its output is read when it ends; a `setup` command
-//!   that finds it not listening yet, exit 3, is tried again for up to 10 s), `alone` (a run whose output depends on timing, such as a capacity
+//!   that fails, the run not listening or not started yet, is tried again for up to 10 s), `alone` (a run whose output depends on timing, such as a capacity
 //!   search: these go in their own test, with the machine alone).
 //! - In ARGS: `$TARGET` is the in-process built-in target's URL, `$ADDR` a free loopback
 //!   address (`127.0.0.1:PORT`, for a dashboard), `$DIR` a directory of the test's
@@ -40,12 +42,22 @@ use crate::util::prometheus::Prometheus;
 use crate::util::tls_server::{Identity, TlsServer, TlsSettings};
 use crate::util::{self, TempDir, TestTarget};
 
-/// A line's shape: numbers become `N`, durations `T`, sizes `S`, runs of spaces one space.
+/// A line's shape: numbers become `N`, durations `T`, sizes `S`, hex digests (8 or more hex
+/// digits, with digits and letters: a fingerprint) `H`, runs of spaces one space.
 fn shape(line: &str) -> String {
     let mut out = String::new();
     let mut chars = line.trim().chars().peekable();
+    let mut after_word = false;
     while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
+        let word: String = std::iter::once(c).chain(chars.clone()).take_while(char::is_ascii_alphanumeric).collect();
+        let digest = word.len() >= 8
+            && word.chars().all(|x| x.is_ascii_hexdigit())
+            && word.chars().any(|x| x.is_ascii_digit())
+            && word.chars().any(|x| x.is_ascii_alphabetic());
+        if !after_word && digest {
+            (0..word.len() - 1).for_each(|_| _ = chars.next());
+            out.push('H');
+        } else if c.is_ascii_digit() {
             while chars.peek().is_some_and(|d| d.is_ascii_digit() || *d == '.' || *d == ',') {
                 chars.next();
             }
@@ -69,6 +81,7 @@ fn shape(line: &str) -> String {
         } else {
             out.push(c);
         }
+        after_word = c.is_alphanumeric();
     }
     out
 }
@@ -81,6 +94,8 @@ struct Run {
     setup: bool,
     tty: bool,
     seccomp: bool,
+    netns: bool,
+    indir: bool,
     background: bool,
     alone: bool,
     json: Option<String>,
@@ -107,6 +122,8 @@ fn parse_comment(line: &str) -> Option<Run> {
             "setup" => run.setup = true,
             "tty" => run.tty = true,
             "seccomp" => run.seccomp = true,
+            "netns" => run.netns = true,
+            "indir" => run.indir = true,
             "background" => run.background = true,
             "json" => run.json = Some(words.next().expect("`json FILE` takes a file").to_string()),
             "alone" => run.alone = true,
@@ -266,10 +283,16 @@ fn as_on_a_terminal(text: &str) -> String {
     out
 }
 
-/// The command of one sample, to run in the repository's root.
-fn command(root: &Path, args: &[String], run: &Run) -> Command {
+/// The command of one sample, to run in `cwd` (the repository's root, or `$DIR`).
+fn command(cwd: &Path, args: &[String], run: &Run) -> Command {
     let bin = env!("CARGO_BIN_EXE_stampede");
-    let mut cmd = if run.tty {
+    let mut cmd = if run.netns {
+        // As `util::run::in_netns`: the run is the first process of a PID namespace of its own.
+        let script = "ip link set lo up || exit 97; sysctl -qw net.ipv4.ip_local_port_range='60000 60499' || exit 97; exec \"$0\" \"$@\"";
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-n", "--pid", "--fork", "--kill-child", "sh", "-c", script, bin]).args(args);
+        cmd
+    } else if run.tty {
         // `script` (util-linux, in every Debian) gives the command a pseudo-terminal.
         let quoted: Vec<String> = std::iter::once(bin.to_string())
             .chain(args.iter().cloned())
@@ -289,7 +312,7 @@ fn command(root: &Path, args: &[String], run: &Run) -> Command {
             cmd.pre_exec(crate::io::refuse_io_uring);
         }
     }
-    cmd.current_dir(root).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
 }
 
@@ -300,13 +323,14 @@ fn text_of(out: &Output, run: &Run) -> String {
 }
 
 /// Run one sample command and check its exit code: its output. A `setup` command beside a
-/// `background` one is tried again while it cannot reach it yet (exit 3), for up to 10 s.
-fn execute(root: &Path, args: &[String], run: &Run, line: usize, retry: bool) -> String {
+/// `background` one is tried again while it fails (the run not listening or not started yet:
+/// exit 3, or 1 "has not started yet"), for up to 10 s.
+fn execute(cwd: &Path, args: &[String], run: &Run, line: usize, retry: bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let out = command(root, args, run).output().expect("run stampede");
+        let out = command(cwd, args, run).output().expect("run stampede");
         let (code, text) = (out.status.code(), text_of(&out, run));
-        if retry && run.setup && code == Some(3) && Instant::now() < deadline {
+        if retry && run.setup && code != Some(0) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(200));
             continue;
         }
@@ -329,11 +353,12 @@ fn real_output(root: &Path, s: &Sample, peers: &mut Peers, outputs: &mut HashMap
         let key = format!("{:?}", Run { json: None, ..run.clone() });
         if !outputs.contains_key(&key) {
             let args = split(&peers.expand(&run.args));
+            let cwd = if run.indir { peers.dir.path() } else { root };
             if run.background {
-                background = Some((key, run, command(root, &args, run).spawn().expect("start stampede")));
+                background = Some((key, run, command(cwd, &args, run).spawn().expect("start stampede")));
                 continue;
             }
-            let text = execute(root, &args, run, s.line, background.is_some());
+            let text = execute(cwd, &args, run, s.line, background.is_some());
             outputs.insert(key.clone(), text);
         }
         if !run.setup {
@@ -442,6 +467,11 @@ fn a_lines_shape_keeps_words_and_drops_numbers() {
     assert_eq!(shape("latency min 27µs  mean 1.02ms"), "latency min T mean T");
     assert_eq!(shape("transfer    in 1.19 MiB (152.91 KiB/s)"), "transfer in S (S/s)");
     assert_ne!(shape("errors      none"), shape("errors      1"));
+    assert_eq!(
+        shape("b.json ran another plan than a.json (fingerprint 0c02772e58a3ce3d against b89ffc347007170c: another"),
+        "b.json ran another plan than a.json (fingerprint H against H: another"
+    );
+    assert_eq!(shape("deadbeef 2026 ab12 21942099968"), "deadbeef N abN N");
 }
 
 #[test]
