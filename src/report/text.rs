@@ -496,7 +496,7 @@ mod tests {
         assert!(text.contains("  early (0s–1.5s) "), "{text}");
         assert!(text.contains("  late (1.5s–2.5s) "), "{text}");
         assert!(text.contains("  long (240s–840s) "), "{text}");
-        assert!(text.contains("(3 scenarios ("), "{text}");
+        assert!(text.contains(" · 3 scenarios ("), "{text}");
         assert_eq!(seconds(0.25), "0.25s");
         assert_eq!(seconds(1.937), "1.937s");
     }
