@@ -1,31 +1,36 @@
 //! The README's samples stay honest: every fenced block right after HTML comments
 //! `<!-- sample: ARGS -->` shows the output of `stampede ARGS`, and each of its lines must appear
-//! in the real output with the same shape — numbers, durations and sizes aside.
+//! in the real output with the same shape — numbers, durations, sizes and fingerprints aside.
 //!
 //! - Several comments before one block: the block shows the outputs of them all (two refused
 //!   files, one error line each).
-//! - Words before the colon change how a command runs: `exit N` (its exit code must be N; not
-//!   checked without it), `setup` (run first, its output not compared: the result files a
-//!   `compare` reads), `tty` (run in a pseudo-terminal through `script`, as a user at a terminal
-//!   sees it: the live view), `seccomp` (under a seccomp filter that refuses io_uring, as Docker's
-//!   default profile does), `netns` (in a network namespace of its own, loopback up and
-//!   `net.ipv4.ip_local_port_range` 60000 60499: 500 ports), `indir` (in `$DIR` rather than the
-//!   repository's root, so result files go by their short names), `background` (started, then the block's next commands run while it
-//!   goes — `stampede ctl` steering it — and its output is read when it ends; a `setup` command
-//!   that fails, the run not listening or not started yet, is tried again for up to 10 s), `alone` (a run whose output depends on timing, such as a capacity
-//!   search: these go in their own test, with the machine alone).
-//! - In ARGS: `$TARGET` is the in-process built-in target's URL, `$ADDR` a free loopback
-//!   address (`127.0.0.1:PORT`, for a dashboard), `$DIR` a directory of the test's
-//!   own (for files one command writes and the next reads), `$PROMETHEUS` a real Prometheus (the
-//!   Debian package, started when a sample names it), `$SCRAPE` a Prometheus text page served by
-//!   the test (`node_load1`, `node_memory_MemAvailable_bytes`), `$SELF_SIGNED` an https server
-//!   whose certificate is a self-signed CA certificate. Arguments are split as a shell would,
-//!   with single and double quotes. Commands run in the repository's root, so files of the
-//!   repository (`scenarios/`, `tests/readme/`) are found by their relative paths.
-//! - `json FILE` before the colon of a block fenced ```json: the block is a JSON document, shortened, of the file the
-//!   command wrote; every key it has must be in the real document, with a value of the same kind
-//!   (number, string, bool, null, object, array; array items by position).
-//! - The same ARGS twice run once: two blocks may show parts of one output.
+//! - Words before the colon change how a command runs:
+//!   - `exit N`: its exit code must be N (not checked without it);
+//!   - `setup`: run first and must exit 0, its output not compared (the result files a `compare`
+//!     reads);
+//!   - `tty`: in a pseudo-terminal through `script`, as a user at a terminal sees it (the live
+//!     view);
+//!   - `seccomp`: under a seccomp filter that refuses io_uring, as Docker's default profile does;
+//!   - `netns`: in a network namespace of its own, loopback up and
+//!     `net.ipv4.ip_local_port_range` 60000 60499 (500 ports);
+//!   - `indir`: in `$DIR` rather than the repository's root (result files by their short names);
+//!   - `background`: started, then the block's next commands run while it goes (`stampede ctl`
+//!     steering it), and its output is read when it ends; a `setup` command that fails meanwhile
+//!     (the run not listening or not started yet) is tried again for up to 10 s;
+//!   - `alone`: a run whose output depends on timing, such as a capacity search: these go in a
+//!     test of their own, with the machine alone;
+//!   - `json FILE`, on a block fenced ```json: the block is the JSON document the command wrote
+//!     to FILE, shortened; every key it has must be in the real document, with a value of the
+//!     same kind (number, string, bool, null, object, array; array items by position).
+//! - In ARGS: `$TARGET` is the in-process built-in target's URL, `$ADDR` a free loopback address
+//!   (`127.0.0.1:PORT`, for a dashboard), `$DIR` a directory of the test's own (for files one
+//!   command writes and the next reads), `$PROMETHEUS` a real Prometheus (the Debian package,
+//!   started when a sample names it), `$SCRAPE` a Prometheus text page served by the test
+//!   (`node_load1`, `node_memory_MemAvailable_bytes`), `$SELF_SIGNED` an https server whose
+//!   certificate is a self-signed CA certificate. Arguments are split as a shell would, with
+//!   single and double quotes. Commands run in the repository's root, so files of the repository
+//!   (`scenarios/`, `tests/readme/`) are found by their relative paths.
+//! - The same command twice runs once: several blocks may show parts of one output.
 //! - In a block, a line `...` stands for lines left out; a line starting with `$ ` is the command
 //!   as typed (with its `\` continuation lines); the `generator` line and `WARNING` lines depend
 //!   on what else the machine runs: none of these are compared.
