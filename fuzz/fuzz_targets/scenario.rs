@@ -9,8 +9,9 @@
 //! are in range.
 //!
 //! The scenario is compiled as `<repo>/scenarios/fuzz.toml`, so `data = "data/users.csv"` finds
-//! the real CSV. Inputs whose `data` path is absolute or contains `..` are skipped, so a mutation
-//! cannot make the target read /dev/zero or /dev/stdin. Host names resolve to 127.0.0.1 through the
+//! the real CSV. Inputs whose `data` or `include` paths are absolute or contain `..` are skipped, so
+//! a mutation cannot make the target read /dev/zero or /dev/stdin (an `include` of a real scenario
+//! is fine: an error located in it is checked against that file's text). Host names resolve to 127.0.0.1 through the
 //! fake resolver in common/mod.rs: no input sends a DNS query.
 #![no_main]
 
@@ -25,19 +26,20 @@ use stampede::plan::{Load, Plan, Request};
 use stampede::scenario::{Overrides, compile};
 use stampede::rules::template::{RenderCx, Rng};
 
-/// Whether every `users[*].data` path stays inside the scenarios directory.
+/// Whether every `users[*].data` path and every `include` stays inside the scenarios directory.
 fn data_paths_are_safe(text: &str) -> bool {
     let Ok(doc) = toml::from_str::<toml::Value>(text) else {
         // Not TOML: compile refuses it before it looks at any data file.
         return true;
     };
-    let Some(users) = doc.get("users") else { return true };
-    let Some(users) = users.as_array() else { return true };
-    users.iter().all(|u| match u.get("data") {
-        None => true,
-        Some(toml::Value::String(p)) => !p.starts_with('/') && !p.contains("..") && !p.contains('\0'),
-        Some(_) => true, // not a string: refused by the serde types
-    })
+    let safe = |v: &toml::Value| match v {
+        toml::Value::String(p) => !p.starts_with('/') && !p.contains("..") && !p.contains('\0'),
+        _ => true, // not a string: refused by the serde types
+    };
+    let included = doc.get("include").and_then(toml::Value::as_array).is_none_or(|list| list.iter().all(safe));
+    let Some(users) = doc.get("users") else { return included };
+    let Some(users) = users.as_array() else { return included };
+    included && users.iter().all(|u| u.get("data").is_none_or(safe))
 }
 
 /// Whether `m` is one of the template errors of src/template.rs, which point at the `{{` of their
@@ -59,7 +61,10 @@ fn check_error(text: &str, e: &PlanError) {
     let shown = e.to_string();
     assert!(!shown.is_empty());
     // Every refusal of a file names a place in it.
-    let PlanError::At { line, col, message, .. } = e else { panic!("error without a location: {shown}") };
+    let PlanError::At { line, col, message, path } = e else { panic!("error without a location: {shown}") };
+    // An error in an included file is placed in that file's text.
+    let included = (!path.ends_with("fuzz.toml")).then(|| std::fs::read_to_string(path).unwrap_or_default());
+    let text = included.as_deref().unwrap_or(text);
     let lines: Vec<&str> = text.split('\n').collect();
     let count = text.lines().count();
     assert!(*line >= 1 && *col >= 1, "line {line} col {col} must count from 1: {shown}");

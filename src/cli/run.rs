@@ -56,6 +56,11 @@ pub fn describe(plan: &Plan) -> String {
     use std::fmt::Write;
     let mut o = String::new();
     let _ = writeln!(o, "scenario `{}` against {} — valid, nothing sent", plan.name, plan.target().url);
+    if let [file, included @ ..] = plan.files.as_slice()
+        && !included.is_empty()
+    {
+        let _ = writeln!(o, "  files       {file}, including {}", included.join(", "));
+    }
     for sc in &plan.scenarios {
         describe_load(&mut o, plan, sc);
     }

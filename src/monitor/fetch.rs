@@ -1,7 +1,7 @@
 //! Reading one value: a PromQL instant query against a Prometheus server (its HTTP API), or a
 //! selector over a scraped Prometheus text page (parsed by `openmetrics-parser`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use openmetrics_parser::{PrometheusType, PrometheusValue};
@@ -14,6 +14,9 @@ use crate::http::client::Endpoint;
 #[derive(Debug, Default, Clone)]
 pub struct Page {
     samples: Vec<Reading>,
+    /// Every metric family on the page, with or without samples (a labelled counter no request
+    /// has touched yet is a family with none), as selectors name them.
+    families: HashSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -24,8 +27,9 @@ struct Reading {
     counter: bool,
 }
 
-/// The sum of a PromQL expression's result, now.
-pub fn promql(server: &Endpoint, expr: &str, timeout: Duration) -> Result<f64, String> {
+/// The sum of a PromQL expression's result, now; `None` when it matches no series (yet: a
+/// counter the service creates on its first request), an error when Prometheus rejects it.
+pub fn promql(server: &Endpoint, expr: &str, timeout: Duration) -> Result<Option<f64>, String> {
     let mut base = server.url().path().to_string();
     if !base.ends_with('/') {
         base.push('/');
@@ -44,13 +48,13 @@ pub fn promql(server: &Endpoint, expr: &str, timeout: Duration) -> Result<f64, S
     }
     let number = |pair: &Value| -> Option<f64> { pair.get(1)?.as_str()?.parse().ok() };
     match v["data"]["resultType"].as_str() {
-        Some("scalar") => number(&v["data"]["result"]).ok_or_else(|| "a scalar without a value".to_string()),
+        Some("scalar") => number(&v["data"]["result"]).map(Some).ok_or_else(|| "a scalar without a value".to_string()),
         Some("vector") => {
             let rs = v["data"]["result"].as_array().cloned().unwrap_or_default();
             if rs.is_empty() {
-                return Err("no data: the expression matches no series".into());
+                return Ok(None);
             }
-            Ok(rs.iter().filter_map(|r| number(&r["value"])).filter(|x| x.is_finite()).sum())
+            Ok(Some(rs.iter().filter_map(|r| number(&r["value"])).filter(|x| x.is_finite()).sum()))
         }
         Some(other) => Err(format!("a {other} result: use an expression that gives one value or an instant vector")),
         None => Err("an answer without a result".into()),
@@ -68,8 +72,14 @@ pub fn parse_page(text: &str) -> Result<Page, String> {
     let parsed =
         openmetrics_parser::prometheus::parse_prometheus(text).map_err(|e| format!("not Prometheus text: {e}"))?;
     let mut samples = Vec::new();
+    let mut families = HashSet::new();
     for (family, f) in &parsed.families {
         let counter = matches!(f.family_type, PrometheusType::Counter);
+        if matches!(f.family_type, PrometheusType::Histogram | PrometheusType::Summary) {
+            families.extend([format!("{family}_sum"), format!("{family}_count")]);
+        } else {
+            families.insert(family.clone());
+        }
         for s in f.iter_samples() {
             let labels: HashMap<String, String> = s
                 .get_labelset()
@@ -102,7 +112,7 @@ pub fn parse_page(text: &str) -> Result<Page, String> {
             }
         }
     }
-    Ok(Page { samples })
+    Ok(Page { samples, families })
 }
 
 impl Page {
@@ -120,14 +130,16 @@ impl Page {
         found
     }
 
-    /// Whether any sample has this name (to tell "no such metric" from "no series matched").
+    /// Whether the page has this metric family, samples or not (to tell "no such metric", a
+    /// typo, from "no series matched yet").
     pub fn has(&self, name: &str) -> bool {
-        self.samples.iter().any(|r| r.name == name)
+        self.families.contains(name)
     }
 
     /// Pages of several endpoints as one.
     pub fn extend(&mut self, other: Page) {
         self.samples.extend(other.samples);
+        self.families.extend(other.families);
     }
 }
 
@@ -162,5 +174,18 @@ rpc_seconds_count 4
         assert_eq!(p.select(&sel(r#"node_cpu_seconds_total{mode="steal"}"#)), None);
         assert!(p.has("node_cpu_seconds_total") && !p.has("node_load5"));
         assert!(parse_page("this is { not prometheus").is_err());
+    }
+
+    /// A labelled counter no request has touched: its family is on the page, with no sample.
+    #[test]
+    fn a_family_without_samples_is_known_and_matches_nothing() {
+        let p = parse_page(
+            "# HELP served_total Served.\n# TYPE served_total counter\n# TYPE node_load1 gauge\nnode_load1 1\n",
+        )
+        .unwrap();
+        assert!(p.has("served_total") && !p.has("servd_total"));
+        assert_eq!(p.select(&Selector::parse(r#"served_total{path="/"}"#).unwrap()), None);
+        let h = parse_page("# TYPE rpc_seconds histogram\n").unwrap();
+        assert!(h.has("rpc_seconds_count") && h.has("rpc_seconds_sum"));
     }
 }

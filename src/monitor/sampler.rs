@@ -1,6 +1,7 @@
 //! The monitoring thread: every interval, scrape each endpoint once and query each PromQL series,
 //! with timeouts; a failure leaves a gap, is counted and warned about once per series; the run
-//! never waits for it. And the check before any load: every source answers, every series has data.
+//! never waits for it; a series with no data is a gap. And the check before any load: every source
+//! answers, every expression is accepted and every scraped metric exists.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,29 +41,44 @@ impl Sources {
     }
 }
 
-/// Check every source and series once, before any load. The error names the series and why.
+/// Check every source and series once, before any load. The error names the series and why: a
+/// source that fails, an expression Prometheus rejects, a metric a scrape page lacks. A series
+/// with no data yet (a counter the service creates on its first request) is warned about and
+/// watched: a threshold on it says "no data" if it never has any.
 pub fn check(plan: &MonitorPlan) -> Result<(), String> {
     let sources = Sources::new(plan);
     let pages = if plan.scrape.is_empty() { Ok(Page::default()) } else { sources.pages(CHECK_TIMEOUT) };
+    let urls: Vec<&str> = sources.scrape.iter().map(|e| e.shown.as_str()).collect();
     for s in &plan.series {
-        match &s.source {
+        let empty = match &s.source {
             Source::Promql(expr) => {
                 let server = sources.prometheus.as_ref().expect("a PromQL series has a server");
-                fetch::promql(server, expr, CHECK_TIMEOUT)
+                let value = fetch::promql(server, expr, CHECK_TIMEOUT)
                     .map_err(|e| format!("monitor series `{}` (`{expr}` at {}): {e}", s.name, server.shown))?;
+                value.is_none().then(|| format!("`{expr}` at {} matches no series", server.shown))
             }
             Source::Scrape(sel) => {
                 let page = pages.as_ref().map_err(|e| format!("monitor series `{}`: {e}", s.name))?;
-                if page.select(sel).is_none() {
-                    let why = if page.has(&sel.name) {
-                        "no series of that name matches the labels".to_string()
-                    } else {
-                        format!("no metric `{}` in the scraped text", sel.name)
-                    };
-                    let urls: Vec<&str> = sources.scrape.iter().map(|e| e.shown.as_str()).collect();
-                    return Err(format!("monitor series `{}` (`{}` from {}): {why}", s.name, s.text, urls.join(", ")));
+                if !page.has(&sel.name) {
+                    return Err(format!(
+                        "monitor series `{}` (`{}` from {}): no metric `{}` in the scraped text",
+                        s.name,
+                        s.text,
+                        urls.join(", "),
+                        sel.name
+                    ));
                 }
+                page.select(sel)
+                    .is_none()
+                    .then(|| format!("no series of `{}` from {} matches the labels", s.text, urls.join(", ")))
             }
+        };
+        if let Some(why) = empty {
+            eprintln!(
+                "warning: monitor series `{}` has no data yet ({why}); watching it: a series the service \
+                 creates on its first request appears once the load starts",
+                s.name
+            );
         }
     }
     Ok(())
@@ -136,19 +152,21 @@ fn sample_loop(plan: &MonitorPlan, origin: Instant, samples: &Mutex<Samples>, st
         let mut values = Vec::with_capacity(plan.series.len());
         let mut failed = Vec::new();
         for (i, s) in plan.series.iter().enumerate() {
+            // `Ok(None)`: the source answered and nothing matches (yet): a gap, not a failure.
             let reading = match &s.source {
                 Source::Promql(expr) => {
                     let server = sources.prometheus.as_ref().expect("a PromQL series has a server");
-                    fetch::promql(server, expr, timeout).map(|v| (v, false))
+                    fetch::promql(server, expr, timeout).map(|v| v.map(|v| (v, false)))
                 }
                 Source::Scrape(sel) => match &pages {
-                    Ok(p) => p.select(sel).ok_or_else(|| format!("no series matches `{}` any more", s.text)),
+                    Ok(p) => Ok(p.select(sel)),
                     Err(e) => Err(e.clone()),
                 },
             };
             values.push(match reading {
-                Ok((v, false)) => Some(v),
-                Ok((v, true)) => {
+                Ok(None) => None,
+                Ok(Some((v, false))) => Some(v),
+                Ok(Some((v, true))) => {
                     // A counter: its rate since the last reading (a reset counts from zero).
                     let rate = previous[i].and_then(|(pt, pv)| {
                         let dt = t - pt;

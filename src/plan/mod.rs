@@ -447,6 +447,8 @@ pub struct Plan {
     /// What the command line changed in the file's load (`--vus/--duration`, `--scenario`), in
     /// words, for the reports.
     pub overrides: Vec<String>,
+    /// The scenario files read: the file run, then those it includes (empty without a file).
+    pub files: Vec<String>,
     pub workers: usize,
     /// When the run is stopped early (Ctrl-C, abort_on_fail), how long requests in flight may
     /// still complete.
@@ -508,6 +510,7 @@ impl Plan {
             thresholds: Vec::new(),
             thresholds_not_run: Vec::new(),
             overrides: Vec::new(),
+            files: Vec::new(),
             workers: 1,
             stop_grace: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(5),

@@ -359,6 +359,11 @@ fn service(o: &mut String, m: &crate::monitor::MonitorResult) {
     let lines = |o: &mut String, indent: &str, series: &indexmap::IndexMap<String, crate::monitor::SeriesSummary>| {
         for (name, s) in series {
             let gaps = if s.failures > 0 { format!(", {} failed", group(s.failures)) } else { String::new() };
+            if s.samples == 0 {
+                // Watched from the start, never had a value (no zeros shown as if measured).
+                let _ = writeln!(o, "{indent}{name:<24} no data  (0 samples{gaps})");
+                continue;
+            }
             let _ = writeln!(
                 o,
                 "{indent}{name:<24} min {}  avg {}  max {}  last {}  ({} samples{gaps})",
@@ -499,5 +504,23 @@ mod tests {
         assert!(text.contains(" · 3 scenarios ("), "{text}");
         assert_eq!(seconds(0.25), "0.25s");
         assert_eq!(seconds(1.937), "1.937s");
+    }
+}
+
+#[cfg(test)]
+mod service_tests {
+    use crate::monitor::{MonitorResult, SeriesSummary};
+
+    /// A series watched from the start that never had a value (a counter the load never
+    /// created) says so, instead of zeros that read as measured.
+    #[test]
+    fn a_series_without_samples_says_no_data() {
+        let mut m = MonitorResult { interval_s: 1.0, series: Default::default(), shards: Vec::new() };
+        m.series.insert("served".into(), SeriesSummary::of(&[]));
+        m.series.insert("cpu".into(), SeriesSummary::of(&[0.5, 1.5]));
+        let mut o = String::new();
+        super::service(&mut o, &m);
+        assert!(o.contains("served                   no data  (0 samples)"), "{o}");
+        assert!(o.contains("cpu                      min 0.500  avg 1  max 1.500"), "{o}");
     }
 }

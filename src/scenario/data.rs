@@ -35,7 +35,7 @@ impl Compiler<'_> {
             }
             _ => return self.err(d.span(), format!("data: {FORMS}")),
         };
-        let path = self.src.dir.join(rel);
+        let path = self.src.part(&d.span()).dir.join(rel);
         let table = crate::feeder::load(&path)
             .or_else(|e| self.err(d.span(), format!("data file `{}`: {e}", path.display())))?;
         let vars = table.columns.iter().map(|c| self.slot(c)).collect();

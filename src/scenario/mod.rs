@@ -2,6 +2,7 @@
 //! [`Plan`] before any load. Every refusal names the file, line and column.
 
 mod data;
+mod include;
 mod load;
 pub(crate) mod metrics;
 pub(crate) mod raw;
@@ -62,15 +63,7 @@ pub fn load(path: &Path, over: &Overrides) -> Result<Plan, PlanError> {
 
 /// Compile scenario `text` read from `path` (relative data files are found next to it).
 pub fn compile(text: &str, path: &Path, over: &Overrides) -> Result<Plan, PlanError> {
-    let src = Source {
-        text,
-        path: path.display().to_string(),
-        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    };
-    let file: raw::File = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        src.at(span, e.message().trim_end().to_string())
-    })?;
+    let (src, file) = include::read(text, path)?;
     let extracted =
         file.users.iter().flat_map(|u| &u.get_ref().steps).flat_map(|s| s.get_ref().extract.keys().cloned()).collect();
     let mut rows = Vec::new();
@@ -101,7 +94,7 @@ pub fn compile(text: &str, path: &Path, over: &Overrides) -> Result<Plan, PlanEr
 }
 
 struct Compiler<'a> {
-    src: &'a Source<'a>,
+    src: &'a Source,
     /// Variable slot names, by index.
     vars: Vec<String>,
     slots: HashMap<String, usize>,
@@ -233,10 +226,9 @@ impl<'a> Compiler<'a> {
         let (all, per_type) = self.iteration_metrics(&file, &mut metrics);
         let monitor = self.monitor(&file)?;
         let thresholds = self.thresholds(&file, named, scenario_thresholds, smoke.as_ref(), &mut not_run)?;
-        let name = file.name.clone().unwrap_or_else(|| {
-            Path::new(&self.src.path)
-                .file_stem()
-                .map_or_else(|| self.src.path.clone(), |s| s.to_string_lossy().into_owned())
+        let root = &self.src.files[0].path;
+        let name = file.name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| {
+            Path::new(root).file_stem().map_or_else(|| root.clone(), |s| s.to_string_lossy().into_owned())
         });
         let mut plan = Plan::single("run", target, steps.remove(0), scenarios[0].load.clone());
         plan.steps.extend(steps);
@@ -247,6 +239,7 @@ impl<'a> Compiler<'a> {
         plan.thresholds = thresholds;
         plan.thresholds_not_run = not_run;
         plan.overrides = overrides;
+        plan.files = self.src.files.iter().map(|f| f.path.clone()).collect();
         plan.scenarios = scenarios;
         plan.named_scenarios = named;
         plan.metrics = metrics;

@@ -11,7 +11,10 @@ use crate::rules::check::ExpectSpec;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct File {
-    pub name: Option<String>,
+    /// Other scenario files whose tables join this one's (paths relative to this file).
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
     /// Which HTTP to speak: auto, 1.1 or 2.
     #[serde(default)]
     pub http: Option<Spanned<String>>,

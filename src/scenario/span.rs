@@ -2,29 +2,77 @@
 //! the escapes of TOML strings.
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::PlanError;
 
-/// The file being compiled, to turn byte spans into `path:line:col`.
-pub(super) struct Source<'a> {
-    pub text: &'a str,
-    pub path: String,
-    pub dir: PathBuf,
+/// The files being compiled, to turn byte spans into `path:line:col`. Every file read (the
+/// scenario and what it includes) has its own range of one span space: its text sits at its
+/// `base` in `text`, and its values' spans are parsed there (see [`Source::parse`]).
+#[derive(Default)]
+pub(super) struct Source {
+    /// Every file's text, one after another, each followed by a line break.
+    pub text: String,
+    pub files: Vec<Part>,
 }
 
-impl Source<'_> {
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
+/// One file read.
+pub(super) struct Part {
+    pub path: String,
+    /// Relative data files and includes are found here.
+    pub dir: PathBuf,
+    /// Where its text starts in [`Source::text`].
+    pub base: usize,
+}
+
+impl Source {
+    /// Add the file `text` read from `path` and parse it: the spans of what it holds fall in its
+    /// own range.
+    pub fn parse<T: serde::de::DeserializeOwned>(&mut self, text: &str, path: &Path) -> Result<T, PlanError> {
+        // A byte-order mark is not TOML; with the file moved off offset 0 it would not be skipped.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let base = self.text.len();
+        self.files.push(Part {
+            path: path.display().to_string(),
+            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            base,
+        });
+        self.text.push_str(text);
+        self.text.push('\n');
+        // Spaces before the first line are indentation to TOML: the spans come out shifted by `base`.
+        let mut shifted = " ".repeat(base);
+        shifted.push_str(text);
+        toml::from_str(&shifted).map_err(|e| {
+            let span = e.span().unwrap_or(base..base);
+            self.at(span, e.message().trim_end().to_string())
+        })
+    }
+
+    /// The file a span is in.
+    pub fn part(&self, span: &Range<usize>) -> &Part {
+        let i = self.files.partition_point(|p| p.base <= span.start).saturating_sub(1);
+        &self.files[i]
+    }
+
+    /// The file that holds `span`, and its line and column there.
+    pub fn place(&self, span: &Range<usize>) -> (String, usize, usize) {
+        let part = self.part(span);
+        let offset = span.start.clamp(part.base, self.text.len());
+        let before = &self.text[part.base..offset];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, col)
+        (part.path.clone(), line, col)
+    }
+
+    /// `path:line:col` of a span, for messages that name a second place.
+    pub fn shown(&self, span: &Range<usize>) -> String {
+        let (path, line, col) = self.place(span);
+        format!("{path}:{line}:{col}")
     }
 
     pub fn at(&self, span: Range<usize>, message: impl Into<String>) -> PlanError {
-        let (line, col) = self.line_col(span.start);
-        PlanError::At { path: self.path.clone(), line, col, message: message.into() }
+        let (path, line, col) = self.place(&span);
+        PlanError::At { path, line, col, message: message.into() }
     }
 
     /// Position in the file of byte `offset` of the string value written at `span`: the escapes,

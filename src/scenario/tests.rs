@@ -631,3 +631,43 @@ fn regression_a_weighted_pick_with_every_weight_zero_is_refused() {
     assert_eq!((line, col), (13, 12), "{message}");
     assert!(message.contains("every one of its steps has weight 0"), "{message}");
 }
+
+const ONE_USER: &str = "[[users]]\nname = \"u\"\n  [[users.steps]]\n  request = \"GET /\"\n";
+const LOAD: &str = "target = \"http://127.0.0.1:9\"\n[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n";
+
+#[test]
+fn a_user_type_named_twice_in_one_file_is_refused_with_both_places() {
+    let (line, col, msg) = refused("user-twice", &format!("{LOAD}{ONE_USER}{ONE_USER}"), &[]);
+    assert_eq!((line, col), (11, 8), "{msg}");
+    assert!(
+        msg.starts_with("user type `u` is defined twice: here and at ") && msg.ends_with("scenario.toml:7:8"),
+        "{msg}"
+    );
+}
+
+/// Each included file has its own span range: errors at its very end, after a byte-order mark,
+/// or in a file included after a longer one are placed in it, not in a neighbour.
+#[test]
+fn errors_in_included_files_name_that_file_line_and_column() {
+    let long = format!("# {}\n{ONE_USER}", "x".repeat(500));
+    let p = files(
+        "include-spans",
+        &format!("include = [\"long.toml\", \"bom.toml\", \"bad.toml\"]\n{LOAD}"),
+        &[
+            ("long.toml", &long),
+            ("bom.toml", "\u{feff}timeout = \"2s\"\n"),
+            ("bad.toml", "\n\nthresholds = [\"p(95) <\""),
+        ],
+    );
+    let in_bad = || match compile(&std::fs::read_to_string(&p).unwrap(), &p, &Overrides::default()) {
+        Err(PlanError::At { path, line, col, .. }) if path.ends_with("bad.toml") => (line, col),
+        other => panic!("expected a located error in bad.toml: {other:?}"),
+    };
+    assert_eq!(in_bad(), (3, 24), "the end of bad.toml");
+    std::fs::write(p.with_file_name("bad.toml"), "thresholds = [\"p(95) < 1 fortnight\"]\n").unwrap();
+    assert_eq!(in_bad(), (1, 26), "at `fortnight`, inside the string");
+    std::fs::write(p.with_file_name("bad.toml"), "").unwrap();
+    let plan = compile(&std::fs::read_to_string(&p).unwrap(), &p, &Overrides::default()).unwrap();
+    assert_eq!(plan.files.len(), 4);
+    assert_eq!(plan.steps[0].timeout, Duration::from_secs(2), "the BOM file's timeout");
+}

@@ -4,6 +4,8 @@
 //! - [`bench`]: `stampede bench` against scripted raw HTTP servers.
 //! - [`scenario`]: `stampede run`, `demo` and `--dry-run` against the built-in target.
 //! - [`scenarios`]: several scenarios in one file, their windows, thresholds and merging.
+//! - [`include`]: suites of several files (`include = [...]`): merged tables, refusals that name
+//!   both places.
 //! - [`journeys`]: journeys that go on after a failed step, `on_fail`, `if` on a step's own value.
 //! - [`suite`]: what real suites need: HTTPS, cookies, redirects, conditions, feeders, executors.
 //! - [`thresholds`]: thresholds with nothing to measure ("no data") and their windows.
@@ -26,6 +28,7 @@ mod capacity;
 mod control;
 mod h2;
 mod hostile;
+mod include;
 mod io;
 mod journeys;
 mod live;
