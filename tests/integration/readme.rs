@@ -16,7 +16,7 @@
 //!   - `indir`: in `$DIR` rather than the repository's root (result files by their short names);
 //!   - `background`: started, then the block's next commands run while it goes (`stampede ctl`
 //!     steering it), and its output is read when it ends; a `setup` command that fails meanwhile
-//!     (the run not listening or not started yet) is tried again for up to 10 s;
+//!     (the run not listening or not started yet) is tried again for up to 20 s;
 //!   - `alone`: a run whose output depends on timing, such as a capacity search: these go in a
 //!     test of their own, with the machine alone;
 //!   - `json FILE`, on a block fenced ```json: the block is the JSON document the command wrote
@@ -329,13 +329,24 @@ fn text_of(out: &Output, run: &Run) -> String {
 
 /// Run one sample command and check its exit code: its output. A `setup` command beside a
 /// `background` one is tried again while it fails (the run not listening or not started yet:
-/// exit 3, or 1 "has not started yet"), for up to 10 s.
-fn execute(cwd: &Path, args: &[String], run: &Run, line: usize, retry: bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// exit 3, or 1 "has not started yet"), for up to 20 s; if the background run has ended, it
+/// says so with what it printed.
+fn execute(cwd: &Path, args: &[String], run: &Run, line: usize, mut beside: Option<&mut Child>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = command(cwd, args, run).output().expect("run stampede");
         let (code, text) = (out.status.code(), text_of(&out, run));
-        if retry && run.setup && code != Some(0) && Instant::now() < deadline {
+        if let Some(child) = beside.as_deref_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            let mut said = String::new();
+            child.stderr.take().map(|mut e| std::io::Read::read_to_string(&mut e, &mut said));
+            panic!(
+                "README line {line}: the background command ended ({status}) before `stampede {}`:\n{said}",
+                run.args
+            );
+        }
+        if beside.is_some() && run.setup && code != Some(0) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(200));
             continue;
         }
@@ -363,7 +374,7 @@ fn real_output(root: &Path, s: &Sample, peers: &mut Peers, outputs: &mut HashMap
                 background = Some((key, run, command(cwd, &args, run).spawn().expect("start stampede")));
                 continue;
             }
-            let text = execute(cwd, &args, run, s.line, background.is_some());
+            let text = execute(cwd, &args, run, s.line, background.as_mut().map(|b| &mut b.2));
             outputs.insert(key.clone(), text);
         }
         if !run.setup {
