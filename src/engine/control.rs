@@ -314,6 +314,53 @@ impl std::fmt::Display for ControlEvent {
     }
 }
 
+impl ControlEvent {
+    /// The marker's label on the time charts: `users 200→500 over 10s`, `rate 100→300/s`,
+    /// `paused`, `resumed`, `stopped`; `scenario`: name the scenario (a run of several).
+    pub fn label(&self, scenario: bool) -> String {
+        let n = |v: f64| crate::units::round2(v).to_string();
+        let mut s = match self.action.as_str() {
+            "pause" => "paused".to_string(),
+            "resume" => "resumed".to_string(),
+            "stop" => "stopped".to_string(),
+            other => other.to_string(),
+        };
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            let unit = if self.action == "rate" { "/s" } else { "" };
+            s += &format!(" {}→{}{unit}", n(from), n(to));
+        }
+        if let Some(over) = self.over.filter(|o| *o > 0.0) {
+            s += &format!(" over {}", crate::units::duration(Duration::from_secs_f64(over)));
+        }
+        match (&self.scenario, scenario) {
+            (Some(name), true) => format!("{name}: {s}"),
+            _ => s,
+        }
+    }
+}
+
+/// The stretches the run was paused, `(from, to)` in seconds from its start, from its changes:
+/// a pause not resumed lasts until `end`.
+pub fn paused_spans(events: &[ControlEvent], end: f64) -> Vec<(f64, f64)> {
+    let mut spans = Vec::new();
+    let mut since = None;
+    for e in events {
+        match e.action.as_str() {
+            "pause" => since = since.or(Some(e.t)),
+            "resume" | "stop" => {
+                if let Some(a) = since.take() {
+                    spans.push((a, e.t));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(a) = since {
+        spans.push((a, end.max(a)));
+    }
+    spans
+}
+
 fn event(t: f64, action: &str, scenario: Option<String>) -> ControlEvent {
     ControlEvent { t: round3(t), action: action.into(), scenario, from: None, to: None, over: None }
 }
@@ -463,4 +510,38 @@ fn status(inner: &Inner, stopping: bool, note: Option<String>) -> Status {
         })
         .collect();
     Status { state, t: round3(t), scenarios, events: inner.events.len(), refused: 0, note }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(t: f64, action: &str, from: f64, to: f64, over: f64) -> ControlEvent {
+        ControlEvent {
+            from: Some(from),
+            to: Some(to),
+            over: Some(over),
+            scenario: Some("api".into()),
+            ..event(t, action, None)
+        }
+    }
+
+    #[test]
+    fn markers_say_what_changed() {
+        assert_eq!(change(3.0, "users", 200.0, 500.0, 10.0).label(false), "users 200→500 over 10s");
+        assert_eq!(change(3.0, "rate", 100.0, 300.0, 0.0).label(false), "rate 100→300/s");
+        assert_eq!(change(3.0, "rate", 100.0, 133.333, 1.5).label(true), "api: rate 100→133.33/s over 1.5s");
+        assert_eq!(ControlEvent::bare(4.0, "pause").label(true), "paused");
+        assert_eq!(ControlEvent::bare(4.0, "resume").label(false), "resumed");
+        assert_eq!(ControlEvent::bare(4.0, "stop").label(false), "stopped");
+    }
+
+    #[test]
+    fn paused_spans_run_from_a_pause_to_its_resume_or_the_end() {
+        let e = ControlEvent::bare;
+        let events = [e(2.0, "pause"), e(4.5, "resume"), e(6.0, "pause"), e(6.5, "pause"), e(8.0, "stop")];
+        assert_eq!(paused_spans(&events, 10.0), vec![(2.0, 4.5), (6.0, 8.0)]);
+        assert_eq!(paused_spans(&[e(7.0, "pause")], 9.0), vec![(7.0, 9.0)]);
+        assert!(paused_spans(&[change(1.0, "users", 1.0, 2.0, 1.0)], 9.0).is_empty());
+    }
 }

@@ -52,12 +52,33 @@ pub(super) struct Lane {
     pub paused: Cell<bool>,
     /// `shared-iterations`: iterations this worker may still start (else unlimited).
     pub iterations_left: Cell<u64>,
-    /// Run-wide number of its first user: scenarios number their users apart.
-    pub first_user: u64,
+    /// How its users are numbered run-wide: scenarios number their users apart.
+    pub numbering: Numbering,
     /// Fixed-iteration scenario whose users have been started.
     pub started: Cell<bool>,
     /// Over: no new requests.
     pub stopping: Cell<bool>,
+}
+
+/// How a scenario numbers its users run-wide (`{{vu}}`): the file's users after the earlier
+/// scenarios' file users; users raised beyond the file's count by hand (`--control`) after every
+/// scenario's file users, the scenarios taking turns, so that no two users share a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Numbering {
+    /// Number of its first user, and how many users the file gives it.
+    pub first: u64,
+    pub count: u64,
+    /// Users the file gives all scenarios; the scenario's index, and how many there are.
+    pub all: u64,
+    pub scenario: u64,
+    pub scenarios: u64,
+}
+
+impl Numbering {
+    /// The run-wide number (0-based) of the scenario's user `n`.
+    pub fn number(&self, n: u64) -> u64 {
+        if n < self.count { self.first + n } else { self.all + (n - self.count) * self.scenarios + self.scenario }
+    }
 }
 
 impl Lane {
@@ -166,5 +187,28 @@ impl Ctx {
         }
         let mut pools = self.pools.borrow_mut();
         Some(pools.entry((lane, slot)).or_insert_with(|| Rc::new(Pool::new(size))).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Numbering;
+
+    /// Users raised by hand beyond a scenario's file count took `{{vu}}` numbers of the next
+    /// scenario's users.
+    #[test]
+    fn users_raised_by_hand_take_numbers_no_other_user_has() {
+        let counts = [3u64, 2, 4];
+        let all: u64 = counts.iter().sum();
+        let mut seen = std::collections::HashSet::new();
+        let mut first = 0;
+        for (i, count) in counts.iter().enumerate() {
+            let n = Numbering { first, count: *count, all, scenario: i as u64, scenarios: counts.len() as u64 };
+            for user in 0..count * 5 {
+                assert!(seen.insert(n.number(user)), "scenario {i} user {user} took a number already taken");
+            }
+            assert_eq!(n.number(0), first, "the file's users keep their numbers");
+            first += count;
+        }
     }
 }

@@ -129,7 +129,7 @@ pub(crate) async fn user(ctx: Rc<Ctx>, lane: usize, local: usize, flags: Rc<User
     let scenario = &plan.scenarios[l.scenario];
     let n = ctx.scenario_id(local);
     let mut ty = plan.user_type_in(&scenario.users, n);
-    let mut u = User::new(&ctx, lane, (l.first_user + n, local), ty);
+    let mut u = User::new(&ctx, lane, (l.numbering.number(n), local), ty);
     let mut done = 0u64;
     loop {
         if over(&ctx, &u, &flags) {

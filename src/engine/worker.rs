@@ -17,7 +17,7 @@ use compio::runtime::{Runtime, RuntimeBuilder};
 
 use super::arrivals::Arrivals;
 use super::conn::Net;
-use super::ctx::{Ctx, Lane, UserFlags, UserHandle};
+use super::ctx::{Ctx, Lane, Numbering, UserFlags, UserHandle};
 use super::pacer::Pacer;
 use super::timeouts::{Timeouts, sweep_interval};
 use super::user::user;
@@ -237,6 +237,8 @@ fn lanes(plan: &Plan, worker: usize, start: Instant, steerable: bool) -> Vec<Lan
     let (shards, shard) = (plan.shard.count, plan.shard.index);
     let (slot, slots) = (worker * shards + shard, plan.workers * shards);
     let mut first_user = 0u64;
+    let all = plan.scenarios.iter().map(|sc| sc.load.users() as u64).sum();
+    let scenarios = plan.scenarios.len() as u64;
     plan.scenarios
         .iter()
         .enumerate()
@@ -270,7 +272,13 @@ fn lanes(plan: &Plan, worker: usize, start: Instant, steerable: bool) -> Vec<Lan
                     }
                     _ => u64::MAX,
                 }),
-                first_user,
+                numbering: Numbering {
+                    first: first_user,
+                    count: sc.load.users() as u64,
+                    all,
+                    scenario: i as u64,
+                    scenarios,
+                },
                 started: Cell::new(false),
                 stopping: Cell::new(false),
             };

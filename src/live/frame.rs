@@ -188,6 +188,19 @@ pub fn dashboard(
     Frame { json, point: point.to_string() }
 }
 
+/// The changes made so far (`--control`) as the page marks them on its time charts: `t` on the
+/// dashboard's time axis (`offset` seconds after the first run's start), what was done, a label.
+pub fn control(events: &[crate::engine::control::ControlEvent], offset: f64, scenarios: bool) -> Value {
+    let marks: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({"t": crate::units::round3(offset + e.t), "action": e.action, "scenario": e.scenario,
+                   "label": e.label(scenarios)})
+        })
+        .collect();
+    Value::Array(marks)
+}
+
 /// A dashboard frame, and its `point` alone (the history a page opened later starts from).
 pub struct Frame {
     pub json: Value,

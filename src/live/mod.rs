@@ -279,7 +279,10 @@ impl Live {
         }
         if let Some(d) = &self.dashboard {
             let t = self.offset_s + tick.row.t;
-            let f = frame::dashboard(plan, tick, total, &self.info, &self.settings.run_id, t, monitor);
+            let mut f = frame::dashboard(plan, tick, total, &self.info, &self.settings.run_id, t, monitor);
+            if let Some(c) = &self.control {
+                f.json["control"] = frame::control(&c.events_after(0), self.offset_s, plan.scenarios.len() > 1);
+            }
             d.publish(f, snapshot);
         }
     }

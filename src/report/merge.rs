@@ -52,13 +52,15 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
     let start_ms = results.iter().map(|r| r.started_at_unix_ms).min().unwrap_or(0);
     let end_ms = results.iter().map(end_ms).max().unwrap_or(start_ms);
     let duration_s = (end_ms.saturating_sub(start_ms) as f64 / 1000.0).max(1e-3);
+    // Rates (and `rps` thresholds) are over the time the load ran, as in each shard's document.
+    let paused_s = results.iter().map(|r| r.paused_s).fold(0.0, f64::max);
+    let ran_s = (duration_s - paused_s).max(1e-3);
     let earliest = results.iter().min_by_key(|r| r.started_at_unix_ms).unwrap_or(first);
 
     let total_h = add_histograms(results.iter().enumerate().map(|(i, r)| (who(i), r.histogram.as_str())))?;
     let mut service_dropped = false;
-    let summary =
-        merge_summaries(results.iter().map(|r| &r.totals.summary), &total_h, duration_s, &mut service_dropped);
-    let (steps, step_histograms) = merged_steps(results, duration_s, &mut service_dropped)?;
+    let summary = merge_summaries(results.iter().map(|r| &r.totals.summary), &total_h, ran_s, &mut service_dropped);
+    let (steps, step_histograms) = merged_steps(results, ran_s, &mut service_dropped)?;
     if service_dropped {
         warnings.push(
             "merged: service-time percentiles (open model) are left out: result documents carry no service-time histogram to merge them exactly"
@@ -68,14 +70,8 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
 
     let (mut scenarios, scenario_histograms) = scenarios(results)?;
     let metrics = metrics(results)?;
-    let mut thresholds = thresholds(
-        results,
-        &summary,
-        &total_h,
-        (&steps, &step_histograms),
-        (&scenarios, &scenario_histograms),
-        duration_s,
-    )?;
+    let mut thresholds =
+        thresholds(results, &summary, &total_h, (&steps, &step_histograms), (&scenarios, &scenario_histograms), ran_s)?;
     for sc in &mut scenarios {
         sc.thresholds = thresholds.iter().filter(|t| t.scenario.as_deref() == Some(&sc.name)).cloned().collect();
     }
@@ -130,7 +126,7 @@ pub fn merge(results: &[RunResult]) -> Result<RunResult, String> {
         // The merged document is the whole run.
         run: first.run.clone().map(|id| super::identity::RunIdentity { shard: 1, shards: 1, ..id }),
         monitor: merged_monitor(results),
-        paused_s: results.iter().map(|r| r.paused_s).fold(0.0, f64::max),
+        paused_s,
         control: merged_control(results, start_ms),
     })
 }
@@ -652,6 +648,10 @@ mod tests {
         let got: Vec<(f64, &str)> = m.control.iter().map(|e| (e.t, e.action.as_str())).collect();
         assert_eq!(got, [(1.5, "stop"), (2.0, "pause"), (3.0, "resume")]);
         assert_eq!(m.paused_s, 1.0);
+        // The merged rate is over the time the load ran: 4.5 s from first start to last end, less
+        // the 1 s paused (it was over the whole 4.5 s before).
+        assert_eq!(m.duration_s, 4.5);
+        assert_eq!(m.totals.summary.rps, round2(m.totals.summary.requests as f64 / 3.5));
     }
 
     #[test]

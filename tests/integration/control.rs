@@ -14,17 +14,17 @@ use crate::util::counting::CountingServer;
 use crate::util::prometheus::{free_port, http_get};
 use crate::util::{self, TempDir};
 
-const TOKEN: &str = "test-token-123";
+pub const TOKEN: &str = "test-token-123";
 
 /// `stampede` with `--dashboard` and `--control` in the background; its result file.
-struct Steered {
+pub struct Steered {
     child: Child,
     dir: TempDir,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
 impl Steered {
-    fn start(name: &str, args: &[&str]) -> Steered {
+    pub fn start(name: &str, args: &[&str]) -> Steered {
         let dir = TempDir::new(name);
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let json = dir.path().join("result.json");
@@ -42,7 +42,7 @@ impl Steered {
         s
     }
 
-    fn output(&self) -> String {
+    pub fn output(&self) -> String {
         let read = |n: &str| std::fs::read_to_string(self.dir.path().join(n)).unwrap_or_default();
         format!("stdout:\n{}\nstderr:\n{}", read("stdout"), read("stderr"))
     }
@@ -69,14 +69,14 @@ impl Steered {
         post(self.addr, token, body)
     }
 
-    fn status(&self) -> Value {
+    pub fn status(&self) -> Value {
         let (code, body) = http_get(self.addr, "/api/control").expect("GET /api/control");
         assert_eq!(code, 200, "{body}");
         serde_json::from_str(&body).unwrap()
     }
 
     /// Wait for the exit (at most `limit`); the exit code and the result.
-    fn finish(&mut self, limit: Duration) -> (Option<i32>, Value) {
+    pub fn finish(&mut self, limit: Duration) -> (Option<i32>, Value) {
         let start = Instant::now();
         let code = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -123,7 +123,7 @@ fn post_raw(addr: SocketAddr, token: Option<&str>, body: &[u8]) -> std::io::Resu
 }
 
 /// The mean of the server's counts over seconds `from..to` of its clock.
-fn mean(server: &CountingServer, from: usize, to: usize) -> f64 {
+pub fn mean(server: &CountingServer, from: usize, to: usize) -> f64 {
     let s = server.seconds();
     (from..to).map(|i| s.get(i).copied().unwrap_or(0)).sum::<u64>() as f64 / (to - from) as f64
 }
@@ -382,4 +382,43 @@ fn stampede_ctl_steers_a_run_from_the_shell() {
     assert_eq!(actions, ["rate", "stop"]);
     // Nobody answers any more.
     ctl(&["status"]).assert_code(3);
+}
+
+/// Users raised by hand beyond a scenario's file count took the `{{vu}}` numbers of the next
+/// scenario's users: two users on one account.
+#[test]
+fn users_raised_beyond_the_file_take_vu_numbers_no_other_user_has() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let s = seen.clone();
+    let server = util::Server::start(move |req| {
+        s.lock().unwrap().push(req.target.clone());
+        util::Response::with_length(200, "ok").into()
+    });
+    let _m = util::shared_machine();
+    let dir = TempDir::new("control-vu");
+    let scenario = |name: &str| {
+        format!(
+            "[scenarios.{name}]\nexecutor = \"constant-vus\"\nvus = 2\nduration = \"20s\"\nusers = [\"{name}\"]\n\n\
+             [[users]]\nname = \"{name}\"\nthink = \"50ms\"\n  [[users.steps]]\n  name = \"get\"\n  request = \"GET /{name}/{{{{vu}}}}\"\n\n"
+        )
+    };
+    let file = format!("name = \"vu\"\ntarget = \"{}\"\n\n{}{}", server.url(""), scenario("a"), scenario("b"));
+    let file = dir.write("vu.toml", &file);
+    let mut run = Steered::start("control-vu", &["run", file.to_str().unwrap()]);
+    let (code, a) = run.post(Some(TOKEN), r#"{"scenario": "a", "users": 5, "over": "0s"}"#);
+    assert_eq!(code, 200, "{a}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, a) = run.post(Some(TOKEN), r#"{"action": "stop"}"#);
+    assert_eq!(code, 200, "{a}");
+    let (exit, _) = run.finish(Duration::from_secs(20));
+    assert_eq!(exit, Some(0), "{}", run.output());
+    let numbers = |prefix: &str| -> std::collections::BTreeSet<u64> {
+        let seen = seen.lock().unwrap();
+        seen.iter().filter_map(|t| t.strip_prefix(prefix)?.parse().ok()).collect()
+    };
+    let (a, b) = (numbers("/a/"), numbers("/b/"));
+    assert_eq!(a.len(), 5, "scenario a's users: {a:?}");
+    assert_eq!(b.len(), 2, "scenario b's users: {b:?}");
+    assert!(a.is_disjoint(&b), "a user raised by hand took a number of the other scenario's: a {a:?}, b {b:?}");
+    assert!(a.iter().chain(&b).all(|n| *n >= 1), "{{{{vu}}}} is 1-based: a {a:?}, b {b:?}");
 }

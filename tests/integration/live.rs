@@ -409,6 +409,9 @@ fn the_dashboard_follows_the_run_in_headless_chromium() {
     assert_eq!(data_value(&second, "status"), "running");
     assert!(second.contains("data-series=\"queue\" data-value=\"7\""), "the watched series on the page:\n{second}");
     assert!(second.contains("dash"), "the run id is on the page");
+    // Without --control the page is watch-only: no control panel, no buttons.
+    assert!(second.contains("<section id=\"control\" hidden"), "controls on a watch-only page:\n{second}");
+    assert!(!second.contains("id=\"ctl-value-0\""), "a change input on a watch-only page");
     // A run at 300 req/s shows about that.
     let rps = number(&second, "rps-now");
     assert!((150.0..=450.0).contains(&rps), "req/s now {rps}");

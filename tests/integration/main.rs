@@ -15,6 +15,8 @@
 //! - [`io`]: the epoll path, under a seccomp filter that refuses io_uring as containers do.
 //! - [`control`]: steering a run while it goes (`--control`, `stampede ctl`), against a server that
 //!   counts requests per second.
+//! - [`control_panel`]: the dashboard's control panel clicked in headless Chromium (DevTools
+//!   protocol), its changes in the server's counts, on the live charts and in the HTML report.
 //! - [`live`]: live outputs: remote write into a real Prometheus, the dashboard in headless Chromium.
 //! - [`monitor`]: the service's own series (node_exporter, Prometheus, an in-process exporter).
 //! - [`readme`]: the README's output samples against the real output.
@@ -26,6 +28,7 @@
 mod bench;
 mod capacity;
 mod control;
+mod control_panel;
 mod h2;
 mod hostile;
 mod include;

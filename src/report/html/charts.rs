@@ -6,6 +6,7 @@ use plotters::chart::MeshStyle;
 use plotters::prelude::*;
 
 use super::esc;
+use super::marks::{self, Marks};
 
 /// Size of a full chart in SVG units (the page scales it to its column).
 const W: u32 = 660;
@@ -102,12 +103,12 @@ pub fn no_data(why: &str) -> Chart {
 }
 
 /// Lines over the run's time (`t` in seconds on x), values from 0 up on y, the y axis reaching
-/// at least `y_top`.
-pub fn over_time(label: &str, y_desc: &str, lines: &[Line], y_top: f64) -> Chart {
+/// at least `y_top`; the changes made by hand (`--control`) marked across it.
+pub fn over_time(label: &str, y_desc: &str, lines: &[Line], y_top: f64, marks: &Marks) -> Chart {
     if lines.iter().all(|l| l.points.is_empty()) {
         return no_data("no timeline rows");
     }
-    let t_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)).fold(0.0, f64::max);
+    let t_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)).fold(marks.t_max(), f64::max);
     // Long runs read better in minutes or hours than in thousands of seconds.
     let (scale, x_desc) = match t_max {
         t if t > 3.0 * 3600.0 => (3600.0, "time (h)"),
@@ -127,6 +128,7 @@ pub fn over_time(label: &str, y_desc: &str, lines: &[Line], y_top: f64) -> Chart
             .x_label_formatter(&|v| tick(*v))
             .y_label_formatter(&|v| tick(*v))
             .draw()?;
+        marks::shade(&mut chart, marks, scale, y_max)?;
         for l in lines {
             let (c, points) = (l.color, l.points.iter().map(|&(x, y)| (x / scale, y)));
             if l.fill {
@@ -138,9 +140,11 @@ pub fn over_time(label: &str, y_desc: &str, lines: &[Line], y_top: f64) -> Chart
                 chart.draw_series(points.map(|p| Circle::new(p, 3, c.filled())))?;
             }
         }
-        Ok(())
+        marks::changes(&mut chart, marks, scale, y_max)
     });
-    lines.iter().fold(Chart::new(svg), |chart, l| chart.key(&l.name, l.color, Mark::Line))
+    let chart = lines.iter().fold(Chart::new(svg), |chart, l| chart.key(&l.name, l.color, Mark::Line));
+    let chart = if marks.changes.is_empty() { chart } else { chart.key("changed by hand", marks::SLATE, Mark::Dashed) };
+    if marks.paused.is_empty() { chart } else { chart.key("paused", GREY, Mark::Dot) }
 }
 
 /// The latency percentile spectrum of a histogram, HdrHistogram's plot: x is the percentile on a
@@ -456,7 +460,14 @@ mod tests {
 
     #[test]
     fn charts_inline_without_the_standalone_header() {
-        let s = over_time("rps", "req/s", &[Line::new("rps", BLUE_, vec![(1.0, 10.0), (2.0, 12.0)])], 0.0).svg;
+        let s = over_time(
+            "rps",
+            "req/s",
+            &[Line::new("rps", BLUE_, vec![(1.0, 10.0), (2.0, 12.0)])],
+            0.0,
+            &Marks::default(),
+        )
+        .svg;
         assert!(s.starts_with("<svg class=\"chart\" viewBox=\"0 0 660 300\""), "{}", &s[..s.len().min(200)]);
         assert!(!s.contains("xmlns"));
         assert!(s.trim_end().ends_with("</svg>"));
@@ -464,10 +475,18 @@ mod tests {
 
     #[test]
     fn degenerate_data_draws_something_or_says_no_data() {
-        assert!(over_time("x", "y", &[], 0.0).svg.contains("no data"));
-        assert!(over_time("x", "y", &[Line::new("a", BLUE_, vec![(f64::NAN, 1.0)])], 0.0).svg.contains("no data"));
+        assert!(over_time("x", "y", &[], 0.0, &Marks::default()).svg.contains("no data"));
+        assert!(
+            over_time("x", "y", &[Line::new("a", BLUE_, vec![(f64::NAN, 1.0)])], 0.0, &Marks::default())
+                .svg
+                .contains("no data")
+        );
         // One point, all zeros: still a chart.
-        assert!(over_time("x", "y", &[Line::new("a", BLUE_, vec![(0.0, 0.0)])], 0.0).svg.contains("<svg"));
+        assert!(
+            over_time("x", "y", &[Line::new("a", BLUE_, vec![(0.0, 0.0)])], 0.0, &Marks::default())
+                .svg
+                .contains("<svg")
+        );
         assert!(spectrum("x", &crate::stats::histogram()).svg.contains("no data"));
         assert!(latency_vs_rate("x", &[], &[], 0.0, "req/s").svg.contains("no data"));
         assert_eq!(sparkline("x", &[1.0], BLUE_), "");
@@ -475,16 +494,35 @@ mod tests {
 
     #[test]
     fn legends_name_every_series_once_there_are_two() {
-        let one = over_time("x", "y", &[Line::new("a", BLUE_, vec![(1.0, 1.0), (2.0, 2.0)])], 0.0);
+        let one = over_time("x", "y", &[Line::new("a", BLUE_, vec![(1.0, 1.0), (2.0, 2.0)])], 0.0, &Marks::default());
         assert_eq!(one.legend_html(), "");
         let two = over_time(
             "x",
             "y",
             &[Line::new("p50 <fast>", BLUE_, vec![(1.0, 1.0)]), Line::new("p99", RED_, vec![(1.0, 2.0)])],
             0.0,
+            &Marks::default(),
         );
         let legend = two.legend_html();
         assert!(legend.contains("style=\"--c:#2563eb\">p50 &lt;fast&gt;</span>"), "{legend}");
         assert!(legend.contains(">p99</span>"));
+    }
+
+    #[test]
+    fn changes_by_hand_are_marked_and_pauses_shaded() {
+        let marks = Marks {
+            changes: vec![(3.0, "users 2→8 over 1s".into()), (5.0, "paused".into())],
+            paused: vec![(5.0, 7.0)],
+        };
+        let line = Line::new("a", BLUE_, (0..10).map(|t| (t as f64, 5.0)).collect());
+        let chart = over_time("x", "y", std::slice::from_ref(&line), 0.0, &marks);
+        assert!(chart.svg.contains("users 2→8 over 1s"), "{}", chart.svg);
+        assert!(chart.svg.contains("paused"), "{}", chart.svg);
+        let legend = chart.legend_html();
+        assert!(legend.contains(">changed by hand</span>") && legend.contains(">paused</span>"), "{legend}");
+        let plain = over_time("x", "y", &[line], 0.0, &Marks::default());
+        assert!(!plain.svg.contains("paused") && plain.legend_html().is_empty());
+        // The shaded stretch: a rectangle the plain chart does not have.
+        assert!(chart.svg.matches("<rect").count() > plain.svg.matches("<rect").count());
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::charts::{self, Line};
+use super::marks::Marks;
 use super::scenarios::PALETTE;
 use super::sections::figure;
 use super::tables::value;
@@ -89,6 +90,7 @@ pub fn metrics(o: &mut String, r: &RunResult) {
         o.push_str("</table></div>\n");
     }
     o.push_str("<div class=\"grid2\">\n");
+    let marks = Marks::of(r);
     for (i, (name, m)) in r.metrics.iter().enumerate() {
         let kind = m.kind();
         let (what, y_desc) = match kind {
@@ -101,7 +103,7 @@ pub fn metrics(o: &mut String, r: &RunResult) {
             charts::no_data("the timeline has no seconds of this metric")
         } else {
             let line = Line::new(name, PALETTE[i % PALETTE.len()], points).filled();
-            charts::over_time(&format!("{name} over time"), y_desc, &[line], 0.0)
+            charts::over_time(&format!("{name} over time"), y_desc, &[line], 0.0, &marks)
         };
         figure(o, &format!("{name} ({}, {what})", kind.name()), &chart);
     }

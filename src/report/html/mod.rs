@@ -3,6 +3,7 @@
 //! (a Content-Security-Policy forbids it), every string from the run escaped.
 
 mod charts;
+mod marks;
 mod metrics;
 mod scenarios;
 mod sections;

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::charts::{self, AMBER, BLUE_, GREEN_, GREY, Line, PURPLE, RED_};
+use super::marks::Marks;
 use super::sections::{card, duration, figure, threshold_badges};
 use super::tables::threshold_table;
 use super::timeline::Point;
@@ -27,10 +28,15 @@ pub fn scenarios(o: &mut String, r: &RunResult, points: &[Point]) {
         super::sections::plural(n)
     );
     o.push_str("<div class=\"grid2\">\n");
+    let marks = Marks::of(r);
     let rps = lines(r, points, Measure::Rps);
-    figure(o, "Requests per second by scenario", &chart("Requests per second by scenario over time", "req/s", &rps));
+    figure(
+        o,
+        "Requests per second by scenario",
+        &chart("Requests per second by scenario over time", "req/s", &rps, &marks),
+    );
     let p95 = lines(r, points, Measure::P95);
-    figure(o, "p95 latency by scenario", &chart("p95 latency by scenario over time", "latency (ms)", &p95));
+    figure(o, "p95 latency by scenario", &chart("p95 latency by scenario over time", "latency (ms)", &p95, &marks));
     o.push_str("</div>\n</section>\n");
     for (i, s) in r.scenarios.iter().enumerate() {
         scenario(o, i, s);
@@ -71,11 +77,11 @@ fn lines(r: &RunResult, points: &[Point], measure: Measure) -> Vec<Line> {
         .collect()
 }
 
-fn chart(label: &str, y_desc: &str, lines: &[Line]) -> charts::Chart {
+fn chart(label: &str, y_desc: &str, lines: &[Line], marks: &Marks) -> charts::Chart {
     if lines.iter().all(|l| l.points.is_empty()) {
         charts::no_data("the timeline has no per-scenario seconds")
     } else {
-        charts::over_time(label, y_desc, lines, 0.0)
+        charts::over_time(label, y_desc, lines, 0.0, marks)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::charts::{self, AMBER, BLUE_, Chart, GREEN_, Line, PURPLE, RED_};
+use super::marks::Marks;
 use super::timeline::{MAX_POINTS, Point};
 use super::{RunResult, bar, esc, fmt_pct, lat, lat_of, pct, rate};
 use crate::report::result::{Latency, ThresholdResult};
@@ -202,18 +203,19 @@ pub fn over_time(o: &mut String, r: &RunResult, points: &[Point]) {
     };
     let _ = writeln!(o, "<section id=\"time\">\n<h2>Over time<span class=\"note\">{}</span></h2>", esc(&note));
     o.push_str("<div class=\"grid2\">\n");
+    let marks = Marks::of(r);
     let series = |f: fn(&Point) -> f64| points.iter().map(|p| (p.t, f(p))).collect::<Vec<_>>();
     let throughput = Line::new("req/s", BLUE_, series(|p| p.rps)).filled();
     figure(
         o,
         "Throughput (requests per second)",
-        &charts::over_time("Throughput over time", "req/s", &[throughput], 0.0),
+        &charts::over_time("Throughput over time", "req/s", &[throughput], 0.0, &marks),
     );
     let users = [
         Line::new("active users", GREEN_, series(|p| p.active_users)).filled(),
         Line::new("requests in flight", PURPLE, series(|p| p.in_flight)),
     ];
-    figure(o, "Active users", &charts::over_time("Active users over time", "users", &users, 0.0));
+    figure(o, "Active users", &charts::over_time("Active users over time", "users", &users, 0.0, &marks));
     let latency = [
         Line::new("p50", BLUE_, series(|p| p.p50_ms)),
         Line::new("p95", AMBER, series(|p| p.p95_ms)),
@@ -222,10 +224,10 @@ pub fn over_time(o: &mut String, r: &RunResult, points: &[Point]) {
     figure(
         o,
         "Latency percentiles",
-        &charts::over_time("Latency percentiles over time", "latency (ms)", &latency, 0.0),
+        &charts::over_time("Latency percentiles over time", "latency (ms)", &latency, 0.0, &marks),
     );
     let errors = Line::new("errors/s", RED_, series(|p| p.errors_per_s)).filled();
-    figure(o, "Errors (per second)", &charts::over_time("Errors over time", "errors/s", &[errors], 0.0));
+    figure(o, "Errors (per second)", &charts::over_time("Errors over time", "errors/s", &[errors], 0.0, &marks));
     o.push_str("</div>\n</section>\n");
 }
 
@@ -377,7 +379,7 @@ pub fn generator(o: &mut String, r: &RunResult, points: &[Point]) {
     figure(
         o,
         "Worker CPU and wait for a CPU (% of one core)",
-        &charts::over_time("Busiest worker CPU over time", "%", &[cpu, wait], 100.0),
+        &charts::over_time("Busiest worker CPU over time", "%", &[cpu, wait], 100.0, &Marks::of(r)),
     );
     o.push_str("</div>\n</section>\n");
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::charts::{self, Line};
+use super::marks::Marks;
 use super::scenarios::PALETTE;
 use super::sections::figure;
 use super::tables::value;
@@ -61,13 +62,14 @@ pub fn service(o: &mut String, r: &RunResult) {
         }
     }
     o.push_str("</table></div>\n<div class=\"grid2\">\n");
+    let marks = Marks::of(r);
     for (i, name) in m.series.keys().enumerate() {
         let points = series_points(&r.timeline, name, MAX_POINTS);
         let chart = if points.is_empty() {
             charts::no_data("no second of the timeline has a sample of this series")
         } else {
             let line = Line::new(name, PALETTE[i % PALETTE.len()], points);
-            charts::over_time(&format!("{name} over time"), name, &[line], 0.0)
+            charts::over_time(&format!("{name} over time"), name, &[line], 0.0, &marks)
         };
         figure(o, &format!("{name} (per second)"), &chart);
     }
