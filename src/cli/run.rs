@@ -98,7 +98,7 @@ fn describe_load(o: &mut String, plan: &Plan, sc: &crate::plan::Scenario) {
             "  scenario    {} ({}, from {} to {}, users {})",
             sc.name,
             sc.executor,
-            duration(sc.start),
+            if sc.start.is_zero() { "0s".to_string() } else { duration(sc.start) },
             duration(sc.end()),
             users.join(", ")
         );
@@ -193,7 +193,17 @@ fn describe_checks(o: &mut String, plan: &Plan) {
             .map(|i| format!(" [{}]", plan.rows[i]))
             .or(t.scenario.map(|i| format!(" [scenario {}]", plan.scenarios[i].name)))
             .unwrap_or_default();
-        let abort = if t.threshold.abort_on_fail { " (aborts the run)" } else { "" };
+        // A drift's windows are in its expression already.
+        let during = match t.base_during {
+            Some(_) => String::new(),
+            None => t.during_as_written(&plan.scenarios).map(|w| format!(" during {w}")).unwrap_or_default(),
+        };
+        let warn = if t.warn { " (warn: reported, never fails the run)" } else { "" };
+        let abort = match (t.threshold.abort_on_fail, t.delay.is_zero()) {
+            (false, _) => String::new(),
+            (true, true) => " (aborts the run)".to_string(),
+            (true, false) => format!(" (aborts the run, not before {})", duration(t.delay)),
+        };
         let watch = match (&t.recovery, t.after_s(plan)) {
             (Some(r), Some(at)) => format!(
                 " (watched after {}, from {} of the run, until it holds {} in a row)",
@@ -203,7 +213,7 @@ fn describe_checks(o: &mut String, plan: &Plan) {
             ),
             _ => String::new(),
         };
-        let _ = writeln!(o, "  threshold   {}{on}{abort}{watch}", t.threshold.expr);
+        let _ = writeln!(o, "  threshold   {}{on}{during}{warn}{abort}{watch}", t.threshold.expr);
     }
     if let Some(m) = &plan.monitor {
         let _ = writeln!(o, "  monitor     every {} (sources are contacted when the run starts)", duration(m.interval));
@@ -269,6 +279,43 @@ mod tests {
         assert_eq!(
             load_lines("executor = \"shared-iterations\"\nvus = 2\niterations = 6"),
             ["load        2 users, 6 iterations shared by all (at most 10m)"]
+        );
+    }
+
+    /// Regression (issue 20, cosmetics): the dry run left out a threshold's `warn` and `during`
+    /// (a scenario's window as written, from its own start).
+    #[test]
+    fn regression_the_dry_run_shows_a_thresholds_warn_and_during() {
+        let text = format!(
+            r#"target = "http://127.0.0.1:9"
+thresholds = [
+  {{ expr = "p(95) < 200ms", level = "warn" }},
+  {{ expr = "errors < 1%", during = "1m..2m" }},
+  {{ expr = "errors < 5%", abort_on_fail = true, delay = "30s" }},
+]
+[scenarios.base]
+executor = "constant-vus"
+vus = 1
+duration = "3m"
+[scenarios.spike]
+executor = "constant-vus"
+vus = 1
+duration = "1m"
+start_time = "1m"
+thresholds = [{{ expr = "p(99) < 1s", during = "10s..20s", level = "warn" }}]
+{USERS}"#
+        );
+        let plan = scenario::compile(&text, Path::new("describe.toml"), &Overrides::default()).unwrap();
+        let lines: Vec<String> =
+            describe(&plan).lines().filter(|l| l.starts_with("  threshold")).map(str::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "  threshold   p(95) < 200ms (warn: reported, never fails the run)",
+                "  threshold   errors < 1% during 1m..2m",
+                "  threshold   errors < 5% (aborts the run, not before 30s)",
+                "  threshold   p(99) < 1s [scenario spike] during 10s..20s (warn: reported, never fails the run)",
+            ]
         );
     }
 

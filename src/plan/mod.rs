@@ -293,6 +293,18 @@ impl ThresholdRule {
             After::End(i) => plan.scenarios.get(i)?.end().as_secs_f64(),
         })
     }
+
+    /// Its `during` window as the file wrote it (`0s..30s`): a scenario's own window counts from
+    /// that scenario's `start_time`, while the rule holds it from the run's start.
+    pub fn during_as_written(&self, scenarios: &[Scenario]) -> Option<String> {
+        self.during.map(|w| self.as_written(w, scenarios))
+    }
+
+    /// One of its windows (`during`, a drift's baseline) as the file wrote it.
+    pub fn as_written(&self, (from, to): (Duration, Duration), scenarios: &[Scenario]) -> String {
+        let shift = self.scenario.map_or(Duration::ZERO, |i| scenarios[i].start);
+        crate::rules::threshold::window_text((from.saturating_sub(shift), to.saturating_sub(shift)))
+    }
 }
 
 /// A threshold of the file that this run does not judge (a `--vus/--duration` smoke, or

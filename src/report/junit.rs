@@ -9,8 +9,10 @@
 //! The threshold that aborted the run (`abort_on_fail`) fails even when its final value holds,
 //! as the run's exit code does. A warning (`level = "warn"`) that did not hold is not a
 //! `<failure>`, as it does not fail the run: its test case carries `WARN` and the measured value in
-//! its own `<system-out>`. The suite's `<system-out>` says when the run was aborted or interrupted
-//! and carries the text summary.
+//! its own `<system-out>`. A threshold of the file that this run did not judge (a smoke,
+//! `--scenario`: `thresholds_not_run`) is a `<skipped>` test case whose message is the reason,
+//! so CI shows it as skipped rather than not at all. The suite's `<system-out>` says when the run
+//! was aborted or interrupted and carries the text summary.
 
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -22,7 +24,8 @@ use super::result::ThresholdResult;
 pub fn thresholds(r: &RunResult) -> String {
     // A failed warning is reported as passing: it does not fail the run (its verdict is in system-out).
     let failed = |th: &ThresholdResult| th.fails_run() || r.aborted_by.as_deref() == Some(th.expr.as_str());
-    let tests = r.thresholds.len();
+    let skipped = r.thresholds_not_run.len();
+    let tests = r.thresholds.len() + skipped;
     let failures = r.thresholds.iter().filter(|th| failed(th)).count();
     let time = format!("{:.3}", r.duration_s);
     let timestamp = UNIX_EPOCH + Duration::from_millis(r.started_at_unix_ms);
@@ -31,11 +34,11 @@ pub fn thresholds(r: &RunResult) -> String {
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         o,
-        "<testsuites name=\"stampede\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">"
+        "<testsuites name=\"stampede\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\">"
     );
     let _ = writeln!(
         o,
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time}\" timestamp=\"{timestamp}\">",
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\" timestamp=\"{timestamp}\">",
         esc(&r.name)
     );
     o.push_str("    <properties>\n");
@@ -53,11 +56,7 @@ pub fn thresholds(r: &RunResult) -> String {
     }
     o.push_str("    </properties>\n");
     for th in &r.thresholds {
-        let class = match (&th.scenario, &th.step) {
-            (Some(sc), Some(step)) => format!("{}.{sc}.{step}", r.name),
-            (Some(sc), None) => format!("{}.{sc}", r.name),
-            (None, step) => format!("{}.{}", r.name, step.as_deref().unwrap_or("total")),
-        };
+        let class = classname(r, th.scenario.as_deref(), th.step.as_deref());
         let name = match th.window() {
             Some(w) => format!("{} during {w}", th.expr),
             None => th.expr.clone(),
@@ -95,6 +94,16 @@ pub fn thresholds(r: &RunResult) -> String {
             esc(&detail)
         );
     }
+    for n in &r.thresholds_not_run {
+        let class = classname(r, n.scenario.as_deref(), n.step.as_deref());
+        let _ = writeln!(
+            o,
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"0\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+            esc(&n.expr),
+            esc(&class),
+            esc(&n.reason)
+        );
+    }
     let mut out = String::new();
     if let Some(expr) = &r.aborted_by {
         let _ =
@@ -107,6 +116,16 @@ pub fn thresholds(r: &RunResult) -> String {
     let _ = writeln!(o, "    <system-out>{}</system-out>", esc(&out));
     o.push_str("  </testsuite>\n</testsuites>\n");
     o
+}
+
+/// A test case's classname: `<run name>.<step>` (`total` for the whole run), `<run name>.<scenario>`
+/// for a scenario's own threshold, `<run name>.<scenario>.<step>` should one name both.
+fn classname(r: &RunResult, scenario: Option<&str>, step: Option<&str>) -> String {
+    match (scenario, step) {
+        (Some(sc), Some(step)) => format!("{}.{sc}.{step}", r.name),
+        (Some(sc), None) => format!("{}.{sc}", r.name),
+        (None, step) => format!("{}.{}", r.name, step.unwrap_or("total")),
+    }
 }
 
 /// What a threshold is measured on, in words: "the whole run", "step `x`", "scenario `y`", with
@@ -325,6 +344,43 @@ mod tests {
         assert_eq!(cases[2].all("failure")[0].attr("message"), "measured 312.5 ms");
         assert!(cases[2].all("failure")[0].text.contains("step `log <in> & \"go\"`"));
         assert!(!suite.all("system-out")[0].text.contains("ABORTED"));
+    }
+
+    #[test]
+    fn thresholds_a_smoke_left_out_are_skipped_test_cases_with_the_reason() {
+        use crate::plan::NotRun;
+        let mut r = sample(&[("s", &[1000])], 1);
+        r.name = "shop".into();
+        r.thresholds = vec![threshold("p(95) < 200ms", true, 2.0, "ms", None)];
+        let not_run = |expr: &str, scenario: Option<&str>, step: Option<&str>, reason: &str| NotRun {
+            expr: expr.into(),
+            scenario: scenario.map(String::from),
+            step: step.map(String::from),
+            reason: reason.into(),
+        };
+        r.thresholds_not_run = vec![
+            not_run("errors < 1%", Some("spike"), None, "its scenario does not run in a smoke (--vus 2 --duration 2s)"),
+            not_run("rps > 350", None, None, "a smoke does not judge throughput <rps>"),
+            not_run("p(99) < 1ms", None, Some("login"), "its window starts after the smoke ends"),
+        ];
+        let root = parse_xml(&thresholds(&r));
+        assert_eq!((root.attr("tests"), root.attr("failures"), root.attr("skipped")), ("4", "0", "3"));
+        let suite = &root.all("testsuite")[0];
+        assert_eq!((suite.attr("tests"), suite.attr("failures"), suite.attr("skipped")), ("4", "0", "3"));
+        let cases = suite.all("testcase");
+        assert!(cases[0].all("skipped").is_empty(), "a judged threshold is not skipped");
+        let skipped: Vec<(&str, &str, &str)> = cases[1..]
+            .iter()
+            .map(|c| (c.attr("name"), c.attr("classname"), c.all("skipped")[0].attr("message")))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ("errors < 1%", "shop.spike", "its scenario does not run in a smoke (--vus 2 --duration 2s)"),
+                ("rps > 350", "shop.total", "a smoke does not judge throughput <rps>"),
+                ("p(99) < 1ms", "shop.login", "its window starts after the smoke ends"),
+            ]
+        );
     }
 
     #[test]

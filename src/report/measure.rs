@@ -151,15 +151,12 @@ pub fn judge_all(plan: &Plan, src: &RunSource) -> Vec<ThresholdResult> {
                 let (held, _, span) = src.find(&Ask { measure: &rule.threshold.metric, on: scope.on, window: Some(w) });
                 WindowData::of(span.unwrap_or(w), &held)
             });
-            // A scenario's window counts from its start_time: shown as written.
-            let shift = rule.scenario.map_or(std::time::Duration::ZERO, |i| plan.scenarios[i].start);
             ThresholdResult {
                 step: rule.step.map(|i| plan.rows[i].clone()),
                 scenario: rule.scenario.map(|i| plan.scenarios[i].name.clone()),
-                during: rule.during.map(|(a, b)| crate::rules::threshold::window_text((a - shift, b - shift))),
-                baseline_during: rule
-                    .base_during
-                    .map(|(a, b)| crate::rules::threshold::window_text((a - shift, b - shift))),
+                // A scenario's window counts from its start_time: shown as written.
+                during: rule.during_as_written(&plan.scenarios),
+                baseline_during: rule.base_during.map(|w| rule.as_written(w, &plan.scenarios)),
                 after: rule.recovery.as_ref().map(|r| r.after_text.clone()),
                 window,
                 ..ThresholdResult::of(&rule.threshold, &verdict, &scope)

@@ -31,7 +31,12 @@ fn heading(o: &mut String, r: &RunResult) {
         None => count(r.load.users, "connection"),
     };
     let model = if !r.scenarios.is_empty() {
-        format!("{} scenarios ({} model), {} users at most", r.scenarios.len(), r.load.model, r.load.users)
+        format!(
+            "{} ({} model), {} users at most",
+            count(r.scenarios.len() as u64, "scenario"),
+            r.load.model,
+            r.load.users
+        )
     } else if r.load.model == "open" {
         // Starts are requests in `bench` and `capacity URL`, iterations of a file's journeys otherwise.
         let per_request = r.command == "bench" || r.capacity.as_ref().is_some_and(|c| c.unit() == Unit::Requests);
@@ -64,7 +69,7 @@ fn heading(o: &mut String, r: &RunResult) {
 /// The totals, and the counts that are not requests (unfinished, dropped, skipped, redirects, iterations).
 fn counts(o: &mut String, r: &RunResult) {
     let t = &r.totals.summary;
-    totals(o, t, r.duration_s, r.load.model == "open");
+    totals(o, t, r.duration_s, latency_basis(&r.load.model));
     if r.totals.unfinished > 0 {
         let n = r.totals.unfinished;
         let _ = writeln!(o, "  unfinished  {} still in flight at the end (not counted)", count(n, "request"));
@@ -105,7 +110,7 @@ fn tables(o: &mut String, r: &RunResult) {
     if !r.scenarios.is_empty() {
         o.push_str("\n  scenario                          requests      req/s   errors      p50      p95      p99\n");
         for s in &r.scenarios {
-            let window = format!("{} ({:.0}s–{:.0}s)", s.name, s.start_s, s.start_s + s.duration_s);
+            let window = format!("{} ({}–{})", s.name, seconds(s.start_s), seconds(s.start_s + s.duration_s));
             step_line(o, "  ", &window, 30, &s.totals.summary);
         }
     }
@@ -251,7 +256,7 @@ fn lat(m: &Summary, q: impl Fn(&crate::report::result::Latency) -> u64) -> Strin
     m.latency_us.as_ref().map_or_else(|| "–".into(), |l| micros(q(l) as f64))
 }
 
-fn totals(o: &mut String, t: &Summary, secs: f64, open: bool) {
+fn totals(o: &mut String, t: &Summary, secs: f64, basis: &str) {
     let _ = writeln!(o, "  requests    {} in {:.1}s, {} req/s", group(t.requests), secs, fmt_rate(t.rps));
     let _ = writeln!(
         o,
@@ -261,7 +266,7 @@ fn totals(o: &mut String, t: &Summary, secs: f64, open: bool) {
         bytes(t.bytes_out as f64)
     );
     match &t.latency_us {
-        Some(l) => latency(o, "latency", l, if open { "from intended start" } else { "from sending" }),
+        Some(l) => latency(o, "latency", l, basis),
         None => o.push_str("  latency     no data (no response had a latency)\n"),
     }
     if let Some(s) = &t.service_us {
@@ -291,6 +296,16 @@ fn totals(o: &mut String, t: &Summary, secs: f64, open: bool) {
         for (reason, n) in reasons.into_iter().take(5) {
             let _ = writeln!(o, "              {} × {reason}", group(*n));
         }
+    }
+}
+
+/// Where the latency of a run of this model (`load.model`) is measured from: in a mixed run the
+/// open-model scenarios' first requests count from their intended start, the rest from sending.
+pub(super) fn latency_basis(model: &str) -> &'static str {
+    match model {
+        "open" => "from intended start",
+        "mixed" => "from intended start in open-model scenarios, else from sending",
+        _ => "from sending",
     }
 }
 
@@ -326,6 +341,13 @@ fn fmt_value(v: f64) -> String {
     } else {
         format!("{v:.3}")
     }
+}
+
+/// A moment of the run in seconds, with the precision it has (to the millisecond): `0s`, `1.5s`,
+/// `2.25s`, `240s`.
+fn seconds(v: f64) -> String {
+    let v = format!("{:.3}", v.max(0.0));
+    format!("{}s", v.trim_end_matches('0').trim_end_matches('.'))
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -436,6 +458,52 @@ mod tests {
         assert_eq!(columns.len(), 3, "{text}");
         assert!(columns.iter().all(|c| *c == columns[0]), "columns break: {columns:?}\n{text}");
         assert!(text.contains("  unfinished  1 request still in flight"), "{text}");
+    }
+
+    /// Regression (issue 24 item 8): the summary of a file whose scenarios mix the open and the
+    /// closed model said its latency was all "from sending"; "1 scenarios".
+    #[test]
+    fn regression_a_mixed_runs_latency_says_where_it_is_measured_from() {
+        let mut r = crate::report::sample::sample(&[("a", &[1000])], 1);
+        r.load.model = "mixed".into();
+        r.scenarios = vec![crate::report::result::ScenarioResult {
+            name: "only".into(),
+            executor: "constant-arrival-rate".into(),
+            start_s: 0.0,
+            duration_s: 1.0,
+            totals: r.totals.clone(),
+            histogram: r.histogram.clone(),
+            thresholds: Vec::new(),
+        }];
+        let text = summary(&r);
+        assert!(text.contains("(from intended start in open-model scenarios, else from sending)\n"), "{text}");
+        assert!(text.contains(" · 1 scenario (mixed model), "), "{text}");
+        r.load.model = "open".into();
+        assert!(summary(&r).contains("(from intended start)\n"));
+    }
+
+    /// Regression (issue 20, cosmetics): scenario windows were rounded to whole seconds, so a
+    /// scenario from 1.5 s to 2.5 s read "2s–2s".
+    #[test]
+    fn regression_scenario_windows_keep_their_fractions_of_a_second() {
+        let mut r = crate::report::sample::sample(&[("a", &[1000])], 1);
+        let scenario = |name: &str, start_s: f64, duration_s: f64| crate::report::result::ScenarioResult {
+            name: name.into(),
+            executor: "constant-vus".into(),
+            start_s,
+            duration_s,
+            totals: r.totals.clone(),
+            histogram: r.histogram.clone(),
+            thresholds: Vec::new(),
+        };
+        r.scenarios = vec![scenario("early", 0.0, 1.5), scenario("late", 1.5, 1.0), scenario("long", 240.0, 600.0)];
+        let text = summary(&r);
+        assert!(text.contains("  early (0s–1.5s) "), "{text}");
+        assert!(text.contains("  late (1.5s–2.5s) "), "{text}");
+        assert!(text.contains("  long (240s–840s) "), "{text}");
+        assert!(text.contains(" · 3 scenarios ("), "{text}");
+        assert_eq!(seconds(0.25), "0.25s");
+        assert_eq!(seconds(1.937), "1.937s");
     }
 }
 

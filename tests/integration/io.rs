@@ -21,7 +21,7 @@ const AUDIT_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64
 
 /// Install, in the calling process, a seccomp filter that fails `io_uring_setup` with EPERM and
 /// allows everything else. Async-signal-safe (two prctl calls): fit for `pre_exec`.
-fn refuse_io_uring() -> std::io::Result<()> {
+pub fn refuse_io_uring() -> std::io::Result<()> {
     // struct seccomp_data { int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]; }
     const NR: u32 = 0;
     const ARCH: u32 = 4;

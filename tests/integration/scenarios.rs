@@ -381,9 +381,11 @@ name = "u"
             url = server.url("")
         ),
     );
+    let (html, junit) = (dir.path().join("smoke.html"), dir.path().join("smoke.xml"));
     let out = {
         let _m = util::shared_machine();
-        util::scenario(&file, &["--vus", "2", "--duration", "1s"])
+        let reports = ["--html", html.to_str().unwrap(), "--junit", junit.to_str().unwrap()];
+        util::scenario(&file, &[&["--vus", "2", "--duration", "1s"][..], &reports].concat())
     };
     out.assert_code(0);
     let judged: Vec<&str> =
@@ -418,6 +420,18 @@ name = "u"
     assert!(out.stdout.contains("thresholds not run\n"), "{}", out.stdout);
     assert!(out.stdout.contains("    errors < 5% [spike]: its scenario does not run in a smoke"), "{}", out.stdout);
     assert!(out.stdout.contains("  overrides   --vus 2 --duration 1s: "), "{}", out.stdout);
+    // The HTML report and the JUnit XML list them too: a CI system shows them as skipped.
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(html.matches("<td class=\"t v\">NOT RUN</td>").count(), 7, "{html}");
+    assert!(html.contains("<code>errors &lt; 5%</code></td><td class=\"wrap\">scenario <b>spike</b></td>"), "{html}");
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(junit.contains(" tests=\"10\" failures=\"0\" errors=\"0\" skipped=\"7\""), "{junit}");
+    assert!(
+        junit.contains(
+            "<testcase name=\"errors &lt; 5%\" classname=\"suite.spike\" time=\"0\">\n      <skipped message=\"its scenario does not run in a smoke (--vus 2 --duration 1s)\"/>"
+        ),
+        "{junit}"
+    );
 }
 
 /// Issue 20 "One file, many runs": `--scenario NAME` runs only that scenario, from the start of

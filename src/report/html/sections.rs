@@ -61,7 +61,8 @@ fn load(r: &RunResult) -> String {
     let l = &r.load;
     let workers = format!("{} worker{}", l.workers, plural(l.workers as usize));
     if !r.scenarios.is_empty() {
-        format!("{} scenarios ({} model), {} users at most, {workers}", r.scenarios.len(), l.model, l.users)
+        let n = r.scenarios.len();
+        format!("{n} scenario{} ({} model), {} users at most, {workers}", plural(n), l.model, l.users)
     } else if l.model == "open" {
         format!("open model, {} req/s over {} connections, {workers}", rate(l.rate.unwrap_or(0.0)), l.users)
     } else {
@@ -130,7 +131,7 @@ pub fn cards(o: &mut String, r: &RunResult) {
     card(o, "", "throughput", &rate(t.rps), "req/s");
     let err_class = if t.errors == 0 { "ok" } else { "bad" };
     card(o, err_class, "errors", &group(t.errors), &fmt_pct(pct(t.errors, t.requests)));
-    let basis = if r.load.model == "open" { "from intended start" } else { "from sending" };
+    let basis = crate::report::text::latency_basis(&r.load.model);
     card(o, "", "p50 latency", &lat_of(l, |l| l.p50), basis);
     card(o, "", "p95 latency", &lat_of(l, |l| l.p95), &format!("p90 {}", lat_of(l, |l| l.p90)));
     card(o, "", "p99 latency", &lat_of(l, |l| l.p99), &format!("p99.9 {}", lat_of(l, |l| l.p999)));
@@ -154,7 +155,10 @@ pub fn cards(o: &mut String, r: &RunResult) {
             (false, 0) => "ok",
             (false, _) => "warn",
         };
-        let sub = if warned > 0 { format!("passed, {warned} warned") } else { "passed".to_string() };
+        let mut sub = if warned > 0 { format!("passed, {warned} warned") } else { "passed".to_string() };
+        if !r.thresholds_not_run.is_empty() {
+            sub += &format!(", {} not run", r.thresholds_not_run.len());
+        }
         card(o, class, "thresholds", &format!("{ok} / {}", r.thresholds.len()), &sub);
     }
     card(o, "", "data in", &short_bytes(t.bytes_in), &format!("out {}", short_bytes(t.bytes_out)));
@@ -230,10 +234,12 @@ pub fn over_time(o: &mut String, r: &RunResult, points: &[Point]) {
 /// The percentile spectrum of the whole run, beside the percentile table.
 pub fn latency(o: &mut String, r: &RunResult) {
     let t = &r.totals.summary;
-    let basis = if r.load.model == "open" {
-        "from the intended start (coordinated-omission corrected)"
-    } else {
-        "from sending the request"
+    let basis = match r.load.model.as_str() {
+        "open" => "from the intended start (coordinated-omission corrected)",
+        "mixed" => {
+            "from the intended start in open-model scenarios (coordinated-omission corrected), else from sending"
+        }
+        _ => "from sending the request",
     };
     let _ = writeln!(o, "<section id=\"latency\">\n<h2>Latency distribution<span class=\"note\">{basis}</span></h2>");
     o.push_str("<div class=\"grid2\">\n");

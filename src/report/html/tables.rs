@@ -63,15 +63,41 @@ pub fn steps(o: &mut String, r: &RunResult, points: &[Point]) {
     o.push_str("</table></div>\n</section>\n");
 }
 
-/// Every threshold, pass, fail or warning, with what it applies to and what was measured.
+/// Every threshold, pass, fail or warning, with what it applies to and what was measured; then
+/// the file's thresholds this run did not judge (a smoke, `--scenario`), each with its reason.
 pub fn thresholds(o: &mut String, r: &RunResult) {
     o.push_str("<section id=\"thresholds\">\n<h2>Thresholds</h2>\n");
-    if r.thresholds.is_empty() {
-        o.push_str("<p class=\"muted\">no thresholds set</p>\n</section>\n");
-        return;
+    match (r.thresholds.is_empty(), r.thresholds_not_run.is_empty()) {
+        (true, true) => o.push_str("<p class=\"muted\">no thresholds set</p>\n"),
+        (true, false) => o.push_str("<p class=\"muted\">no threshold was judged</p>\n"),
+        (false, _) => threshold_table(o, &r.thresholds, None),
     }
-    threshold_table(o, &r.thresholds, None);
+    if !r.thresholds_not_run.is_empty() {
+        not_run_table(o, &r.thresholds_not_run);
+    }
     o.push_str("</section>\n");
+}
+
+/// The thresholds left out of this run: NOT RUN, what each applies to, and why.
+fn not_run_table(o: &mut String, not_run: &[crate::plan::NotRun]) {
+    o.push_str("<h3 id=\"thresholds-not-run\">Not run</h3>\n");
+    o.push_str("<table>\n<tr><th class=\"t\">result</th><th class=\"t\">threshold</th>");
+    o.push_str("<th class=\"t\">applies to</th><th class=\"t\">why not</th></tr>\n");
+    for n in not_run {
+        let applies = match (&n.scenario, &n.step) {
+            (None, None) => "whole run".to_string(),
+            (None, Some(step)) => esc(step),
+            (Some(sc), None) => format!("scenario <b>{}</b>", esc(sc)),
+            (Some(sc), Some(step)) => format!("scenario <b>{}</b>, step {}", esc(sc), esc(step)),
+        };
+        let _ = writeln!(
+            o,
+            "<tr class=\"skip\"><td class=\"t v\">NOT RUN</td><td class=\"wrap\"><code>{}</code></td><td class=\"wrap\">{applies}</td><td class=\"wrap t\">{}</td></tr>",
+            esc(&n.expr),
+            esc(&n.reason)
+        );
+    }
+    o.push_str("</table>\n");
 }
 
 /// A table of thresholds: PASS, FAIL, or WARN for a warning that did not hold (it does not fail the

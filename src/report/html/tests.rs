@@ -604,3 +604,38 @@ fn scenarios_and_metrics_without_data_render() {
     assert!(html.contains("aria-label=\"Requests per second by scenario over time\""));
     assert!(html.contains("1 scenario,"));
 }
+
+#[test]
+fn thresholds_a_smoke_left_out_are_listed_with_their_reason() {
+    let mut r = sample();
+    assert!(!render(&r).contains("NOT RUN"), "nothing listed when every threshold was judged");
+    r.thresholds_not_run = vec![
+        crate::plan::NotRun {
+            expr: "errors < 1%".into(),
+            scenario: Some("spike <b>".into()),
+            step: None,
+            reason: "its scenario does not run in a smoke (--vus 2 --duration 2s)".into(),
+        },
+        crate::plan::NotRun {
+            expr: "rps > 350".into(),
+            scenario: None,
+            step: None,
+            reason: "a smoke does not judge throughput".into(),
+        },
+    ];
+    let html = render(&r);
+    let section = &html[html.find("<section id=\"thresholds\">").unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    let not_run = &section[section.find("<h3 id=\"thresholds-not-run\">Not run</h3>").expect("a not-run table")..];
+    assert_eq!(not_run.matches("<tr class=\"skip\"><td class=\"t v\">NOT RUN</td>").count(), 2, "{not_run}");
+    assert!(
+        not_run.contains("<code>errors &lt; 1%</code></td><td class=\"wrap\">scenario <b>spike &lt;b&gt;</b></td>")
+    );
+    assert!(not_run.contains("its scenario does not run in a smoke (--vus 2 --duration 2s)"));
+    assert!(not_run.contains("<code>rps &gt; 350</code></td><td class=\"wrap\">whole run</td>"));
+    assert!(html.contains(", 2 not run"), "the thresholds card counts them");
+    // A run that judged none of its file's thresholds still lists them.
+    r.thresholds.clear();
+    let html = render(&r);
+    assert!(html.contains("no threshold was judged") && html.contains("Not run</h3>"));
+}
