@@ -45,7 +45,7 @@ enum Scalars<'a> {
 
 /// The one-value settings `file` sets itself, by the names [`Reader::merge`] gives them.
 fn settings(file: &File) -> Vec<&'static str> {
-    let monitor = file.monitor.as_ref().map(Spanned::get_ref);
+    let monitor = file.monitor.as_ref();
     [
         ("name", file.name.is_some()),
         ("http", file.http.is_some()),
@@ -190,13 +190,14 @@ impl Reader {
     /// `[monitor]` of both sides: sources and series together, one-value settings by `scalars`.
     fn monitor(
         &self,
-        first: Option<Spanned<MonitorSpec>>,
-        second: Option<Spanned<MonitorSpec>>,
+        first: Option<MonitorSpec>,
+        second: Option<MonitorSpec>,
         scalars: Scalars<'_>,
-    ) -> Result<Option<Spanned<MonitorSpec>>, PlanError> {
-        let (Some(a), Some(b)) = (&first, &second) else { return Ok(first.or(second)) };
-        let span = if matches!(scalars, Scalars::SecondWins) { b.span() } else { a.span() };
-        let (a, b) = (first.expect("both").into_inner(), second.expect("both").into_inner());
+    ) -> Result<Option<MonitorSpec>, PlanError> {
+        let (a, b) = match (first, second) {
+            (Some(a), Some(b)) => (a, b),
+            (a, b) => return Ok(a.or(b)),
+        };
         let mut scrape = a.scrape;
         for s in b.scrape {
             if !scrape.contains(&s) {
@@ -210,6 +211,6 @@ impl Reader {
             scrape,
             series,
         };
-        Ok(Some(Spanned::new(span, spec)))
+        Ok(Some(spec))
     }
 }

@@ -390,8 +390,7 @@ impl<'a> Compiler<'a> {
     /// the run, see [`crate::monitor::sampler::check`]).
     fn monitor(&mut self, file: &raw::File) -> Result<Option<crate::monitor::MonitorPlan>, PlanError> {
         use crate::monitor::{DEFAULT_INTERVAL, MonitorPlan, Written};
-        let Some(spec) = &file.monitor else { return Ok(None) };
-        let m = spec.get_ref();
+        let Some(m) = &file.monitor else { return Ok(None) };
         let interval = match &m.interval {
             Some(i) => self.positive(i, "monitor interval")?,
             None => DEFAULT_INTERVAL,
@@ -421,12 +420,14 @@ impl<'a> Compiler<'a> {
         let scrape: Vec<String> = m.scrape.iter().map(|s| s.get_ref().clone()).collect();
         let plan = MonitorPlan::build(interval, m.prometheus.as_ref().map(|p| p.get_ref().as_str()), &scrape, series)
             .or_else(|e| {
-            // Point at the series the message names, else at the table.
-            let span = m
-                .series
-                .iter()
-                .find(|(n, _)| e.contains(&format!("series `{n}`")))
-                .map_or(spec.span(), |(_, s)| s.span());
+            // Point at the series the message names, else at the first setting of the table.
+            let named = m.series.iter().find(|(n, _)| e.contains(&format!("series `{n}`")));
+            let first = m.prometheus.as_ref().map(Spanned::span).or_else(|| m.scrape.first().map(Spanned::span));
+            let span = named
+                .map(|(_, s)| s.span())
+                .or(first)
+                .or_else(|| m.series.values().next().map(Spanned::span))
+                .unwrap_or(0..0);
             self.err(span, format!("[monitor]: {e}"))
         })?;
         self.series = plan.series.iter().map(|s| s.name.clone()).collect();

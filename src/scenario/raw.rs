@@ -42,8 +42,9 @@ pub struct File {
     pub metrics: Option<indexmap::IndexMap<String, Spanned<MetricSpec>>>,
     /// Named scenarios that run side by side, in file order.
     pub scenarios: Option<indexmap::IndexMap<String, Spanned<LoadSpec>>>,
-    /// The service's own series to watch during the run.
-    pub monitor: Option<Spanned<MonitorSpec>>,
+    /// The service's own series to watch during the run. Not `Spanned`: TOML makes the table
+    /// implicitly when a file writes only `[monitor.series]`, and an implicit table has no span.
+    pub monitor: Option<MonitorSpec>,
     #[serde(default)]
     pub users: Vec<Spanned<UserSpec>>,
 }

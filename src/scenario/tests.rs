@@ -748,3 +748,17 @@ fn drift_and_recovery_keys_that_do_not_fit_are_located() {
         assert_eq!((line, col), (2, 15), "{th}: {message}");
     }
 }
+
+#[test]
+fn regression_monitor_series_without_a_monitor_header_is_read() {
+    // `[monitor.series]` alone makes `[monitor]` implicitly; such a file was refused with a serde
+    // message ("invalid type: string \"series\", expected a borrowed string") before its series
+    // were even looked at. Now they are: this one lacks its endpoint, and says so where it is.
+    let text = format!(
+        "{}[monitor.series]\nload1 = {{ scrape = \"node_load1\" }}\n",
+        with_step("name = \"a\"\nrequest = \"GET /\"")
+    );
+    let (line, col, message) = refused("implicit-monitor", &text, &[]);
+    assert_eq!((line, col), (12, 9), "{message}");
+    assert!(message.contains("series `load1` is a scrape selector, but no `scrape` endpoint is given"), "{message}");
+}
