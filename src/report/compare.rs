@@ -853,21 +853,7 @@ mod tests {
     }
 
     fn th(expr: &str) -> ThresholdResult {
-        ThresholdResult {
-            extra: Default::default(),
-            baseline_during: None,
-            after: None,
-            window: None,
-            expr: expr.into(),
-            ok: true,
-            value: Some(0.0),
-            unit: String::new(),
-            step: None,
-            scenario: None,
-            during: None,
-            level: None,
-            reason: None,
-        }
+        ThresholdResult::bare(expr, 0.0, "")
     }
 
     fn rate_of(rate: f64) -> MetricSummary {

@@ -302,21 +302,7 @@ mod tests {
     }
 
     fn threshold(expr: &str, ok: bool, value: f64, unit: &str, step: Option<&str>) -> ThresholdResult {
-        ThresholdResult {
-            extra: Default::default(),
-            baseline_during: None,
-            after: None,
-            window: None,
-            expr: expr.into(),
-            ok,
-            value: Some(value),
-            unit: unit.into(),
-            step: step.map(String::from),
-            scenario: None,
-            during: None,
-            level: None,
-            reason: None,
-        }
+        ThresholdResult { ok, step: step.map(String::from), ..ThresholdResult::bare(expr, value, unit) }
     }
 
     #[test]

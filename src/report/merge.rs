@@ -911,19 +911,9 @@ mod tests {
         let fast: Vec<u64> = vec![1000; 90];
         let slow: Vec<u64> = vec![50_000; 10];
         let th = |expr: &str, ok: bool, step: Option<&str>| ThresholdResult {
-            extra: Default::default(),
-            baseline_during: None,
-            after: None,
-            window: None,
-            expr: expr.into(),
             ok,
-            value: Some(0.0),
-            unit: "ms".into(),
             step: step.map(String::from),
-            scenario: None,
-            during: None,
-            level: None,
-            reason: None,
+            ..ThresholdResult::bare(expr, 0.0, "ms")
         };
         let mut a = shard(1, 2, &[("s", &fast)], 10, STARTED_AT_UNIX_MS);
         let mut b = shard(2, 2, &[("s", &slow)], 10, STARTED_AT_UNIX_MS);
@@ -966,18 +956,7 @@ mod tests {
         }
         let th = |expr: &str, extra: &[(&str, f64)]| ThresholdResult {
             extra: extra.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            baseline_during: None,
-            after: None,
-            window: None,
-            expr: expr.into(),
-            ok: true,
-            value: Some(0.0),
-            unit: "ms".into(),
-            step: None,
-            scenario: None,
-            during: None,
-            level: None,
-            reason: None,
+            ..ThresholdResult::bare(expr, 0.0, "ms")
         };
         let drift = "p(50) during 3s..6s < 1.5 * p(50) during 0s..3s";
         let back = "recovery(p(50) < 100ms) < 3s";

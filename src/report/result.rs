@@ -221,6 +221,29 @@ fn reason(v: &Verdict) -> Option<String> {
     }
 }
 
+#[cfg(test)]
+impl ThresholdResult {
+    /// A passing row of `expr` measured at `value` in `unit`, every other field empty: tests set
+    /// what they need with `..ThresholdResult::bare(..)`.
+    pub(crate) fn bare(expr: &str, value: f64, unit: &str) -> ThresholdResult {
+        ThresholdResult {
+            expr: expr.into(),
+            ok: true,
+            value: Some(value),
+            unit: unit.into(),
+            step: None,
+            scenario: None,
+            during: None,
+            level: None,
+            reason: None,
+            extra: Default::default(),
+            window: None,
+            baseline_during: None,
+            after: None,
+        }
+    }
+}
+
 impl ThresholdResult {
     /// `t` as judged in `v` within `scope`, as a result row (callers set `step`, `scenario` and
     /// `during` as they name them).

@@ -106,35 +106,11 @@ pub fn sample() -> RunResult {
         thresholds_not_run: Vec::new(),
         overrides: Vec::new(),
         thresholds: vec![
+            ThresholdResult::bare("p(95) < 200ms", 8.1, "ms"),
             ThresholdResult {
-                extra: Default::default(),
-                baseline_during: None,
-                after: None,
-                window: None,
-                expr: "p(95) < 200ms".into(),
-                ok: true,
-                value: Some(8.1),
-                unit: "ms".into(),
-                step: None,
-                scenario: None,
-                during: None,
-                level: None,
-                reason: None,
-            },
-            ThresholdResult {
-                extra: Default::default(),
-                baseline_during: None,
-                after: None,
-                window: None,
-                expr: "errors < 0.1%".into(),
                 ok: false,
-                value: Some(0.4),
-                unit: "%".into(),
                 step: Some(HOSTILE.into()),
-                scenario: None,
-                during: None,
-                level: None,
-                reason: None,
+                ..ThresholdResult::bare("errors < 0.1%", 0.4, "%")
             },
         ],
         generator: GeneratorInfo {
@@ -376,19 +352,11 @@ fn capacity_runs_show_the_curve_the_answer_and_the_steps() {
 
 fn threshold(expr: &str, ok: bool, value: f64, scenario: &str, during: Option<&str>, warn: bool) -> ThresholdResult {
     ThresholdResult {
-        extra: Default::default(),
-        baseline_during: None,
-        after: None,
-        window: None,
-        expr: expr.into(),
         ok,
-        value: Some(value),
-        unit: "ms".into(),
-        step: None,
         scenario: Some(scenario.into()),
         during: during.map(String::from),
         level: warn.then(|| "warn".to_string()),
-        reason: None,
+        ..ThresholdResult::bare(expr, value, "ms")
     }
 }
 
